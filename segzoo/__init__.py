@@ -1,0 +1,43 @@
+"""segzoo: a plugin-based model zoo for semantic segmentation in PyTorch.
+
+``import segzoo`` is cheap: torch, timm, huggingface_hub and the plugins are imported when first needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from segzoo.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first attribute access)
+_LAZY = {
+    "create": "segzoo._api",
+    "load": "segzoo._api",
+    "list_models": "segzoo._api",
+    "list_architectures": "segzoo._api",
+    "info": "segzoo._api",
+    "SegmentationModel": "segzoo.nn.model",
+}
+
+__all__ = ["__version__", "hookimpl", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from segzoo._api import create, info, list_architectures, list_models, load
+    from segzoo.nn.model import SegmentationModel
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'segzoo' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,134 @@
+"""The public functions: create, load, list_models, list_architectures, info."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import logging
+from pathlib import Path
+from typing import Any
+
+from segzoo._plugins import registries
+from segzoo._registry import Entry
+from segzoo.errors import PluginNotInstalledError, SegzooError, UnknownNameError
+
+log = logging.getLogger("segzoo")
+
+HUB_PREFIX = "hf-hub:"
+
+
+def list_architectures() -> list[str]:
+    """Names of every registered architecture (first-party and third-party plugins)."""
+    return registries().architectures.names()
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Catalog names matching a shell-style ``pattern`` (e.g. ``"deeplabv3-*"``)."""
+    return [name for name in registries().models.names() if fnmatch.fnmatch(name, pattern)]
+
+
+def info(name: str) -> dict[str, Any]:
+    """Everything the catalog knows about a pretrained model, plus which package provides it and whether it is usable."""
+    entry = _catalog_entry(name)
+    result = copy.deepcopy(entry.obj)
+    result["provided_by"] = entry.provider
+    result["available"] = entry.obj["architecture"] in registries().architectures
+    return result
+
+
+def _catalog_entry(name: str) -> Entry:
+    return registries().models.get(name)
+
+
+def architecture_entry(arch: str, *, needed_by: str | None = None) -> Entry:
+    """The architecture's registry entry, or an error saying which package to install."""
+    regs = registries()
+    if arch in regs.architectures:
+        return regs.architectures.get(arch)
+    providers = sorted({m.obj["requires"] for m in regs.models if m.obj["architecture"] == arch})
+    subject = f"model {needed_by!r} needs architecture {arch!r}" if needed_by else f"architecture {arch!r}"
+    if providers:
+        broken = [p for p in (regs.plugin(name) for name in providers) if p is not None and p.status != "ok"]
+        if broken:
+            b = broken[0]
+            raise PluginNotInstalledError(
+                f"{subject}, provided by {b.package!r}, which is installed but {b.status}: {b.error or 'disabled'} "
+                "(see `segzoo plugins`)"
+            )
+        raise PluginNotInstalledError(f"{subject}, provided by {providers[0]!r}, which is not installed: "
+                                      f"pip install {providers[0]}")
+    return regs.architectures.get(arch)  # unknown everywhere: "did you mean"
+
+
+def create(
+    arch: str,
+    encoder: str | None = None,
+    num_classes: int = 1,
+    in_channels: int = 3,
+    *,
+    pretrained_encoder: bool = False,
+    **options: Any,
+):
+    """Build an untrained model from a registered architecture and an encoder (any timm ``features_only`` backbone
+    or a plugin-registered encoder). ``pretrained_encoder=True`` loads the encoder's ImageNet weights."""
+    from segzoo.nn.model import SegmentationModel
+
+    entry = architecture_entry(arch)
+    encoder = encoder or entry.metadata.get("default_encoder")
+    if not encoder:
+        raise SegzooError(f"architecture {arch!r} has no default encoder; pass encoder=...")
+    if num_classes < 1 or in_channels < 1:
+        raise SegzooError(f"num_classes and in_channels must be positive, got {num_classes} and {in_channels}")
+    model = entry.obj(
+        encoder=encoder,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        pretrained_encoder=pretrained_encoder,
+        **options,
+    )
+    if not isinstance(model, SegmentationModel):
+        raise SegzooError(
+            f"architecture {arch!r} from {entry.provider!r} returned {type(model).__name__}, not a SegmentationModel"
+        )
+    model.config = {
+        "architecture": arch,
+        "encoder": encoder,
+        "num_classes": num_classes,
+        "in_channels": in_channels,
+        "options": dict(options),
+    }
+    return model
+
+
+def load(ref: str | Path, *, num_classes: int | None = None, pretrained: bool = True):
+    """Load a model by catalog name, ``"hf-hub:org/repo[@revision]"`` or a ``save_pretrained`` directory.
+
+    ``num_classes`` different from the checkpoint's keeps encoder and decoder weights and gives the model a new,
+    randomly initialised head (for fine-tuning); a warning says so.
+    """
+    from segzoo.hub import loading
+
+    ref_str = str(ref)
+    if ref_str.startswith(HUB_PREFIX):
+        model = loading.load_from_hub(ref_str[len(HUB_PREFIX):], pretrained=pretrained)
+    elif Path(ref_str).is_dir():
+        model = loading.load_from_directory(Path(ref_str), pretrained=pretrained)
+    else:
+        try:
+            entry = _catalog_entry(ref_str)
+        except UnknownNameError as err:
+            if "/" in ref_str or Path(ref_str).suffix:
+                raise UnknownNameError(
+                    f"{ref_str!r} is neither a catalog name nor an existing directory; "
+                    f"for a Hub repository write 'hf-hub:{ref_str}'"
+                ) from None
+            raise err
+        model = loading.load_from_catalog(entry.obj, pretrained=pretrained)
+    if num_classes is not None and num_classes != model.num_classes:
+        old = model.num_classes
+        model.reset_classes(num_classes)
+        log.warning(
+            "re-headed %s from %d to %d classes: encoder and decoder weights kept, classifier newly initialised "
+            "(fine-tune before use)", model.config.get("name", ref_str), old, num_classes,
+        )
+    return model

@@ -1,0 +1,82 @@
+"""The catalog of pretrained models: registry.json, plugin-contributed entries and ``SEGZOO_REGISTRY`` files."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from segzoo.errors import CatalogError
+from segzoo.hookspecs import hookimpl
+
+_HERE = Path(__file__).resolve().parent
+
+
+def packaged_catalog_path() -> Path:
+    """registry.json: the repository root's file in a source checkout, the packaged copy in an installed wheel."""
+    source_tree = _HERE.parent / "registry.json"
+    return source_tree if source_tree.is_file() else _HERE / "registry.json"
+
+
+def schema_path() -> Path:
+    return _HERE / "registry.schema.json"
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    schema = json.loads(schema_path().read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_entry(entry: Any, where: str) -> None:
+    """Check one catalog entry against the JSON schema and the rules a schema cannot say."""
+    errors = sorted(_validator().iter_errors({"schema_version": 1, "models": [entry]}), key=lambda e: list(e.path))
+    if errors:
+        err = errors[0]
+        location = "/".join(str(p) for p in list(err.absolute_path)[2:]) or "(entry)"
+        name = entry.get("name", "?") if isinstance(entry, dict) else "?"
+        raise CatalogError(f"{where}: model {name!r}, field {location}: {err.message}")
+    names = entry.get("class_names")
+    if names is not None and len(names) != entry["num_classes"]:
+        raise CatalogError(
+            f"{where}: model {entry['name']!r} has num_classes={entry['num_classes']} but {len(names)} class_names"
+        )
+
+
+def read_catalog(path: str | Path) -> list[dict[str, Any]]:
+    """Read and validate a registry.json-style file; errors name the file, the model and the field."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"catalog file {path} does not exist") from None
+    except json.JSONDecodeError as err:
+        raise CatalogError(f"catalog file {path} is not valid JSON: {err}") from None
+    if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("models"), list):
+        raise CatalogError(f"catalog file {path} must be an object with \"schema_version\": 1 and a \"models\" list")
+    for entry in data["models"]:
+        validate_entry(entry, str(path))
+    return data["models"]
+
+
+class _CatalogFile:
+    """A ``SEGZOO_REGISTRY`` file, registered like a plugin so clashes and errors are reported the same way."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @hookimpl
+    def register_catalog(self, register) -> None:
+        for entry in read_catalog(self.path):
+            register(entry["name"], entry, override=bool(entry.get("override", False)))
+
+
+def add_environment_catalogs(regs) -> None:
+    for part in filter(None, os.environ.get("SEGZOO_REGISTRY", "").split(os.pathsep)):
+        path = Path(part).expanduser()
+        regs.add_plugin(_CatalogFile(path), name=f"SEGZOO_REGISTRY:{path}", package=f"SEGZOO_REGISTRY:{path}")

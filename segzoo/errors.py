@@ -1,0 +1,42 @@
+"""Exceptions segzoo raises. Every message says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class SegzooError(Exception):
+    """Base class: the CLI prints these as one line and exits non-zero."""
+
+
+class UnknownNameError(SegzooError, KeyError):
+    """A name is not registered; the message lists the closest known names."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class NameClashError(SegzooError):
+    """Two plugins registered the same name without ``override=True``."""
+
+
+class PluginNotInstalledError(SegzooError):
+    """A catalog entry needs an architecture or converter whose plugin is not installed."""
+
+
+class ConfigurationError(SegzooError, ValueError):
+    """A model or encoder cannot be built with the options given."""
+
+
+class CatalogError(SegzooError):
+    """A registry.json file (or a plugin's catalog entry) does not follow the schema."""
+
+
+class WeightsError(SegzooError):
+    """Weights could not be obtained or loaded."""
+
+
+class WeightsNotCachedError(WeightsError):
+    """Offline mode is on and the weights are not in the local cache."""
+
+
+class WeightsIntegrityError(WeightsError):
+    """The downloaded file's sha256 differs from the catalog's; the file was deleted."""

@@ -1,0 +1,93 @@
+"""The hooks a segzoo plugin may implement.
+
+A plugin is a module (or object) exposed under the ``segzoo`` entry-point group. It implements any subset of the hooks
+below, each decorated with :data:`hookimpl`. Every hook receives a ``register`` callable; the plugin calls it once per
+thing it contributes. segzoo records which plugin registered what, so clashes and missing packages can be reported by
+name.
+
+Example (``pyproject.toml`` of a plugin)::
+
+    [project.entry-points.segzoo]
+    linknet = "segzoo_linknet.plugin"
+
+and in ``segzoo_linknet/plugin.py``::
+
+    import segzoo
+
+    SEGZOO_PLUGIN_API = 1
+
+    @segzoo.hookimpl
+    def register_architectures(register):
+        register("linknet", build_linknet, default_encoder="resnet34", description="LinkNet (Chaurasia 2017)")
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pluggy
+
+PROJECT = "segzoo"
+#: Version of the plugin API described here. A plugin may set ``SEGZOO_PLUGIN_API`` to the version it targets.
+PLUGIN_API_VERSION = 1
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class Register(Protocol):
+    """The callable passed to every hook: ``register(name, obj, *, override=False, **metadata)``.
+
+    ``override=True`` lets a plugin replace an entry another plugin registered under the same name; without it a
+    clash is an error naming both packages.
+    """
+
+    def __call__(self, name: str, obj: Any, *, override: bool = False, **metadata: Any) -> None: ...
+
+
+@hookspec
+def register_architectures(register: Register) -> None:
+    """Register model builders.
+
+    ``obj`` is a callable
+    ``build(*, encoder: str, num_classes: int, in_channels: int, pretrained_encoder: bool, **options)`` returning a
+    :class:`segzoo.nn.SegmentationModel`; unknown ``options`` must raise ``TypeError``.
+    Metadata: ``default_encoder`` (str), ``description`` (str), ``paper`` (URL) and ``encoders`` (a short note on
+    which encoders the design accepts).
+    """
+
+
+@hookspec
+def register_encoders(register: Register) -> None:
+    """Register encoders that are not plain timm backbones (e.g. the original U-Net contracting path).
+
+    ``obj`` is a callable ``build(*, in_channels: int, output_stride: int, pretrained: bool) -> Encoder``. Any timm
+    model that supports ``features_only`` is available as an encoder without registration.
+    """
+
+
+@hookspec
+def register_losses(register: Register) -> None:
+    """Register loss classes: ``obj(**options)`` returns an ``nn.Module`` called as ``loss(logits, target)``."""
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register datasets: ``obj(root, split, **options)`` returns a map-style dataset of ``(image, mask)`` pairs.
+
+    Metadata: ``classes`` (names), ``ignore_index``, ``splits``, ``homepage`` (where a user obtains the data).
+    """
+
+
+@hookspec
+def register_converters(register: Register) -> None:
+    """Register checkpoint converters for a weights ``format`` (the name, e.g. ``"torchvision"``).
+
+    ``obj`` is ``convert(state_dict: dict[str, Tensor], entry: dict) -> dict[str, Tensor]`` that maps an upstream
+    state dict onto segzoo's keys for the catalog entry ``entry``.
+    """
+
+
+@hookspec
+def register_catalog(register: Register) -> None:
+    """Contribute pretrained-model catalog entries: ``obj`` is one entry (a dict in the ``registry.json`` schema)."""

@@ -1,0 +1,100 @@
+"""Encoders: networks that turn an image into a pyramid of feature maps."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from segzoo.errors import ConfigurationError
+
+
+class Encoder(nn.Module):
+    """Base class of all encoders.
+
+    ``forward(x)`` returns a list of feature maps, finest first. ``out_channels[i]`` and ``reductions[i]`` describe
+    map ``i`` (``reductions`` is the input-to-feature stride, dilation taken into account), so decoders can be built
+    without running the network.
+    """
+
+    out_channels: list[int]
+    reductions: list[int]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class TimmEncoder(Encoder):
+    """Any timm backbone that supports ``features_only``.
+
+    The timm network lives under ``body``, so state_dict keys are ``body.<timm key>`` (for ResNets the same names as
+    torchvision's: ``body.conv1``, ``body.layer1``...).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        in_channels: int = 3,
+        output_stride: int = 32,
+        out_indices: tuple[int, ...] | None = None,
+        pretrained: bool = False,
+    ) -> None:
+        super().__init__()
+        import timm
+
+        kwargs: dict = {"features_only": True, "in_chans": in_channels, "pretrained": pretrained}
+        if out_indices is not None:
+            kwargs["out_indices"] = out_indices
+        if output_stride != 32:
+            kwargs["output_stride"] = output_stride
+        try:
+            self.body = timm.create_model(name, **kwargs)
+        except (TypeError, RuntimeError, AssertionError, ValueError) as err:
+            if "features_only" in str(err) or "feature" in str(err).lower():
+                raise ConfigurationError(
+                    f"timm model {name!r} cannot give multi-scale features (features_only): {err}. "
+                    "Pick a CNN or hierarchical transformer backbone, e.g. 'resnet50' or 'convnext_tiny'."
+                ) from err
+            if output_stride != 32:
+                raise ConfigurationError(
+                    f"timm model {name!r} does not support output_stride={output_stride} (dilation): {err}. "
+                    "Use output_stride=32 or a ResNet-style backbone."
+                ) from err
+            raise
+        self.name = name
+        self.out_channels = list(self.body.feature_info.channels())
+        self.reductions = list(self.body.feature_info.reduction())
+        if output_stride != 32 and max(self.reductions) > output_stride:
+            raise ConfigurationError(
+                f"timm model {name!r} ignored output_stride={output_stride} (its deepest features are at stride "
+                f"{max(self.reductions)}). Use output_stride=32 or a backbone that supports dilation."
+            )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.body(x))
+
+
+def create_encoder(
+    name: str,
+    *,
+    in_channels: int = 3,
+    output_stride: int = 32,
+    out_indices: tuple[int, ...] | None = None,
+    pretrained: bool = False,
+) -> Encoder:
+    """Build an encoder by name: a plugin-registered encoder first, otherwise a timm backbone."""
+    if output_stride not in (8, 16, 32):
+        raise ConfigurationError(f"output_stride must be 8, 16 or 32, got {output_stride}")
+    from segzoo._plugins import registries
+
+    encoders = registries().encoders
+    if name in encoders:
+        build = encoders.get(name).obj
+        return build(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
+    import timm
+
+    if not timm.is_model(name):
+        encoders.get(name, extra_names=timm.list_models())  # raises with "did you mean"
+    return TimmEncoder(
+        name, in_channels=in_channels, output_stride=output_stride, out_indices=out_indices, pretrained=pretrained
+    )

@@ -1,0 +1,143 @@
+"""The composed segmentation model: encoder -> decoder -> head (+ optional auxiliary head)."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segzoo.nn.decoder import Decoder
+from segzoo.nn.encoder import Encoder
+from segzoo.nn.heads import AuxiliaryHead, SegmentationHead
+
+
+class SegmentationModel(nn.Module):
+    """A plain ``nn.Module`` whose ``state_dict`` keys are ``encoder.*``, ``decoder.*``, ``head.*``, ``aux_head.*``.
+
+    ``forward`` returns logits ``(N, num_classes, H, W)`` at the input resolution (bilinear, ``align_corners=False``).
+    ``config`` holds what is needed to rebuild the model with :func:`segzoo.create` and is written by
+    :meth:`save_pretrained`.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        decoder: Decoder,
+        head: SegmentationHead,
+        aux_head: AuxiliaryHead | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.head = head
+        self.aux_head = aux_head
+        self.config: dict[str, Any] = {}
+        self._encoder_frozen = False
+
+    # -- inference -------------------------------------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return self.head.num_classes
+
+    @property
+    def input_divisor(self) -> int:
+        return self.decoder.input_divisor
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a ValueError that says how to fix an input this architecture cannot take."""
+        if x.dim() != 4:
+            raise ValueError(f"expected a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
+        expected = self.encoder_in_channels
+        if expected is not None and x.shape[1] != expected:
+            raise ValueError(f"model takes {expected}-channel images, got {x.shape[1]} channels")
+        d = self.input_divisor
+        if torch.compiler.is_compiling() or torch.jit.is_tracing() or d <= 1:
+            return
+        h, w = int(x.shape[-2]), int(x.shape[-1])
+        if h % d or w % d:
+            arch = self.config.get("architecture", type(self.decoder).__name__)
+            raise ValueError(
+                f"{arch} needs input height and width divisible by {d}, got {h}x{w}; "
+                f"pad or resize the image (e.g. to {math.ceil(h / d) * d}x{math.ceil(w / d) * d})"
+            )
+
+    @property
+    def encoder_in_channels(self) -> int | None:
+        return self.config.get("in_channels")
+
+    def _logits(self, logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        if logits.shape[-2:] != size:
+            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        return logits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        features = self.encoder(x)
+        return self._logits(self.head(self.decoder(features)), x.shape[-2:])
+
+    def forward_with_aux(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"out": logits, "aux": auxiliary logits}`` (``aux`` only when the model has an auxiliary head)."""
+        self.check_input(x)
+        features = self.encoder(x)
+        result = {"out": self._logits(self.head(self.decoder(features)), x.shape[-2:])}
+        if self.aux_head is not None:
+            aux = self.aux_head(features[self.aux_head.feature_index])
+            result["aux"] = self._logits(aux, x.shape[-2:])
+        return result
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class index per pixel ``(N, H, W)``, computed in eval and inference mode (the training mode is restored)."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                return self(x).argmax(dim=1)
+        finally:
+            self.train(was_training)
+
+    # -- fine-tuning -----------------------------------------------------------------------------------------------
+    def freeze_encoder(self) -> None:
+        """Stop gradients into the encoder and keep its BatchNorm statistics fixed, also under ``train()``."""
+        self._encoder_frozen = True
+        self.encoder.requires_grad_(False)
+        self.encoder.eval()
+
+    def unfreeze_encoder(self) -> None:
+        self._encoder_frozen = False
+        self.encoder.requires_grad_(True)
+        self.encoder.train(self.training)
+
+    def train(self, mode: bool = True) -> SegmentationModel:
+        super().train(mode)
+        if self._encoder_frozen:
+            self.encoder.eval()
+        return self
+
+    def reset_classes(self, num_classes: int) -> None:
+        """Give the model a new, randomly initialised classifier (and auxiliary classifier) for ``num_classes``."""
+        self.head.reset_classes(num_classes)
+        if self.aux_head is not None:
+            self.aux_head.reset_classes(num_classes)
+        self.config = copy.deepcopy(self.config)
+        self.config["num_classes"] = num_classes
+        self.config.pop("class_names", None)
+
+    # -- persistence -----------------------------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path, *, model_card: str | None = None) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and a ``README.md`` model card to ``directory``."""
+        from segzoo.hub.serialization import save_pretrained
+
+        return save_pretrained(self, directory, model_card=model_card)
+
+    def push_to_hub(
+        self, repo_id: str, *, private: bool = False, token: str | None = None, commit_message: str = "Upload model"
+    ) -> str:
+        """Publish what :meth:`save_pretrained` writes to a Hub model repository; returns the commit URL."""
+        from segzoo.hub.serialization import push_to_hub
+
+        return push_to_hub(self, repo_id, private=private, token=token, commit_message=commit_message)
