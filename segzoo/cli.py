@@ -1,0 +1,160 @@
+"""The ``segzoo`` command: human-readable tables by default, ``--json`` for scripts, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from segzoo.errors import SegzooError
+
+log = logging.getLogger("segzoo")
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*(str(c) for c in r)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _emit(args: argparse.Namespace, data: Any, human: str) -> None:
+    print(json.dumps(data, indent=2) if args.json else human)
+
+
+def _metric_summary(entry: dict) -> str:
+    values = entry["metrics"]["values"]
+    for key in ("mIoU", "mDice", "pixel_accuracy"):
+        if key in values:
+            return f"{key} {values[key]:g}"
+    return "-"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import segzoo
+
+    names = segzoo.list_models(args.pattern)
+    entries = [segzoo.info(n) for n in names]
+    rows = [
+        [e["name"], e["architecture"], e["encoder"], e["num_classes"], e["dataset"]["eval"], _metric_summary(e),
+         "yes" if e["available"] else f"pip install {e['requires']}"]
+        for e in entries
+    ]
+    human = _table(rows, ["name", "architecture", "encoder", "classes", "evaluated on", "metric", "installed"])
+    if not names:
+        human = f"no catalog model matches {args.pattern!r}"
+    _emit(args, entries, human)
+    return 0
+
+
+def cmd_architectures(args: argparse.Namespace) -> int:
+    from segzoo._plugins import registries
+
+    entries = list(registries().architectures)
+    data = [{"name": e.name, "provided_by": e.provider, **{k: v for k, v in e.metadata.items()}} for e in entries]
+    rows = [[e.name, e.metadata.get("default_encoder", "-"), e.provider, e.metadata.get("description", "")]
+            for e in entries]
+    _emit(args, data, _table(rows, ["architecture", "default encoder", "package", "description"]))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import segzoo
+
+    entry = segzoo.info(args.name)
+    weights = entry["weights"]
+    source = weights.get("url") or "hf://{repo_id}/{filename}@{revision}".format(**weights["hub"])
+    lines = [
+        f"{entry['name']}: {entry.get('description', '')}".rstrip(": "),
+        f"  architecture  {entry['architecture']} (encoder {entry['encoder']}, options {entry.get('options', {})})",
+        f"  classes       {entry['num_classes']}: {', '.join(entry['class_names'][:8])}"
+        + (" ..." if entry["num_classes"] > 8 else ""),
+        f"  trained on    {entry['dataset']['train']}",
+        f"  evaluated on  {entry['dataset']['eval']}",
+        "  metrics       " + (", ".join(f"{k} {v:g}" for k, v in entry["metrics"]["values"].items()) or "-")
+        + f" (source: {entry['metrics']['source']})",
+        f"  weights       {source} [{weights['format']}], sha256 {weights.get('sha256') or 'from the Hub ETag'}",
+        f"  license       {entry['license']}",
+        f"  paper         {entry['paper']['title']} {entry['paper']['url']}",
+        f"  package       {entry['requires']} ({'installed' if entry['available'] else 'not installed'})",
+    ]
+    _emit(args, entry, "\n".join(lines))
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from segzoo._plugins import registries
+
+    infos = [p.as_dict() for p in registries().plugins]
+    rows = []
+    for p in infos:
+        what = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p["registered"].items()) or "-"
+        rows.append([p["package"] or p["name"], p["version"] or "-", p["status"], p["error"] or what])
+    _emit(args, infos, _table(rows, ["package", "version", "status", "registered / error"]))
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    import segzoo
+    from segzoo.hub.loading import catalog_state_dict
+
+    results = []
+    for name in args.names:
+        entry = segzoo.info(name)
+        state = catalog_state_dict(entry)
+        results.append({"name": name, "tensors": len(state), "parameters": int(sum(t.numel() for t in state.values()))})
+        if not args.json:
+            print(f"{name}: downloaded, verified and cached ({results[-1]['parameters']:,} parameters)")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from segzoo import __version__
+
+    parser = argparse.ArgumentParser(prog="segzoo", description="A plugin-based model zoo for semantic segmentation.")
+    parser.add_argument("--version", action="version", version=f"segzoo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details and full tracebacks")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", parents=[common], help="list catalog models")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'deeplabv3-*'")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("architectures", parents=[common], help="list registered architectures")
+    p.set_defaults(func=cmd_architectures)
+    p = sub.add_parser("info", parents=[common], help="everything the catalog knows about a model")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_info)
+    p = sub.add_parser("plugins", parents=[common], help="installed plugins, what they registered, broken ones")
+    p.set_defaults(func=cmd_plugins)
+    p = sub.add_parser("download", parents=[common], help="download, verify and cache models' weights")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.set_defaults(func=cmd_download)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="segzoo: %(levelname)s: %(message)s"
+    )
+    try:
+        return args.func(args)
+    except SegzooError as err:
+        log.debug("traceback", exc_info=True)
+        print(f"segzoo: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("segzoo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Fetching checkpoint files, always verified before use.
+
+Hub sources go through ``huggingface_hub`` (its cache, revisions, resume, offline mode). URL sources (torchvision's
+download server) are fetched with huggingface_hub's HTTP helper, checked, and converted once to safetensors in
+segzoo's cache beside the Hugging Face cache. A file whose sha256 differs from the expected one is deleted and refused.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+from segzoo.errors import WeightsError, WeightsIntegrityError, WeightsNotCachedError
+
+log = logging.getLogger("segzoo")
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def cache_dir() -> Path:
+    """segzoo's own cache (converted checkpoints, verification stamps): ``$SEGZOO_CACHE`` or beside the HF hub cache."""
+    from huggingface_hub import constants
+
+    return Path(os.environ.get("SEGZOO_CACHE") or Path(constants.HF_HUB_CACHE).parent / "segzoo")
+
+
+def offline() -> bool:
+    from huggingface_hub import constants
+
+    check = getattr(constants, "is_offline_mode", None)
+    return bool(check()) if check is not None else bool(constants.HF_HUB_OFFLINE)
+
+
+# -- hashing -------------------------------------------------------------------------------------------------------
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _git_blob_sha1(path: Path) -> str:
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stamp_path(path: Path) -> Path:
+    return cache_dir() / "verified" / hashlib.sha256(str(path).encode()).hexdigest()[:40]
+
+
+def _stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _already_verified(path: Path, expected: str) -> bool:
+    """A file verified once is not re-hashed on every load, unless it changed size or mtime since."""
+    try:
+        record = json.loads(_stamp_path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return record.get("expected") == expected and record.get("stat") == _stamp(path)
+
+
+def _remember_verified(path: Path, expected: str) -> None:
+    stamp = _stamp_path(path)
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"expected": expected, "stat": _stamp(path)}))
+    except OSError:  # a read-only cache only costs re-hashing next time
+        pass
+
+
+def hash_matches(actual_sha256: str, expected: str) -> bool:
+    """``expected`` is a full sha256 or a prefix of at least 8 hex digits (torch.hub's file-name convention)."""
+    return actual_sha256.startswith(expected.lower())
+
+
+# -- Hub sources ---------------------------------------------------------------------------------------------------
+def fetch_hub_file(repo_id: str, filename: str, revision: str | None, *, sha256: str | None, what: str) -> Path:
+    """Download (or find in the cache) one file of a Hub repo and verify it; returns its path in the HF cache.
+
+    Without a recorded ``sha256`` the file is checked against the Hub's own ETag (sha256 for LFS files, git blob
+    sha1 for small files), which catches corrupted and truncated transfers.
+    """
+    from huggingface_hub import constants, errors, hf_hub_download
+
+    rev = f"@{revision}" if revision else ""
+    where = f"{repo_id}{rev}/{filename}"
+    try:
+        path = Path(hf_hub_download(repo_id, filename, revision=revision))
+    except errors.RepositoryNotFoundError:
+        raise WeightsError(
+            f"{what}: repository {repo_id!r} not found on {constants.ENDPOINT} (404); check the name, or log in "
+            "with `hf auth login` if it is private"
+        ) from None
+    except errors.RevisionNotFoundError:
+        raise WeightsError(f"{what}: revision {revision!r} does not exist in {repo_id!r} (404)") from None
+    except errors.EntryNotFoundError:
+        raise WeightsError(f"{what}: file {filename!r} not found in {repo_id}{rev} (404)") from None
+    except errors.LocalEntryNotFoundError:
+        if offline():
+            raise WeightsNotCachedError(
+                f"{what} is not in the local cache and HF_HUB_OFFLINE=1 forbids downloading it; run "
+                f"`segzoo download` for it where {constants.ENDPOINT} is reachable, or unset HF_HUB_OFFLINE"
+            ) from None
+        raise WeightsError(
+            f"{what}: cannot reach {constants.ENDPOINT} to download {where} and it is not cached; check the network "
+            "or proxy (or HF_ENDPOINT), or use HF_HUB_OFFLINE=1 with a filled cache"
+        ) from None
+    except OSError as err:
+        raise _disk_error(err, what) from None
+    except errors.HfHubHTTPError as err:
+        raise WeightsError(f"{what}: download of {where} failed: {str(err).splitlines()[0]}") from None
+    _verify_hub_blob(path, sha256, what)
+    return path
+
+
+def _verify_hub_blob(path: Path, sha256: str | None, what: str) -> None:
+    blob = path.resolve()
+    etag = blob.name
+    expected = sha256 or etag
+    if _already_verified(blob, expected):
+        return
+    if sha256:
+        ok = hash_matches(file_sha256(blob), sha256)
+    elif len(etag) == 64:
+        ok = file_sha256(blob) == etag
+    elif len(etag) == 40:
+        ok = _git_blob_sha1(blob) == etag
+    else:  # an ETag that is no hash (some mirrors): nothing to check against
+        log.info("%s: %s has no content hash to verify against", what, path.name)
+        ok = True
+    if not ok:
+        for p in (path, blob):
+            p.unlink(missing_ok=True)
+        raise WeightsIntegrityError(
+            f"{what}: {path.name} does not match its expected sha256 ({expected[:16]}...): the download was "
+            "corrupted or tampered with; it was deleted from the cache. Retry; if it persists the server is serving "
+            "a different file than the catalog records"
+        )
+    _remember_verified(blob, expected)
+
+
+def _disk_error(err: OSError, what: str) -> WeightsError:
+    if err.errno == errno.ENOSPC:
+        return WeightsError(f"{what}: no space left on device under {cache_dir().parent}; free space or set "
+                            "HF_HUB_CACHE to a larger disk")
+    if err.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+        return WeightsError(f"{what}: cannot write to the cache ({err.strerror}: {err.filename}); set HF_HUB_CACHE "
+                            "to a writable directory")
+    return WeightsError(f"{what}: {type(err).__name__}: {err}")
+
+
+# -- URL sources ---------------------------------------------------------------------------------------------------
+def _check_url(url: str) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in _LOOPBACK):
+        return
+    raise WeightsError(f"refusing to download weights over {parsed.scheme or 'an unknown scheme'}: {url} "
+                       "(only https, or http on loopback for local mirrors)")
+
+
+def fetch_url_converted(
+    url: str,
+    sha256: str,
+    *,
+    cache_name: str,
+    convert: Callable[[Path], None],
+    what: str,
+) -> Path:
+    """The converted safetensors for a URL source, downloading and converting it on first use.
+
+    ``convert(raw_path)`` must write the converted file to the path returned by :func:`converted_path`.
+    """
+    target = converted_path(cache_name, sha256)
+    if target.is_file():
+        return target
+    if offline():
+        raise WeightsNotCachedError(
+            f"{what} is not in the local cache and HF_HUB_OFFLINE=1 forbids downloading it; run `segzoo download` "
+            "for it with network access, or unset HF_HUB_OFFLINE"
+        )
+    _check_url(url)
+    from huggingface_hub.file_download import http_get
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    filename = Path(urlparse(url).path).name or "weights"
+    fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix="-" + filename, dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            http_get(url, f, displayed_filename=filename)
+        actual = file_sha256(tmp)
+        if not hash_matches(actual, sha256):
+            raise WeightsIntegrityError(
+                f"{what}: {filename} has sha256 {actual[:16]}..., the catalog expects {sha256[:16]}...: the download "
+                "was corrupted or tampered with and was deleted. Retry; if it persists, report the mirror"
+            )
+        convert(tmp)
+    except WeightsError:
+        raise
+    except OSError as err:
+        raise _disk_error(err, what) from None
+    except Exception as err:  # noqa: BLE001 - network errors come as several httpx / huggingface_hub types
+        raise WeightsError(f"{what}: download from {url} failed: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def converted_path(cache_name: str, sha256: str) -> Path:
+    return cache_dir() / "converted" / f"{cache_name}-{sha256[:16]}.safetensors"

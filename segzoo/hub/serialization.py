@@ -1,0 +1,79 @@
+"""save_pretrained / push_to_hub: config.json + model.safetensors + a README.md model card."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from segzoo.errors import SegzooError
+from segzoo.hub.loading import CONFIG_NAME, WEIGHTS_NAME
+
+if TYPE_CHECKING:  # pragma: no cover
+    from segzoo.nn.model import SegmentationModel
+
+
+def save_pretrained(model: SegmentationModel, directory: str | Path, *, model_card: str | None = None) -> Path:
+    from safetensors.torch import save_file
+
+    from segzoo import __version__
+
+    if not model.config.get("architecture"):
+        raise SegzooError("this model has no config (build it with segzoo.create or segzoo.load to save it)")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {"segzoo_version": __version__, **model.config}
+    (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt", "segzoo_version": __version__})
+    (directory / "README.md").write_text(model_card if model_card is not None else default_model_card(config))
+    return directory
+
+
+def default_model_card(config: dict) -> str:
+    name = config.get("name") or f"{config['architecture']}-{config['encoder']}"
+    classes = config.get("class_names")
+    front = [
+        "---",
+        "library_name: segzoo",
+        "pipeline_tag: image-segmentation",
+        "tags: [segzoo, semantic-segmentation, " + config["architecture"] + "]",
+    ]
+    if config.get("license"):
+        front.append(f"license: {config['license'].lower()}")
+    front.append("---")
+    lines = [
+        *front,
+        "",
+        f"# {name}",
+        "",
+        f"A `{config['architecture']}` semantic segmentation model with a `{config['encoder']}` encoder, "
+        f"{config['num_classes']} classes, {config.get('in_channels', 3)} input channels, saved with "
+        f"[segzoo](https://github.com/segzoo/segzoo) {config.get('segzoo_version', '')}.",
+        "",
+        "```python",
+        "import segzoo",
+        'model = segzoo.load("hf-hub:<this repo id>")',
+        "masks = model.predict(images)  # (N, H, W) class indices",
+        "```",
+    ]
+    if classes:
+        lines += ["", "## Classes", "", ", ".join(f"{i}: {c}" for i, c in enumerate(classes))]
+    pre = config.get("preprocessing")
+    if pre:
+        lines += ["", "## Preprocessing", "", f"mean {pre.get('mean')}, std {pre.get('std')} (inputs scaled to 0..1)"]
+    return "\n".join(lines) + "\n"
+
+
+def push_to_hub(
+    model: SegmentationModel, repo_id: str, *, private: bool = False, token: str | None = None, commit_message: str
+) -> str:
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="segzoo-push-") as tmp:
+        save_pretrained(model, tmp)
+        info = api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=commit_message)
+    return str(getattr(info, "commit_url", info))

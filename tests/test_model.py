@@ -1,0 +1,85 @@
+import pytest
+import torch
+
+import segzoo
+from segzoo.errors import ConfigurationError, UnknownNameError
+
+
+def test_create_gives_logits_at_input_resolution(tiny):
+    model = segzoo.create("tiny", num_classes=5).eval()
+    x = torch.randn(2, 3, 70, 90)
+    assert model(x).shape == (2, 5, 70, 90)
+    assert model.config == {"architecture": "tiny", "encoder": "resnet18", "num_classes": 5, "in_channels": 3,
+                            "options": {}}
+
+
+def test_state_dict_keys_follow_the_documented_layout(tiny):
+    keys = segzoo.create("tiny", num_classes=2).state_dict().keys()
+    assert {k.split(".")[0] for k in keys} == {"encoder", "decoder", "head"}
+    assert "encoder.body.conv1.weight" in keys and "head.classifier.weight" in keys
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_other_input_channels(tiny, channels):
+    model = segzoo.create("tiny", num_classes=3, in_channels=channels).eval()
+    assert model(torch.randn(1, channels, 64, 64)).shape == (1, 3, 64, 64)
+    with pytest.raises(ValueError, match=f"takes {channels}-channel images, got 3"):
+        model(torch.randn(1, 3, 64, 64))
+
+
+def test_input_size_error_says_what_to_do(tiny):
+    model = segzoo.create("tiny", num_classes=3, divisor=32).eval()
+    with pytest.raises(ValueError, match=r"divisible by 32, got 70x64; pad or resize .* 96x64"):
+        model(torch.randn(1, 3, 70, 64))
+
+
+def test_unknown_names_suggest_the_closest(tiny):
+    with pytest.raises(UnknownNameError, match="did you mean 'tiny'"):
+        segzoo.create("tinny")
+    with pytest.raises(UnknownNameError, match="'resnet18'"):
+        segzoo.create("tiny", encoder="resnet1B")
+
+
+def test_unknown_option_is_a_type_error(tiny):
+    with pytest.raises(TypeError, match="bogus"):
+        segzoo.create("tiny", bogus=1)
+
+
+def test_encoder_output_stride_needs_a_backbone_that_dilates():
+    from segzoo.nn import create_encoder
+
+    enc = create_encoder("resnet18", output_stride=8)
+    assert max(enc.reductions) == 8
+    with pytest.raises(ConfigurationError, match="output_stride"):
+        create_encoder("resnet18", output_stride=4)
+
+
+def test_predict_is_inference_mode_and_restores_training(tiny):
+    model = segzoo.create("tiny", num_classes=4).train()
+    labels = model.predict(torch.randn(1, 3, 64, 64))
+    assert labels.shape == (1, 64, 64) and labels.dtype == torch.long and labels.is_inference()
+    assert model.training
+
+
+def test_freeze_encoder_stops_gradients_and_batchnorm_updates(tiny):
+    model = segzoo.create("tiny", num_classes=2)
+    model.freeze_encoder()
+    model.train()
+    bn = model.encoder.body.bn1
+    before = bn.running_mean.clone()
+    model(torch.randn(2, 3, 64, 64)).sum().backward()
+    assert torch.equal(before, bn.running_mean) and not bn.training
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert all(p.grad is not None for p in model.head.parameters())
+    model.unfreeze_encoder()
+    assert bn.training and all(p.requires_grad for p in model.encoder.parameters())
+
+
+def test_reset_classes_keeps_encoder_and_decoder(tiny):
+    model = segzoo.create("tiny", num_classes=21)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.reset_classes(4)
+    after = model.state_dict()
+    assert model.num_classes == 4 and model.config["num_classes"] == 4
+    assert all(torch.equal(before[k], after[k]) for k in after if not k.startswith("head."))
+    assert after["head.classifier.weight"].shape[0] == 4
