@@ -147,7 +147,8 @@ class Registries:
 
     def _broken(self, info: PluginInfo, err: BaseException) -> PluginInfo:
         info.status = "broken"
-        info.error = f"{type(err).__name__}: {err}".splitlines()[0]
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        info.error = f"{type(err).__name__}: {'; '.join(lines)}"
         log.warning("segzoo plugin %s is broken and was skipped: %s", info.package, info.error)
         log.debug("traceback of plugin %s", info.package, exc_info=err)
         return info

@@ -308,31 +308,43 @@ def _label_edges(labels: Tensor) -> Tensor:
     return edges
 
 
-def _disk_rectangles(radius: float) -> list[tuple[int, int]]:
-    """Half-sizes (dy, dx) of rectangles whose union is the disk {dx^2 + dy^2 <= radius^2}.
-
-    Rectangle dy covers |oy| <= dy, |ox| <= floor(sqrt(r^2 - dy^2)); since that width shrinks
-    with dy the union is exactly the Euclidean disk, and each rectangle is two separable 1-D
-    max-pools. Rectangles contained in the next one are dropped.
-    """
+def _disk_offsets(radius: float) -> Tensor:
+    """(K, 2) integer offsets (dy, dx) with dy^2 + dx^2 <= radius^2: the Euclidean tolerance disk."""
     r = int(math.floor(radius + 1e-9))
-    widths = [int(math.floor(math.sqrt(max(radius * radius - dy * dy, 0.0)) + 1e-9)) for dy in range(r + 1)]
-    return [(dy, w) for dy, w in enumerate(widths) if dy == r or widths[dy + 1] < w]
+    d = torch.arange(-r, r + 1)
+    dy, dx = torch.meshgrid(d, d, indexing="ij")
+    inside = (dy * dy + dx * dx).double() <= radius * radius + 1e-9
+    return torch.stack([dy[inside], dx[inside]], dim=1)
 
 
-def _dilate(mask: Tensor, rects: list[tuple[int, int]]) -> Tensor:
-    """Binary dilation of a (N, K, H, W) bool mask by a disk, with max-pooling only."""
-    x = mask.to(torch.float16 if mask.is_cuda else torch.float32)
-    out: Tensor | None = None
-    for dy, dx in rects:
-        y = x
-        if dy:
-            y = F.max_pool2d(y, (2 * dy + 1, 1), stride=1, padding=(dy, 0))
-        if dx:
-            y = F.max_pool2d(y, (1, 2 * dx + 1), stride=1, padding=(0, dx))
-        out = y if out is None else torch.maximum(out, y)
-    assert out is not None
-    return out > 0
+def _match_within(
+    points: tuple[Tensor, Tensor, Tensor],
+    labels: Tensor,
+    other: Tensor,
+    offsets: Tensor,
+    max_gather: int = 2**22,
+) -> Tensor:
+    """For boundary pixels (n, y, x) of class ``labels``: is there a pixel of ``other`` with the
+    same label at one of ``offsets``?
+
+    ``other`` is a label map holding a class only on its boundary pixels and -1 elsewhere. Since a
+    boundary pixel belongs to exactly one class (its own label), comparing labels at every disk
+    offset is the same test as dilating each class's boundary mask by the disk and looking it up,
+    without a per-class pass over the image; only the (sparse) boundary pixels are gathered.
+    """
+    n_idx, y, x = points
+    pad = int(offsets.abs().max()) if offsets.numel() else 0
+    padded = F.pad(other, (pad, pad, pad, pad), value=-1)
+    hp, wp = padded.shape[-2:]
+    flat = padded.reshape(-1)
+    base = n_idx * (hp * wp) + (y + pad) * wp + (x + pad)
+    delta = (offsets[:, 0] * wp + offsets[:, 1]).to(base.device)
+    matched = torch.zeros(base.numel(), dtype=torch.bool, device=base.device)
+    step = max(1, max_gather // max(1, delta.numel()))
+    for s in range(0, base.numel(), step):
+        near = flat[base[s : s + step, None] + delta[None, :]]  # (M, K) labels around each pixel
+        matched[s : s + step] = (near == labels[s : s + step, None]).any(dim=1)
+    return matched
 
 
 def _bf_score(n_pred: Tensor, m_pred: Tensor, n_gt: Tensor, m_gt: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -349,14 +361,14 @@ class BoundaryF1(_Streaming):
 
     Region metrics barely move when a mask is a few pixels off along its contour; BF scores the
     contours themselves. For class c, a boundary pixel is a pixel of class c with a 4-neighbour of
-    another label. A predicted boundary pixel is matched if a ground-truth boundary pixel of c lies
-    within Euclidean distance ``<= tolerance`` (and vice versa); the disk test is a max-pool
-    dilation. Matched / total counts are summed over images: ``bf`` is per class F1 of the pooled
-    precision and recall, ``mBF`` their mean, ``mBF_image`` Csurka's per-image average.
+    another label (the image border is not a boundary). A predicted boundary pixel of c is matched
+    if a target boundary pixel of c lies within Euclidean distance ``<= tolerance``, and vice versa.
+    Matched / total counts are summed over images: ``bf`` is, per class, the F1 of the pooled
+    boundary precision and recall, ``mBF`` their mean, ``mBF_image`` Csurka's per-image average.
 
     ``tolerance_px`` is in pixels (default 2); ``tolerance_rel`` is a fraction of each image's
-    diagonal instead (MATLAB's default is 0.0075). Ignored target pixels contribute no predicted
-    boundary pixels to the counts, but still separate classes when finding target edges.
+    diagonal instead (MATLAB's default is 0.0075). Predicted boundary pixels on ignored target
+    pixels are not counted, but may still match a target boundary (e.g. a VOC void band).
     """
 
     _state_names = ("_counts", "_image")
@@ -369,7 +381,6 @@ class BoundaryF1(_Streaming):
         ignore_index: int | None = None,
         device: torch.device | str | None = None,
         class_names: Sequence[str] | None = None,
-        max_chunk_elements: int = 2**25,
     ) -> None:
         if tolerance_px is not None and tolerance_rel is not None:
             raise ValueError("give tolerance_px or tolerance_rel, not both")
@@ -379,7 +390,6 @@ class BoundaryF1(_Streaming):
             raise ValueError("tolerance must be >= 0")
         self.tolerance_px = tolerance_px
         self.tolerance_rel = tolerance_rel
-        self.max_chunk_elements = int(max_chunk_elements)
         super().__init__(num_classes, ignore_index, device, class_names)
 
     def _empty_state(self) -> dict[str, Tensor]:
@@ -413,39 +423,34 @@ class BoundaryF1(_Streaming):
         valid = self._valid_mask(target)
         self._check_pred_range(pred, valid)
         if valid is None:
-            valid = torch.ones_like(target, dtype=torch.bool)
-        pred = pred.long()
-        target = target.long()
+            valid = torch.ones(target.shape, dtype=torch.bool, device=target.device)
+        pred = pred.to(torch.int64)
+        target = target.to(torch.int64)
         pred_edges = _label_edges(pred)
-        target_edges = _label_edges(target) & valid  # edges of an ignored pixel belong to no class
-        rects = _disk_rectangles(self.tolerance_for(h, w))
-
-        # Only classes with a boundary somewhere in this batch can contribute.
-        present = torch.bincount(pred[pred_edges & valid], minlength=c)[:c] > 0
-        present |= torch.bincount(target[target_edges], minlength=c)[:c] > 0
+        target_edges = _label_edges(target) & valid  # an ignored pixel is no class's boundary
+        counted_pred = pred_edges & valid
         if self.ignore_index is not None and 0 <= self.ignore_index < c:
-            present[self.ignore_index] = False
-        classes = present.nonzero().flatten()
+            counted_pred &= pred != self.ignore_index
+        offsets = _disk_offsets(self.tolerance_for(h, w))
+        pred_map = torch.where(pred_edges, pred, -1)
+        target_map = torch.where(target_edges, target, -1)
 
-        stats = torch.zeros(4, n, c, dtype=torch.int64, device=pred.device)
-        chunk = max(1, self.max_chunk_elements // max(1, n * h * w))
-        for start in range(0, classes.numel(), chunk):
-            cs = classes[start : start + chunk].view(1, -1, 1, 1)
-            pb = pred_edges.unsqueeze(1) & (pred.unsqueeze(1) == cs)  # (N, K, H, W)
-            tb = target_edges.unsqueeze(1) & (target.unsqueeze(1) == cs)
-            pb_counted = pb & valid.unsqueeze(1)
-            cols = cs.flatten()
-            stats[0][:, cols] = pb_counted.sum((2, 3))
-            stats[1][:, cols] = (pb_counted & _dilate(tb, rects)).sum((2, 3))
-            stats[2][:, cols] = tb.sum((2, 3))
-            stats[3][:, cols] = (tb & _dilate(pb, rects)).sum((2, 3))
+        stats = []
+        for edges, labels, other in ((counted_pred, pred, target_map), (target_edges, target, pred_map)):
+            points = edges.nonzero(as_tuple=True)
+            lab = labels[points]
+            hit = _match_within(points, lab, other, offsets)
+            key = points[0] * c + lab
+            stats.append(torch.bincount(key, minlength=n * c).view(n, c))
+            stats.append(torch.bincount(key[hit], minlength=n * c).view(n, c))
+        per_image = torch.stack(stats)  # (4, N, C)
 
-        self._counts += stats.sum(1).to(self._counts.device)
-        f_img = _bf_score(*stats.double())[2]  # (N, C); NaN where class has no boundary in image
+        self._counts += per_image.sum(1).to(self._counts.device)
+        f_img = _bf_score(*per_image.double())[2]  # (N, C); NaN where a class has no boundary
         has = ~torch.isnan(f_img)
-        per_image = torch.where(has, f_img, torch.zeros_like(f_img)).sum(1) / has.sum(1).clamp(min=1)
+        image_mean = torch.where(has, f_img, torch.zeros_like(f_img)).sum(1) / has.sum(1).clamp(min=1)
         counted = has.any(1)
-        self._image += torch.stack([per_image[counted].sum(), counted.sum().double()]).to(self._image.device)
+        self._image += torch.stack([image_mean[counted].sum(), counted.sum().double()]).to(self._image.device)
 
     def compute(self) -> dict[str, Any]:
         """Per-class pooled BF / precision / recall, their means, and the per-image mean BF."""

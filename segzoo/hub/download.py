@@ -107,8 +107,6 @@ def fetch_hub_file(repo_id: str, filename: str, revision: str | None, *, sha256:
         ) from None
     except errors.RevisionNotFoundError:
         raise WeightsError(f"{what}: revision {revision!r} does not exist in {repo_id!r} (404)") from None
-    except errors.EntryNotFoundError:
-        raise WeightsError(f"{what}: file {filename!r} not found in {repo_id}{rev} (404)") from None
     except errors.LocalEntryNotFoundError:
         if offline():
             raise WeightsNotCachedError(
@@ -119,6 +117,8 @@ def fetch_hub_file(repo_id: str, filename: str, revision: str | None, *, sha256:
             f"{what}: cannot reach {constants.ENDPOINT} to download {where} and it is not cached; check the network "
             "or proxy (or HF_ENDPOINT), or use HF_HUB_OFFLINE=1 with a filled cache"
         ) from None
+    except errors.EntryNotFoundError:
+        raise WeightsError(f"{what}: file {filename!r} not found in {repo_id}{rev} (404)") from None
     except OSError as err:
         raise _disk_error(err, what) from None
     except errors.HfHubHTTPError as err:
