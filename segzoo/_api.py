@@ -48,15 +48,21 @@ def architecture_entry(arch: str, *, needed_by: str | None = None) -> Entry:
     providers = sorted({m.obj["requires"] for m in regs.models if m.obj["architecture"] == arch})
     subject = f"model {needed_by!r} needs architecture {arch!r}" if needed_by else f"architecture {arch!r}"
     if providers:
-        broken = [p for p in (regs.plugin(name) for name in providers) if p is not None and p.status != "ok"]
-        if broken:
-            b = broken[0]
-            raise PluginNotInstalledError(
-                f"{subject}, provided by {b.package!r}, which is installed but {b.status}: {b.error or 'disabled'} "
-                "(see `segzoo plugins`)"
-            )
-        raise PluginNotInstalledError(f"{subject}, provided by {providers[0]!r}, which is not installed: "
-                                      f"pip install {providers[0]}")
+        for package in providers:
+            plugin = regs.plugin(package)
+            if plugin is not None and plugin.status == "disabled":
+                raise PluginNotInstalledError(
+                    f"{subject}, provided by {package!r}, which is installed but disabled by SEGZOO_PLUGINS or "
+                    "SEGZOO_DISABLE_PLUGINS"
+                )
+            if plugin is not None:
+                raise PluginNotInstalledError(
+                    f"{subject}, provided by {package!r}, which is installed but {plugin.status}: {plugin.error} "
+                    "(see `segzoo plugins`)"
+                )
+        raise PluginNotInstalledError(
+            f"{subject}, provided by {providers[0]!r}, which is not installed: pip install {providers[0]}"
+        )
     return regs.architectures.get(arch)  # unknown everywhere: "did you mean"
 
 

@@ -18,7 +18,21 @@ import pytest
 from segzoo._registry import Entry, Registry
 from segzoo.errors import NameClashError
 
-GOOD = '''
+def demo_entry(arch: str, dist: str) -> dict:
+    return {
+        "name": f"{arch}-demo", "architecture": arch, "encoder": "resnet18", "requires": dist,
+        "num_classes": 2, "class_names": ["background", "thing"],
+        "preprocessing": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
+        "dataset": {"train": "none", "eval": "none"}, "metrics": {"values": {}, "source": "n/a"},
+        "license": "MIT", "paper": {"title": "t", "url": "https://example.org"},
+        "weights": {"format": "segzoo", "hub": {"repo_id": f"demo/{arch}", "filename": "model.safetensors",
+                                                 "revision": "main"}, "sha256": None},
+    }
+
+
+def good_plugin(arch: str, dist: str) -> str:
+    return f"""
+import json
 import segzoo
 from tiny_plugin import build_tiny
 
@@ -30,16 +44,8 @@ def register_architectures(register):
 
 @segzoo.hookimpl
 def register_catalog(register):
-    register("{arch}-demo", {{
-        "name": "{arch}-demo", "architecture": "{arch}", "encoder": "resnet18", "requires": "{dist}",
-        "num_classes": 2, "class_names": ["background", "thing"],
-        "preprocessing": {{"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}},
-        "dataset": {{"train": "none", "eval": "none"}}, "metrics": {{"values": {{}}, "source": "n/a"}},
-        "license": "MIT", "paper": {{"title": "t", "url": "https://example.org"}},
-        "weights": {{"format": "segzoo", "hub": {{"repo_id": "demo/{arch}", "filename": "model.safetensors",
-                    "revision": "main"}}, "sha256": None}}
-    }})
-'''
+    register("{arch}-demo", json.loads({json.dumps(demo_entry(arch, dist))!r}))
+"""
 
 
 def make_dist(site: Path, dist: str, module: str, source: str, *, ep_name: str | None = None) -> None:
@@ -59,6 +65,13 @@ def segzoo_cli(site: Path, *args: str, **env: str) -> subprocess.CompletedProces
     )
 
 
+def python(site: Path, code: str, **env: str) -> subprocess.CompletedProcess:
+    tests_dir = Path(__file__).parent
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SEGZOO_")}
+    environ.update(PYTHONPATH=os.pathsep.join([str(site), str(tests_dir)]), **env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=120)
+
+
 def plugins_json(site: Path, **env: str) -> dict[str, dict]:
     result = segzoo_cli(site, "plugins", "--json", **env)
     assert result.returncode == 0, result.stderr
@@ -69,7 +82,7 @@ def plugins_json(site: Path, **env: str) -> dict[str, dict]:
 def site(tmp_path: Path) -> Path:
     site = tmp_path / "site"
     site.mkdir()
-    make_dist(site, "segzoo-alpha", "segzoo_alpha", GOOD.format(arch="alpha", dist="segzoo-alpha"))
+    make_dist(site, "segzoo-alpha", "segzoo_alpha", good_plugin("alpha", "segzoo-alpha"))
     return site
 
 
@@ -111,7 +124,7 @@ def test_plugin_that_raises_while_registering_contributes_nothing(site):
 
 
 def test_same_name_from_two_packages_names_both(site):
-    make_dist(site, "segzoo-beta", "segzoo_beta", GOOD.format(arch="alpha", dist="segzoo-beta"))
+    make_dist(site, "segzoo-beta", "segzoo_beta", good_plugin("alpha", "segzoo-beta"))
     plugins = plugins_json(site)
     error = plugins["segzoo-beta"]["error"]
     assert "'alpha' is registered by both 'segzoo-alpha' and 'segzoo-beta'" in error
@@ -119,7 +132,7 @@ def test_same_name_from_two_packages_names_both(site):
 
 
 def test_environment_selects_plugins(site):
-    make_dist(site, "segzoo-gamma", "segzoo_gamma", GOOD.format(arch="gamma", dist="segzoo-gamma"))
+    make_dist(site, "segzoo-gamma", "segzoo_gamma", good_plugin("gamma", "segzoo-gamma"))
     none = plugins_json(site, SEGZOO_PLUGINS="none")
     assert {p["status"] for name, p in none.items() if name != "segzoo"} == {"disabled"}
     only = plugins_json(site, SEGZOO_PLUGINS="segzoo-gamma")
@@ -154,13 +167,25 @@ def test_plugin_for_a_newer_api_is_skipped_with_upgrade_advice(site):
     assert future["status"] == "incompatible" and "upgrade segzoo" in future["error"]
 
 
-def test_catalog_entry_without_its_plugin_says_what_to_install(site):
-    result = segzoo_cli(site, "list", SEGZOO_DISABLE_PLUGINS="segzoo-alpha")
-    assert "alpha-demo" not in result.stdout  # the entry came from the disabled plugin
-    code = "import segzoo; segzoo.load('deeplabv3-resnet50')"
-    environ = {**os.environ, "SEGZOO_PLUGINS": "none"}
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=120)
-    assert "provided by 'segzoo-deeplab', which is" in run.stderr and "pip install segzoo-deeplab" in run.stderr
+def test_catalog_entry_without_its_plugin_says_what_to_install(site, tmp_path):
+    catalog = tmp_path / "extra.json"
+    entry = demo_entry("omega", "segzoo-omega")
+    catalog.write_text(json.dumps({"schema_version": 1, "models": [entry]}))
+    env = {"SEGZOO_REGISTRY": str(catalog)}
+    code = "import segzoo; segzoo.load('{}')"
+    not_installed = python(site, code.format("omega-demo"), **env)
+    assert not_installed.stderr.strip().splitlines()[-1].endswith(
+        "model 'omega-demo' needs architecture 'omega', provided by 'segzoo-omega', which is not installed: "
+        "pip install segzoo-omega")
+    listed = segzoo_cli(site, "list", "omega-*", **env)
+    assert "pip install segzoo-omega" in listed.stdout
+    disabled = python(site, code.format("alpha-demo"), SEGZOO_DISABLE_PLUGINS="segzoo-alpha")
+    assert "unknown model 'alpha-demo'" in disabled.stderr  # the entry came with the disabled plugin
+    make_dist(site, "segzoo-broken", "segzoo_broken", "raise ImportError('needs libfoo')\n")
+    broken_entry = demo_entry("broken", "segzoo-broken")
+    catalog.write_text(json.dumps({"schema_version": 1, "models": [broken_entry]}))
+    broken = python(site, code.format("broken-demo"), **env)
+    assert "provided by 'segzoo-broken', which is installed but broken: ImportError: needs libfoo" in broken.stderr
 
 
 def test_import_segzoo_does_not_import_heavy_dependencies():

@@ -274,3 +274,17 @@ def test_cli_download_and_errors(served, hub_server, hf_env):
                              text=True, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=120)
     assert offline.returncode == 1 and len(offline.stderr.strip().splitlines()) == 1
     assert "not in the local cache" in offline.stderr
+
+
+def test_reading_safetensors_holds_exact_tensors_and_rejects_truncation(tmp_path):
+    from segzoo.hub.loading import _read_safetensors
+
+    state = {"w": torch.randn(3, 4), "h": torch.randn(5).half(), "b": torch.randn(2).bfloat16(),
+             "n": torch.tensor(7), "e": torch.zeros(0, 2), "m": torch.tensor([True, False])}
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(save(state))
+    loaded = _read_safetensors(path)
+    assert all(torch.equal(state[k], loaded[k]) and state[k].dtype == loaded[k].dtype for k in state)
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(WeightsError, match="not a readable safetensors file"):
+        _read_safetensors(path)

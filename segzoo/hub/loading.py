@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -25,12 +26,43 @@ WEIGHTS_NAME = "model.safetensors"
 PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 
 
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool,
+}
+
+
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
+    """Read a safetensors file straight into freshly allocated tensors.
+
+    ``safetensors.torch.load_file`` copies out of a memory map, so for a moment the process holds the mapped file
+    and the copy (twice the model in resident memory). Reading each tensor into its own buffer holds it once.
+    """
+    import struct
 
     try:
-        return load_file(str(path))
-    except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
+        with open(path, "rb") as f:
+            size = path.stat().st_size
+            (header_len,) = struct.unpack("<Q", f.read(8))
+            if header_len > size - 8:
+                raise ValueError("header longer than the file")
+            header = json.loads(f.read(header_len))
+            header.pop("__metadata__", None)
+            base = 8 + header_len
+            state = {}
+            for name, spec in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
+                dtype = _SAFETENSORS_DTYPES[spec["dtype"]]
+                begin, end = spec["data_offsets"]
+                numel = math.prod(spec["shape"])
+                if end - begin != numel * dtype.itemsize or base + end > size:
+                    raise ValueError(f"tensor {name!r} has inconsistent offsets")
+                buffer = torch.empty(end - begin, dtype=torch.uint8)
+                f.seek(base + begin)
+                if f.readinto(buffer.numpy()) != end - begin:
+                    raise ValueError(f"file truncated inside tensor {name!r}")
+                state[name] = buffer.view(dtype).reshape(spec["shape"])
+            return state
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as err:
         raise WeightsError(f"{path} is not a readable safetensors file: {err}") from None
 
 

@@ -298,6 +298,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         # No keep-alive: every response closes its connection, so a pooled connection can never outlive a stop().
         self.close_connection = True
         hub = self.server.hub
+        hub._log(method, self.path)
         try:
             split = urlsplit(self.path)
             request = _Request(
@@ -307,7 +308,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 headers=self.headers,
                 body=self._read_body(),  # always drained: unread request bytes make close() send a TCP RST
             )
-            response = hub._dispatch(self.server.role, self.path, request)
+            response = hub._dispatch(self.server.role, request)
         except _HttpError as e:
             response = e.response()
         except Exception:
@@ -321,7 +322,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             parts: list[bytes] = []
             total = 0
             for _ in range(_MAX_CHUNKS):
-                size = int(self.rfile.readline(1 << 16).split(b";")[0].strip() or b"0", 16)
+                try:
+                    size = int(self.rfile.readline(1 << 16).split(b";")[0].strip() or b"0", 16)
+                except ValueError as e:
+                    raise _HttpError(400, "Invalid chunk size in request body") from e
                 if size == 0:
                     for _ in range(64):  # optional trailers, then the blank line
                         if self.rfile.readline(1 << 16) in (b"\r\n", b"\n", b""):
@@ -333,7 +337,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 parts.append(self.rfile.read(size))
                 self.rfile.readline(1 << 16)  # CRLF after the chunk
             raise _HttpError(400, "Too many chunks in request body")
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError as e:
+            raise _HttpError(400, "Invalid Content-Length") from e
         if length > _MAX_BODY:
             raise _HttpError(413, "Request body too large")
         return self.rfile.read(length) if length > 0 else b""
@@ -341,7 +348,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _send(self, method: str, response: _Response) -> None:
         self.send_response(response.status)
         for name, value in response.headers.items():
-            self.send_header(name, value)
+            # Header values echo client input (revisions, paths): no CR/LF, and latin-1 only, as HTTP requires.
+            value = value.replace("\r", " ").replace("\n", " ")
+            self.send_header(name, value.encode("latin-1", "backslashreplace").decode("latin-1"))
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         self.send_header("Connection", "close")
@@ -516,8 +525,11 @@ class HubServer:
         return self._blob(repo_id, path, revision).data
 
     def is_lfs(self, path: str, size: int) -> bool:
-        """Whether a file is stored with LFS: by suffix (:data:`LFS_SUFFIXES`) or by size (``lfs_threshold``)."""
-        return path.endswith(LFS_SUFFIXES) or size >= self.lfs_threshold
+        """Whether a file is stored with LFS: by suffix (:data:`LFS_SUFFIXES`) or by size (``lfs_threshold``).
+
+        Empty files are never LFS files (git-lfs leaves them alone and huggingface_hub uploads them inline).
+        """
+        return size > 0 and (path.endswith(LFS_SUFFIXES) or size >= self.lfs_threshold)
 
     # ------------------------------------------------------------------ faults and observability
 
@@ -552,6 +564,10 @@ class HubServer:
             return list(self._errors)
 
     # ------------------------------------------------------------------ internals: state
+
+    def _log(self, method: str, raw_path: str) -> None:
+        with self._lock:
+            self._requests.append(LoggedRequest(method, raw_path))
 
     def _record_error(self, text: str) -> None:
         with self._lock:
@@ -615,10 +631,9 @@ class HubServer:
 
     # ------------------------------------------------------------------ internals: HTTP routing
 
-    def _dispatch(self, role: str, raw_path: str, request: _Request) -> _Response:
+    def _dispatch(self, role: str, request: _Request) -> _Response:
         """Route one request (called from a handler thread); state is read and written under the lock."""
         with self._lock:
-            self._requests.append(LoggedRequest(request.method, raw_path))
             if role == "cdn":
                 return self._route_cdn(request)
             return self._route_hub(request)

@@ -15,7 +15,8 @@ Fixtures:
   online, and retries without backoff waits (an unreachable Hub otherwise costs ~23 s of ``time.sleep`` per
   uncached download). Does not choose an endpoint.
 * ``hub_server`` -> :class:`~segzoo.testing.hub_server.HubServer`: a started server that ``hf_env`` points the
-  client at; stopped after the test. Use ``hf_env.offline()`` to switch the client to offline mode.
+  client at; stopped after the test (which fails if the server had an internal error). Use ``hf_env.offline()``
+  to switch the client to offline mode.
 """
 
 from __future__ import annotations
@@ -186,7 +187,13 @@ def hf_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HfEnv:
 
 @pytest.fixture
 def hub_server(hf_env: HfEnv) -> Iterator[HubServer]:
-    """A running :class:`HubServer` that the in-process client and subprocesses talk to; stopped after the test."""
+    """A running :class:`HubServer` that the in-process client and subprocesses talk to; stopped after the test.
+
+    Fails the test if the server hit an internal error (HTTP 500), which would otherwise surface as a confusing
+    client-side exception.
+    """
     with HubServer() as server:
         hf_env.use_endpoint(server.url)
         yield server
+    if server.errors:
+        pytest.fail("HubServer internal error(s):\n" + "\n".join(server.errors), pytrace=False)
