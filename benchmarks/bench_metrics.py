@@ -30,8 +30,8 @@ def make_data(args: argparse.Namespace) -> tuple[list[torch.Tensor], list[torch.
         n = min(args.batch_size, args.num_images - start)
         shape = (n, args.size, args.size)
         target = torch.randint(0, args.classes, shape, generator=g)
-        noise = torch.randint(0, args.classes, shape, generator=g)
-        pred = torch.where(torch.rand(shape, generator=g) < 0.7, target, noise)
+        keep = torch.rand(shape, generator=g) < 0.7
+        pred = torch.where(keep, target, torch.randint(0, args.classes, shape, generator=g))
         target[torch.rand(shape, generator=g) < 0.05] = args.ignore_index
         preds.append(pred)
         targets.append(target)

@@ -18,13 +18,27 @@ _LAZY = {
     "list_models": "segzoo._api",
     "list_architectures": "segzoo._api",
     "info": "segzoo._api",
+    "create_loss": "segzoo._api",
+    "create_dataset": "segzoo._api",
+    "list_losses": "segzoo._api",
+    "list_datasets": "segzoo._api",
     "SegmentationModel": "segzoo.nn.model",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from segzoo._api import create, info, list_architectures, list_models, load
+    from segzoo._api import (
+        create,
+        create_dataset,
+        create_loss,
+        info,
+        list_architectures,
+        list_datasets,
+        list_losses,
+        list_models,
+        load,
+    )
     from segzoo.nn.model import SegmentationModel
 
 

@@ -138,3 +138,21 @@ def load(ref: str | Path, *, num_classes: int | None = None, pretrained: bool = 
             "(fine-tune before use)", model.config.get("name", ref_str), old, num_classes,
         )
     return model
+
+
+def create_loss(name: str, **options: Any):
+    """A registered loss (``segzoo.list_losses()``), called as ``loss(logits, target)``."""
+    return registries().losses.get(name).obj(**options)
+
+
+def create_dataset(name: str, root: str | Path, split: str = "train", **options: Any):
+    """A registered dataset read from ``root`` in its original on-disk layout."""
+    return registries().datasets.get(name).obj(root, split, **options)
+
+
+def list_losses() -> list[str]:
+    return registries().losses.names()
+
+
+def list_datasets() -> list[str]:
+    return registries().datasets.names()

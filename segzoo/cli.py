@@ -92,7 +92,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     infos = [p.as_dict() for p in registries().plugins]
     rows = []
     for p in infos:
-        what = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p["registered"].items()) or "-"
+        what = "; ".join(
+            f"{kind}: {', '.join(names)}" if len(names) <= 4 else f"{kind}: {len(names)} ({', '.join(names[:2])}, ...)"
+            for kind, names in p["registered"].items()
+        ) or "-"
         rows.append([p["package"] or p["name"], p["version"] or "-", p["status"], p["error"] or what])
     _emit(args, infos, _table(rows, ["package", "version", "status", "registered / error"]))
     return 0

@@ -80,9 +80,17 @@ def create_encoder(
     in_channels: int = 3,
     output_stride: int = 32,
     out_indices: tuple[int, ...] | None = None,
+    depth: int | None = None,
     pretrained: bool = False,
 ) -> Encoder:
-    """Build an encoder by name: a plugin-registered encoder first, otherwise a timm backbone."""
+    """Build an encoder by name: a plugin-registered encoder first, otherwise a timm backbone.
+
+    ``depth`` counts stages as smp's ``encoder_depth`` does: depth ``d`` keeps the features whose stride (before
+    dilation) is at most ``2**d`` (ResNet: depth 3 = stem, layer1, layer2); deeper stages are not built.
+    """
+    if depth is not None:
+        return _encoder_with_depth(name, depth, in_channels=in_channels, output_stride=output_stride,
+                                   pretrained=pretrained)
     if output_stride not in (8, 16, 32):
         raise ConfigurationError(f"output_stride must be 8, 16 or 32, got {output_stride}")
     from segzoo._plugins import registries
@@ -98,3 +106,26 @@ def create_encoder(
     return TimmEncoder(
         name, in_channels=in_channels, output_stride=output_stride, out_indices=out_indices, pretrained=pretrained
     )
+
+
+def _encoder_with_depth(name: str, depth: int, *, in_channels: int, output_stride: int, pretrained: bool) -> Encoder:
+    if not isinstance(depth, int) or not 1 <= depth <= 5:
+        raise ConfigurationError(f"encoder depth must be an integer in 1..5 (or None for all stages), got {depth!r}")
+    try:
+        with torch.device("meta"):
+            probe = create_encoder(name, in_channels=in_channels)
+    except (NotImplementedError, RuntimeError):  # some builders do not run on the meta device
+        probe = create_encoder(name, in_channels=in_channels)
+    keep = [i for i, r in enumerate(probe.reductions) if r <= 2**depth]
+    if not keep:
+        raise ConfigurationError(f"depth={depth} keeps no feature of {name!r} (its strides are {probe.reductions})")
+    if len(keep) == len(probe.reductions):
+        return create_encoder(name, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
+    if not isinstance(probe, TimmEncoder):
+        raise ConfigurationError(
+            f"depth={depth} needs a timm encoder (it selects timm out_indices); {name!r} is a plugin-registered "
+            "encoder: leave depth unset"
+        )
+    original = tuple(probe.body.feature_info.out_indices)
+    return TimmEncoder(name, in_channels=in_channels, output_stride=output_stride,
+                       out_indices=tuple(original[i] for i in keep), pretrained=pretrained)

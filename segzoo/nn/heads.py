@@ -37,11 +37,19 @@ class SegmentationHead(nn.Module):
 class AuxiliaryHead(SegmentationHead):
     """Training-time FCN head on an intermediate encoder feature (``feature_index``), as in torchvision and PSPNet.
 
-    ``block`` is 3x3 conv-BN-ReLU to ``in_channels // 4`` channels, then dropout and a 1x1 classifier.
+    ``block`` is 3x3 conv-BN-ReLU to ``hidden_channels`` (default ``in_channels // 4``), then dropout and a 1x1 classifier.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, *, feature_index: int, dropout: float = 0.1) -> None:
-        hidden = in_channels // 4
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        *,
+        feature_index: int,
+        dropout: float = 0.1,
+        hidden_channels: int | None = None,
+    ) -> None:
+        hidden = hidden_channels or in_channels // 4
         super().__init__(hidden, num_classes, dropout=0.0)
         self.feature_index = feature_index
         self.block = ConvBNReLU(in_channels, hidden, 3)

@@ -19,7 +19,8 @@ from segzoo.nn.heads import AuxiliaryHead, SegmentationHead
 class SegmentationModel(nn.Module):
     """A plain ``nn.Module`` whose ``state_dict`` keys are ``encoder.*``, ``decoder.*``, ``head.*``, ``aux_head.*``.
 
-    ``forward`` returns logits ``(N, num_classes, H, W)`` at the input resolution (bilinear, ``align_corners=False``).
+    ``forward`` returns logits ``(N, num_classes, H, W)`` at the input resolution (bilinear, ``align_corners`` as set
+    by the architecture, False by default).
     ``config`` holds what is needed to rebuild the model with :func:`segzoo.create` and is written by
     :meth:`save_pretrained`.
     """
@@ -37,6 +38,8 @@ class SegmentationModel(nn.Module):
         self.head = head
         self.aux_head = aux_head
         self.config: dict[str, Any] = {}
+        #: bilinear resize of the logits to the input size; smp-compatible architectures set True
+        self.align_corners = False
         self._encoder_frozen = False
 
     # -- inference -------------------------------------------------------------------------------------------------
@@ -72,7 +75,7 @@ class SegmentationModel(nn.Module):
 
     def _logits(self, logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         if logits.shape[-2:] != size:
-            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=self.align_corners)
         return logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,221 @@
+"""DeepLabV3 (Chen et al. 2017) and DeepLabV3+ (Chen et al. 2018), laid out as torchvision's ``DeepLabHead``.
+
+State-dict layout (segzoo key <- torchvision key):
+
+    encoder.body.*  (timm) or encoder.features.* (tv_mobilenet_v3_large)  <- backbone.*
+    decoder.aspp.convs.{0..4}.*, decoder.aspp.project.*                   <- classifier.0.*
+    decoder.block.{0,1}.*  (3x3 conv, BN)                                  <- classifier.{1,2}.*
+    head.classifier.*                                                      <- classifier.4.*
+    aux_head.block.{0,1}.*, aux_head.classifier.*                          <- aux_classifier.{0,1,4}.*
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segzoo.errors import ConfigurationError
+from segzoo.nn import (
+    AuxiliaryHead,
+    ConvBNReLU,
+    Decoder,
+    Encoder,
+    SegmentationHead,
+    SegmentationModel,
+    create_encoder,
+)
+
+#: DeepLabV3's atrous rates for each output stride (rates double when the stride halves)
+DEFAULT_RATES = {8: (12, 24, 36), 16: (6, 12, 18)}
+
+
+class ASPPPooling(nn.Sequential):
+    """Image-level branch: global average pool, 1x1 conv-BN-ReLU, bilinear upsampling to the input size."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-2:]
+        for module in self:
+            x = module(x)
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+class ASPP(nn.Module):
+    """Atrous spatial pyramid pooling: ``convs`` = 1x1 branch, one 3x3 branch per rate, image pooling; ``project`` =
+    1x1 conv-BN-ReLU over their concatenation, then Dropout(0.5) (torchvision's ``ASPP``)."""
+
+    def __init__(self, in_channels: int, atrous_rates: Sequence[int], out_channels: int = 256) -> None:
+        super().__init__()
+        branches: list[nn.Module] = [
+            nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU())
+        ]
+        for rate in atrous_rates:
+            branches.append(
+                nn.Sequential(
+                    nn.Conv2d(in_channels, out_channels, 3, padding=rate, dilation=rate, bias=False),
+                    nn.BatchNorm2d(out_channels),
+                    nn.ReLU(),
+                )
+            )
+        branches.append(ASPPPooling(in_channels, out_channels))
+        self.convs = nn.ModuleList(branches)
+        self.project = nn.Sequential(
+            nn.Conv2d(len(branches) * out_channels, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
+
+
+class DeepLabV3Decoder(Decoder):
+    """ASPP on the deepest feature, then a 3x3 conv-BN-ReLU (``block``); the head's 1x1 classifier follows."""
+
+    def __init__(self, in_channels: int, atrous_rates: Sequence[int], channels: int = 256) -> None:
+        super().__init__()
+        self.aspp = ASPP(in_channels, atrous_rates, channels)
+        self.block = ConvBNReLU(channels, channels, 3)
+        self.out_channels = channels
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.block(self.aspp(features[-1]))
+
+
+class DeepLabV3PlusDecoder(Decoder):
+    """DeepLabV3+'s decoder: ASPP output upsampled (bilinear) to the stride-4 feature, which is first reduced to 48
+    channels by a 1x1 conv-BN-ReLU (``reduce``); their concatenation goes through two 3x3 conv-BN-ReLU (``block``)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        low_channels: int,
+        low_index: int,
+        atrous_rates: Sequence[int],
+        *,
+        channels: int = 256,
+        low_reduced: int = 48,
+    ) -> None:
+        super().__init__()
+        self.low_index = low_index
+        self.aspp = ASPP(in_channels, atrous_rates, channels)
+        self.reduce = ConvBNReLU(low_channels, low_reduced, 1)
+        self.block = nn.Sequential(
+            ConvBNReLU(channels + low_reduced, channels, 3),
+            ConvBNReLU(channels, channels, 3),
+        )
+        self.out_channels = channels
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        low = self.reduce(features[self.low_index])
+        x = F.interpolate(self.aspp(features[-1]), size=low.shape[-2:], mode="bilinear", align_corners=False)
+        return self.block(torch.cat([x, low], dim=1))
+
+
+# -- shared helpers --------------------------------------------------------------------------------------------------
+def dilated_encoder(
+    arch: str, encoder: str, *, in_channels: int, output_stride: int, pretrained: bool, allowed: Sequence[int]
+) -> Encoder:
+    """Create the encoder and check it really runs at ``output_stride``."""
+    if output_stride not in allowed:
+        raise ConfigurationError(
+            f"{arch}: output_stride must be one of {', '.join(map(str, allowed))}, got {output_stride!r}"
+        )
+    enc = create_encoder(encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
+    if max(enc.reductions) != output_stride:
+        raise ConfigurationError(
+            f"{arch}: encoder {encoder!r} gives features down to stride {max(enc.reductions)}, not the requested "
+            f"output_stride={output_stride}"
+        )
+    return enc
+
+
+def resolve_index(encoder: Encoder, index: int, *, arch: str, option: str) -> int:
+    n = len(encoder.out_channels)
+    if not -n <= index < n:
+        raise ConfigurationError(f"{arch}: {option}={index} is out of range for an encoder with {n} feature maps")
+    return index % n
+
+
+def auxiliary_head(encoder: Encoder, num_classes: int, aux_index: int, *, arch: str) -> AuxiliaryHead:
+    """torchvision's FCNHead (3x3 conv to in/4, BN, ReLU, Dropout(0.1), 1x1) on feature ``aux_index``."""
+    index = resolve_index(encoder, aux_index, arch=arch, option="aux_index")
+    return AuxiliaryHead(encoder.out_channels[index], num_classes, feature_index=index)
+
+
+def atrous_rates_for(arch: str, output_stride: int, atrous_rates: Sequence[int] | None) -> tuple[int, ...]:
+    if atrous_rates is None:
+        return DEFAULT_RATES[output_stride]
+    rates = tuple(int(r) for r in atrous_rates)
+    if not rates or any(r < 1 for r in rates):
+        raise ConfigurationError(f"{arch}: atrous_rates must be positive integers, got {atrous_rates!r}")
+    return rates
+
+
+# -- builders ----------------------------------------------------------------------------------------------------------
+def build_deeplabv3(
+    *,
+    encoder: str,
+    num_classes: int,
+    in_channels: int,
+    pretrained_encoder: bool,
+    output_stride: int = 8,
+    atrous_rates: Sequence[int] | None = None,
+    aux: bool = False,
+    aux_index: int = -2,
+) -> SegmentationModel:
+    """DeepLabV3: dilated encoder -> ASPP -> 3x3 conv-BN-ReLU -> 1x1 classifier; optional FCN auxiliary head.
+
+    ``atrous_rates`` defaults to (12, 24, 36) at output stride 8 and (6, 12, 18) at 16. ``aux_index`` picks the encoder
+    feature of the auxiliary head (default: the one before the last, ResNet's layer3).
+    """
+    enc = dilated_encoder(
+        "deeplabv3", encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder,
+        allowed=(8, 16),
+    )
+    decoder = DeepLabV3Decoder(enc.out_channels[-1], atrous_rates_for("deeplabv3", output_stride, atrous_rates))
+    head = SegmentationHead(decoder.out_channels, num_classes)
+    aux_head = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3") if aux else None
+    return SegmentationModel(enc, decoder, head, aux_head)
+
+
+def build_deeplabv3plus(
+    *,
+    encoder: str,
+    num_classes: int,
+    in_channels: int,
+    pretrained_encoder: bool,
+    output_stride: int = 16,
+    atrous_rates: Sequence[int] | None = None,
+    aux: bool = False,
+    aux_index: int = -2,
+) -> SegmentationModel:
+    """DeepLabV3+: DeepLabV3's ASPP plus a decoder fusing the stride-4 encoder feature (48 channels after 1x1)."""
+    enc = dilated_encoder(
+        "deeplabv3plus", encoder, in_channels=in_channels, output_stride=output_stride,
+        pretrained=pretrained_encoder, allowed=(8, 16),
+    )
+    if 4 not in enc.reductions:
+        raise ConfigurationError(
+            f"deeplabv3plus needs a stride-4 encoder feature for its decoder; {encoder!r} gives strides "
+            f"{enc.reductions}"
+        )
+    low_index = max(i for i, r in enumerate(enc.reductions) if r == 4)  # the deepest stride-4 map
+    decoder = DeepLabV3PlusDecoder(
+        enc.out_channels[-1], enc.out_channels[low_index], low_index,
+        atrous_rates_for("deeplabv3plus", output_stride, atrous_rates),
+    )
+    head = SegmentationHead(decoder.out_channels, num_classes)
+    aux_head = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3plus") if aux else None
+    return SegmentationModel(enc, decoder, head, aux_head)

@@ -1,0 +1,66 @@
+"""segzoo hooks of segzoo-deeplab: architectures ``deeplabv3`` and ``deeplabv3plus``, encoder
+``tv_mobilenet_v3_large`` and the ``torchvision:deeplabv3`` converter.
+
+Builders are imported on first use, so loading the plugin stays cheap.
+"""
+
+from __future__ import annotations
+
+import segzoo
+
+SEGZOO_PLUGIN_API = 1
+
+
+def build_deeplabv3(**kwargs):
+    from segzoo_deeplab.model import build_deeplabv3 as build
+
+    return build(**kwargs)
+
+
+def build_deeplabv3plus(**kwargs):
+    from segzoo_deeplab.model import build_deeplabv3plus as build
+
+    return build(**kwargs)
+
+
+def build_tv_mobilenet_v3_large(**kwargs):
+    from segzoo_deeplab.mobilenetv3 import build_tv_mobilenet_v3_large as build
+
+    return build(**kwargs)
+
+
+def convert_torchvision_deeplabv3(state_dict, entry):
+    from segzoo_deeplab.convert import convert_torchvision_deeplabv3 as convert
+
+    return convert(state_dict, entry)
+
+
+@segzoo.hookimpl
+def register_architectures(register):
+    register(
+        "deeplabv3",
+        build_deeplabv3,
+        default_encoder="resnet50",
+        description="DeepLabV3 (Chen et al. 2017): ASPP with image pooling on a dilated encoder; torchvision layout",
+        paper="https://arxiv.org/abs/1706.05587",
+        encoders="encoders that dilate to output_stride 8 or 16 (timm ResNets, RegNets, EfficientNets, ConvNeXts...; "
+        "tv_mobilenet_v3_large); not ViT/Swin-style backbones",
+    )
+    register(
+        "deeplabv3plus",
+        build_deeplabv3plus,
+        default_encoder="resnet50",
+        description="DeepLabV3+ (Chen et al. 2018): ASPP plus a decoder fusing stride-4 features",
+        paper="https://arxiv.org/abs/1802.02611",
+        encoders="encoders with a stride-4 feature that dilate to output_stride 8 or 16",
+    )
+
+
+@segzoo.hookimpl
+def register_encoders(register):
+    register("tv_mobilenet_v3_large", build_tv_mobilenet_v3_large)
+
+
+@segzoo.hookimpl
+def register_converters(register):
+    register("torchvision:deeplabv3", convert_torchvision_deeplabv3)

@@ -1,0 +1,53 @@
+"""segzoo hooks of segzoo-fcn: architectures ``fcn`` and ``fcn8s`` and the ``torchvision:fcn`` converter.
+
+Builders are imported on first use, so loading the plugin stays cheap.
+"""
+
+from __future__ import annotations
+
+import segzoo
+
+SEGZOO_PLUGIN_API = 1
+
+
+def build_fcn(**kwargs):
+    from segzoo_fcn.model import build_fcn as build
+
+    return build(**kwargs)
+
+
+def build_fcn8s(**kwargs):
+    from segzoo_fcn.model import build_fcn8s as build
+
+    return build(**kwargs)
+
+
+def convert_torchvision_fcn(state_dict, entry):
+    from segzoo_fcn.convert import convert_torchvision_fcn as convert
+
+    return convert(state_dict, entry)
+
+
+@segzoo.hookimpl
+def register_architectures(register):
+    register(
+        "fcn",
+        build_fcn,
+        default_encoder="resnet50",
+        description="FCN (Long et al. 2015) as in torchvision: dilated encoder (stride 8) and a 3x3 conv head",
+        paper="https://arxiv.org/abs/1411.4038",
+        encoders="encoders that dilate to the chosen output_stride (8 by default; 32 works with any encoder)",
+    )
+    register(
+        "fcn8s",
+        build_fcn8s,
+        default_encoder="resnet50",
+        description="FCN-8s (Long et al. 2015): class scores from strides 32, 16 and 8, upsampled and summed",
+        paper="https://arxiv.org/abs/1411.4038",
+        encoders="any encoder with features at strides 8, 16 and 32 (CNNs, hierarchical transformers)",
+    )
+
+
+@segzoo.hookimpl
+def register_converters(register):
+    register("torchvision:fcn", convert_torchvision_fcn)

@@ -1,0 +1,47 @@
+"""segzoo hook implementations of the segzoo-segnet plugin."""
+
+from __future__ import annotations
+
+import functools
+
+import segzoo
+
+SEGZOO_PLUGIN_API = 1
+
+_VGG = ("vgg11", "vgg13", "vgg16", "vgg19")
+
+
+def _build_segnet(**kwargs):
+    from segzoo_segnet.model import build_segnet
+
+    return build_segnet(**kwargs)
+
+
+def _build_encoder(cfg, *, in_channels, output_stride, pretrained):
+    from segzoo_segnet.encoder import build_segnet_encoder
+
+    return build_segnet_encoder(cfg, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
+
+
+@segzoo.hookimpl
+def register_architectures(register):
+    register(
+        "segnet",
+        _build_segnet,
+        default_encoder="vgg16_bn_segnet",
+        description="SegNet: VGG16-BN encoder whose max-pooling indices drive the mirrored decoder's unpooling",
+        paper="https://arxiv.org/abs/1511.00561",
+        encoders="only encoders that return pooling indices: vgg16_bn_segnet (the paper's), vgg11/13/19_bn_segnet; "
+        "any input size (odd sizes are unpooled exactly)",
+    )
+
+
+@segzoo.hookimpl
+def register_encoders(register):
+    for cfg in _VGG:
+        register(
+            f"{cfg}_bn_segnet",
+            functools.partial(_build_encoder, cfg),
+            description=f"{cfg.upper()}-BN conv layers with index-returning max pooling (SegNet); pretrained = "
+            f"timm's {cfg}_bn ImageNet weights (timm/{cfg}_bn.tv_in1k)",
+        )

@@ -1,0 +1,200 @@
+"""segmentation_models_pytorch (smp) checkpoints: encoder names, state-dict keys and saved directories.
+
+Shared by the first-party plugins whose architectures smp also has (unet, fpn, pspnet), so each maps smp's layout
+the same way. segzoo's decoders mirror smp's module names, so only encoder keys and the head need renaming.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from segzoo.errors import ConfigurationError
+
+#: smp's own (torchvision-style) encoders whose modules have the same names as timm's model of the same name.
+SMP_TORCHVISION_RESNETS = {
+    "resnet18": "resnet18",
+    "resnet34": "resnet34",
+    "resnet50": "resnet50",
+    "resnet101": "resnet101",
+    "resnet152": "resnet152",
+    "resnext50_32x4d": "resnext50_32x4d",
+    "resnext101_32x4d": "resnext101_32x4d",
+    "resnext101_32x8d": "resnext101_32x8d",
+    "resnext101_32x16d": "resnext101_32x16d",
+    "resnext101_32x32d": "resnext101_32x32d",
+}
+
+
+def smp_encoder_to_segzoo(encoder_name: str) -> str:
+    """The segzoo (timm) encoder equivalent to smp's ``encoder_name``, or a ConfigurationError.
+
+    Supported: smp's torchvision-style ResNets/ResNeXts (``resnet34`` -> timm ``resnet34``: same module names) and
+    timm-universal encoders (``tu-<timm name>[.<tag>]`` -> ``<timm name>``).
+    """
+    if encoder_name.startswith("tu-"):
+        return encoder_name[3:].split(".", 1)[0]
+    if encoder_name in SMP_TORCHVISION_RESNETS:
+        return SMP_TORCHVISION_RESNETS[encoder_name]
+    raise ConfigurationError(
+        f"smp encoder {encoder_name!r} has no segzoo equivalent with identical weights; supported: "
+        f"{', '.join(SMP_TORCHVISION_RESNETS)} and any 'tu-<timm model>' encoder"
+    )
+
+
+def smp_encoder_key(key: str) -> str:
+    """Map one smp ``encoder.*`` key onto segzoo's timm encoder (``encoder.body.*``).
+
+    ``encoder.model.<k>`` (smp ``tu-`` encoders, timm features_only) -> ``encoder.body.<k>``;
+    ``encoder.<k>`` (smp ResNets, torchvision module names = timm's) -> ``encoder.body.<k>``.
+    """
+    rest = key[len("encoder."):]
+    if rest.startswith("model."):
+        rest = rest[len("model."):]
+    return "encoder.body." + rest
+
+
+def expected_state_dict(entry: dict) -> dict[str, torch.Tensor]:
+    """The state dict (meta tensors) of the model ``segzoo.create`` builds for a catalog-style ``entry``."""
+    import segzoo
+
+    with torch.device("meta"):
+        model = segzoo.create(
+            entry["architecture"],
+            encoder=entry["encoder"],
+            num_classes=entry["num_classes"],
+            in_channels=entry.get("in_channels", 3),
+            **entry.get("options", {}),
+        )
+    return model.state_dict()
+
+
+def convert_smp_state_dict(
+    state_dict: dict[str, torch.Tensor], entry: dict, *, head_prefix: str = "segmentation_head.0."
+) -> dict[str, torch.Tensor]:
+    """Map an smp model state dict (``encoder.*``, ``decoder.*``, ``segmentation_head.0.*``) onto segzoo keys.
+
+    ``decoder.*`` keys are kept as they are (the segzoo decoders mirror smp's module names),
+    ``segmentation_head.0.*`` -> ``head.classifier.*``, encoder keys via :func:`smp_encoder_key`. Dropped explicitly:
+    ``classification_head.*`` (smp's optional image-level head, no segzoo counterpart) and encoder stages smp builds
+    but never runs at ``encoder_depth < 5`` (its ResNets keep ``layer3``/``layer4``). Missing ``num_batches_tracked``
+    buffers are added as zeros. Anything else that does not match raises a ConfigurationError.
+    """
+    expected = expected_state_dict(entry)
+    out: dict[str, torch.Tensor] = {}
+    unused_encoder: list[str] = []
+    unexpected: list[str] = []
+    for key, value in state_dict.items():
+        if key.startswith("classification_head."):
+            continue
+        if key.startswith("encoder."):
+            new = smp_encoder_key(key)
+            if new not in expected:
+                unused_encoder.append(key)
+                continue
+        elif key.startswith("decoder."):
+            new = key
+        elif key.startswith(head_prefix):
+            new = "head.classifier." + key[len(head_prefix):]
+        else:
+            unexpected.append(key)
+            continue
+        if new not in expected:
+            unexpected.append(key)
+            continue
+        if tuple(value.shape) != tuple(expected[new].shape):
+            raise ConfigurationError(
+                f"smp key {key!r} has shape {tuple(value.shape)}, segzoo's {new!r} has {tuple(expected[new].shape)}; "
+                "the entry's options do not describe this checkpoint"
+            )
+        out[new] = value
+    for key in list(expected):
+        if key not in out and key.endswith("num_batches_tracked"):
+            out[key] = torch.zeros((), dtype=torch.long)
+    missing = [k for k in expected if k not in out]
+    if unused_encoder:
+        # only deeper stages that the chosen encoder_depth never runs may be left over
+        stages = {k.split(".")[1] if not k.startswith("encoder.model.") else k.split(".")[2] for k in unused_encoder}
+        if missing or not stages <= {"layer3", "layer4", "fc"}:
+            unexpected.extend(unused_encoder)
+    if unexpected or missing:
+        raise ConfigurationError(
+            f"smp checkpoint does not match segzoo {entry['architecture']!r} with encoder {entry['encoder']!r}: "
+            f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]}), {len(missing)} missing (e.g. {missing[:3]})"
+        )
+    return {k: out[k] for k in expected}
+
+
+def read_smp_directory(directory) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read what smp's ``save_pretrained`` writes: ``config.json`` and ``model.safetensors``
+    (``pytorch_model.bin`` as a fallback)."""
+    import json
+    from pathlib import Path
+
+    directory = Path(directory)
+    config = json.loads((directory / "config.json").read_text())
+    weights = directory / "model.safetensors"
+    if weights.exists():
+        from safetensors.torch import load_file
+
+        state_dict = load_file(str(weights), device="cpu")
+    else:
+        state_dict = torch.load(directory / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    return config, state_dict
+
+
+def smp_common_options(config: dict, model_class: str) -> tuple[str, int, int, int]:
+    """Check the smp config parts every architecture shares; return (encoder, num_classes, in_channels, depth)."""
+    import warnings
+
+    found = config.get("_model_class", model_class)
+    if found != model_class:
+        raise ConfigurationError(f"this smp config is for {found!r}, not {model_class!r}")
+    encoder_name = config.get("encoder_name", "resnet34")
+    if encoder_name.startswith("timm-"):
+        raise ConfigurationError(
+            f"smp's deprecated 'timm-' encoder {encoder_name!r} is not supported; re-save it with the 'tu-' equivalent"
+        )
+    activation = config.get("activation")
+    if activation not in (None, "identity"):
+        warnings.warn(
+            f"the smp model applies activation={activation!r} in forward(); segzoo models return logits, apply it "
+            "yourself",
+            stacklevel=3,
+        )
+    if config.get("aux_params"):
+        warnings.warn(
+            "the smp model has a classification head (aux_params); segzoo has no counterpart, its weights are dropped",
+            stacklevel=3,
+        )
+    return (
+        smp_encoder_to_segzoo(encoder_name),
+        int(config.get("classes", 1)),
+        int(config.get("in_channels", 3)),
+        int(config.get("encoder_depth", 5)),
+    )
+
+
+def smp_use_batchnorm(value, what: str) -> bool:
+    """smp's ``decoder_use_norm`` (or deprecated ``*_use_batchnorm``) as segzoo's boolean."""
+    if value in (True, "batchnorm") or value == {"type": "batchnorm"}:
+        return True
+    if value in (False, "identity") or value == {"type": "identity"}:
+        return False
+    raise ConfigurationError(f"smp {what}={value!r} is not supported (only batchnorm or none)")
+
+
+def smp_encoder_kwargs(config: dict, known: set[str], encoder_name: str) -> dict:
+    """Extra keys in an smp config are encoder kwargs; only ``output_stride`` of a ``tu-`` encoder is supported."""
+    extra = {k: v for k, v in config.items() if k not in known and not k.startswith("_")}
+    options: dict = {}
+    output_stride = extra.pop("output_stride", 32)
+    if output_stride != 32:
+        if not encoder_name.startswith("tu-"):
+            raise ConfigurationError(
+                "smp dilates its own encoders in every block (make_dilated), unlike timm; only 'tu-' encoders with "
+                "output_stride are supported"
+            )
+        options["output_stride"] = int(output_stride)
+    if extra:
+        raise ConfigurationError(f"smp config keys not supported by the segzoo converter: {sorted(extra)}")
+    return options
