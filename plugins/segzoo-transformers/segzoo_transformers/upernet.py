@@ -95,22 +95,6 @@ class UperNetDecoder(Decoder):
         return self.fpn_bottleneck(torch.cat(outs, dim=1))
 
 
-class FCNAuxHead(AuxiliaryHead):
-    """transformers' ``UperNetFCNHead`` (one 3x3 conv-BN-ReLU to ``channels``, dropout, 1x1 classifier).
-
-    Same layout as :class:`segzoo.nn.AuxiliaryHead` (``block``, ``classifier``) with a free hidden width instead of
-    ``in_channels // 4``.
-    """
-
-    def __init__(
-        self, in_channels: int, num_classes: int, *, feature_index: int, channels: int = 256, dropout: float = 0.1
-    ) -> None:
-        SegmentationHead.__init__(self, channels, num_classes, dropout=0.0)
-        self.feature_index = feature_index
-        self.block = ConvBNReLU(in_channels, channels, 3)
-        self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
-
-
 def _is_convnext(encoder: str) -> bool:
     return encoder.split(".")[0].startswith("convnext")
 
@@ -153,5 +137,5 @@ def build_upernet(
     aux = None
     if aux_head:
         index = indices[-2]  # the second-deepest map (stride 16): transformers' in_index=2 of 4 outputs
-        aux = FCNAuxHead(enc.out_channels[index], num_classes, feature_index=index, channels=aux_channels)
+        aux = AuxiliaryHead(enc.out_channels[index], num_classes, feature_index=index, hidden_channels=aux_channels)
     return SegmentationModel(enc, dec, head, aux)

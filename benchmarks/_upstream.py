@@ -1,0 +1,87 @@
+"""Upstream twins of segzoo models, shared by the benchmark scripts.
+
+Each twin builds the upstream implementation (torchvision, smp, transformers) with random weights, and says which
+segzoo catalog entry (or ``create`` call) and converter correspond to it. Weights are then moved across with the
+converter, so both sides compute with identical parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+# catalog name -> (torchvision builder, weights enum); the catalog entries point at these builders' files
+TORCHVISION = {
+    "deeplabv3-resnet50": ("deeplabv3_resnet50", "DeepLabV3_ResNet50_Weights"),
+    "deeplabv3-resnet101": ("deeplabv3_resnet101", "DeepLabV3_ResNet101_Weights"),
+    "deeplabv3-mobilenetv3-large": ("deeplabv3_mobilenet_v3_large", "DeepLabV3_MobileNet_V3_Large_Weights"),
+    "fcn-resnet50": ("fcn_resnet50", "FCN_ResNet50_Weights"),
+    "fcn-resnet101": ("fcn_resnet101", "FCN_ResNet101_Weights"),
+    "lraspp-mobilenetv3-large": ("lraspp_mobilenet_v3_large", "LRASPP_MobileNet_V3_Large_Weights"),
+}
+
+
+@dataclass
+class Twin:
+    name: str  # what the benchmark prints
+    upstream: str  # the project
+    build_upstream: Callable[[], nn.Module]
+    logits: Callable[[Any, tuple[int, int]], torch.Tensor]  # (upstream output, input size) -> logits
+    entry: dict  # catalog-style entry: architecture, encoder, num_classes, options, weights.format
+
+
+def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random weights and BatchNorm statistics, so every parameter and buffer matters in the comparison."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                if name.endswith("running_var"):
+                    tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+                else:
+                    tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+    return model.eval()
+
+
+def _transformers_logits(out, size: tuple[int, int]) -> torch.Tensor:
+    """transformers returns stride-4 logits; its post-processing resizes them like this."""
+    return torch.nn.functional.interpolate(out.logits, size=size, mode="bilinear", align_corners=False)
+
+
+def twins(quick: bool = False) -> list[Twin]:
+    import segzoo
+
+    result = []
+    for name, (builder, _) in TORCHVISION.items():
+        if quick and name.endswith("101"):
+            continue
+
+        def build(builder=builder):
+            from torchvision.models import segmentation
+
+            aux = None if builder.startswith("lraspp") else True
+            return getattr(segmentation, builder)(weights=None, weights_backbone=None, num_classes=21, aux_loss=aux)
+
+        result.append(Twin(name, "torchvision", build, lambda out, size: out["out"], segzoo.info(name)))
+
+    def smp_unet():
+        import segmentation_models_pytorch as smp
+
+        return smp.Unet("resnet34", encoder_weights=None, classes=12)
+
+    result.append(Twin("unet-resnet34", "smp", smp_unet, lambda out, size: out,
+                       {"name": "unet-resnet34", "architecture": "unet", "encoder": "resnet34", "num_classes": 12,
+                        "options": {}, "weights": {"format": "smp"}}))
+
+    def segformer_b0():
+        from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+        return SegformerForSemanticSegmentation(SegformerConfig(num_labels=150))
+
+    result.append(Twin("segformer-b0-ade20k-512", "transformers", segformer_b0, _transformers_logits,
+                       segzoo.info("segformer-b0-ade20k-512")))
+    return result

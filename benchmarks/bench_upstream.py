@@ -1,0 +1,88 @@
+"""segzoo against its upstream twins: identical outputs from the same weights, and eager inference speed.
+
+    python benchmarks/bench_upstream.py            # 512x512, 5 repetitions, every twin
+    python benchmarks/bench_upstream.py --quick    # 256x256, 3 repetitions, the smaller twins (about 2 minutes)
+
+For each twin the upstream model (torchvision, smp, transformers) gets random weights and BatchNorm statistics; the
+segzoo converter moves them into the segzoo model. The script checks the logits agree (max |diff| <= 1e-4) and
+times eager fp32 inference at batch 1 on both, interleaved in the same run (the machine is noisy: read the ratio).
+A ratio above 1 means segzoo is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _upstream import randomize, twins  # noqa: E402
+
+TOLERANCE = 1e-4
+
+
+def segzoo_twin(entry: dict, upstream: torch.nn.Module) -> torch.nn.Module:
+    import segzoo
+    from segzoo.hub.loading import build_with_weights, converter_for
+
+    state = converter_for({**entry, "requires": entry.get("requires", "?")})(upstream.state_dict(), entry)
+
+    def build():
+        return segzoo.create(entry["architecture"], encoder=entry["encoder"], num_classes=entry["num_classes"],
+                             **entry.get("options", {}))
+
+    return build_with_weights(build, state, what=f"converted {entry['name']}")
+
+
+def timed(fn, x) -> float:
+    start = time.perf_counter()
+    fn(x)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="256x256, 3 repetitions, skip the largest twins")
+    parser.add_argument("--size", type=int, help="input height and width (default 512, 256 with --quick)")
+    parser.add_argument("--repeat", type=int, help="timed repetitions per side (default 5, 3 with --quick)")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args()
+    size = args.size or (256 if args.quick else 512)
+    repeat = args.repeat or (3 if args.quick else 5)
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, size, size)
+    rows, failures = [], 0
+    print(f"eager fp32, batch 1, {size}x{size}, median of {repeat}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    print(f"{'model':<30} {'upstream':<13} {'max |diff|':>10} {'upstream s':>10} {'segzoo s':>9} {'speed':>6}")
+    for twin in twins(quick=args.quick):
+        upstream = randomize(twin.build_upstream())
+        model = segzoo_twin(twin.entry, upstream)
+        with torch.inference_mode():
+            diff = (twin.logits(upstream(x), (size, size)) - model(x)).abs().max().item()
+            up_fn = lambda t: upstream(t)  # noqa: E731
+            up_fn(x), model(x)  # warm-up
+            up_times, sz_times = [], []
+            for _ in range(repeat):
+                up_times.append(timed(up_fn, x))
+                sz_times.append(timed(model, x))
+        up_s, sz_s = statistics.median(up_times), statistics.median(sz_times)
+        ok = diff <= TOLERANCE
+        failures += not ok
+        rows.append({"model": twin.name, "upstream": twin.upstream, "max_abs_diff": diff, "upstream_s": up_s,
+                     "segzoo_s": sz_s, "speed_ratio": up_s / sz_s})
+        print(f"{twin.name:<30} {twin.upstream:<13} {diff:>10.1e} {up_s:>10.3f} {sz_s:>9.3f} {up_s / sz_s:>5.2f}x"
+              + ("" if ok else "  OUTPUTS DIFFER"))
+    if args.json:
+        args.json.write_text(json.dumps({"size": size, "repeat": repeat, "results": rows}, indent=2))
+    print("all outputs agree within 1e-4" if not failures else f"{failures} twin(s) disagree")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
