@@ -137,7 +137,7 @@ def load(ref: str | Path, *, num_classes: int | None = None, pretrained: bool = 
             "re-headed %s from %d to %d classes: encoder and decoder weights kept, classifier newly initialised "
             "(fine-tune before use)", model.config.get("name", ref_str), old, num_classes,
         )
-    return model
+    return model.eval()
 
 
 def create_loss(name: str, **options: Any):

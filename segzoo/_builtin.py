@@ -1,4 +1,5 @@
-"""segzoo's own plugin: the catalog shipped in registry.json and the identity converter for segzoo checkpoints."""
+"""segzoo's own plugin: the catalog in registry.json, the identity converter for segzoo checkpoints, and the
+torchvision-layout MobileNetV3 encoder that torchvision's segmentation checkpoints need."""
 
 from __future__ import annotations
 
@@ -16,3 +17,14 @@ def register_catalog(register) -> None:
 @hookimpl
 def register_converters(register) -> None:
     register("segzoo", lambda state_dict, entry: state_dict, description="segzoo's own keys (save_pretrained)")
+
+
+@hookimpl
+def register_encoders(register) -> None:
+    def build_tv_mobilenet_v3_large(**kwargs):
+        from segzoo.nn.mobilenetv3 import build_tv_mobilenet_v3_large as build
+
+        return build(**kwargs)
+
+    register("tv_mobilenet_v3_large", build_tv_mobilenet_v3_large,
+             description="torchvision's MobileNetV3-Large (its keys and numerics, without importing torchvision)")

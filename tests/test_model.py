@@ -83,3 +83,18 @@ def test_reset_classes_keeps_encoder_and_decoder(tiny):
     assert model.num_classes == 4 and model.config["num_classes"] == 4
     assert all(torch.equal(before[k], after[k]) for k in after if not k.startswith("head."))
     assert after["head.classifier.weight"].shape[0] == 4
+
+
+def test_channels_last_timm_backbones_give_nchw_features():
+    from segzoo.nn import create_encoder
+
+    enc = create_encoder("swin_tiny_patch4_window7_224")
+    features = enc(torch.randn(1, 3, 224, 224))
+    assert [f.shape[1] for f in features] == enc.out_channels
+    assert [224 // f.shape[-1] for f in features] == enc.reductions
+
+
+def test_load_returns_eval_mode_also_without_weights(tiny, tmp_path):
+    model = segzoo.create("tiny", num_classes=2)
+    model.save_pretrained(tmp_path / "m")
+    assert not segzoo.load(tmp_path / "m", pretrained=False).training

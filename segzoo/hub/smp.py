@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from segzoo.errors import ConfigurationError
+from segzoo.hub.remap import build_meta_model
 
 #: smp's own (torchvision-style) encoders whose modules have the same names as timm's model of the same name.
 SMP_TORCHVISION_RESNETS = {
@@ -53,21 +54,6 @@ def smp_encoder_key(key: str) -> str:
     return "encoder.body." + rest
 
 
-def expected_state_dict(entry: dict) -> dict[str, torch.Tensor]:
-    """The state dict (meta tensors) of the model ``segzoo.create`` builds for a catalog-style ``entry``."""
-    import segzoo
-
-    with torch.device("meta"):
-        model = segzoo.create(
-            entry["architecture"],
-            encoder=entry["encoder"],
-            num_classes=entry["num_classes"],
-            in_channels=entry.get("in_channels", 3),
-            **entry.get("options", {}),
-        )
-    return model.state_dict()
-
-
 def convert_smp_state_dict(
     state_dict: dict[str, torch.Tensor], entry: dict, *, head_prefix: str = "segmentation_head.0."
 ) -> dict[str, torch.Tensor]:
@@ -79,7 +65,7 @@ def convert_smp_state_dict(
     but never runs at ``encoder_depth < 5`` (its ResNets keep ``layer3``/``layer4``). Missing ``num_batches_tracked``
     buffers are added as zeros. Anything else that does not match raises a ConfigurationError.
     """
-    expected = expected_state_dict(entry)
+    expected = build_meta_model(entry).state_dict()
     out: dict[str, torch.Tensor] = {}
     unused_encoder: list[str] = []
     unexpected: list[str] = []

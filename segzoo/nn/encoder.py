@@ -62,16 +62,16 @@ class TimmEncoder(Encoder):
                 ) from err
             raise
         self.name = name
+        # hierarchical transformers (Swin...) give channels-last maps; decoders expect (N, C, H, W)
+        self.channels_last_output = str(getattr(self.body, "output_fmt", "NCHW")).endswith("NHWC")
         self.out_channels = list(self.body.feature_info.channels())
         self.reductions = list(self.body.feature_info.reduction())
-        if output_stride != 32 and max(self.reductions) > output_stride:
-            raise ConfigurationError(
-                f"timm model {name!r} ignored output_stride={output_stride} (its deepest features are at stride "
-                f"{max(self.reductions)}). Use output_stride=32 or a backbone that supports dilation."
-            )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return list(self.body(x))
+        features = self.body(x)
+        if self.channels_last_output:
+            return [f.permute(0, 3, 1, 2) for f in features]
+        return list(features)
 
 
 def create_encoder(
@@ -97,15 +97,21 @@ def create_encoder(
 
     encoders = registries().encoders
     if name in encoders:
-        build = encoders.get(name).obj
-        return build(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
-    import timm
+        encoder = encoders.get(name).obj(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
+    else:
+        import timm
 
-    if not timm.is_model(name):
-        encoders.get(name, extra_names=timm.list_models())  # raises with "did you mean"
-    return TimmEncoder(
-        name, in_channels=in_channels, output_stride=output_stride, out_indices=out_indices, pretrained=pretrained
-    )
+        if not timm.is_model(name):
+            encoders.get(name, extra_names=timm.list_models())  # raises with "did you mean"
+        encoder = TimmEncoder(
+            name, in_channels=in_channels, output_stride=output_stride, out_indices=out_indices, pretrained=pretrained
+        )
+    if output_stride != 32 and max(encoder.reductions) != output_stride:
+        raise ConfigurationError(
+            f"encoder {name!r} gives features down to stride {max(encoder.reductions)}, not the requested "
+            f"output_stride={output_stride}; use output_stride=32 or a backbone that supports dilation"
+        )
+    return encoder
 
 
 def _encoder_with_depth(name: str, depth: int, *, in_channels: int, output_stride: int, pretrained: bool) -> Encoder:

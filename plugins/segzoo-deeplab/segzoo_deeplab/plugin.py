@@ -23,12 +23,6 @@ def build_deeplabv3plus(**kwargs):
     return build(**kwargs)
 
 
-def build_tv_mobilenet_v3_large(**kwargs):
-    from segzoo_deeplab.mobilenetv3 import build_tv_mobilenet_v3_large as build
-
-    return build(**kwargs)
-
-
 def convert_torchvision_deeplabv3(state_dict, entry):
     from segzoo_deeplab.convert import convert_torchvision_deeplabv3 as convert
 
@@ -54,11 +48,6 @@ def register_architectures(register):
         paper="https://arxiv.org/abs/1802.02611",
         encoders="encoders with a stride-4 feature that dilate to output_stride 8 or 16",
     )
-
-
-@segzoo.hookimpl
-def register_encoders(register):
-    register("tv_mobilenet_v3_large", build_tv_mobilenet_v3_large)
 
 
 @segzoo.hookimpl

@@ -46,22 +46,6 @@ class FCNDecoder(Decoder):
         return self.block(features[-1])
 
 
-def dilated_encoder(
-    arch: str, encoder: str, *, in_channels: int, output_stride: int, pretrained: bool, allowed: Sequence[int]
-) -> Encoder:
-    if output_stride not in allowed:
-        raise ConfigurationError(
-            f"{arch}: output_stride must be one of {', '.join(map(str, allowed))}, got {output_stride!r}"
-        )
-    enc = create_encoder(encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
-    if max(enc.reductions) != output_stride:
-        raise ConfigurationError(
-            f"{arch}: encoder {encoder!r} gives features down to stride {max(enc.reductions)}, not the requested "
-            f"output_stride={output_stride}"
-        )
-    return enc
-
-
 def build_fcn(
     *,
     encoder: str,
@@ -77,10 +61,7 @@ def build_fcn(
     ``aux`` adds the same head (on C/4 of the feature's channels) on encoder feature ``aux_index`` (default: the one
     before the last, ResNet's layer3), as torchvision's ``aux_classifier``.
     """
-    enc = dilated_encoder(
-        "fcn", encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder,
-        allowed=(8, 16, 32),
-    )
+    enc = create_encoder(encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder)
     decoder = FCNDecoder(enc.out_channels[-1])
     head = SegmentationHead(decoder.out_channels, num_classes)
     head.dropout = nn.Dropout(0.1)  # torchvision's FCNHead uses element-wise dropout, not Dropout2d

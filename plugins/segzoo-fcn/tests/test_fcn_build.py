@@ -76,7 +76,7 @@ def test_fcn8s_builds_on_meta():
 
 
 def test_clear_errors():
-    with pytest.raises(ConfigurationError, match="output_stride must be one of 8, 16, 32"):
+    with pytest.raises(ConfigurationError, match="output_stride must be 8, 16 or 32"):
         segzoo.create("fcn", encoder="resnet18", num_classes=2, output_stride=4)
     with pytest.raises(ConfigurationError, match="does not support output_stride=8"):
         segzoo.create("fcn", encoder="efficientvit_b0", num_classes=2)

@@ -75,7 +75,7 @@ def as_vector(loss: str, name: str, value, *, nonnegative: bool = True) -> Tenso
                                  f"got shape {tuple(vec.shape)}")
     if not torch.isfinite(vec).all() or (nonnegative and (vec < 0).any()):
         raise ConfigurationError(f"{loss}: {name} must be finite and non-negative, got {vec.tolist()}")
-    return vec.to(torch.float32)
+    return vec  # float64; cast to the logits' dtype at use
 
 
 def check_classes(loss: str, classes, *, allow: Sequence[str] = ()) -> str | list[int] | None:

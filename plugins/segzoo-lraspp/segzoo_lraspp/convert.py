@@ -1,5 +1,4 @@
-"""Converter from torchvision's ``lraspp_mobilenet_v3_large`` checkpoint to segzoo ``lraspp`` (engine: segzoo-deeplab's
-:func:`~segzoo_deeplab.convert.remap`, which checks every key and shape against the entry's model)."""
+"""Converter from torchvision's ``lraspp_mobilenet_v3_large`` checkpoint to segzoo ``lraspp``."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from typing import Any
 
 import torch
 
-from segzoo_deeplab.convert import backbone_rule, build_meta_model, remap
+from segzoo.hub.remap import build_meta_model, remap, torchvision_backbone_rule
 
 LRASPP_RULES: list[tuple[str, str]] = [
     ("classifier.cbr.", "decoder.cbr."),
@@ -22,5 +21,5 @@ def convert_torchvision_lraspp(
 ) -> dict[str, torch.Tensor]:
     """torchvision ``lraspp_mobilenet_v3_large`` -> segzoo ``lraspp`` (encoder ``tv_mobilenet_v3_large``)."""
     model = build_meta_model(entry)
-    rules = [backbone_rule(model), *LRASPP_RULES]
+    rules = [torchvision_backbone_rule(model), *LRASPP_RULES]
     return remap(state_dict, entry, rules, upstream="torchvision LR-ASPP", model=model)

@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segzoo.errors import ConfigurationError
-from segzoo.nn import Decoder, SegmentationHead, SegmentationModel
-from segzoo_deeplab.model import dilated_encoder
+from segzoo.nn import Decoder, SegmentationHead, SegmentationModel, create_encoder
 
 
 class LRASPPDecoder(Decoder):
@@ -78,10 +77,7 @@ def build_lraspp(
     inter_channels: int = 128,
 ) -> SegmentationModel:
     """LR-ASPP: ``high`` = the encoder's last feature (at ``output_stride``), ``low`` = its first stride-8 feature."""
-    enc = dilated_encoder(
-        "lraspp", encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder,
-        allowed=(8, 16, 32),
-    )
+    enc = create_encoder(encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder)
     if 8 not in enc.reductions[:-1]:
         raise ConfigurationError(
             f"lraspp needs a stride-8 encoder feature before the last one; {encoder!r} gives strides {enc.reductions}"

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from segzoo.errors import ConfigurationError
-from segzoo.nn import Encoder
+from segzoo.nn.encoder import Encoder
 
 #: torchvision's ImageNet weights of MobileNetV3-Large (IMAGENET1K_V1, the backbone its segmentation models start from)
 IMAGENET_URL = "https://download.pytorch.org/models/mobilenet_v3_large-8738ca79.pth"

@@ -1,0 +1,119 @@
+"""DRIVE retinal vessel segmentation (Staal et al. 2004), in the official release layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from segzoo.data.base import DatasetError, PairingError, SegmentationDataset, _names, numeric_key, open_image
+
+_SPLIT_DIRS = {"train": "training", "test": "test"}
+
+
+class DRIVE(SegmentationDataset):
+    """DRIVE: 40 colour fundus images (565x584), 20 training and 20 test, with manual vessel labels and a
+    field-of-view (FOV) mask per image.
+
+    ``root`` is the ``DRIVE/`` folder (or its parent) with ``training/`` and ``test/``, each holding
+    ``images/NN_<split>.tif`` (LZW TIFF), ``1st_manual/NN_manual1.gif`` (vessels 255, background 0) and
+    ``mask/NN_<split>_mask.gif`` (FOV 255, outside 0). The target is 0 = background, 1 = vessel.
+
+    ``fov_as_ignore=True`` (default) sets pixels outside the FOV to ``ignore_index`` (255), so the loss and the
+    metrics count only FOV pixels, as the DRIVE protocol does. The FOV itself is available as
+    :meth:`fov` (mode 'L', 1 inside, 0 outside) and its files as ``fov_files``.
+    ``annotator=2`` uses the second observer's labels (``2nd_manual/``, test split only).
+    """
+
+    name = "drive"
+    classes = ["background", "vessel"]
+    palette = [[0, 0, 0], [255, 255, 255]]
+    ignore_index = 255
+    splits = ("train", "test")
+    sizes = {"train": 20, "test": 20}
+    homepage = "https://drive.grand-challenge.org/ (DRIVE.zip after registration)"
+    license = "research use; cite Staal et al., IEEE TMI 23(4), 2004"
+    layout = """\
+<root>/                             (DRIVE/)
+  training/images/21_training.tif ... 40_training.tif
+  training/1st_manual/21_manual1.gif ... 40_manual1.gif
+  training/mask/21_training_mask.gif ... 40_training_mask.gif
+  test/images/01_test.tif ... 20_test.tif, test/1st_manual/01_manual1.gif ..., test/2nd_manual/..., test/mask/01_test_mask.gif ..."""
+    palette_indices = False  # GIF labels are gray levels
+
+    def __init__(self, root, split="train", transform=None, *, fov_as_ignore: bool = True, annotator: int = 1,
+                 check_values=True):
+        if annotator not in (1, 2):
+            raise DatasetError(f"drive annotator must be 1 or 2, got {annotator!r}")
+        self.fov_as_ignore = fov_as_ignore
+        self.annotator = annotator
+        if root is not None and not (Path(root) / "training").is_dir() and (Path(root) / "DRIVE").is_dir():
+            root = Path(root) / "DRIVE"
+        super().__init__(root, split, transform, check_values=check_values)
+
+    def find_files(self) -> list[tuple[Path, Path]]:
+        sub = _SPLIT_DIRS[self.split]
+        base = self.root / sub
+        image_dir = self.require_dir(base / "images", "the images folder")
+        manual = f"{self.annotator}{'st' if self.annotator == 1 else 'nd'}_manual"
+        manual_dir = self.require_dir(base / manual, f"the {manual} labels folder")
+        fov_dir = self.require_dir(base / "mask", "the FOV mask folder")
+        images = sorted((p for p in image_dir.iterdir() if p.name.lower().endswith((".tif", ".tiff"))
+                         and not p.name.startswith(".")), key=numeric_key)
+        if not images:
+            raise PairingError(f"drive split {self.split!r}: no .tif images in {image_dir}")
+        files, fovs, missing, missing_fov = [], [], [], []
+        for image in images:
+            number = image.name.split("_")[0]
+            label = manual_dir / f"{number}_manual{self.annotator}.gif"
+            fov = fov_dir / f"{number}_{sub}_mask.gif"
+            if not label.is_file():
+                missing.append(label)
+            if not fov.is_file():
+                missing_fov.append(fov)
+            files.append((image, label))
+            fovs.append(fov)
+        expected = {f[1].name for f in files}
+        extra = sorted(p for p in manual_dir.iterdir() if p.suffix.lower() == ".gif" and p.name not in expected)
+        if missing or missing_fov or extra:
+            parts = []
+            if missing:
+                parts.append(f"{len(missing)} of {len(images)} images in {image_dir} have no label in {manual_dir}: "
+                             f"{_names(missing)}")
+            if missing_fov:
+                parts.append(f"{len(missing_fov)} of {len(images)} images have no FOV mask in {fov_dir}: "
+                             f"{_names(missing_fov)}")
+            if extra:
+                parts.append(f"{len(extra)} labels in {manual_dir} have no image in {image_dir}: {_names(extra)}")
+            raise PairingError(f"drive split {self.split!r}: " + "; ".join(parts))
+        self.fov_files = fovs
+        return files
+
+    def label_mapping(self) -> dict[int, int]:
+        return {0: 0, 255: 1}
+
+    def _value_note(self) -> str:
+        return " (0 background, 255 vessel)"
+
+    def fov(self, index: int) -> Image.Image:
+        """The field-of-view mask of sample ``index``: mode 'L', 1 inside the FOV, 0 outside (untransformed)."""
+        path = self.fov_files[index]
+        raw = open_image(path).convert("L")
+        hist = raw.histogram()
+        bad = [v for v in range(256) if hist[v] and v not in (0, 255)]
+        if bad:
+            from segzoo.data.base import MaskValueError, _ranges
+
+            raise MaskValueError(f"{path}: FOV mask values {_ranges(bad)} are not 0 or 255")
+        return raw.point([1 if v == 255 else 0 for v in range(256)])
+
+    def load_mask(self, index: int, *, check: bool | None = None) -> Image.Image:
+        mask = super().load_mask(index, check=check)
+        if not self.fov_as_ignore:
+            return mask
+        fov = self.fov(index)
+        if fov.size != mask.size:
+            raise PairingError(f"drive: FOV mask {self.fov_files[index]} is {fov.size[0]}x{fov.size[1]} but label "
+                               f"{self.files[index][1]} is {mask.size[0]}x{mask.size[1]} (WxH)")
+        outside = Image.new("L", mask.size, self.ignore_index)
+        return Image.composite(mask, outside, fov.point([255 if v else 0 for v in range(256)]))

@@ -1,0 +1,64 @@
+"""Data utilities: joint image+mask transforms and the base class for segmentation datasets.
+
+``import segzoo.data`` is cheap: :mod:`segzoo.data.transforms` needs only PIL (torch is imported when a transform
+first needs it) and :mod:`segzoo.data.base` (which imports torch) is loaded on first use of one of its names.
+The datasets themselves (CamVid, Cityscapes, VOC, ADE20K, ISBI 2012, DRIVE, folders, synthetic shapes) come from the
+``segzoo-datasets`` plugin: ``segzoo.create_dataset(name, root, split, transform=...)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "transforms": "segzoo.data.transforms",
+    "SegmentationDataset": "segzoo.data.base",
+    "DatasetError": "segzoo.data.base",
+    "DatasetNotFoundError": "segzoo.data.base",
+    "PairingError": "segzoo.data.base",
+    "MaskValueError": "segzoo.data.base",
+    "UnreadableFileError": "segzoo.data.base",
+    "colorize": "segzoo.data.base",
+    "decode_colors": "segzoo.data.base",
+    "voc_colormap": "segzoo.data.base",
+    "collect_files": "segzoo.data.base",
+    "pair_files": "segzoo.data.base",
+    "open_image": "segzoo.data.base",
+    "numeric_key": "segzoo.data.base",
+}
+
+__all__ = sorted(_LAZY)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from segzoo.data import transforms
+    from segzoo.data.base import (
+        DatasetError,
+        DatasetNotFoundError,
+        MaskValueError,
+        PairingError,
+        SegmentationDataset,
+        UnreadableFileError,
+        collect_files,
+        colorize,
+        decode_colors,
+        numeric_key,
+        open_image,
+        pair_files,
+        voc_colormap,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'segzoo.data' has no attribute {name!r}")
+    import importlib
+
+    mod = importlib.import_module(module)
+    value = mod if name == "transforms" else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
