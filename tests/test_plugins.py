@@ -188,6 +188,14 @@ def test_catalog_entry_without_its_plugin_says_what_to_install(site, tmp_path):
     assert "provided by 'segzoo-broken', which is installed but broken: ImportError: needs libfoo" in broken.stderr
 
 
+def test_discovering_the_installed_plugins_stays_cheap():
+    """`segzoo list` and friends must not pay for torch: plugins import their models when first built."""
+    code = ("import sys, segzoo; segzoo.list_models(); segzoo.list_architectures(); segzoo.list_losses(); "
+            "segzoo.list_datasets(); print([m for m in ('torch', 'timm') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 def test_import_segzoo_does_not_import_heavy_dependencies():
     code = "import sys, segzoo; print(sorted(m for m in ('torch', 'timm', 'torchvision', 'huggingface_hub') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout

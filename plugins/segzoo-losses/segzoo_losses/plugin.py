@@ -10,30 +10,32 @@ SEGZOO_PLUGIN_API = 1
 ALL_MODES = ("binary", "multiclass", "multilabel")
 
 
+def _lazy(class_name: str):
+    """A factory that imports the loss (and torch) only when a loss is created, so discovery stays cheap."""
+
+    def create(**options):
+        import segzoo_losses
+
+        return getattr(segzoo_losses, class_name)(**options)
+
+    create.__name__ = create.__qualname__ = class_name
+    return create
+
+
+LOSSES = {
+    "cross_entropy": ("CrossEntropyLoss", "cross-entropy (softmax for multiclass, sigmoid per channel otherwise) "
+                                          "with class weights, pos_weight and label smoothing"),
+    "dice": ("DiceLoss", "soft Dice loss, averaged over the classes present in the target"),
+    "jaccard": ("JaccardLoss", "soft Jaccard (IoU) loss, averaged over the classes present in the target"),
+    "tversky": ("TverskyLoss", "(focal) Tversky loss: alpha weights false positives, beta false negatives, gamma "
+                               "focuses"),
+    "focal": ("FocalLoss", "focal loss (Lin et al. 2017): softmax for multiclass, sigmoid per channel otherwise"),
+    "lovasz": ("LovaszLoss", "Lovasz-softmax (multiclass) and Lovasz hinge (binary/multilabel), Berman et al. 2018"),
+    "combined": ("CombinedLoss", "weighted sum of registered losses, e.g. losses={'cross_entropy': 1.0, 'dice': 0.5}"),
+}
+
+
 @segzoo.hookimpl
 def register_losses(register):
-    from segzoo_losses import (
-        CombinedLoss,
-        CrossEntropyLoss,
-        DiceLoss,
-        FocalLoss,
-        JaccardLoss,
-        LovaszLoss,
-        TverskyLoss,
-    )
-
-    register("cross_entropy", CrossEntropyLoss, modes=ALL_MODES,
-             description="cross-entropy (softmax for multiclass, sigmoid per channel otherwise) with class weights, "
-                         "pos_weight and label smoothing")
-    register("dice", DiceLoss, modes=ALL_MODES,
-             description="soft Dice loss, averaged over the classes present in the target")
-    register("jaccard", JaccardLoss, modes=ALL_MODES,
-             description="soft Jaccard (IoU) loss, averaged over the classes present in the target")
-    register("tversky", TverskyLoss, modes=ALL_MODES,
-             description="(focal) Tversky loss: alpha weights false positives, beta false negatives, gamma focuses")
-    register("focal", FocalLoss, modes=ALL_MODES,
-             description="focal loss (Lin et al. 2017): softmax for multiclass, sigmoid per channel otherwise")
-    register("lovasz", LovaszLoss, modes=ALL_MODES,
-             description="Lovasz-softmax (multiclass) and Lovasz hinge (binary/multilabel), Berman et al. 2018")
-    register("combined", CombinedLoss, modes=ALL_MODES,
-             description="weighted sum of registered losses, e.g. losses={'cross_entropy': 1.0, 'dice': 0.5}")
+    for name, (class_name, description) in LOSSES.items():
+        register(name, _lazy(class_name), modes=ALL_MODES, description=description)
