@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from segzoo.testing.parity import randomize_  # noqa: F401 - re-exported for the scripts
+
 # catalog name -> (torchvision builder, weights enum); the catalog entries point at these builders' files
 TORCHVISION = {
     "deeplabv3-resnet50": ("deeplabv3_resnet50", "DeepLabV3_ResNet50_Weights"),
@@ -32,19 +34,6 @@ class Twin:
     build_upstream: Callable[[], nn.Module]
     logits: Callable[[Any, tuple[int, int]], torch.Tensor]  # (upstream output, input size) -> logits
     entry: dict  # catalog-style entry: architecture, encoder, num_classes, options, weights.format
-
-
-def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random weights and BatchNorm statistics, so every parameter and buffer matters in the comparison."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point():
-                if name.endswith("running_var"):
-                    tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
-                else:
-                    tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
-    return model.eval()
 
 
 def _transformers_logits(out, size: tuple[int, int]) -> torch.Tensor:

@@ -21,22 +21,17 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _upstream import randomize, twins  # noqa: E402
+from _upstream import randomize_, twins  # noqa: E402
 
 TOLERANCE = 1e-4
 
 
 def segzoo_twin(entry: dict, upstream: torch.nn.Module) -> torch.nn.Module:
-    import segzoo
+    from segzoo._api import create_from_config
     from segzoo.hub.loading import build_with_weights, converter_for
 
     state = converter_for({**entry, "requires": entry.get("requires", "?")})(upstream.state_dict(), entry)
-
-    def build():
-        return segzoo.create(entry["architecture"], encoder=entry["encoder"], num_classes=entry["num_classes"],
-                             **entry.get("options", {}))
-
-    return build_with_weights(build, state, what=f"converted {entry['name']}")
+    return build_with_weights(lambda: create_from_config(entry), state, what=f"converted {entry['name']}")
 
 
 def timed(fn, x) -> float:
@@ -61,7 +56,7 @@ def main() -> int:
           f"{torch.get_num_threads()} threads")
     print(f"{'model':<30} {'upstream':<13} {'max |diff|':>10} {'upstream s':>10} {'segzoo s':>9} {'speed':>6}")
     for twin in twins(quick=args.quick):
-        upstream = randomize(twin.build_upstream())
+        upstream = randomize_(twin.build_upstream())
         model = segzoo_twin(twin.entry, upstream)
         with torch.inference_mode():
             diff = (twin.logits(upstream(x), (size, size)) - model(x)).abs().max().item()

@@ -106,6 +106,17 @@ def create(
     return model
 
 
+def create_from_config(config: dict[str, Any]):
+    """``create`` with the fields a catalog entry or a saved ``config.json`` records."""
+    return create(
+        config["architecture"],
+        encoder=config["encoder"],
+        num_classes=config["num_classes"],
+        in_channels=config.get("in_channels", 3),
+        **config.get("options", {}),
+    )
+
+
 def load(ref: str | Path, *, num_classes: int | None = None, pretrained: bool = True):
     """Load a model by catalog name, ``"hf-hub:org/repo[@revision]"`` or a ``save_pretrained`` directory.
 

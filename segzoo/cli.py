@@ -117,6 +117,10 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+#: modules that add their own sub-commands with ``add_commands(sub, common)``; they must import cheaply
+COMMAND_MODULES: list[str] = []
+
+
 def build_parser() -> argparse.ArgumentParser:
     from segzoo import __version__
 
@@ -140,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", parents=[common], help="download, verify and cache models' weights")
     p.add_argument("names", nargs="+", metavar="NAME")
     p.set_defaults(func=cmd_download)
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub, common)
     return parser
 
 

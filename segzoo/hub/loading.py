@@ -188,21 +188,14 @@ def _load(model: torch.nn.Module, state: dict[str, torch.Tensor], *, what: str, 
 
 
 def load_from_catalog(entry: dict[str, Any], *, pretrained: bool):
-    from segzoo._api import architecture_entry, create
+    from segzoo._api import architecture_entry, create_from_config
 
     architecture_entry(entry["architecture"], needed_by=entry["name"])
-
-    def build():
-        return create(
-            entry["architecture"],
-            encoder=entry["encoder"],
-            num_classes=entry["num_classes"],
-            in_channels=entry.get("in_channels", 3),
-            **entry.get("options", {}),
-        )
-
-    model = build_with_weights(build, catalog_state_dict(entry), what=f"weights of {entry['name']!r}") \
-        if pretrained else build()
+    if pretrained:
+        state = catalog_state_dict(entry)
+        model = build_with_weights(lambda: create_from_config(entry), state, what=f"weights of {entry['name']!r}")
+    else:
+        model = create_from_config(entry)
     model.config.update(
         name=entry["name"],
         class_names=list(entry["class_names"]),
@@ -214,7 +207,7 @@ def load_from_catalog(entry: dict[str, Any], *, pretrained: bool):
 
 def load_from_directory(directory: Path, *, pretrained: bool = True):
     """A folder written by ``save_pretrained`` (or a Hub snapshot of one)."""
-    from segzoo._api import create
+    from segzoo._api import create_from_config
 
     config_file = directory / CONFIG_NAME
     try:
@@ -227,22 +220,14 @@ def load_from_directory(directory: Path, *, pretrained: bool = True):
     if missing:
         raise WeightsError(f"{config_file} lacks {', '.join(missing)}; it was not written by segzoo's save_pretrained")
 
-    def build():
-        return create(
-            config["architecture"],
-            encoder=config["encoder"],
-            num_classes=config["num_classes"],
-            in_channels=config.get("in_channels", 3),
-            **config.get("options", {}),
-        )
-
     if pretrained:
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             raise WeightsError(f"{directory} has no {WEIGHTS_NAME}")
-        model = build_with_weights(build, _read_safetensors(weights), what=f"weights in {directory}")
+        state = _read_safetensors(weights)
+        model = build_with_weights(lambda: create_from_config(config), state, what=f"weights in {directory}")
     else:
-        model = build()
+        model = create_from_config(config)
     for key in ("name", "class_names", "preprocessing", "license"):
         if key in config:
             model.config[key] = config[key]

@@ -17,18 +17,13 @@ from segzoo.errors import WeightsError
 
 Rules = Sequence[tuple[str, str]]
 
+
 def build_meta_model(entry: dict[str, Any]) -> torch.nn.Module:
     """The model the catalog entry describes, on the meta device (shapes only)."""
-    import segzoo
+    from segzoo._api import create_from_config
 
     with torch.device("meta"):
-        return segzoo.create(
-            entry["architecture"],
-            encoder=entry["encoder"],
-            num_classes=entry["num_classes"],
-            in_channels=entry.get("in_channels", 3),
-            **entry.get("options", {}),
-        )
+        return create_from_config(entry)
 
 
 def torchvision_backbone_rule(model: torch.nn.Module) -> tuple[str, str]:

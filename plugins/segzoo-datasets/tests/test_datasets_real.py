@@ -3,6 +3,8 @@
 Expected numbers come from each copy's README (file counts and per-value pixel counts)."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,20 @@ def test_all_datasets_are_registered_with_metadata():
     assert len(meta["classes"]) == 19 and meta["palette"][0] == [128, 64, 128]
     assert len(registries().datasets.get("ade20k").metadata["classes"]) == 150
     assert len(registries().datasets.get("voc2012").metadata["classes"]) == 21
+
+
+def test_registration_is_cheap_and_lazy():
+    code = ("import sys, segzoo; names = segzoo.list_datasets(); assert 'camvid' in names, names; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "SEGZOO_PLUGINS": "datasets"})
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
+    from segzoo._plugins import registries
+    from segzoo.data import SegmentationDataset
+
+    cls = registries().datasets.get("camvid").obj.load()
+    assert issubclass(cls, SegmentationDataset) and issubclass(cls, torch.utils.data.Dataset)
+    assert cls.__name__ == "CamVid" and registries().datasets.get("camvid").obj.splits == ("train", "val", "test")
 
 
 # -- CamVid ----------------------------------------------------------------------------------------------------------

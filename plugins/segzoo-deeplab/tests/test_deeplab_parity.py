@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import segzoo
+from segzoo.testing.parity import create_from_entry, randomize_
 from segzoo.errors import WeightsError
 
 segmentation = pytest.importorskip("torchvision.models.segmentation")
@@ -25,26 +26,6 @@ SIZES = [(97, 131), (128, 128)]  # one not a multiple of 32
 TOLERANCE = 1e-4
 
 
-def randomize_(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Random values for every parameter and for BatchNorm running statistics (scaled to keep activations sane)."""
-    gen = torch.Generator().manual_seed(seed)
-    touched = set()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Conv2d):
-                module.weight.normal_(0, math.sqrt(2.0 / module.weight[0].numel()), generator=gen)
-                if module.bias is not None:
-                    module.bias.normal_(0, 0.1, generator=gen)
-            elif isinstance(module, torch.nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.0, generator=gen)
-                module.bias.normal_(0, 0.1, generator=gen)
-                module.running_mean.normal_(0, 0.2, generator=gen)
-                module.running_var.uniform_(0.5, 2.0, generator=gen)
-            else:
-                continue
-            touched.update(id(p) for p in module.parameters(recurse=False))
-    assert touched == {id(p) for p in model.parameters()}, "a parameter type was not randomised"
-    return model.eval()
 
 
 def entry_for(name: str) -> dict:
@@ -66,9 +47,6 @@ def torchvision_model(builder: str, seed: int = 0) -> torch.nn.Module:
     return randomize_(model, seed)
 
 
-def segzoo_model(entry: dict) -> segzoo.SegmentationModel:
-    return segzoo.create(entry["architecture"], encoder=entry["encoder"], num_classes=entry["num_classes"],
-                         **entry["options"]).eval()
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -79,7 +57,7 @@ def test_logits_match_torchvision(name):
     from segzoo_deeplab.convert import convert_torchvision_deeplabv3
 
     converted = convert_torchvision_deeplabv3(reference.state_dict(), entry)
-    model = segzoo_model(entry)
+    model = create_from_entry(entry)
     model.load_state_dict(converted, strict=True)
     torch.manual_seed(1)
     for size in SIZES:
@@ -104,7 +82,7 @@ def test_parity_test_detects_a_wrong_configuration():
 
     converted = convert_torchvision_deeplabv3(reference.state_dict(), entry)
     wrong = dict(entry, options={k: v for k, v in entry["options"].items() if k != "atrous_rates"})
-    model = segzoo_model(wrong)
+    model = create_from_entry(wrong)
     model.load_state_dict(converted, strict=True)
     x = torch.randn(1, 3, 160, 160)
     with torch.no_grad():
@@ -120,7 +98,7 @@ def test_loader_builds_on_meta_and_assigns(caplog):
     reference = torchvision_model("deeplabv3_mobilenet_v3_large")
     converted = convert_torchvision_deeplabv3(reference.state_dict(), entry)
     with caplog.at_level(logging.DEBUG, logger="segzoo"):
-        model = build_with_weights(lambda: segzoo_model(entry), converted, what="test weights")
+        model = build_with_weights(lambda: create_from_entry(entry), converted, what="test weights")
     assert "building normally" not in caplog.text
     assert all(not t.is_meta for t in model.state_dict().values())
     x = torch.randn(1, 3, 64, 96)
@@ -162,5 +140,5 @@ def test_converter_rejects_other_shapes_and_fills_batch_counters():
     state = torchvision_model("deeplabv3_mobilenet_v3_large").state_dict()
     old_style = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     converted = convert_torchvision_deeplabv3(old_style, entry)
-    assert converted.keys() == segzoo_model(entry).state_dict().keys()
+    assert converted.keys() == create_from_entry(entry).state_dict().keys()
     assert converted["encoder.features.0.1.num_batches_tracked"].item() == 0

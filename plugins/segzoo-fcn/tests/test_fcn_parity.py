@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import segzoo
+from segzoo.testing.parity import create_from_entry, randomize_
 from segzoo.errors import WeightsError
 
 segmentation = pytest.importorskip("torchvision.models.segmentation")
@@ -22,26 +23,6 @@ SIZES = [(97, 131), (128, 128)]  # one not a multiple of 32
 TOLERANCE = 1e-4
 
 
-def randomize_(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Random values for every parameter and for BatchNorm running statistics (scaled to keep activations sane)."""
-    gen = torch.Generator().manual_seed(seed)
-    touched = set()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Conv2d):
-                module.weight.normal_(0, math.sqrt(2.0 / module.weight[0].numel()), generator=gen)
-                if module.bias is not None:
-                    module.bias.normal_(0, 0.1, generator=gen)
-            elif isinstance(module, torch.nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.0, generator=gen)
-                module.bias.normal_(0, 0.1, generator=gen)
-                module.running_mean.normal_(0, 0.2, generator=gen)
-                module.running_var.uniform_(0.5, 2.0, generator=gen)
-            else:
-                continue
-            touched.update(id(p) for p in module.parameters(recurse=False))
-    assert touched == {id(p) for p in model.parameters()}, "a parameter type was not randomised"
-    return model.eval()
 
 
 def entry_for(name: str) -> dict:
@@ -63,9 +44,6 @@ def torchvision_model(builder: str, seed: int = 0) -> torch.nn.Module:
     return randomize_(model, seed)
 
 
-def segzoo_model(entry: dict) -> segzoo.SegmentationModel:
-    return segzoo.create(entry["architecture"], encoder=entry["encoder"], num_classes=entry["num_classes"],
-                         **entry["options"]).eval()
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -74,7 +52,7 @@ def test_logits_match_torchvision(name):
 
     entry = entry_for(name)
     reference = torchvision_model(CASES[name][0])
-    model = segzoo_model(entry)
+    model = create_from_entry(entry)
     model.load_state_dict(convert_torchvision_fcn(reference.state_dict(), entry), strict=True)
     torch.manual_seed(1)
     for size in SIZES:
@@ -95,7 +73,7 @@ def test_dropout_is_torchvision_s_in_training():
 
     entry = entry_for("fcn-resnet50")
     reference = torchvision_model("fcn_resnet50")
-    model = segzoo_model(entry)
+    model = create_from_entry(entry)
     model.load_state_dict(convert_torchvision_fcn(reference.state_dict(), entry), strict=True)
     assert isinstance(reference.classifier[3], torch.nn.Dropout) and type(model.head.dropout) is torch.nn.Dropout
     reference.classifier[3].train(), model.head.dropout.train()  # only the dropouts: BN statistics stay untouched

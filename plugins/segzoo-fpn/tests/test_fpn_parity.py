@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import segzoo
+from segzoo.testing.parity import create_from_entry, max_logit_diff, randomize_
 from segzoo.errors import ConfigurationError
 
 smp = pytest.importorskip("segmentation_models_pytorch")
@@ -18,43 +19,21 @@ from segzoo_fpn.smp import convert_smp_fpn, entry_from_smp_config, load_smp_fpn 
 SIZES = [(64, 64), (96, 128)]  # smp FPN needs multiples of 32
 
 
-def randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Random BatchNorm statistics, random BatchNorm/GroupNorm affine parameters; eval mode."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.2)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-        if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.GroupNorm)):
-            m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-    return model.eval()
 
 
 def build_smp(encoder: str, **kwargs) -> torch.nn.Module:
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return randomize(smp.FPN(encoder, encoder_weights=None, **kwargs))
+        return randomize_(smp.FPN(encoder, encoder_weights=None, **kwargs))
 
 
-def segzoo_from(entry: dict):
-    return segzoo.create(
-        entry["architecture"],
-        encoder=entry["encoder"],
-        num_classes=entry["num_classes"],
-        in_channels=entry["in_channels"],
-        **entry["options"],
-    ).eval()
+
+
 
 
 def max_diff(a, b, size, in_channels: int = 3) -> float:
-    torch.manual_seed(1)
-    x = torch.randn(1, in_channels, *size)
-    with torch.no_grad():
-        ya, yb = a(x), b(x)
-    assert ya.shape == yb.shape == (1, ya.shape[1], *size)
-    return (ya - yb).abs().max().item()
+    return max_logit_diff(a, b, (1, in_channels, *size))
 
 
 CASES = {
@@ -71,7 +50,7 @@ def test_smp_fpn_parity(case):
     encoder, kwargs = CASES[case]
     upstream = build_smp(encoder, **kwargs)
     entry = entry_from_smp_config(dict(upstream.config))
-    model = segzoo_from(entry)
+    model = create_from_entry(entry)
     model.load_state_dict(convert_smp_fpn(upstream.state_dict(), entry), strict=True)
     for size in SIZES if case == "resnet34" else SIZES[1:]:
         assert max_diff(upstream, model, size, kwargs.get("in_channels", 3)) <= 1e-4

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import segzoo
+from segzoo.testing.parity import randomize_
 from segzoo.errors import WeightsError
 
 segmentation = pytest.importorskip("torchvision.models.segmentation")
@@ -20,26 +21,6 @@ SIZES = [(97, 131), (160, 160)]  # one not a multiple of 32
 TOLERANCE = 1e-4
 
 
-def randomize_(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Random values for every parameter and for BatchNorm running statistics (scaled to keep activations sane)."""
-    gen = torch.Generator().manual_seed(seed)
-    touched = set()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Conv2d):
-                module.weight.normal_(0, math.sqrt(2.0 / module.weight[0].numel()), generator=gen)
-                if module.bias is not None:
-                    module.bias.normal_(0, 0.1, generator=gen)
-            elif isinstance(module, torch.nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.0, generator=gen)
-                module.bias.normal_(0, 0.1, generator=gen)
-                module.running_mean.normal_(0, 0.2, generator=gen)
-                module.running_var.uniform_(0.5, 2.0, generator=gen)
-            else:
-                continue
-            touched.update(id(p) for p in module.parameters(recurse=False))
-    assert touched == {id(p) for p in model.parameters()}, "a parameter type was not randomised"
-    return model.eval()
 
 
 def entry_for(name: str = NAME) -> dict:

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import segzoo
+from segzoo.testing.parity import randomize_
 from segzoo.errors import ConfigurationError, WeightsError
 
 transformers = pytest.importorskip("transformers")
@@ -32,22 +33,6 @@ def segformer_config(variant: str = "mit_b0", num_labels: int = 150):
     )
 
 
-def randomize_(model: torch.nn.Module) -> torch.nn.Module:
-    """Weights of a realistic scale (not transformers' 0.02 init), random affine norms and BatchNorm statistics."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() > 1:
-                p.normal_(0, 1 / math.sqrt(p[0].numel()))
-            elif name.endswith("weight"):
-                p.normal_(1, 0.2)
-            else:
-                p.normal_(0, 0.2)
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.num_batches_tracked.fill_(1000)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import segzoo
+from segzoo.testing.parity import randomize_
 from segzoo.errors import ConfigurationError, WeightsError
 
 transformers = pytest.importorskip("transformers")
@@ -33,22 +34,6 @@ def upernet_config(encoder: str = "convnext_tiny", num_labels: int = 150):
     return transformers.UperNetConfig(backbone_config=backbone, auxiliary_in_channels=hidden[2], num_labels=num_labels)
 
 
-def randomize_(model: torch.nn.Module) -> torch.nn.Module:
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() > 1:
-                p.normal_(0, 1 / math.sqrt(p[0].numel()))
-            elif name.endswith("layer_scale_parameter"):
-                p.uniform_(0.2, 1.0)  # transformers initialises it to 1e-6, which would hide the blocks
-            elif name.endswith("weight"):
-                p.normal_(1, 0.2)
-            else:
-                p.normal_(0, 0.2)
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
