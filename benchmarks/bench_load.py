@@ -20,15 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-# catalog name -> torchvision builder and weights enum
-TORCHVISION = {
-    "deeplabv3-resnet50": ("deeplabv3_resnet50", "DeepLabV3_ResNet50_Weights"),
-    "deeplabv3-resnet101": ("deeplabv3_resnet101", "DeepLabV3_ResNet101_Weights"),
-    "fcn-resnet50": ("fcn_resnet50", "FCN_ResNet50_Weights"),
-    "fcn-resnet101": ("fcn_resnet101", "FCN_ResNet101_Weights"),
-    "deeplabv3-mobilenetv3-large": ("deeplabv3_mobilenet_v3_large", "DeepLabV3_MobileNet_V3_Large_Weights"),
-    "lraspp-mobilenetv3-large": ("lraspp_mobilenet_v3_large", "LRASPP_MobileNet_V3_Large_Weights"),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _upstream import TORCHVISION  # noqa: E402
 
 CHILD = r"""
 import json, re, sys, time

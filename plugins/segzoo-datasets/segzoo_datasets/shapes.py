@@ -10,6 +10,9 @@ from PIL import Image, ImageDraw
 
 from segzoo.data.base import DatasetError, SegmentationDataset, _tensor_to_bytes, voc_colormap
 
+from segzoo_datasets._meta import info
+
+_INFO = info("shapes")
 _SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 
 
@@ -31,12 +34,13 @@ class Shapes(SegmentationDataset):
     """
 
     name = "shapes"
-    classes = shape_classes(3)
-    palette = voc_colormap(3)
-    ignore_index = 255
-    splits = ("train", "val", "test")
-    homepage = None
-    license = "synthetic (generated on the fly)"
+    classes = _INFO["classes"]
+    palette = _INFO["palette"]
+    ignore_index = _INFO["ignore_index"]
+    splits = tuple(_INFO["splits"])
+    sizes = _INFO.get("sizes", {})
+    homepage = _INFO["homepage"]
+    license = _INFO["license"]
 
     def __init__(
         self,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segzoo.data.base import DatasetError, PairingError, SegmentationDataset, _names, voc_colormap
+from segzoo.data.base import DatasetError, PairingError, SegmentationDataset, _names
 
-CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-           "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
-           "tvmonitor"]
-PALETTE = voc_colormap(len(CLASSES))
+from segzoo_datasets._meta import info
+
+_INFO = info("voc2012")
 #: Lists of SBD-augmented training ids tried in ImageSets/Segmentation/, in order (DeepLab / common name first,
 #: then MMSegmentation's aug.txt written by tools/dataset_converters/voc_aug.py).
 AUG_LISTS = ("train_aug.txt", "trainaug.txt", "aug.txt")
@@ -30,10 +29,13 @@ class VOC2012(SegmentationDataset):
     """
 
     name = "voc2012"
-    classes = CLASSES
-    palette = PALETTE
-    ignore_index = 255
-    splits = ("train", "val", "trainval")
+    classes = _INFO["classes"]
+    palette = _INFO["palette"]
+    ignore_index = _INFO["ignore_index"]
+    splits = tuple(_INFO["splits"])
+    sizes = _INFO.get("sizes", {})
+    homepage = _INFO["homepage"]
+    license = _INFO["license"]
     ignore_color = (224, 224, 192)  # entry 255 of the VOC colour map: how VOC's own PNGs show borders
     sizes = {"train": 1464, "val": 1449, "trainval": 2913, "trainaug": 10582}
     homepage = ("http://host.robots.ox.ac.uk/pascal/VOC/voc2012/ (VOCtrainval_11-May-2012.tar); SBD for "
