@@ -121,6 +121,19 @@ def cmd_download(args: argparse.Namespace) -> int:
 COMMAND_MODULES: list[str] = []
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from segzoo.hub.serialization import publish_directory
+
+    result = publish_directory(args.directory, args.repo_id, private=args.private, token=args.token)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"published {args.directory} to {result['repo_id']} at commit {result['revision']}")
+        print("catalog weights entry:")
+        print(json.dumps(result["weights"], indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from segzoo import __version__
 
@@ -144,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", parents=[common], help="download, verify and cache models' weights")
     p.add_argument("names", nargs="+", metavar="NAME")
     p.set_defaults(func=cmd_download)
+    p = sub.add_parser("publish", parents=[common], help="push a save_pretrained directory to a Hub model repo")
+    p.add_argument("directory", help="a folder written by save_pretrained (config.json, model.safetensors, README.md)")
+    p.add_argument("repo_id", help="org/name of the Hub model repository (created if missing)")
+    p.add_argument("--private", action="store_true")
+    p.add_argument("--token", help="Hub token (default: HF_TOKEN or the stored login)")
+    p.set_defaults(func=cmd_publish)
     import importlib
 
     for module in COMMAND_MODULES:

@@ -288,3 +288,14 @@ def test_reading_safetensors_holds_exact_tensors_and_rejects_truncation(tmp_path
     path.write_bytes(path.read_bytes()[:-3])
     with pytest.raises(WeightsError, match="not a readable safetensors file"):
         _read_safetensors(path)
+
+
+def test_publish_gives_a_pinned_catalog_entry_that_loads(hub_server, hf_env, tmp_path, monkeypatch, tiny):
+    from segzoo.hub.serialization import publish_directory
+
+    torch.manual_seed(7)
+    model = segzoo.create("tiny", num_classes=3).eval()
+    result = publish_directory(model.save_pretrained(tmp_path / "dir"), "segzoo/tiny-published")
+    assert result["revision"] == hub_server.resolve("segzoo/tiny-published")
+    use_catalog(tmp_path, monkeypatch, catalog_entry("tiny-published", result["weights"]))
+    assert same_outputs(segzoo.load("tiny-published"), model)

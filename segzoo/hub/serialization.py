@@ -77,3 +77,27 @@ def push_to_hub(
         save_pretrained(model, tmp)
         info = api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=commit_message)
     return str(getattr(info, "commit_url", info))
+
+
+def publish_directory(directory: str | Path, repo_id: str, *, private: bool = False, token: str | None = None) -> dict:
+    """Upload a ``save_pretrained`` folder and return the catalog ``weights`` entry that pins what was uploaded."""
+    from huggingface_hub import HfApi
+
+    from segzoo.hub.download import file_sha256
+    from segzoo.hub.loading import load_from_directory
+
+    directory = Path(directory)
+    load_from_directory(directory)  # refuse to publish what segzoo could not load back
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    info = api.upload_folder(repo_id=repo_id, folder_path=str(directory), commit_message=f"Upload {directory.name}")
+    return {
+        "repo_id": repo_id,
+        "revision": info.oid,
+        "commit_url": str(info.commit_url),
+        "weights": {
+            "format": "segzoo",
+            "hub": {"repo_id": repo_id, "filename": WEIGHTS_NAME, "revision": info.oid},
+            "sha256": file_sha256(directory / WEIGHTS_NAME),
+        },
+    }
