@@ -263,8 +263,8 @@ def test_seeding_makes_pipelines_reproducible():
         return [PIPELINE(noise_image(seed=i), block_mask()) for i in range(4)]
 
     a, b, c = run(0), run(0), run(1)
-    assert all(torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) for x, y in zip(a, b))
-    assert not all(torch.equal(x[0], y[0]) for x, y in zip(a, c))
+    assert all(torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) for x, y in zip(a, b, strict=True))
+    assert not all(torch.equal(x[0], y[0]) for x, y in zip(a, c, strict=True))
 
 
 class _PairDataset(torch.utils.data.Dataset):
@@ -283,5 +283,5 @@ def test_dataloader_with_two_workers_is_reproducible_from_the_generator_seed():
 
     a, b, c = run(7), run(7), run(8)
     assert len(a) == 3
-    assert all(torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) for x, y in zip(a, b))
-    assert not all(torch.equal(x[0], y[0]) for x, y in zip(a, c))
+    assert all(torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) for x, y in zip(a, b, strict=True))
+    assert not all(torch.equal(x[0], y[0]) for x, y in zip(a, c, strict=True))

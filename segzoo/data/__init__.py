@@ -27,7 +27,22 @@ _LAZY = {
     "numeric_key": "segzoo.data.base",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "DatasetError",
+    "DatasetNotFoundError",
+    "MaskValueError",
+    "PairingError",
+    "SegmentationDataset",
+    "UnreadableFileError",
+    "collect_files",
+    "colorize",
+    "decode_colors",
+    "numeric_key",
+    "open_image",
+    "pair_files",
+    "transforms",
+    "voc_colormap",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from segzoo.data import transforms

@@ -22,7 +22,7 @@ _CLASSES = {
     "Shapes": "segzoo_datasets.shapes",
     "VOC2012": "segzoo_datasets.voc",
 }
-__all__ = sorted(_CLASSES)
+__all__ = ["ADE20K", "DRIVE", "ISBI2012", "VOC2012", "CamVid", "Cityscapes", "FolderDataset", "Shapes"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from segzoo_datasets.ade20k import ADE20K

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segzoo.data.base import DatasetError, SegmentationDataset, collect_files, pair_files
-
+from segzoo.data.base import (
+    DatasetError,
+    SegmentationDataset,
+    collect_files,
+    pair_files,
+)
 from segzoo_datasets._meta import CITYSCAPES_CLASSES, CITYSCAPES_LABELS, info
 
 _INFO = info("cityscapes")
@@ -35,7 +39,8 @@ class Cityscapes(SegmentationDataset):
     layout = """\
 <root>/
   leftImg8bit/{train,val,test}/<city>/<city>_<seq>_<frame>_leftImg8bit.png
-  gtFine/{train,val,test}/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png   (also _color, _instanceIds, _polygons.json)"""
+  gtFine/{train,val,test}/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png
+      (also *_gtFine_color.png, *_gtFine_instanceIds.png, *_gtFine_polygons.json: not read)"""
 
     def __init__(self, root, split="train", transform=None, *, label_type: str = "labelIds", check_values=True):
         if label_type not in LABEL_TYPES:

@@ -6,8 +6,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from segzoo.data.base import DatasetError, PairingError, SegmentationDataset, _names, numeric_key, open_image
-
+from segzoo.data.base import (
+    DatasetError,
+    PairingError,
+    SegmentationDataset,
+    _names,
+    numeric_key,
+    open_image,
+)
 from segzoo_datasets._meta import info
 
 _INFO = info("drive")
@@ -41,7 +47,8 @@ class DRIVE(SegmentationDataset):
   training/images/21_training.tif ... 40_training.tif
   training/1st_manual/21_manual1.gif ... 40_manual1.gif
   training/mask/21_training_mask.gif ... 40_training_mask.gif
-  test/images/01_test.tif ... 20_test.tif, test/1st_manual/01_manual1.gif ..., test/2nd_manual/..., test/mask/01_test_mask.gif ..."""
+  test/images/01_test.tif ... 20_test.tif, test/mask/01_test_mask.gif ...
+  test/1st_manual/01_manual1.gif ..., test/2nd_manual/01_manual2.gif ..."""
     palette_indices = False  # GIF labels are gray levels
 
     def __init__(self, root, split="train", transform=None, *, fov_as_ignore: bool = True, annotator: int = 1,

@@ -90,7 +90,7 @@ class FolderDataset(SegmentationDataset):
 
     def find_files(self):
         layouts = self._layouts()
-        for image_dir, mask_dir, list_file in layouts:
+        for image_dir, mask_dir, list_file in layouts:  # noqa: B007 - the matching triple is used below
             if image_dir.is_dir() and (list_file is None or list_file.is_file()):
                 break
         else:

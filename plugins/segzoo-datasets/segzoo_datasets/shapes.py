@@ -9,7 +9,6 @@ import torch
 from PIL import Image, ImageDraw
 
 from segzoo.data.base import DatasetError, SegmentationDataset, _tensor_to_bytes, voc_colormap
-
 from segzoo_datasets._meta import info
 
 _INFO = info("shapes")

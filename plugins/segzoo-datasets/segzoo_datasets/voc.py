@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from segzoo.data.base import DatasetError, PairingError, SegmentationDataset, _names
-
 from segzoo_datasets._meta import info
 
 _INFO = info("voc2012")

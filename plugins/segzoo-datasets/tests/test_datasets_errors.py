@@ -7,13 +7,7 @@ import torch
 from PIL import Image
 
 import segzoo
-from segzoo.data import (
-    DatasetError,
-    DatasetNotFoundError,
-    MaskValueError,
-    PairingError,
-    UnreadableFileError,
-)
+from segzoo.data import DatasetError, DatasetNotFoundError, MaskValueError, PairingError, UnreadableFileError
 from segzoo.data.transforms import ToTensor, pil_to_tensor
 
 
@@ -53,7 +47,8 @@ def test_missing_split_folder_says_which_path_was_expected(tmp_path):
 def test_image_without_mask_and_mask_without_image_are_named_and_counted(tmp_path):
     root = write_camvid(tmp_path)
     (root / "trainannot" / "0001TP_000002.png").unlink()
-    with pytest.raises(PairingError, match=r"1 of 4 images in .*train have no mask in .*trainannot: 0001TP_000002\.png"):
+    with pytest.raises(PairingError,
+                       match=r"1 of 4 images in .*train have no mask in .*trainannot: 0001TP_000002\.png"):
         segzoo.create_dataset("camvid", root, "train")
     Image.new("L", (12, 8)).save(root / "trainannot" / "0001TP_000002.png")
     Image.new("L", (12, 8)).save(root / "trainannot" / "0001TP_000099.png")
