@@ -4,11 +4,32 @@ Every loss is an ``nn.Module`` called as ``loss(logits, target)`` with raw logit
 ``docs/losses.md`` for the definitions.
 """
 
-from segzoo_losses._common import MODES, LossInputError, SegmentationLoss
-from segzoo_losses.combined import CombinedLoss
-from segzoo_losses.lovasz import LovaszLoss
-from segzoo_losses.pixel import CrossEntropyLoss, FocalLoss
-from segzoo_losses.region import DiceLoss, JaccardLoss, TverskyLoss
+from typing import Any
+
+_WHERE = {
+    "MODES": "_common",
+    "LossInputError": "_common",
+    "SegmentationLoss": "_common",
+    "CombinedLoss": "combined",
+    "LovaszLoss": "lovasz",
+    "CrossEntropyLoss": "pixel",
+    "FocalLoss": "pixel",
+    "DiceLoss": "region",
+    "JaccardLoss": "region",
+    "TverskyLoss": "region",
+}
+
+
+def __getattr__(name: str) -> Any:  # imports torch only when a loss is used, not at plugin discovery
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'segzoo_losses' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"segzoo_losses.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MODES",

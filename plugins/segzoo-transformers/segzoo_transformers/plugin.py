@@ -1,7 +1,12 @@
-"""Hook implementations of the segzoo-transformers plugin."""
+"""Hook implementations of the segzoo-transformers plugin.
+
+Everything is registered through small wrappers that import the model code (and torch) on first use, so that plugin
+discovery (``segzoo list``) stays cheap.
+"""
 
 from __future__ import annotations
 
+import importlib
 from functools import partial
 
 import segzoo
@@ -9,14 +14,15 @@ import segzoo
 SEGZOO_PLUGIN_API = 1
 
 
+def _call(module: str, function: str, *args, **kwargs):
+    return getattr(importlib.import_module(f"segzoo_transformers.{module}"), function)(*args, **kwargs)
+
+
 @segzoo.hookimpl
 def register_architectures(register) -> None:
-    from segzoo_transformers.segformer import build_segformer
-    from segzoo_transformers.upernet import build_upernet
-
     register(
         "segformer",
-        build_segformer,
+        partial(_call, "segformer", "build_segformer"),
         default_encoder="mit_b0",
         description="SegFormer (Xie et al. 2021): Mix Transformer encoder + all-MLP decode head, logits at stride 4",
         paper="https://arxiv.org/abs/2105.15203",
@@ -25,7 +31,7 @@ def register_architectures(register) -> None:
     )
     register(
         "upernet",
-        build_upernet,
+        partial(_call, "upernet", "build_upernet"),
         default_encoder="convnext_tiny",
         description="UPerNet (Xiao et al. 2018): PPM + FPN decoder, optional FCN auxiliary head on stride 16",
         paper="https://arxiv.org/abs/1807.10221",
@@ -34,19 +40,18 @@ def register_architectures(register) -> None:
     )
 
 
+MIT_ENCODERS = ("mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5")
+
+
 @segzoo.hookimpl
 def register_encoders(register) -> None:
-    from segzoo_transformers.mit import MIT_CONFIGS, build_mit
-
-    for name in MIT_CONFIGS:
-        register(name, partial(build_mit, name))
+    for name in MIT_ENCODERS:
+        register(name, partial(_call, "mit", "build_mit", name))
 
 
 @segzoo.hookimpl
 def register_converters(register) -> None:
-    from segzoo_transformers.convert import convert_segformer, convert_upernet
-
-    register("transformers:segformer", convert_segformer,
+    register("transformers:segformer", partial(_call, "convert", "convert_segformer"),
              description="transformers SegformerForSemanticSegmentation (transformers 4 or 5 key names)")
-    register("transformers:upernet", convert_upernet,
+    register("transformers:upernet", partial(_call, "convert", "convert_upernet"),
              description="transformers UperNetForSemanticSegmentation with a ConvNextBackbone")
