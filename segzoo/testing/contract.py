@@ -56,7 +56,7 @@ __all__ = [
 
 #: Every check of :func:`check_architecture`, in the order they run.
 ARCHITECTURE_CHECKS = (
-    "options", "config", "shapes", "batch1", "channels", "classes", "gradients", "predict", "save_load", "compile",
+    "options", "config", "shapes", "batch1", "variants", "gradients", "predict", "save_load", "compile",
     "onnx",
 )
 #: Features an architecture may declare unsupported: ``register(..., unsupported={"onnx": "why"})``.
@@ -328,26 +328,20 @@ def _check_batch1(state: _ArchState, **_: Any) -> str | None:
     return None
 
 
-def _check_channels(state: _ArchState, *, create: Callable, **_: Any) -> None:
-    for channels in (1, 4):
-        model = create(in_channels=channels).eval()
+def _check_variants(state: _ArchState, *, create: Callable, **_: Any) -> None:
+    """1 and 4 input channels, 1 and 150 classes (two builds: (1, 150) and (4, 1))."""
+    for channels, classes in ((1, 150), (4, 1)):
+        what = f"in_channels={channels}, num_classes={classes}"
+        model = create(num_classes=classes, in_channels=channels).eval()
+        assert model.num_classes == classes, f"{what}: model.num_classes is {model.num_classes}"
         with torch.no_grad():
-            _expect_logits(model(state.input(1, channels=channels)), 1, 3, state.valid[0],
-                           f"in_channels={channels}")
+            _expect_logits(model(state.input(1, channels=channels)), 1, classes, state.valid[0], what)
             try:
                 model(state.input(1, channels=channels + 1))
             except (ValueError, RuntimeError):
                 pass
             else:
-                raise AssertionError(f"in_channels={channels}: a {channels + 1}-channel input was accepted")
-
-
-def _check_classes(state: _ArchState, *, create: Callable, **_: Any) -> None:
-    for classes in (1, 150):
-        model = create(num_classes=classes)
-        assert model.num_classes == classes, f"num_classes={classes}: model.num_classes is {model.num_classes}"
-        with torch.no_grad():
-            _expect_logits(model.eval()(state.input(1)), 1, classes, state.valid[0], f"num_classes={classes}")
+                raise AssertionError(f"{what}: a {channels + 1}-channel input was accepted")
 
 
 def _check_gradients(state: _ArchState, **_: Any) -> None:
@@ -476,8 +470,7 @@ _ARCH_CHECKS: dict[str, Callable[..., str | None]] = {
     "config": _check_config,
     "shapes": _check_shapes,
     "batch1": _check_batch1,
-    "channels": _check_channels,
-    "classes": _check_classes,
+    "variants": _check_variants,
     "gradients": _check_gradients,
     "predict": _check_predict,
     "save_load": _check_save_load,
