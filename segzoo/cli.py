@@ -134,6 +134,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from segzoo.newplugin import new_plugin
+
+    path = new_plugin(args.name, args.dir)
+    print(f"created {path}\nnext: cd {path} && pip install -e '.[test]' && pytest")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from segzoo import __version__
 
@@ -163,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--private", action="store_true")
     p.add_argument("--token", help="Hub token (default: HF_TOKEN or the stored login)")
     p.set_defaults(func=cmd_publish)
+    p = sub.add_parser("new-plugin", help="create a working third-party plugin package from the template")
+    p.add_argument("name", help="short name, e.g. 'linknet' -> package segzoo-linknet")
+    p.add_argument("--dir", default=".", help="where to create it (default: here)")
+    p.set_defaults(func=cmd_new_plugin)
     import importlib
 
     for module in COMMAND_MODULES:

@@ -52,8 +52,9 @@ def register_architectures(register: Register) -> None:
     ``obj`` is a callable
     ``build(*, encoder: str, num_classes: int, in_channels: int, pretrained_encoder: bool, **options)`` returning a
     :class:`segzoo.nn.SegmentationModel`; unknown ``options`` must raise ``TypeError``.
-    Metadata: ``default_encoder`` (str), ``description`` (str), ``paper`` (URL) and ``encoders`` (a short note on
-    which encoders the design accepts).
+    Metadata: ``default_encoder`` (str), ``description`` (str), ``paper`` (URL), ``encoders`` (a short note on
+    which encoders the design accepts) and ``unsupported`` (``{"onnx" | "onnx_dynamic" | "compile": reason}``, what
+    the design cannot do; the contract tests in ``segzoo.testing.contract`` skip those and check the rest).
     """
 
 

@@ -1,9 +1,16 @@
+import os
+
 import pytest
+import torch
 
 import tiny_plugin
 from segzoo import _plugins
 
 pytest_plugins = ["segzoo.testing.pytest_plugin"]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one intra-op thread per worker: no oversubscription on small machines
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture

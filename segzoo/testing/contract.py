@@ -197,9 +197,9 @@ def check_architecture(
     options = dict(options or {})
     report = Report(f"architecture {name!r} (encoder {encoder!r}, from {entry.provider})")
     unsupported = entry.metadata.get("unsupported") or {}
-    bad = [k for k in unsupported if k not in OPTIONAL_FEATURES]
-    if not isinstance(unsupported, dict) or bad or not all(isinstance(v, str) and v.strip()
-                                                            for v in unsupported.values()):
+    if not isinstance(unsupported, dict) or any(
+        k not in OPTIONAL_FEATURES or not isinstance(v, str) or not v.strip() for k, v in unsupported.items()
+    ):
         report.failures["metadata"] = (
             f"unsupported= must map features among {list(OPTIONAL_FEATURES)} to a non-empty reason string, "
             f"got {unsupported!r}"
@@ -230,7 +230,8 @@ def check_architecture(
 
 
 class _ArchState:
-    """The model under test and the input sizes it accepts (learnt by the "shapes" check, or computed)."""
+    """The model under test, the sizes to try, and those divisible by its ``input_divisor`` (a fallback size
+    when none is)."""
 
     def __init__(self, model: SegmentationModel, sizes: Sequence[tuple[int, int]]) -> None:
         self.model = model

@@ -35,6 +35,8 @@ def register_architectures(register) -> None:
         default_encoder="convnext_tiny",
         description="UPerNet (Xiao et al. 2018): PPM + FPN decoder, optional FCN auxiliary head on stride 16",
         paper="https://arxiv.org/abs/1807.10221",
+        unsupported={"onnx": "the ONNX exporter cannot express adaptive average pooling to 2/3/6 bins unless they "
+                             "divide the feature size"},
         encoders="any encoder with a feature pyramid (the maps at stride >= 4, at most the 4 deepest); timm "
         "convnext_* get transformers' per-output LayerNorms (encoder_norms) by default",
     )

@@ -83,9 +83,9 @@ class UnetDecoderBlock(nn.Module):
         self.attention2 = Attention(attention, out_channels)
 
     def forward(
-        self, x: torch.Tensor, size: tuple[int, int], skip: torch.Tensor | None, use_attention1: bool
+        self, x: torch.Tensor, size: tuple[int, int] | None, skip: torch.Tensor | None, use_attention1: bool
     ) -> torch.Tensor:
-        x = F.interpolate(x, size=size, mode=self.interpolation)
+        x = F.interpolate(x, size=size, scale_factor=None if size is not None else 2.0, mode=self.interpolation)
         if skip is not None:
             x = torch.cat([x, skip], dim=1)
         if use_attention1:
@@ -166,10 +166,9 @@ class UnetDecoder(Decoder):
         for block, target, skip_index in zip(self.blocks, self.targets, self.skip_indices):
             if skip_index >= 0:
                 skip = features[skip_index]
-                size = (int(skip.shape[-2]), int(skip.shape[-1]))
+                size = skip.shape[-2:]  # not int(): ONNX export keeps the size dynamic
             else:
-                skip = None
-                size = (int(x.shape[-2]) * 2, int(x.shape[-1]) * 2)
+                skip, size = None, None  # plain 2x upsampling
             # smp applies attention1 in every block but the last (there its "skip" may be an empty placeholder)
             x = block(x, size, skip, use_attention1=target > 1)
         return x

@@ -1,0 +1,169 @@
+"""``segzoo eval`` and ``segzoo bench``. Imported by ``segzoo.cli`` to build the parser: nothing heavy at import."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from segzoo.errors import SegzooError
+from segzoo.inference.cli import add_inference_args, add_json_arg, _size, settings_from_args, write_json
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
+    g = p.add_argument_group("dataset")
+    g.add_argument("--dataset", required=required, help="registered dataset name (segzoo datasets: camvid, voc2012, "
+                                                       "cityscapes, ade20k, shapes, ...)")
+    g.add_argument("--root", default=None, help="dataset folder (not needed for 'shapes')")
+    g.add_argument("--split", default="val")
+    g.add_argument("--dataset-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="extra dataset argument (JSON value), e.g. length=16 for shapes; repeatable")
+    g.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images")
+    g.add_argument("--batch-size", type=int, default=1)
+    g.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default min(4, cores-1))")
+    g.add_argument("--boundary", action="store_true", help="also compute boundary F1 (mBF)")
+    g.add_argument("--boundary-tolerance", type=float, default=2.0, metavar="PX")
+
+
+def _dataset(args: argparse.Namespace):
+    import segzoo
+
+    if args.dataset is None:
+        return None
+    if args.batch_size < 1:
+        raise SegzooError("--batch-size must be at least 1")
+    return segzoo.create_dataset(args.dataset, args.root, args.split, **dict(args.dataset_option))
+
+
+def _pct(v: float) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}"
+
+
+# -- eval ----------------------------------------------------------------------------------------------------------
+def cmd_eval(args: argparse.Namespace) -> int:
+    from segzoo.evaluation.evaluate import evaluate, per_class_rows
+    from segzoo.evaluation.fingerprint import fingerprint
+    from segzoo.evaluation.report import table
+    from segzoo.inference.cli import load_model
+    from segzoo.inference.engine import Engine
+    from segzoo.inference.preprocessing import Preprocessing
+
+    settings = settings_from_args(args, args.batch_size)
+    dataset = _dataset(args)
+    model = load_model(args.model)
+    from segzoo.evaluation.evaluate import check_classes
+
+    check_classes(model, dataset, name=f"{args.dataset} ({args.split})", model_name=str(args.model))  # fail before building the engine
+    pre = Preprocessing.from_model(model, resize=not args.no_resize)
+    engine = Engine(model, args.engine, args.precision, args.device, copy=False)
+    result = evaluate(engine, dataset, preprocessing=pre, settings=settings, batch_size=args.batch_size,
+                      limit=args.limit, num_workers=args.num_workers, boundary=args.boundary,
+                      boundary_tolerance=args.boundary_tolerance, progress=not args.no_progress,
+                      description=f"eval {args.dataset}")
+    data = {"model": str(args.model), "dataset": args.dataset, "split": args.split, "images": result["images"],
+            "settings": result["settings"], "engine": engine.describe(), "metrics": result["metrics"],
+            "timing": result["timing"], "fingerprint": fingerprint(engine.device)}
+    if args.json == "-":
+        write_json(data, "-")
+        return 0
+    if args.json is not None:
+        write_json(data, args.json)
+    m, t = result["metrics"], result["timing"]
+    header = ["id", "class", "IoU", "Dice", "precision", "recall", "pixels"]
+    if "bf" in m:
+        header.insert(6, "BF")
+    print(f"{data['model']} on {args.dataset} {args.split} ({result['images']} images), mode {settings.mode}, "
+          f"engine {engine.engine}, {engine.precision}, {engine.device}")
+    print(table(per_class_rows(m), header))
+    summary = (f"mIoU {_pct(m['mIoU'])}  pixel acc {_pct(m['pixel_accuracy'])}  mean acc {_pct(m['mean_accuracy'])}"
+               f"  fwIoU {_pct(m['fwIoU'])}  mDice {_pct(m['mDice'])}")
+    if "mBF" in m:
+        summary += f"  mBF {_pct(m['mBF'])}"
+    print(summary)
+    print(f"{t['wall_s']:.1f} s ({t['images_per_s']:.2f} img/s); model forward {100 * t['model_time_share']:.0f}% of "
+          f"the time, waiting for data {100 * t['data_time_share']:.0f}%")
+    if args.json is not None:
+        print(f"wrote {args.json}")
+    return 0
+
+
+# -- bench ---------------------------------------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from segzoo.evaluation.bench import run_bench
+    from segzoo.evaluation.report import leaderboard_markdown, leaderboard_rows, plot_accuracy_latency, table
+
+    settings = settings_from_args(args, args.batch_size)
+    dataset = _dataset(args)
+    if args.repeat < 1:
+        raise SegzooError("--repeat must be at least 1")
+    bench = run_bench(
+        args.models, dataset=dataset, dataset_name=args.dataset, split=args.split if dataset is not None else None,
+        engine=args.engine, precision=args.precision, device=args.device, settings=settings, size=args.size,
+        resize=not args.no_resize, batch_size=args.batch_size, limit=args.limit, num_workers=args.num_workers,
+        warmup=args.warmup, repeat=args.repeat, throughput_batch=args.throughput_batch,
+        compare_fp32=not args.no_compare_fp32, boundary=args.boundary, progress=not args.no_progress,
+    )
+    markdown = Path(args.markdown)
+    plot = Path(args.plot) if args.plot else markdown.with_suffix(".png")
+    json_path = markdown.with_suffix(".json") if args.json in (None, "-") else Path(args.json)
+    plot_accuracy_latency(bench, plot)
+    try:
+        plot_ref = str(plot.resolve().relative_to(markdown.resolve().parent))
+    except ValueError:
+        plot_ref = str(plot.resolve())
+    markdown.parent.mkdir(parents=True, exist_ok=True)
+    markdown.write_text(leaderboard_markdown(bench, plot_name=plot_ref))
+    bench["outputs"] = {"markdown": str(markdown), "plot": str(plot), "json": str(json_path)}
+    write_json(bench, str(json_path))
+    if args.json == "-":
+        write_json(bench, "-")
+        return 0
+    header, rows = leaderboard_rows(bench)
+    print(table(rows, header))
+    print(f"wrote {markdown}, {plot} and {json_path}")
+    return 0
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("eval", help="evaluate a model on a dataset split (mIoU, accuracy, per-class table)",
+                       description="Metrics of MODEL on a registered dataset split, with whole-image, sliding-window "
+                                   "or multi-scale+flip inference.")
+    p.add_argument("model", help="catalog name, hf-hub:org/repo or a save_pretrained directory")
+    _add_dataset_args(p, required=True)
+    add_inference_args(p)
+    add_json_arg(p, "metrics")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="benchmark models: accuracy, latency, throughput, memory, GMACs; leaderboard",
+                       description="For each MODEL: the evaluation (with --dataset), latency p50/p95 at batch 1, "
+                                   "throughput, peak memory, parameters and GMACs; writes a markdown leaderboard, a "
+                                   "JSON file and an mIoU-vs-latency plot.")
+    p.add_argument("models", nargs="+", metavar="MODEL")
+    _add_dataset_args(p, required=False)
+    add_inference_args(p)
+    p.add_argument("--size", type=_size, default=None, metavar="N|HxW",
+                   help="input size for latency/GMACs (default: the first evaluation input, else 512)")
+    p.add_argument("--repeat", type=int, default=10, help="timed calls for latency (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
+    p.add_argument("--throughput-batch", type=int, default=4, help="batch size for throughput (default 4; 0 skips)")
+    p.add_argument("--no-compare-fp32", action="store_true",
+                   help="with --precision bf16: skip the fp32 evaluation that gives the mIoU change")
+    p.add_argument("--markdown", default="docs/leaderboard.md", help="leaderboard file (default docs/leaderboard.md)")
+    p.add_argument("--plot", default=None, help="plot file (default: the markdown path with .png)")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                   help="JSON results file (default: the markdown path with .json); no PATH: also print JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_bench)

@@ -1,0 +1,264 @@
+"""Export a segzoo model to ONNX with dynamic batch, height and width, checked with onnxruntime.
+
+``export_onnx(model, "model.onnx")`` picks an exporter:
+
+* ``dynamo`` (torch's default since 2.9, ``torch.onnx.export(..., dynamo=True)``): ``torch.export`` with automatic
+  dynamic dimensions (non-strict first, strict when non-strict specialised the height or width, e.g. for code that
+  calls ``int()`` on a shape), then translated by onnxscript. Needs ``pip install onnxscript``.
+* ``torchscript`` (the legacy tracer, ``dynamo=False``): needs only torch; a model whose Python code turns shapes
+  into constants (``int(x.shape[-1])``) traces to a graph that is wrong at other sizes, which the check catches.
+
+``auto`` tries dynamo when onnxscript is installed, then torchscript, and keeps the first export that passes the
+check. The check runs the ONNX file with onnxruntime at two different input sizes (the second also at batch 2) and
+compares with eager PyTorch (max |difference| <= ``tolerance``).
+
+Two things make segzoo models exportable with dynamic sizes:
+
+* the core's ``check_input`` divisibility test is skipped under tracing/compiling (``torch.jit.is_tracing()``,
+  ``torch.compiler.is_compiling()``), so the example input only needs to be valid;
+* ``nn.AdaptiveAvgPool2d`` with an output larger than 1 (PSPNet's and UperNet's pyramid pooling) has no ONNX
+  operator for dynamic input sizes (the tracer refuses it; the dynamo decomposition gave wrong values at a second
+  size). During export it is replaced by :class:`ExportableAdaptiveAvgPool2d`, which computes the same bins with
+  slices and means (PyTorch's bin rule: ``start = floor(i*H/n)``, ``end = ceil((i+1)*H/n)``), and restored after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from segzoo.errors import SegzooError
+
+log = logging.getLogger("segzoo")
+
+__all__ = ["EXPORTERS", "ExportableAdaptiveAvgPool2d", "check_onnx", "export_onnx", "onnxscript_available"]
+
+EXPORTERS = ("auto", "dynamo", "torchscript")
+
+
+def onnxscript_available() -> bool:
+    try:
+        import onnxscript  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class ExportableAdaptiveAvgPool2d(nn.Module):
+    """``nn.AdaptiveAvgPool2d`` written with slices and means, so it exports with symbolic input sizes."""
+
+    def __init__(self, output_size: int | Sequence[int | None]) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.output_size
+        oh, ow = (out, out) if isinstance(out, int) else out
+        h, w = x.shape[-2], x.shape[-1]
+        oh = h if oh is None else oh
+        ow = w if ow is None else ow
+        if oh == 1 and ow == 1:
+            return x.mean(dim=(-2, -1), keepdim=True)
+        rows = []
+        for i in range(oh):
+            h0 = (i * h) // oh
+            h1 = ((i + 1) * h + oh - 1) // oh
+            cols = [
+                x[..., h0:h1, (j * w) // ow : ((j + 1) * w + ow - 1) // ow].mean(dim=(-2, -1), keepdim=True)
+                for j in range(ow)
+            ]
+            rows.append(torch.cat(cols, dim=-1))
+        return torch.cat(rows, dim=-2)
+
+
+@contextlib.contextmanager
+def exportable(model: nn.Module) -> Iterator[nn.Module]:
+    """Temporarily swap adaptive average pools with output > 1 for :class:`ExportableAdaptiveAvgPool2d`."""
+    swapped: list[tuple[nn.Module, str, nn.Module]] = []
+    for parent in model.modules():
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.AdaptiveAvgPool2d and child.output_size not in (1, (1, 1)):
+                setattr(parent, name, ExportableAdaptiveAvgPool2d(child.output_size))
+                swapped.append((parent, name, child))
+    try:
+        yield model
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
+
+
+def _model_size(model: Any) -> tuple[int, int]:
+    divisor = max(1, int(getattr(model, "input_divisor", 1) or 1))
+    config = getattr(model, "config", {}) or {}
+    return divisor, int(config.get("in_channels", 3) or 3)
+
+
+def _round_up(v: int, d: int) -> int:
+    return max(d, int(math.ceil(v / d)) * d)
+
+
+def default_sizes(model: Any, size: int | Sequence[int] | None = None) -> list[tuple[int, int]]:
+    """The export size and a second, different, non-square check size, both multiples of ``input_divisor``."""
+    divisor, _ = _model_size(model)
+    if size is None:
+        h = w = 256
+    elif isinstance(size, int):
+        h = w = size
+    else:
+        h, w = (int(s) for s in size)
+    h, w = _round_up(h, divisor), _round_up(w, divisor)
+    step = max(divisor, 32)
+    return [(h, w), (h + step, w + 2 * step)]
+
+
+def _export_dynamo(model: nn.Module, example: torch.Tensor, path: Path, opset: int | None, dynamic: bool,
+                   strict: bool = False) -> str:
+    from torch.export import Dim
+
+    shapes = ({0: Dim.AUTO, 2: Dim.AUTO, 3: Dim.AUTO},) if dynamic else ({0: Dim.AUTO},)
+    ep = torch.export.export(model, (example,), dynamic_shapes=shapes, strict=strict)
+    if dynamic:
+        placeholder = [n for n in ep.graph.nodes if n.op == "placeholder"][-1]
+        shape = placeholder.meta["val"].shape
+        if any(isinstance(s, int) for s in shape[2:]):
+            raise SegzooError(f"torch.export(strict={strict}) specialised the input size to {tuple(shape)}")
+    nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(ep, (example,), str(path), dynamo=True, input_names=["input"], output_names=["logits"],
+                          opset_version=opset, external_data=nbytes > 1_800_000_000)
+    return f"torch.export strict={strict}"
+
+
+def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, opset: int | None, dynamic: bool) -> str:
+    axes = {0: "batch", 2: "height", 3: "width"} if dynamic else {0: "batch"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), str(path), dynamo=False, input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": axes, "logits": axes}, opset_version=opset or 17)
+    return ""
+
+
+def check_onnx(
+    path: str | Path, model: nn.Module, sizes: Sequence[tuple[int, int]], *, batch_sizes: Sequence[int] | None = None,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Run the ONNX file with onnxruntime at each size and compare with eager ``model``: max |difference|."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise SegzooError("checking the export needs onnxruntime: pip install onnxruntime") from None
+    _, channels = _model_size(model)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.log_severity_level = 4  # failures are reported in the result, not printed
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    batch_sizes = list(batch_sizes or [1] + [2] * (len(sizes) - 1))
+    generator = torch.Generator().manual_seed(seed)
+    results = []
+    for (h, w), n in zip(sizes, batch_sizes, strict=True):
+        x = torch.randn(n, channels, h, w, generator=generator)
+        with torch.inference_mode():
+            ref = model(x).float()
+        try:
+            got = torch.from_numpy(session.run(None, {name: x.numpy()})[0])
+        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
+            results.append({"size": [n, channels, h, w], "error": str(err).splitlines()[0][:300]})
+            continue
+        if got.shape != ref.shape:
+            results.append({"size": [n, channels, h, w], "error": f"output shape {tuple(got.shape)}, "
+                            f"expected {tuple(ref.shape)}"})
+            continue
+        results.append({"size": [n, channels, h, w], "max_abs_diff": float((got - ref).abs().max())})
+    return results
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    opset: int | None = None,
+    size: int | Sequence[int] | None = None,
+    exporter: str = "auto",
+    dynamic: bool = True,
+    check: bool = True,
+    tolerance: float = 1e-4,
+) -> dict[str, Any]:
+    """Write ``model`` as ONNX to ``path`` (input ``input`` (N, C, H, W), output ``logits``) and return a report:
+    exporter used, dynamic axes, seconds, and (with ``check``) the onnxruntime comparison at two sizes."""
+    if exporter not in EXPORTERS:
+        raise SegzooError(f"unknown exporter {exporter!r}; choose from {', '.join(EXPORTERS)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval().to("cpu")
+    sizes = default_sizes(model, size)
+    if not dynamic:
+        sizes = [sizes[0], sizes[0]]
+    _, channels = _model_size(model)
+    dynamo = [("dynamo", False), ("dynamo", True)] if dynamic else [("dynamo", False)]
+    if exporter == "auto":
+        candidates = (dynamo if onnxscript_available() else []) + [("torchscript", False)]
+    elif exporter == "dynamo":
+        if not onnxscript_available():
+            raise SegzooError("the dynamo exporter needs onnxscript: pip install onnxscript")
+        candidates = dynamo
+    else:
+        candidates = [("torchscript", False)]
+    failures = []
+    for name, strict in candidates:
+        example = torch.randn(2 if name == "dynamo" else 1, channels, *sizes[0],
+                              generator=torch.Generator().manual_seed(0))
+        start = time.perf_counter()
+        try:
+            with exportable(model) as m:
+                if name == "dynamo":
+                    notes = _export_dynamo(m, example, path, opset, dynamic, strict=strict)
+                else:
+                    notes = _export_torchscript(m, example, path, opset, dynamic)
+        except SegzooError as err:
+            failures.append(f"{name}: {err}")
+            continue
+        except Exception as err:  # noqa: BLE001 - exporters raise many types
+            log.debug("%s export failed", name, exc_info=True)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            failures.append(f"{name}: {type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}")
+            continue
+        seconds = time.perf_counter() - start
+        report: dict[str, Any] = {
+            "path": str(path),
+            "exporter": name,
+            "opset": opset,
+            "dynamic_axes": ["batch", "height", "width"] if dynamic else ["batch"],
+            "export_seconds": round(seconds, 2),
+            "file_mb": round(path.stat().st_size / 2**20, 2),
+        }
+        if notes:
+            report["notes"] = notes
+        if not check:
+            return report
+        checks = check_onnx(path, model, sizes)
+        report["checks"] = checks
+        bad = [c for c in checks if "error" in c or not c["max_abs_diff"] <= tolerance]
+        if not bad:
+            report["max_abs_diff"] = max(c["max_abs_diff"] for c in checks)
+            return report
+        name = f"{name} (strict)" if strict else name
+        failures.append(f"{name}: onnxruntime disagrees with PyTorch at " + "; ".join(
+            f"{'x'.join(map(str, c['size']))}: {c.get('error') or 'max |diff| %.2e' % c['max_abs_diff']}"
+            for c in bad))
+    hint = "" if onnxscript_available() else " (install onnxscript to try the dynamo exporter)"
+    if dynamic:
+        hint += "; --static exports a fixed input size instead"
+    raise SegzooError("ONNX export failed: " + " | ".join(failures) + hint)

@@ -1,0 +1,57 @@
+"""Inference: preprocessing, whole / sliding-window / multi-scale+flip inference, engines, prediction images.
+
+``import segzoo.inference`` is cheap (torch is imported when a name is first used)::
+
+    from segzoo.inference import Engine, Preprocessing, infer
+
+    engine = Engine(model)                        # channels-last + folded BatchNorm, checked against eager
+    pre = Preprocessing.from_model(model)         # mean/std/resize from model.config["preprocessing"]
+    logits = infer(engine, pre(image)[None], mode="slide", crop=512, stride=341)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "Engine": "segzoo.inference.engine",
+    "ENGINES": "segzoo.inference.engine",
+    "PRECISIONS": "segzoo.inference.engine",
+    "DEFAULT_ENGINE": "segzoo.inference.engine",
+    "resolve_device": "segzoo.inference.engine",
+    "Preprocessing": "segzoo.inference.preprocessing",
+    "infer": "segzoo.inference.modes",
+    "infer_whole": "segzoo.inference.modes",
+    "infer_slide": "segzoo.inference.modes",
+    "infer_msflip": "segzoo.inference.modes",
+    "InferenceSettings": "segzoo.inference.modes",
+    "fold_batchnorm": "segzoo.inference.optimize",
+    "predict_image": "segzoo.inference.predict",
+    "resolve_palette": "segzoo.inference.predict",
+    "mask_image": "segzoo.inference.predict",
+    "overlay": "segzoo.inference.predict",
+}
+
+__all__ = sorted(_LAZY)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from segzoo.inference.engine import DEFAULT_ENGINE, ENGINES, PRECISIONS, Engine, resolve_device
+    from segzoo.inference.modes import InferenceSettings, infer, infer_msflip, infer_slide, infer_whole
+    from segzoo.inference.optimize import fold_batchnorm
+    from segzoo.inference.predict import mask_image, overlay, predict_image, resolve_palette
+    from segzoo.inference.preprocessing import Preprocessing
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'segzoo.inference' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

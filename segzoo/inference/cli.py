@@ -1,0 +1,203 @@
+"""``segzoo predict`` and ``segzoo export``, plus the inference options shared with ``eval`` and ``bench``.
+
+Imported by ``segzoo.cli`` to build the parser, so it imports nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from segzoo.errors import SegzooError
+
+ENGINE_CHOICES = ("auto", "eager", "channels_last", "compile", "onnxruntime")
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
+
+
+def _size(text: str) -> tuple[int, int]:
+    parts = text.lower().replace("x", ",").split(",")
+    try:
+        nums = [int(p) for p in parts if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or HxW, got {text!r}") from None
+    if len(nums) == 1:
+        nums = nums * 2
+    if len(nums) != 2 or min(nums) < 1:
+        raise argparse.ArgumentTypeError(f"expected N or HxW, got {text!r}")
+    return nums[0], nums[1]
+
+
+def add_runtime_args(p: argparse.ArgumentParser) -> None:
+    """--engine, --precision, --device."""
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
+                   help="how the forward pass runs (auto = channels_last: folded BatchNorm + NHWC; see "
+                        "docs/benchmarking.md)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16 runs under bfloat16 autocast (fast on CPUs with AMX/AVX512-BF16 and recent GPUs)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+
+
+def add_inference_args(p: argparse.ArgumentParser) -> None:
+    """--mode, --crop, --stride, --scales, --flip, --no-resize, plus the runtime options."""
+    g = p.add_argument_group("inference")
+    g.add_argument("--mode", choices=("whole", "slide", "msflip"), default=None,
+                   help="whole image (default), sliding window, or multi-scale (+flip) test-time augmentation; "
+                        "default: msflip when --scales/--flip is given, slide when --crop is given")
+    g.add_argument("--crop", type=_size, default=None, metavar="N|HxW", help="sliding-window size")
+    g.add_argument("--stride", type=_size, default=None, metavar="N|HxW",
+                   help="sliding-window step (default: 2/3 of the crop)")
+    g.add_argument("--scales", type=_floats, default=None, metavar="S,S,...",
+                   help="msflip scales (default 0.5,0.75,1.0,1.25,1.5,1.75)")
+    g.add_argument("--flip", action="store_true", help="msflip: also average horizontally flipped passes")
+    g.add_argument("--no-resize", action="store_true",
+                   help="ignore the model's preprocessing resize (infer at each image's own size)")
+    add_runtime_args(g)
+
+
+def settings_from_args(args: argparse.Namespace, batch_size: int = 1):
+    from segzoo.inference.modes import MMSEG_SCALES, InferenceSettings
+
+    mode = args.mode
+    if mode is None:
+        mode = "msflip" if (args.scales or args.flip) else "slide" if args.crop else "whole"
+    if mode != "msflip" and (args.scales or args.flip):
+        raise SegzooError(f"--scales and --flip apply to --mode msflip, not {mode}")
+    return InferenceSettings(
+        mode=mode, crop=args.crop, stride=args.stride, scales=list(args.scales or MMSEG_SCALES), flip=args.flip,
+        slide=mode == "msflip" and args.crop is not None, batch_size=batch_size,
+    )
+
+
+def add_json_arg(p: argparse.ArgumentParser, what: str = "results") -> None:
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                   help=f"write the {what} as JSON to PATH (no PATH: print JSON instead of the table)")
+
+
+def write_json(data: Any, target: str | None) -> None:
+    text = json.dumps(data, indent=2, default=str)
+    if target in (None, "-"):
+        print(text)
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")
+
+
+def load_model(ref: str):
+    import segzoo
+
+    return segzoo.load(ref)
+
+
+# -- predict -------------------------------------------------------------------------------------------------------
+def cmd_predict(args: argparse.Namespace) -> int:
+    from segzoo.inference.engine import Engine
+    from segzoo.inference.predict import class_names_of, open_input, predict_image, resolve_palette, save_prediction
+    from segzoo.inference.preprocessing import Preprocessing
+
+    settings = settings_from_args(args)
+    paths = [Path(p) for p in args.images]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise SegzooError(f"image(s) not found: {', '.join(missing[:5])}")
+    model = load_model(args.model)
+    pre = Preprocessing.from_model(model, resize=not args.no_resize)
+    engine = Engine(model, args.engine, args.precision, args.device, copy=False)
+    palette, source = resolve_palette(model, args.dataset)
+    names = class_names_of(model, args.dataset)
+    out_dir = Path(args.out)
+    from tqdm.auto import tqdm
+
+    results = []
+    for path in tqdm(paths, desc="predict", unit="img", disable=args.no_progress or len(paths) < 2, leave=False):
+        image = open_input(path)
+        mask = predict_image(engine, image, pre, settings)
+        results.append(save_prediction(path, mask, out_dir, palette, names, image=image, alpha=args.alpha))
+    if args.json is not None:
+        write_json({"palette_source": source, "engine": engine.describe(), "settings": settings.as_dict(),
+                    "predictions": results}, args.json)
+        if args.json != "-":
+            _print_predictions(results)
+        return 0
+    _print_predictions(results)
+    return 0
+
+
+def _print_predictions(results: list[dict]) -> None:
+    from segzoo.evaluation.report import table
+
+    rows = []
+    for r in results:
+        top = sorted(r["classes"].items(), key=lambda kv: -kv[1])[:3]
+        rows.append([Path(r["image"]).name, r["mask"], r["overlay"],
+                     ", ".join(f"{k} {100 * v:.0f}%" for k, v in top)])
+    print(table(rows, ["image", "mask", "overlay", "main classes"]))
+
+
+# -- export --------------------------------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> int:
+    from segzoo.export import export_onnx
+
+    if args.format != "onnx":
+        raise SegzooError(f"unsupported export format {args.format!r}")
+    model = load_model(args.model)
+    out = args.out or f"{Path(str(args.model).rstrip('/')).name.replace(':', '_')}.onnx"
+    report = export_onnx(model, out, opset=args.opset, size=args.size, exporter=args.exporter,
+                         dynamic=not args.static, check=not args.no_check, tolerance=args.tolerance)
+    if args.json is not None:
+        write_json(report, args.json)
+        if args.json == "-":
+            return 0
+    axes = ", ".join(report["dynamic_axes"])
+    print(f"wrote {report['path']} ({report['file_mb']} MiB, {report['exporter']} exporter, dynamic {axes}, "
+          f"{report['export_seconds']} s)")
+    for c in report.get("checks", []):
+        print(f"  onnxruntime vs eager at {'x'.join(map(str, c['size']))}: max |diff| {c['max_abs_diff']:.2e}")
+    return 0
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("predict", help="predict masks for images: palette mask PNGs and coloured overlays",
+                       description="Writes <stem>_mask.png (palette PNG, pixel value = class id) and "
+                                   "<stem>_overlay.png (image blended with the class colours, with a legend).")
+    p.add_argument("model", help="catalog name, hf-hub:org/repo or a save_pretrained directory")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--out", default="predictions", help="output folder (default: predictions)")
+    p.add_argument("--dataset", default=None, help="take class colours from this registered dataset")
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the mask colours (default 0.5)")
+    p.add_argument("--no-progress", action="store_true")
+    add_inference_args(p)
+    add_json_arg(p, "predictions")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("export", help="export a model to ONNX (dynamic batch/height/width), checked by onnxruntime")
+    p.add_argument("model", help="catalog name, hf-hub:org/repo or a save_pretrained directory")
+    p.add_argument("--format", default="onnx", choices=("onnx",))
+    p.add_argument("--out", default=None, help="output file (default: <model>.onnx)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    p.add_argument("--size", type=_size, default=None, metavar="N|HxW",
+                   help="example input size (default 256; rounded up to the model's input divisor)")
+    p.add_argument("--exporter", choices=("auto", "dynamo", "torchscript"), default="auto")
+    p.add_argument("--static", action="store_true", help="fixed height and width (the --size), dynamic batch only")
+    p.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="max |diff| to eager accepted by the check")
+    add_json_arg(p, "export report")
+    p.set_defaults(func=cmd_export)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from segzoo.cli import main
+
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Inference engines: how a model's forward pass is executed (memory layout, compiler, runtime, precision).
+
+``Engine(model, engine=..., precision=...)`` is a callable ``engine(x) -> float32 logits`` on ``x``'s device. Engines:
+
+* ``eager``: ``model(x)`` under ``torch.inference_mode`` (the reference).
+* ``channels_last`` (default, ``auto``): BatchNorm folded into the preceding convolutions, weights and inputs in
+  channels-last (NHWC) layout, which oneDNN's convolutions prefer on CPU and cuDNN's tensor cores on GPU.
+* ``compile``: the ``channels_last`` model through ``torch.compile`` (inductor). Fastest per call, but the first call
+  at each new input size compiles (about 45 s for a ResNet-50 DeepLabV3 on 2 CPU cores).
+* ``onnxruntime``: the model exported to ONNX (dynamic batch, height and width) and run by onnxruntime.
+
+``precision="bf16"`` runs the ``channels_last`` (or ``compile``) engine under bfloat16 autocast; heavily dilated
+convolutions stay in fp32 (see :func:`segzoo.inference.optimize.keep_fp32`). fp32 engines are checked against eager
+fp32 when built: ``Engine`` runs a probe input through both and raises if they differ by more than ``tolerance``.
+See docs/benchmarking.md for the measurements behind the default.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from segzoo.errors import SegzooError
+
+log = logging.getLogger("segzoo")
+
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "PRECISIONS", "Engine", "resolve_device"]
+
+ENGINES = ("auto", "eager", "channels_last", "compile", "onnxruntime")
+PRECISIONS = ("fp32", "bf16")
+#: what ``auto`` means; chosen by measurement (docs/benchmarking.md)
+DEFAULT_ENGINE = "channels_last"
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except RuntimeError as err:
+        raise SegzooError(f"unknown device {str(device)!r}: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SegzooError("device 'cuda' requested but torch sees no CUDA GPU")
+    return device
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bfloat16 runs natively (AVX-512 BF16 / AMX on CPU, Ampere or newer on GPU)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _probe_input(model: nn.Module, device: torch.device) -> torch.Tensor:
+    divisor = max(1, int(getattr(model, "input_divisor", 1) or 1))
+    side = divisor * max(1, math.ceil(64 / divisor))
+    channels = int(getattr(model, "config", {}).get("in_channels", 3) or 3)
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(1, channels, side, side, generator=generator).to(device)
+
+
+class Engine:
+    """A callable ``engine(x) -> logits (float32)`` that runs ``model`` the chosen way.
+
+    ``copy=True`` (default) leaves ``model`` untouched (the engine works on a copy when it rewrites weights);
+    ``copy=False`` lets it rewrite ``model`` in place (saves memory; the CLI does this).
+    ``tolerance``: maximum |difference| to eager fp32 allowed for fp32 engines, checked once on a probe input
+    (``None`` skips the check).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        engine: str = "auto",
+        precision: str = "fp32",
+        device: str | torch.device | None = None,
+        *,
+        copy: bool = True,
+        tolerance: float | None = 1e-4,
+        onnx_path: str | Path | None = None,
+    ) -> None:
+        if engine not in ENGINES:
+            raise SegzooError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+        if precision not in PRECISIONS:
+            raise SegzooError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+        self.requested = engine
+        self.engine = DEFAULT_ENGINE if engine == "auto" else engine
+        self.precision = precision
+        self.device = resolve_device(device)
+        if precision == "bf16" and self.engine in ("eager", "onnxruntime"):
+            if self.engine == "onnxruntime":
+                raise SegzooError("the onnxruntime engine runs fp32 only; use --engine channels_last for bf16")
+        if precision == "bf16" and not bf16_supported(self.device):
+            log.warning("bf16 requested but this %s has no native bfloat16 support: expect it to be slow",
+                        self.device.type)
+        self.model = model
+        self.num_classes = getattr(model, "num_classes", None)
+        self.input_divisor = int(getattr(model, "input_divisor", 1) or 1)
+        self.align_corners = bool(getattr(model, "align_corners", False))
+        self.config = dict(getattr(model, "config", {}) or {})
+        self.folded = 0
+        self.fp32_convs = 0
+        self.max_abs_diff: float | None = None
+        self._session = None
+        model.eval()
+        reference = None
+        probe = None
+        if self.engine != "eager" and tolerance is not None:
+            probe = _probe_input(model, self.device)
+            model.to(self.device)
+            with torch.inference_mode():
+                reference = model(probe).float()
+        if self.engine == "eager":
+            self._module = model.to(self.device)
+        elif self.engine == "onnxruntime":
+            self._module = None
+            self._setup_onnxruntime(model, onnx_path)
+        else:
+            self._module = self._setup_torch(model, copy=copy)
+        if reference is not None:
+            self._check(probe, reference, tolerance)
+
+    # -- set-up ------------------------------------------------------------------------------------------------------
+    def _setup_torch(self, model: nn.Module, *, copy: bool) -> nn.Module:
+        from segzoo.inference.optimize import fold_batchnorm, keep_fp32
+
+        work = _copy_module(model) if copy else model
+        work = work.to(self.device).eval()
+        original = None if copy else None
+        try:
+            self.folded = fold_batchnorm(work, _probe_input(work, self.device))
+        except Exception as err:  # noqa: BLE001 - an optimisation must never break inference
+            log.debug("BatchNorm folding skipped: %s", err)
+        work = work.to(memory_format=torch.channels_last)
+        if self.precision == "bf16":
+            self.fp32_convs = keep_fp32(work, device_type=self.device.type)
+        del original
+        if self.engine == "compile":
+            work = torch.compile(work)
+        return work
+
+    def _setup_onnxruntime(self, model: nn.Module, onnx_path: str | Path | None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise SegzooError("the onnxruntime engine needs onnxruntime: pip install onnxruntime") from None
+        from segzoo.export import export_onnx
+
+        if onnx_path is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="segzoo-onnx-")
+            onnx_path = Path(self._tmp.name) / "model.onnx"
+            export_onnx(model.to("cpu"), onnx_path, check=False)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        if self.device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        self._session = ort.InferenceSession(str(onnx_path), options, providers=providers)
+        self._input_name = self._session.get_inputs()[0].name
+
+    def _check(self, probe: torch.Tensor, reference: torch.Tensor, tolerance: float) -> None:
+        out = self(probe)
+        diff = float((out - reference).abs().max())
+        self.max_abs_diff = diff
+        if self.precision == "fp32" and not diff <= tolerance:
+            raise SegzooError(
+                f"engine {self.engine!r} disagrees with eager by {diff:.2e} (> {tolerance:g}) on a probe input; "
+                "use --engine eager and report this model"
+            )
+
+    # -- running -----------------------------------------------------------------------------------------------------
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self._session is not None:
+            out = self._session.run(None, {self._input_name: x.detach().to("cpu", torch.float32).contiguous().numpy()})
+            return torch.from_numpy(out[0]).to(x.device)
+        x = x.to(self.device, non_blocking=True)
+        with torch.inference_mode():
+            if self.engine == "eager":
+                return self._module(x).float()
+            x = x.contiguous(memory_format=torch.channels_last)
+            if self.precision == "bf16":
+                with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                    out = self._module(x)
+            else:
+                out = self._module(x)
+            return out.float().contiguous()
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "precision": self.precision,
+            "device": str(self.device),
+            "batchnorm_folded": self.folded,
+            "fp32_convolutions": self.fp32_convs,
+            "probe_max_abs_diff": self.max_abs_diff,
+        }
+
+    def __repr__(self) -> str:
+        return f"Engine(engine={self.engine!r}, precision={self.precision!r}, device={str(self.device)!r})"
+
+
+def _copy_module(model: nn.Module) -> nn.Module:
+    try:
+        return copy.deepcopy(model)
+    except Exception as err:  # noqa: BLE001
+        raise SegzooError(f"cannot copy the model for the engine ({err}); pass copy=False") from None

@@ -1,0 +1,109 @@
+"""Turning a PIL image into the model's input, as ``model.config["preprocessing"]`` says.
+
+Keys used (the catalog schema): ``mean`` and ``std`` (per channel, on 0..1 inputs), ``resize`` (``{"shorter_side":
+N}`` keeps the aspect ratio with torchvision's rule, ``{"height": H, "width": W}`` resizes to exactly that, absent or
+``None``: no resize) and ``interpolation`` (bilinear, bicubic, nearest). ``ignore_index`` and ``reduce_zero_label``
+describe labels; segzoo's datasets already return training ids, so evaluation takes the dataset's ``ignore_index``.
+A model without a ``preprocessing`` entry (e.g. one built with ``segzoo.create``) gets ImageNet mean/std and no
+resize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from segzoo.errors import SegzooError
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Preprocessing"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class Preprocessing:
+    mean: Sequence[float] = IMAGENET_MEAN
+    std: Sequence[float] = IMAGENET_STD
+    resize: Mapping[str, int] | None = None
+    interpolation: str = "bilinear"
+    in_channels: int = 3
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None, in_channels: int = 3) -> Preprocessing:
+        config = dict(config or {})
+        mean = config.pop("mean", None)
+        std = config.pop("std", None)
+        if mean is None or std is None:
+            mean = IMAGENET_MEAN if in_channels == 3 else (0.5,) * in_channels
+            std = IMAGENET_STD if in_channels == 3 else (0.5,) * in_channels
+        resize = config.pop("resize", None) or None
+        interpolation = config.pop("interpolation", "bilinear") or "bilinear"
+        pre = cls([float(m) for m in mean], [float(s) for s in std], resize, interpolation, in_channels, config)
+        pre._check()
+        return pre
+
+    @classmethod
+    def from_model(cls, model: Any, *, resize: bool = True) -> Preprocessing:
+        """The model's preprocessing; ``resize=False`` drops the resize (evaluate at the image's own size)."""
+        config = dict(getattr(model, "config", {}) or {})
+        in_channels = int(config.get("in_channels", 3) or 3)
+        pre = cls.from_config(config.get("preprocessing"), in_channels)
+        if not resize:
+            pre.resize = None
+        return pre
+
+    def _check(self) -> None:
+        if len(self.mean) != len(self.std):
+            raise SegzooError(f"preprocessing mean {list(self.mean)} and std {list(self.std)} differ in length")
+        if self.interpolation not in ("bilinear", "bicubic", "nearest"):
+            raise SegzooError(f"unknown preprocessing interpolation {self.interpolation!r}")
+        if self.resize is not None:
+            keys = set(self.resize)
+            if keys not in ({"shorter_side"}, {"height", "width"}):
+                raise SegzooError(
+                    f"preprocessing resize {dict(self.resize)} is not understood; use {{'shorter_side': N}} or "
+                    "{'height': H, 'width': W}"
+                )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mean": list(self.mean), "std": list(self.std), "resize": None if self.resize is None else
+                dict(self.resize), "interpolation": self.interpolation}
+
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        """``(width, height)`` an image of that size is resized to."""
+        if self.resize is None:
+            return width, height
+        if "shorter_side" in self.resize:
+            s = int(self.resize["shorter_side"])
+            if width <= height:
+                return s, int(s * height / width)
+            return int(s * width / height), s
+        return int(self.resize["width"]), int(self.resize["height"])
+
+    def resize_image(self, image: Image.Image) -> Image.Image:
+        size = self.output_size(*image.size)
+        if size == image.size:
+            return image
+        resample = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+                    "nearest": Image.Resampling.NEAREST}[self.interpolation]
+        return image.resize(size, resample)
+
+    def convert(self, image: Image.Image) -> Image.Image:
+        mode = "L" if self.in_channels == 1 else "RGB"
+        return image if image.mode == mode else image.convert(mode)
+
+    def __call__(self, image: Image.Image):
+        """PIL image -> normalised float32 tensor ``(C, H, W)`` at the resized size."""
+        from segzoo.data.transforms import Normalize, ToTensor
+
+        tensor, _ = ToTensor()(self.resize_image(self.convert(image)))
+        if tensor.shape[0] != len(self.mean):
+            raise SegzooError(
+                f"the image has {tensor.shape[0]} channels but preprocessing has {len(self.mean)} mean/std values"
+            )
+        return Normalize(self.mean, self.std)(tensor)[0]

@@ -1,0 +1,53 @@
+"""Fine-tune or train segmentation models: ``segzoo train`` and :func:`fit` / :class:`Trainer`.
+
+::
+
+    from segzoo.train import TrainConfig, fit
+
+    summary = fit(TrainConfig(architecture="unet", encoder="resnet18", dataset="camvid",
+                              data_root="data/CamVid", crop_size=256, epochs=20, output="runs/camvid"))
+    model = segzoo.load("runs/camvid/best")
+
+``import segzoo.train`` is cheap: torch is imported when :class:`Trainer`, :func:`fit` or :func:`evaluate` is first
+used. See ``docs/training.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from segzoo.train.config import TrainConfig, TrainConfigError, TrainingError
+
+_LAZY = {
+    "Trainer": "segzoo.train.trainer",
+    "TrainState": "segzoo.train.trainer",
+    "fit": "segzoo.train.trainer",
+    "evaluate": "segzoo.train.evaluation",
+    "lr_factor": "segzoo.train.schedule",
+    "load_checkpoint": "segzoo.train.checkpoint",
+    "plot_curves": "segzoo.train.plot",
+}
+
+__all__ = ["TrainConfig", "TrainConfigError", "TrainingError", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from segzoo.train.checkpoint import load_checkpoint
+    from segzoo.train.evaluation import evaluate
+    from segzoo.train.plot import plot_curves
+    from segzoo.train.schedule import lr_factor
+    from segzoo.train.trainer import Trainer, TrainState, fit
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'segzoo.train' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
