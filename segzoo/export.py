@@ -3,8 +3,8 @@
 ``export_onnx(model, "model.onnx")`` picks an exporter:
 
 * ``dynamo`` (torch's default since 2.9, ``torch.onnx.export(..., dynamo=True)``): ``torch.export`` with automatic
-  dynamic dimensions (non-strict first, strict when non-strict specialised the height or width, e.g. for code that
-  calls ``int()`` on a shape), then translated by onnxscript. Needs ``pip install onnxscript``.
+  dynamic dimensions, non-strict first, then strict (which keeps sizes symbolic through ``int(x.shape[-1])``, as
+  the U-Net decoder does), then translated by onnxscript. Needs ``pip install onnxscript``.
 * ``torchscript`` (the legacy tracer, ``dynamo=False``): needs only torch; a model whose Python code turns shapes
   into constants (``int(x.shape[-1])``) traces to a graph that is wrong at other sizes, which the check catches.
 

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from segzoo.errors import SegzooError
-from segzoo.inference.cli import add_inference_args, add_json_arg, _size, settings_from_args, write_json
+from segzoo.inference.cli import (
+    _size,
+    add_inference_args,
+    add_json_arg,
+    preprocessing_from_args,
+    settings_from_args,
+    write_json,
+)
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -58,7 +65,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from segzoo.evaluation.report import table
     from segzoo.inference.cli import load_model
     from segzoo.inference.engine import Engine
-    from segzoo.inference.preprocessing import Preprocessing
 
     settings = settings_from_args(args, args.batch_size)
     dataset = _dataset(args)
@@ -66,7 +72,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from segzoo.evaluation.evaluate import check_classes
 
     check_classes(model, dataset, name=f"{args.dataset} ({args.split})", model_name=str(args.model))  # fail before building the engine
-    pre = Preprocessing.from_model(model, resize=not args.no_resize)
+    pre = preprocessing_from_args(model, args)
     engine = Engine(model, args.engine, args.precision, args.device, copy=False)
     result = evaluate(engine, dataset, preprocessing=pre, settings=settings, batch_size=args.batch_size,
                       limit=args.limit, num_workers=args.num_workers, boundary=args.boundary,
@@ -111,7 +117,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bench = run_bench(
         args.models, dataset=dataset, dataset_name=args.dataset, split=args.split if dataset is not None else None,
         engine=args.engine, precision=args.precision, device=args.device, settings=settings, size=args.size,
-        resize=not args.no_resize, batch_size=args.batch_size, limit=args.limit, num_workers=args.num_workers,
+        resize=not args.no_resize, resize_override=args.resize, batch_size=args.batch_size, limit=args.limit, num_workers=args.num_workers,
         warmup=args.warmup, repeat=args.repeat, throughput_batch=args.throughput_batch,
         compare_fp32=not args.no_compare_fp32, boundary=args.boundary, progress=not args.no_progress,
     )

@@ -119,6 +119,7 @@ def plot_accuracy_latency(bench: dict[str, Any], path: str | Path) -> Path:
     if not xs:
         ax.text(0.5, 0.5, "no accuracy measured (run with --dataset)", ha="center", va="center",
                 transform=ax.transAxes)
+    ax.margins(x=0.15, y=0.12)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)

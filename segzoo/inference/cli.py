@@ -61,6 +61,8 @@ def add_inference_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scales", type=_floats, default=None, metavar="S,S,...",
                    help="msflip scales (default 0.5,0.75,1.0,1.25,1.5,1.75)")
     g.add_argument("--flip", action="store_true", help="msflip: also average horizontally flipped passes")
+    g.add_argument("--resize", default=None, metavar="N|HxW",
+                   help="override the model's preprocessing resize: N = shorter side, HxW = exact size")
     g.add_argument("--no-resize", action="store_true",
                    help="ignore the model's preprocessing resize (infer at each image's own size)")
     add_runtime_args(g)
@@ -95,6 +97,23 @@ def write_json(data: Any, target: str | None) -> None:
     path.write_text(text + "\n")
 
 
+def preprocessing_from_args(model: Any, args: argparse.Namespace):
+    from segzoo.inference.preprocessing import Preprocessing
+
+    pre = Preprocessing.from_model(model, resize=not args.no_resize)
+    if args.resize:
+        text = str(args.resize).lower()
+        if "x" in text:
+            h, w = _size(text)
+            pre.resize = {"height": h, "width": w}
+        else:
+            try:
+                pre.resize = {"shorter_side": int(text)}
+            except ValueError:
+                raise SegzooError(f"--resize expects N or HxW, got {args.resize!r}") from None
+    return pre
+
+
 def load_model(ref: str):
     import segzoo
 
@@ -105,7 +124,6 @@ def load_model(ref: str):
 def cmd_predict(args: argparse.Namespace) -> int:
     from segzoo.inference.engine import Engine
     from segzoo.inference.predict import class_names_of, open_input, predict_image, resolve_palette, save_prediction
-    from segzoo.inference.preprocessing import Preprocessing
 
     settings = settings_from_args(args)
     paths = [Path(p) for p in args.images]
@@ -113,7 +131,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if missing:
         raise SegzooError(f"image(s) not found: {', '.join(missing[:5])}")
     model = load_model(args.model)
-    pre = Preprocessing.from_model(model, resize=not args.no_resize)
+    pre = preprocessing_from_args(model, args)
     engine = Engine(model, args.engine, args.precision, args.device, copy=False)
     palette, source = resolve_palette(model, args.dataset)
     names = class_names_of(model, args.dataset)

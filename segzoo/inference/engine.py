@@ -1,18 +1,19 @@
-"""Inference engines: how a model's forward pass is executed (memory layout, compiler, runtime, precision).
+"""Inference engines: how a model's forward pass is executed (memory layout, fusion, compiler, runtime, precision).
 
 ``Engine(model, engine=..., precision=...)`` is a callable ``engine(x) -> float32 logits`` on ``x``'s device. Engines:
 
 * ``eager``: ``model(x)`` under ``torch.inference_mode`` (the reference).
-* ``channels_last`` (default, ``auto``): BatchNorm folded into the preceding convolutions, weights and inputs in
-  channels-last (NHWC) layout, which oneDNN's convolutions prefer on CPU and cuDNN's tensor cores on GPU.
-* ``compile``: the ``channels_last`` model through ``torch.compile`` (inductor). Fastest per call, but the first call
-  at each new input size compiles (about 45 s for a ResNet-50 DeepLabV3 on 2 CPU cores).
-* ``onnxruntime``: the model exported to ONNX (dynamic batch, height and width) and run by onnxruntime.
+* ``channels_last``: BatchNorm folded into the preceding convolutions, convolution+ReLU fused (fp32 on CPU), weights
+  and inputs in channels-last (NHWC) layout, which oneDNN's convolutions prefer on CPU and cuDNN's on GPU.
+* ``compile``: the ``channels_last`` model through ``torch.compile`` (inductor). Fast per call, but every new input
+  size compiles first (tens of seconds on a small CPU).
+* ``onnxruntime``: the model exported to ONNX (dynamic batch, height and width; checked at two sizes) and run by
+  onnxruntime.
+* ``auto``: ``onnxruntime`` for fp32 on CPU when it is installed and the model exports, else ``channels_last``.
 
 ``precision="bf16"`` runs the ``channels_last`` (or ``compile``) engine under bfloat16 autocast; heavily dilated
 convolutions stay in fp32 (see :func:`segzoo.inference.optimize.keep_fp32`). fp32 engines are checked against eager
-fp32 when built: ``Engine`` runs a probe input through both and raises if they differ by more than ``tolerance``.
-See docs/benchmarking.md for the measurements behind the default.
+fp32 when built and raise if they differ by more than ``tolerance``. docs/benchmarking.md has the measurements.
 """
 
 from __future__ import annotations
@@ -31,12 +32,25 @@ from segzoo.errors import SegzooError
 
 log = logging.getLogger("segzoo")
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "PRECISIONS", "Engine", "resolve_device"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "PRECISIONS", "TORCH_ENGINE", "Engine", "default_engine", "resolve_device"]
 
 ENGINES = ("auto", "eager", "channels_last", "compile", "onnxruntime")
 PRECISIONS = ("fp32", "bf16")
-#: what ``auto`` means; chosen by measurement (docs/benchmarking.md)
-DEFAULT_ENGINE = "channels_last"
+#: what ``auto`` means for fp32 on CPU (when onnxruntime is installed and the model exports); chosen by measurement,
+#: see docs/benchmarking.md. bf16, CUDA, and models that do not export use :data:`TORCH_ENGINE`.
+DEFAULT_ENGINE = "onnxruntime"
+TORCH_ENGINE = "channels_last"
+
+
+def default_engine(device: torch.device, precision: str) -> str:
+    """The engine ``auto`` resolves to."""
+    if device.type != "cpu" or precision != "fp32":
+        return TORCH_ENGINE
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return TORCH_ENGINE
+    return DEFAULT_ENGINE
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -94,12 +108,11 @@ class Engine:
         if precision not in PRECISIONS:
             raise SegzooError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
         self.requested = engine
-        self.engine = DEFAULT_ENGINE if engine == "auto" else engine
         self.precision = precision
         self.device = resolve_device(device)
-        if precision == "bf16" and self.engine in ("eager", "onnxruntime"):
-            if self.engine == "onnxruntime":
-                raise SegzooError("the onnxruntime engine runs fp32 only; use --engine channels_last for bf16")
+        self.engine = default_engine(self.device, precision) if engine == "auto" else engine
+        if precision == "bf16" and self.engine == "onnxruntime":
+            raise SegzooError("the onnxruntime engine runs fp32 only; use --engine channels_last for bf16")
         if precision == "bf16" and not bf16_supported(self.device):
             log.warning("bf16 requested but this %s has no native bfloat16 support: expect it to be slow",
                         self.device.type)
@@ -110,9 +123,23 @@ class Engine:
         self.config = dict(getattr(model, "config", {}) or {})
         self.folded = 0
         self.fp32_convs = 0
+        self.fused = 0
         self.max_abs_diff: float | None = None
+        self.fallback: str | None = None
         self._session = None
         model.eval()
+        if self.engine == "onnxruntime":
+            self._module = None
+            try:
+                self._setup_onnxruntime(model, onnx_path, tolerance)
+                return
+            except SegzooError as err:
+                if engine != "auto":
+                    raise
+                # auto: a model the exporter cannot handle with dynamic sizes still runs, in PyTorch
+                self.fallback = str(err)
+                self.engine = "channels_last"
+                log.info("onnxruntime engine unavailable for this model (%s); using channels_last", err)
         reference = None
         probe = None
         if self.engine != "eager" and tolerance is not None:
@@ -122,9 +149,6 @@ class Engine:
                 reference = model(probe).float()
         if self.engine == "eager":
             self._module = model.to(self.device)
-        elif self.engine == "onnxruntime":
-            self._module = None
-            self._setup_onnxruntime(model, onnx_path)
         else:
             self._module = self._setup_torch(model, copy=copy)
         if reference is not None:
@@ -132,37 +156,52 @@ class Engine:
 
     # -- set-up ------------------------------------------------------------------------------------------------------
     def _setup_torch(self, model: nn.Module, *, copy: bool) -> nn.Module:
-        from segzoo.inference.optimize import fold_batchnorm, keep_fp32
+        from segzoo.inference.optimize import fold_batchnorm, fuse_conv_relu, keep_fp32
 
         work = _copy_module(model) if copy else model
         work = work.to(self.device).eval()
-        original = None if copy else None
         try:
             self.folded = fold_batchnorm(work, _probe_input(work, self.device))
         except Exception as err:  # noqa: BLE001 - an optimisation must never break inference
             log.debug("BatchNorm folding skipped: %s", err)
         work = work.to(memory_format=torch.channels_last)
+        if self.precision == "fp32" and self.device.type == "cpu" and self.engine == "channels_last":
+            try:
+                self.fused = fuse_conv_relu(work, _probe_input(work, self.device).contiguous(
+                    memory_format=torch.channels_last))
+            except Exception as err:  # noqa: BLE001
+                log.debug("conv+ReLU fusion skipped: %s", err)
         if self.precision == "bf16":
             self.fp32_convs = keep_fp32(work, device_type=self.device.type)
-        del original
         if self.engine == "compile":
             work = torch.compile(work)
         return work
 
-    def _setup_onnxruntime(self, model: nn.Module, onnx_path: str | Path | None) -> None:
+    def _setup_onnxruntime(self, model: nn.Module, onnx_path: str | Path | None, tolerance: float | None) -> None:
         try:
             import onnxruntime as ort
         except ImportError:
             raise SegzooError("the onnxruntime engine needs onnxruntime: pip install onnxruntime") from None
-        from segzoo.export import export_onnx
+        from segzoo.export import check_onnx, default_sizes, export_onnx
 
         if onnx_path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="segzoo-onnx-")
             onnx_path = Path(self._tmp.name) / "model.onnx"
-            export_onnx(model.to("cpu"), onnx_path, check=False)
+            # small example and check sizes: the check is what proves the graph is right at other sizes
+            report = export_onnx(model.to("cpu"), onnx_path, size=64, check=tolerance is not None,
+                                 tolerance=tolerance or 1e-4)
+            self.max_abs_diff = report.get("max_abs_diff")
+        elif tolerance is not None:
+            checks = check_onnx(onnx_path, model.to("cpu"), default_sizes(model, 64))
+            bad = [c for c in checks if "error" in c or not c["max_abs_diff"] <= tolerance]
+            if bad:
+                raise SegzooError(f"{onnx_path} does not reproduce the model: {bad[0]}")
+            self.max_abs_diff = max(c["max_abs_diff"] for c in checks)
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle worker threads sleep instead of spinning: leaves the cores to DataLoader workers and other processes
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         if self.device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
@@ -186,9 +225,8 @@ class Engine:
             return torch.from_numpy(out[0]).to(x.device)
         x = x.to(self.device, non_blocking=True)
         with torch.inference_mode():
-            if self.engine == "eager":
-                return self._module(x).float()
-            x = x.contiguous(memory_format=torch.channels_last)
+            if self.engine != "eager":
+                x = x.contiguous(memory_format=torch.channels_last)
             if self.precision == "bf16":
                 with torch.autocast(self.device.type, dtype=torch.bfloat16):
                     out = self._module(x)
@@ -206,8 +244,10 @@ class Engine:
             "precision": self.precision,
             "device": str(self.device),
             "batchnorm_folded": self.folded,
+            "conv_relu_fused": self.fused,
             "fp32_convolutions": self.fp32_convs,
             "probe_max_abs_diff": self.max_abs_diff,
+            **({"fallback_reason": self.fallback} if self.fallback else {}),
         }
 
     def __repr__(self) -> str:

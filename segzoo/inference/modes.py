@@ -17,7 +17,6 @@ normalised batch ``x`` of shape ``(N, C, H, W)``, and returns scores ``(N, K, H,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -210,5 +209,4 @@ def passes_per_image(settings: InferenceSettings, height: int, width: int) -> in
         ch, cw = _pair(settings.crop)
         sh, sw = _pair(settings.stride)
         return len(_starts(height, ch, sh)) * len(_starts(width, cw, sw))
-    per = 2 if settings.flip else 1
-    return per * len(settings.scales) * (1 if not settings.slide else math.prod((1, 1)))
+    return (2 if settings.flip else 1) * len(settings.scales)

@@ -16,7 +16,7 @@ from torch import nn
 
 log = logging.getLogger("segzoo")
 
-__all__ = ["fold_batchnorm", "keep_fp32"]
+__all__ = ["fold_batchnorm", "fuse_conv_relu", "keep_fp32"]
 
 # exact types only: subclasses such as timm's BatchNormAct2d also apply an activation
 _FOLDABLE_NORMS = (nn.BatchNorm2d,)
@@ -32,13 +32,14 @@ def _find_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, nn.C
     def conv_hook(module, inputs, output):
         calls[id(module)] = calls.get(id(module), 0) + 1
         if isinstance(output, torch.Tensor):
-            produced[id(output)] = (output, module)  # keep the tensor alive so its id stays unique
+            # keep the tensor alive so its id stays unique; its version tells whether it was changed in place since
+            produced[id(output)] = (output, module, output._version)
 
     def norm_hook(module, inputs, output):
         calls[id(module)] = calls.get(id(module), 0) + 1
         x = inputs[0] if inputs else None
         hit = produced.get(id(x)) if isinstance(x, torch.Tensor) else None
-        if hit is None or hit[0] is not x:
+        if hit is None or hit[0] is not x or x._version != hit[2]:
             bad.add(id(module))
             return
         conv = hit[1]
@@ -54,7 +55,7 @@ def _find_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, nn.C
         elif type(m) in _FOLDABLE_NORMS:
             handles.append(m.register_forward_hook(norm_hook))
     try:
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: inference tensors have no version counter
             model(example)
     finally:
         for h in handles:
@@ -119,3 +120,76 @@ def keep_fp32(model: nn.Module, *, min_dilation: int = 6, device_type: str = "cp
             m.forward = forward
             count += 1
     return count
+
+
+def fuse_conv_relu(model: nn.Module, example: torch.Tensor) -> int:
+    """Run every ``Conv2d`` whose output goes straight into an ``nn.ReLU`` as one oneDNN convolution with a fused
+    ReLU (``torch.ops.mkldnn._convolution_pointwise``), and make that ReLU an ``nn.Identity``; returns how many.
+
+    CPU and fp32 only (call after :func:`fold_batchnorm`, so ``conv -> BN -> ReLU`` chains qualify). Pairs are found
+    like BatchNorm pairs: the ReLU's input must be the very tensor the convolution returned, unchanged since (an
+    in-place residual add in between, as in ResNet blocks, disqualifies the pair).
+    """
+    if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")):
+        return 0
+    names = {id(m): n for n, m in model.named_modules()}
+    produced: dict[int, tuple[torch.Tensor, nn.Module, int]] = {}
+    calls: dict[int, int] = {}
+    pairs: dict[int, nn.Module] = {}
+    bad: set[int] = set()
+
+    def conv_hook(module, inputs, output):
+        calls[id(module)] = calls.get(id(module), 0) + 1
+        if isinstance(output, torch.Tensor):
+            produced[id(output)] = (output, module, output._version)
+
+    def relu_pre_hook(module, inputs):
+        calls[id(module)] = calls.get(id(module), 0) + 1
+        x = inputs[0] if inputs else None
+        hit = produced.get(id(x)) if isinstance(x, torch.Tensor) else None
+        if hit is None or hit[0] is not x or x._version != hit[2]:
+            bad.add(id(module))
+            return
+        if id(module) in pairs and pairs[id(module)] is not hit[1]:
+            bad.add(id(module))
+        pairs[id(module)] = hit[1]
+
+    handles = []
+    for m in model.modules():
+        if type(m) is nn.Conv2d:
+            handles.append(m.register_forward_hook(conv_hook))
+        elif type(m) is nn.ReLU:
+            handles.append(m.register_forward_pre_hook(relu_pre_hook))
+    try:
+        with torch.no_grad():  # not inference_mode: inference tensors have no version counter
+            model(example)
+    finally:
+        for h in handles:
+            h.remove()
+    per_conv: dict[int, int] = {}
+    for conv in pairs.values():
+        per_conv[id(conv)] = per_conv.get(id(conv), 0) + 1
+    count = 0
+    for relu_id, conv in pairs.items():
+        relu_name = next((n for n, m in model.named_modules() if id(m) == relu_id), None)
+        if relu_id in bad or relu_name is None or per_conv[id(conv)] != 1 or calls.get(id(conv)) != calls[relu_id]:
+            continue
+        if conv.padding_mode != "zeros" or isinstance(conv.padding, str) or id(conv) not in names:
+            continue
+        conv.forward = _fused_forward(conv)
+        _set_module(model, relu_name, nn.Identity())
+        count += 1
+    return count
+
+
+def _fused_forward(conv: nn.Conv2d):
+    op = torch.ops.mkldnn._convolution_pointwise
+    unfused = conv.forward
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.float32 or x.device.type != "cpu" or conv.weight.dtype != torch.float32:
+            return torch.relu(unfused(x))
+        return op(x, conv.weight, conv.bias, list(conv.padding), list(conv.stride), list(conv.dilation),
+                  conv.groups, "relu", [], "")
+
+    return forward

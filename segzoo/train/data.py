@@ -190,10 +190,25 @@ def build_datasets(config: TrainConfig) -> tuple[Any, Any | None]:
     train = open_split(config.dataset, config.data_root, config.train_split, config.dataset_options)
     val = None
     if config.val_split:
+        _check_val_split(config)
         val = open_split(config.dataset, config.data_root, config.val_split,
                          {**config.dataset_options, **config.val_dataset_options})
         _check_overlap(config, train, val)
     return train, val
+
+
+def _check_val_split(config: TrainConfig) -> None:
+    """A dataset without the validation split asked for: say how to hold out samples instead."""
+    from segzoo._plugins import registries
+
+    name, _ = parse_split(config.val_split or "")
+    splits = list(registries().datasets.get(config.dataset).metadata.get("splits") or [])
+    if splits and name not in splits:
+        first = splits[0]
+        raise TrainConfigError(
+            f"{config.dataset} has no {name!r} split (only {', '.join(map(repr, splits))}); hold out samples for "
+            f"validation, e.g. --train-split '{first}[:-5]' --val-split '{first}[-5:]', or pass --val-split none"
+        )
 
 
 def _check_overlap(config: TrainConfig, train: Any, val: Any) -> None:

@@ -62,7 +62,7 @@ def plot_curves(records: list[dict[str, Any]], path: str | Path, *, title: str |
     ax_val.set_title("validation")
     ax_val.set_ylim(0, 1)
     if ax_val.lines:
-        ax_val.legend(loc="lower right", fontsize="small")
+        ax_val.legend(loc="best", fontsize="small")
     groups = sorted({g for r in records for g in (r.get("lr") or {})})
     for group in groups:
         xl, yl = _series(records, lambda r, g=group: r["lr"][g])

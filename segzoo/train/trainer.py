@@ -223,6 +223,8 @@ class Trainer:
         model.config["preprocessing"] = {
             **(model.config.get("preprocessing") or {}), "mean": mean, "std": std, "ignore_index": self.ignore_index,
         }
+        if c.resize:  # what the exported model was trained and validated at (the catalog's format)
+            model.config["preprocessing"].update(resize={"shorter_side": c.resize}, interpolation="bilinear")
         self.train_samples = SeededSamples(train_ds, train_transform(c, mean, std, self.ignore_index, channels))
         self.val_samples = SeededSamples(val_ds, eval_transform(mean, std, channels)) if val_ds is not None else None
 
@@ -321,9 +323,21 @@ class Trainer:
         return segzoo.create_loss(self.config.loss, **options)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
+        saved_len = ckpt.get("train_samples")
+        if saved_len is not None and saved_len != len(self.train_dataset):
+            raise TrainingError(
+                f"the training set now has {len(self.train_dataset)} samples but the checkpoint was written with "
+                f"{saved_len}; a run can only be resumed on the same data"
+            )
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
+        try:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        except ValueError as err:
+            raise TrainingError(
+                f"cannot resume: {err} (with --epochs, the number of iterations depends on the number of processes; "
+                "resume with the same number, or train with --max-iters)"
+            ) from None
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.state = TrainState(**ckpt["trainer"])
@@ -340,7 +354,8 @@ class Trainer:
                 "uninterrupted run's", stacklevel=3,
             )
             _seed_all(mix_seed(self.config.seed, "process", self.info.rank, "resumed", self.state.iteration))
-            self.state.batch = min(self.state.batch, self.iters_per_epoch)
+            if self.state.batch >= self.iters_per_epoch:
+                self.state.epoch, self.state.batch = self.state.epoch + 1, 0
         if self.is_main:
             self._truncate_metrics(self.state.metrics_lines)
             self._say(f"resumed {self.run_dir} at iteration {self.state.iteration} "
@@ -552,6 +567,7 @@ class Trainer:
             "version": 1,
             "config": self.config.to_dict(),
             "world_size": self.info.world_size,
+            "train_samples": len(self.train_dataset),
             "model_config": json.loads(json.dumps(self.model.config)),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),

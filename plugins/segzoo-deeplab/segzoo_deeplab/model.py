@@ -157,6 +157,12 @@ def atrous_rates_for(arch: str, output_stride: int, atrous_rates: Sequence[int] 
     return rates
 
 
+def _channels(arch: str, aspp_channels: int) -> int:
+    if isinstance(aspp_channels, bool) or not isinstance(aspp_channels, int) or aspp_channels < 1:
+        raise ConfigurationError(f"{arch}: aspp_channels must be a positive integer, got {aspp_channels!r}")
+    return aspp_channels
+
+
 # -- builders ----------------------------------------------------------------------------------------------------------
 def build_deeplabv3(
     *,
@@ -168,17 +174,22 @@ def build_deeplabv3(
     atrous_rates: Sequence[int] | None = None,
     aux: bool = False,
     aux_index: int = -2,
+    aspp_channels: int = 256,
 ) -> SegmentationModel:
     """DeepLabV3: dilated encoder -> ASPP -> 3x3 conv-BN-ReLU -> 1x1 classifier; optional FCN auxiliary head.
 
     ``atrous_rates`` defaults to (12, 24, 36) at output stride 8 and (6, 12, 18) at 16. ``aux_index`` picks the encoder
-    feature of the auxiliary head (default: the one before the last, ResNet's layer3).
+    feature of the auxiliary head (default: the one before the last, ResNet's layer3). ``aspp_channels``: width of
+    the ASPP branches, its projection and the 3x3 block (256 in the paper and torchvision; smaller for tiny models).
     """
     enc = dilated_encoder(
         "deeplabv3", encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder,
         allowed=(8, 16),
     )
-    decoder = DeepLabV3Decoder(enc.out_channels[-1], atrous_rates_for("deeplabv3", output_stride, atrous_rates))
+    decoder = DeepLabV3Decoder(
+        enc.out_channels[-1], atrous_rates_for("deeplabv3", output_stride, atrous_rates),
+        channels=_channels("deeplabv3", aspp_channels),
+    )
     head = SegmentationHead(decoder.out_channels, num_classes)
     aux_head = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3") if aux else None
     return SegmentationModel(enc, decoder, head, aux_head)
@@ -194,8 +205,11 @@ def build_deeplabv3plus(
     atrous_rates: Sequence[int] | None = None,
     aux: bool = False,
     aux_index: int = -2,
+    aspp_channels: int = 256,
 ) -> SegmentationModel:
-    """DeepLabV3+: DeepLabV3's ASPP plus a decoder fusing the stride-4 encoder feature (48 channels after 1x1)."""
+    """DeepLabV3+: DeepLabV3's ASPP plus a decoder fusing the stride-4 encoder feature (48 channels after 1x1).
+
+    ``aspp_channels``: width of the ASPP and of the decoder's 3x3 convs (256 in the paper)."""
     enc = dilated_encoder(
         "deeplabv3plus", encoder, in_channels=in_channels, output_stride=output_stride,
         pretrained=pretrained_encoder, allowed=(8, 16),
@@ -209,6 +223,7 @@ def build_deeplabv3plus(
     decoder = DeepLabV3PlusDecoder(
         enc.out_channels[-1], enc.out_channels[low_index], low_index,
         atrous_rates_for("deeplabv3plus", output_stride, atrous_rates),
+        channels=_channels("deeplabv3plus", aspp_channels),
     )
     head = SegmentationHead(decoder.out_channels, num_classes)
     aux_head = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3plus") if aux else None

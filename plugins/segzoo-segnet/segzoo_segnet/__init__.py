@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "SegNetVGGEncoder": "segzoo_segnet.encoder",
+    "SegNetBasicEncoder": "segzoo_segnet.encoder",
     "VGG_CONFIGS": "segzoo_segnet.encoder",
     "timm_vgg_to_segnet": "segzoo_segnet.encoder",
     "SegNetDecoder": "segzoo_segnet.model",

@@ -80,14 +80,25 @@ def timm_vgg_to_segnet(state_dict: dict[str, torch.Tensor], cfg: str | list = "v
 
 
 class SegNetVGGEncoder(Encoder):
-    """VGG-BN feature extractor whose pooling returns indices (see the module docstring)."""
+    """VGG-BN feature extractor whose pooling returns indices (see the module docstring).
 
-    def __init__(self, cfg: str = "vgg16", in_channels: int = 3) -> None:
+    ``kernel_size`` (default 3, VGG's) is the size of every conv; the SegNet decoder mirrors it.
+    """
+
+    #: what the SegNet decoder and head built on this encoder look like (see ``SegNetDecoder``)
+    decoder_relu = True
+    decoder_first_stage_conv = False
+    head_kernel_size = 3
+
+    def __init__(self, cfg: str = "vgg16", in_channels: int = 3, *, kernel_size: int = 3) -> None:
         super().__init__()
         if cfg not in VGG_CONFIGS:
             raise ConfigurationError(f"unknown VGG configuration {cfg!r}; choose one of {sorted(VGG_CONFIGS)}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ConfigurationError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
         self.cfg = cfg
         self.in_channels = in_channels
+        self.kernel_size = kernel_size
         self.stage_channels = stage_channels(VGG_CONFIGS[cfg])
         stages = []
         cin = in_channels
@@ -95,7 +106,11 @@ class SegNetVGGEncoder(Encoder):
             layers = []
             for cout in chans:
                 layers.append(
-                    nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+                    nn.Sequential(
+                        nn.Conv2d(cin, cout, kernel_size, padding=kernel_size // 2),
+                        nn.BatchNorm2d(cout),
+                        nn.ReLU(inplace=True),
+                    )
                 )
                 cin = cout
             stages.append(nn.Sequential(*layers))
@@ -127,6 +142,60 @@ class SegNetVGGEncoder(Encoder):
     def load_timm_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Load a timm ``vgg*_bn`` state dict of the same configuration (strict)."""
         self.load_state_dict(timm_vgg_to_segnet(state_dict, self.cfg), strict=True)
+
+
+class SegNetBasicEncoder(SegNetVGGEncoder):
+    """SegNet-Basic's encoder (Badrinarayanan et al. 2017, section 4.1; SegNet-Tutorial's
+    ``segnet_basic_train.prototxt``), the small SegNet the paper uses for its CamVid decoder analysis.
+
+    ``depth`` (4) stages, each ONE ``kernel_size`` x ``kernel_size`` (7x7) conv with ``channels`` (64) outputs, no bias
+    (the paper: "no biases are used after convolutions"; BatchNorm's shift plays that role) -> BatchNorm -> ReLU ->
+    2x2 max pooling with indices. Same keys as the VGG encoder: ``stages.{s}.0.{0|1}``. The matching decoder
+    (``SegNetDecoder`` with ``relu=False, first_stage_conv=True``) has one 7x7 conv-BN per stage, no ReLU, and the
+    head is a 1x1 classifier. Deviation: the Caffe model's input LRN layer (``norm``) is left out; inputs are
+    mean/std normalised instead. No ImageNet weights exist for it.
+    """
+
+    decoder_relu = False
+    decoder_first_stage_conv = True
+    head_kernel_size = 1
+
+    def __init__(self, in_channels: int = 3, *, channels: int = 64, depth: int = 4, kernel_size: int = 7) -> None:
+        Encoder.__init__(self)
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ConfigurationError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
+        if depth < 1 or channels < 1:
+            raise ConfigurationError(f"depth and channels must be positive, got {depth} and {channels}")
+        self.cfg = "segnet_basic"
+        self.in_channels = in_channels
+        self.kernel_size = kernel_size
+        self.stage_channels = [[channels] for _ in range(depth)]
+        stages, cin = [], in_channels
+        for _ in range(depth):
+            conv = nn.Conv2d(cin, channels, kernel_size, padding=kernel_size // 2, bias=False)
+            stages.append(nn.Sequential(nn.Sequential(conv, nn.BatchNorm2d(channels), nn.ReLU(inplace=True))))
+            cin = channels
+        self.stages = nn.ModuleList(stages)
+        self.pool = nn.MaxPool2d(2, stride=2, return_indices=True)
+        self.out_channels = [channels] * depth
+        self.reductions = [2 ** (i + 1) for i in range(depth)]
+        for m in self.modules():  # He et al. initialisation, as the paper
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+
+    def load_timm_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        raise ConfigurationError("segnet_basic has no timm counterpart (and no ImageNet weights)")
+
+
+def build_segnet_basic_encoder(*, in_channels: int, output_stride: int, pretrained: bool) -> SegNetBasicEncoder:
+    if output_stride != 32:  # create_encoder's default; SegNet-Basic's own deepest stride is 16
+        raise ConfigurationError("segnet_basic has no dilated variant (SegNet unpools every pooling)")
+    if pretrained:
+        raise ConfigurationError(
+            "segnet_basic has no pretrained weights (the paper trains SegNet-Basic from scratch); use "
+            "pretrained_encoder=False"
+        )
+    return SegNetBasicEncoder(in_channels)
 
 
 def build_segnet_encoder(cfg: str, *, in_channels: int, output_stride: int, pretrained: bool) -> SegNetVGGEncoder:

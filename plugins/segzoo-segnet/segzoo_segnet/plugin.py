@@ -33,13 +33,27 @@ def register_architectures(register):
         paper="https://arxiv.org/abs/1511.00561",
         unsupported={"onnx": "max_unpool2d with the encoder's pooling indices and output sizes cannot be traced by "
                              "the ONNX exporter"},
-        encoders="only encoders that return pooling indices: vgg16_bn_segnet (the paper's), vgg11/13/19_bn_segnet; "
+        encoders="only encoders that return pooling indices: vgg16_bn_segnet (the paper's), vgg11/13/19_bn_segnet, "
+        "segnet_basic (the paper's SegNet-Basic); "
         "any input size (odd sizes are unpooled exactly)",
     )
 
 
+def _build_basic(*, in_channels, output_stride, pretrained):
+    from segzoo_segnet.encoder import build_segnet_basic_encoder
+
+    return build_segnet_basic_encoder(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
+
+
 @segzoo.hookimpl
 def register_encoders(register):
+    register(
+        "segnet_basic",
+        _build_basic,
+        description="SegNet-Basic (the SegNet paper's CamVid analysis model): 4 stages of one 7x7 conv (64 "
+        "channels, no bias) + BN + ReLU + 2x2 max pooling with indices; segnet pairs it with 7x7 conv-BN decoder "
+        "layers (no ReLU) and a 1x1 classifier; no pretrained weights",
+    )
     for cfg in _VGG:
         register(
             f"{cfg}_bn_segnet",

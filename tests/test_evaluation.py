@@ -1,0 +1,179 @@
+"""``segzoo eval`` / ``segzoo bench``: metrics equal a direct ConfusionMatrix, outputs have every field."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+import segzoo
+from segzoo.data.transforms import pil_to_tensor
+from segzoo.errors import SegzooError
+from segzoo.evaluation.bench import count_gmacs, percentile
+from segzoo.evaluation.evaluate import evaluate
+from segzoo.inference.engine import Engine
+from segzoo.inference.preprocessing import Preprocessing
+from segzoo.metrics import ConfusionMatrix
+
+CLI_MODULES = ("segzoo.evaluation.cli", "segzoo.inference.cli")
+
+
+@pytest.fixture(scope="module")
+def fcn():
+    if "fcn" not in segzoo.list_architectures():
+        pytest.skip("segzoo-fcn is not installed")
+    torch.manual_seed(0)
+    return segzoo.create("fcn", encoder="resnet18", num_classes=3).eval()
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    if "shapes" not in segzoo.list_datasets():
+        pytest.skip("the shapes dataset (segzoo-datasets) is not installed")
+    return segzoo.create_dataset("shapes", None, "val", length=4, size=64)
+
+
+@pytest.fixture(scope="module")
+def saved(fcn, tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "fcn18"
+    fcn.save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    import segzoo.cli
+
+    modules = list(segzoo.cli.COMMAND_MODULES)
+    modules += [m for m in CLI_MODULES if m not in modules]
+    monkeypatch.setattr(segzoo.cli, "COMMAND_MODULES", modules)
+    return segzoo.cli.main
+
+
+def _same(a, b):
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return a == pytest.approx(b, abs=1e-12) if isinstance(a, float) else a == b
+
+
+def test_evaluate_equals_a_direct_confusion_matrix(fcn, shapes):
+    result = evaluate(Engine(fcn, "eager"), shapes, num_workers=0, progress=False, boundary=True)
+    pre = Preprocessing.from_model(fcn)
+    cm = ConfusionMatrix(3, ignore_index=shapes.ignore_index, class_names=shapes.classes)
+    for i in range(len(shapes)):
+        image, mask = shapes[i]
+        with torch.inference_mode():
+            pred = fcn(pre(image)[None]).argmax(1)
+        cm.update(pred, pil_to_tensor(mask).long()[None])
+    expected = cm.compute()
+    for key, value in expected.items():
+        assert _same(result["metrics"][key], value), key
+    assert "mBF" in result["metrics"]
+    t = result["timing"]
+    assert result["images"] == 4 and 0 < t["model_time_share"] <= 1
+    assert t["model_s"] + t["data_wait_s"] + t["post_s"] <= t["wall_s"] * 1.001
+
+
+def test_evaluate_with_workers_and_batches_gives_the_same_metrics(fcn, shapes):
+    a = evaluate(fcn, shapes, num_workers=0, progress=False)
+    b = evaluate(fcn, shapes, num_workers=1, batch_size=2, progress=False)
+    assert _same(a["metrics"]["iou"], b["metrics"]["iou"])
+    assert b["settings"]["num_workers"] == 1 and b["settings"]["prefetch_factor"] == 2
+
+
+def test_class_count_mismatch_is_a_clear_error(shapes):
+    if "fcn" not in segzoo.list_architectures():
+        pytest.skip("segzoo-fcn is not installed")
+    model = segzoo.create("fcn", encoder="resnet18", num_classes=5)
+    with pytest.raises(SegzooError, match="predicts 5 classes.*has 3"):
+        evaluate(model, shapes, num_workers=0, progress=False)
+
+
+def test_eval_cli_prints_a_table_and_writes_json(saved, tmp_path, cli, capsys):
+    out = tmp_path / "eval.json"
+    rc = cli(["eval", str(saved), "--dataset", "shapes", "--dataset-option", "length=3", "--split", "val",
+              "--json", str(out), "--no-progress", "--num-workers", "0"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "circle" in text and "mIoU" in text and "model forward" in text
+    data = json.loads(out.read_text())
+    assert data["images"] == 3 and {"mIoU", "iou", "support"} <= set(data["metrics"])
+    assert {"model_time_share", "data_wait_s", "wall_s"} <= set(data["timing"])
+    from segzoo.inference.engine import default_engine
+
+    assert data["engine"]["engine"] == default_engine(torch.device("cpu"), "fp32")
+
+
+def test_eval_cli_slide_and_msflip(saved, cli, capsys):
+    base = ["eval", str(saved), "--dataset", "shapes", "--dataset-option", "length=2", "--no-progress",
+            "--num-workers", "0", "--json"]
+    assert cli([*base, "--crop", "48", "--stride", "32"]) == 0
+    slide = json.loads(capsys.readouterr().out)
+    assert slide["settings"]["mode"] == "slide" and slide["settings"]["crop"] == [48, 48]
+    assert cli([*base, "--scales", "0.75,1.0", "--flip"]) == 0
+    ms = json.loads(capsys.readouterr().out)
+    assert ms["settings"]["mode"] == "msflip" and ms["settings"]["scales"] == [0.75, 1.0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "{saved}", "--dataset", "no-such-dataset"], "unknown dataset"),
+    (["eval", "no-such-model", "--dataset", "shapes"], "no-such-model"),
+    (["bench", "no-such-model"], "no-such-model"),
+])
+def test_cli_errors_are_one_line(saved, cli, capsys, argv, message):
+    rc = cli([a.format(saved=saved) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and err.startswith("segzoo: error:") and message in err and "\n" not in err
+
+
+def test_bench_writes_json_markdown_and_plot(saved, tmp_path, cli, capsys):
+    md = tmp_path / "board" / "leaderboard.md"
+    rc = cli(["bench", str(saved), "--dataset", "shapes", "--dataset-option", "length=2", "--num-workers", "0",
+              "--repeat", "3", "--warmup", "1", "--throughput-batch", "2", "--markdown", str(md), "--no-progress"])
+    assert rc == 0
+    assert "fcn18" in capsys.readouterr().out
+    data = json.loads(md.with_suffix(".json").read_text())
+    r = data["results"][0]
+    for key in ("mIoU", "pixel_accuracy", "latency_ms", "throughput_img_s", "peak_memory_mb", "params_m", "gmacs",
+                "model_time_share", "input_size", "engine", "precision"):
+        assert r.get(key) is not None, key
+    assert set(r["latency_ms"]) >= {"p50", "p95", "mean"} and r["latency_ms"]["p95"] >= r["latency_ms"]["p50"]
+    assert r["input_size"] == [64, 64] and r["params_m"] == pytest.approx(11.767, abs=1e-3)
+    assert {"cpu", "cpu_cores", "torch", "timm", "segzoo", "device"} <= set(data["fingerprint"])
+    text = md.read_text()
+    assert "| fcn18 |" in text and "GMACs" in text and "leaderboard.png" in text
+    assert md.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_bf16_reports_the_miou_change(saved, tmp_path, cli):
+    md = tmp_path / "lb.md"
+    rc = cli(["bench", str(saved), "--dataset", "shapes", "--dataset-option", "length=2", "--num-workers", "0",
+              "--repeat", "1", "--warmup", "0", "--throughput-batch", "0", "--precision", "bf16",
+              "--markdown", str(md), "--no-progress"])
+    assert rc == 0
+    r = json.loads(md.with_suffix(".json").read_text())["results"][0]
+    assert r["precision"] == "bf16" and "mIoU_fp32" in r
+    assert r["mIoU_change"] == pytest.approx(100 * (r["mIoU"] - r["mIoU_fp32"]))
+    assert "mIoU change vs fp32" in md.read_text()
+
+
+def test_gmacs_follow_the_torchvision_convention():
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    # 8 output channels x 16x16 pixels x (3 x 3 x 3) multiply-accumulates
+    assert count_gmacs(conv, torch.randn(1, 3, 16, 16)) == pytest.approx(8 * 16 * 16 * 27 / 1e9)
+
+
+def test_percentile_and_peak_memory():
+    from segzoo.evaluation.fingerprint import peak_rss_mb, reset_peak_rss
+
+    assert percentile([1, 2, 3, 4], 50) == 2.5 and percentile([5.0], 95) == 5.0
+    reset_peak_rss()
+    before = peak_rss_mb()
+    block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+    after = peak_rss_mb()
+    del block
+    assert before is None or after >= before + 50

@@ -1,0 +1,85 @@
+"""ONNX export with dynamic batch/height/width, checked with onnxruntime; the onnxruntime engine."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import segzoo
+from segzoo.export import ExportableAdaptiveAvgPool2d, check_onnx, export_onnx, exportable
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+CLI_MODULES = ("segzoo.evaluation.cli", "segzoo.inference.cli")
+
+
+def _create(arch: str, encoder: str):
+    if arch not in segzoo.list_architectures():
+        pytest.skip(f"architecture {arch!r} is not installed")
+    torch.manual_seed(0)
+    return segzoo.create(arch, encoder=encoder, num_classes=3).eval()
+
+
+@pytest.mark.parametrize("out, size", [(1, (7, 9)), (2, (5, 8)), (3, (10, 10)), (6, (13, 7)), ((2, 3), (9, 11))])
+def test_exportable_adaptive_pool_equals_torch(out, size):
+    x = torch.randn(2, 4, *size)
+    torch.testing.assert_close(ExportableAdaptiveAvgPool2d(out)(x), nn.AdaptiveAvgPool2d(out)(x))
+
+
+def test_exportable_swaps_and_restores():
+    model = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.AdaptiveAvgPool2d(1))
+    with exportable(model) as m:
+        assert isinstance(m[0], ExportableAdaptiveAvgPool2d) and type(m[1]) is nn.AdaptiveAvgPool2d
+    assert type(model[0]) is nn.AdaptiveAvgPool2d
+
+
+def test_export_fcn_dynamic_sizes_match_eager(tmp_path):
+    model = _create("fcn", "resnet18")
+    report = export_onnx(model, tmp_path / "fcn.onnx", size=64)
+    assert report["dynamic_axes"] == ["batch", "height", "width"]
+    sizes = [tuple(c["size"]) for c in report["checks"]]
+    assert len(set(s[2:] for s in sizes)) == 2 and sizes[1][0] == 2  # two sizes, the second at batch 2
+    assert report["max_abs_diff"] <= 1e-4
+    # and at a third size nobody checked during export
+    extra = check_onnx(tmp_path / "fcn.onnx", model, [(80, 48)], batch_sizes=[3])
+    assert extra[0]["max_abs_diff"] <= 1e-4
+
+
+def test_export_pspnet_adaptive_pooling_with_dynamic_sizes(tmp_path):
+    model = _create("pspnet", "resnet18")
+    report = export_onnx(model, tmp_path / "psp.onnx", size=64)
+    assert report["max_abs_diff"] <= 1e-4
+    assert all(type(m) is not ExportableAdaptiveAvgPool2d for m in model.modules())
+
+
+def test_static_export(tmp_path):
+    model = _create("fcn", "resnet18")
+    report = export_onnx(model, tmp_path / "static.onnx", size=(32, 48), dynamic=False)
+    assert report["dynamic_axes"] == ["batch"] and report["max_abs_diff"] <= 1e-4
+
+
+def test_onnxruntime_engine_agrees_with_eager():
+    from segzoo.inference.engine import Engine
+
+    model = _create("fcn", "resnet18")
+    engine = Engine(model, "onnxruntime")
+    x = torch.randn(1, 3, 48, 80)
+    with torch.inference_mode():
+        ref = model(x)
+    assert (engine(x) - ref).abs().max() <= 1e-4
+
+
+def test_export_cli(tmp_path, monkeypatch, capsys):
+    import segzoo.cli
+
+    modules = list(segzoo.cli.COMMAND_MODULES) + [m for m in CLI_MODULES if m not in segzoo.cli.COMMAND_MODULES]
+    monkeypatch.setattr(segzoo.cli, "COMMAND_MODULES", modules)
+    model = _create("fcn", "resnet18")
+    model.save_pretrained(tmp_path / "m")
+    rc = segzoo.cli.main(["export", str(tmp_path / "m"), "--format", "onnx", "--out", str(tmp_path / "m.onnx"),
+                          "--size", "64", "--opset", "17"])
+    out = capsys.readouterr().out
+    assert rc == 0 and (tmp_path / "m.onnx").is_file()
+    assert out.count("max |diff|") == 2 and "dynamic batch, height, width" in out
