@@ -7,6 +7,7 @@ converter, so both sides compute with identical parameters.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,19 @@ def twins(quick: bool = False) -> list[Twin]:
                        {"name": "unet-resnet34", "architecture": "unet", "encoder": "resnet34", "num_classes": 12,
                         "options": {}, "weights": {"format": "smp"}}))
 
+    for model_class, plugin, depth in (("FPN", "segzoo_fpn", 5), ("PSPNet", "segzoo_pspnet", 3)):  # smp defaults
+        config = {"_model_class": model_class, "encoder_name": "resnet34", "encoder_weights": None, "classes": 12,
+                  "encoder_depth": depth}
+
+        def build_smp(config=config):
+            import segmentation_models_pytorch as smp
+
+            return getattr(smp, config["_model_class"])(**{k: v for k, v in config.items() if k != "_model_class"})
+
+        entry = importlib.import_module(f"{plugin}.smp").entry_from_smp_config(config)
+        entry = {**entry, "name": f"{model_class.lower()}-resnet34", "weights": {"format": "smp"}}
+        result.append(Twin(entry["name"], "smp", build_smp, lambda out, size: out, entry))
+
     def segformer_b0():
         from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
@@ -73,4 +87,16 @@ def twins(quick: bool = False) -> list[Twin]:
 
     result.append(Twin("segformer-b0-ade20k-512", "transformers", segformer_b0, _transformers_logits,
                        segzoo.info("segformer-b0-ade20k-512")))
+
+    def upernet_convnext_tiny():
+        from transformers import ConvNextConfig, UperNetConfig, UperNetForSemanticSegmentation
+
+        backbone = ConvNextConfig(hidden_sizes=[96, 192, 384, 768], depths=[3, 3, 9, 3],
+                                  out_features=["stage1", "stage2", "stage3", "stage4"])
+        return UperNetForSemanticSegmentation(UperNetConfig(backbone_config=backbone, auxiliary_in_channels=384,
+                                                            num_labels=150))
+
+    if not quick:
+        result.append(Twin("upernet-convnext-tiny-ade20k", "transformers", upernet_convnext_tiny,
+                           _transformers_logits, segzoo.info("upernet-convnext-tiny-ade20k")))
     return result

@@ -26,8 +26,6 @@ SIZES = [(97, 131), (128, 128)]  # one not a multiple of 32
 TOLERANCE = 1e-4
 
 
-
-
 def entry_for(name: str) -> dict:
     """The catalog entry's fields that build the model; checked against the installed catalog when it has it."""
     _, encoder, options = CASES[name]
@@ -45,8 +43,6 @@ def torchvision_model(builder: str, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = getattr(segmentation, builder)(weights=None, weights_backbone=None, num_classes=21, aux_loss=True)
     return randomize_(model, seed)
-
-
 
 
 @pytest.mark.parametrize("name", list(CASES))

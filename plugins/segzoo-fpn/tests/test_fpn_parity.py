@@ -19,17 +19,11 @@ from segzoo_fpn.smp import convert_smp_fpn, entry_from_smp_config, load_smp_fpn 
 SIZES = [(64, 64), (96, 128)]  # smp FPN needs multiples of 32
 
 
-
-
 def build_smp(encoder: str, **kwargs) -> torch.nn.Module:
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return randomize_(smp.FPN(encoder, encoder_weights=None, **kwargs))
-
-
-
-
 
 
 def max_diff(a, b, size, in_channels: int = 3) -> float:

@@ -21,8 +21,6 @@ SIZES = [(97, 131), (160, 160)]  # one not a multiple of 32
 TOLERANCE = 1e-4
 
 
-
-
 def entry_for(name: str = NAME) -> dict:
     """The catalog entry's fields that build the model; checked against the installed catalog when it has it."""
     entry = {"name": name, "architecture": "lraspp", "encoder": ENCODER, "num_classes": 21, "options": OPTIONS}

@@ -19,17 +19,11 @@ from segzoo_pspnet.smp import SMP_OPTIONS, convert_smp_pspnet, entry_from_smp_co
 SIZES = [(64, 64), (96, 128)]
 
 
-
-
 def build_smp(encoder: str, **kwargs) -> torch.nn.Module:
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return randomize_(smp.PSPNet(encoder, encoder_weights=None, **kwargs))
-
-
-
-
 
 
 def max_diff(a, b, size, in_channels: int = 3) -> float:

@@ -33,8 +33,6 @@ def segformer_config(variant: str = "mit_b0", num_labels: int = 150):
     )
 
 
-
-
 @pytest.fixture(scope="module")
 def reference():
     torch.manual_seed(0)

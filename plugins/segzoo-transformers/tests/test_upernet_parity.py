@@ -34,8 +34,6 @@ def upernet_config(encoder: str = "convnext_tiny", num_labels: int = 150):
     return transformers.UperNetConfig(backbone_config=backbone, auxiliary_in_channels=hidden[2], num_labels=num_labels)
 
 
-
-
 @pytest.fixture(scope="module")
 def reference():
     torch.manual_seed(0)

@@ -19,17 +19,11 @@ from segzoo_unet.smp import convert_smp_unet, entry_from_smp_config, load_smp_un
 SIZES = [(64, 64), (96, 128)]  # smp Unet encoders need multiples of 32
 
 
-
-
 def build_smp(encoder: str, **kwargs) -> torch.nn.Module:
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return randomize_(smp.Unet(encoder, encoder_weights=None, **kwargs))
-
-
-
-
 
 
 def max_diff(a, b, size, in_channels: int = 3) -> float:
