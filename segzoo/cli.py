@@ -118,7 +118,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 #: modules that add their own sub-commands with ``add_commands(sub, common)``; they must import cheaply
-COMMAND_MODULES: list[str] = ["segzoo.train.cli"]
+COMMAND_MODULES: list[str] = ["segzoo.train.cli", "segzoo.evaluation.cli", "segzoo.inference.cli"]
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
