@@ -79,7 +79,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
         "paper": {"title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
                   "url": "https://arxiv.org/abs/1505.04597"},
-        "train": {"batch_size": 8, "max_iters": 500, "lr": 3e-3, "precision": "fp32"},
+        "train": {"batch_size": 8, "max_iters": 1000, "lr": 3e-3, "precision": "fp32"},
     },
     "segnet-basic-camvid": {
         "architecture": "segnet",
@@ -90,7 +90,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
         "paper": {"title": "SegNet: A Deep Convolutional Encoder-Decoder Architecture for Image Segmentation",
                   "url": "https://arxiv.org/abs/1511.00561"},
-        "train": {"batch_size": 4, "max_iters": 400, "lr": 3e-3, "precision": "bf16"},
+        "train": {"batch_size": 4, "max_iters": 750, "lr": 3e-3, "precision": "bf16"},
     },
     "deeplabv3-mobilenetv3-camvid": {
         "architecture": "deeplabv3",
@@ -101,7 +101,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "from scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
         "paper": {"title": "Rethinking Atrous Convolution for Semantic Image Segmentation",
                   "url": "https://arxiv.org/abs/1706.05587"},
-        "train": {"batch_size": 8, "max_iters": 600, "lr": 3e-3, "precision": "fp32"},
+        "train": {"batch_size": 8, "max_iters": 1300, "lr": 3e-3, "precision": "fp32"},
     },
     "fcn-mobilenetv3-camvid": {
         "architecture": "fcn",
@@ -112,7 +112,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "trained from scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
         "paper": {"title": "Fully Convolutional Networks for Semantic Segmentation",
                   "url": "https://arxiv.org/abs/1411.4038"},
-        "train": {"batch_size": 8, "max_iters": 700, "lr": 3e-3, "precision": "fp32"},
+        "train": {"batch_size": 8, "max_iters": 1500, "lr": 3e-3, "precision": "fp32"},
     },
 }
 

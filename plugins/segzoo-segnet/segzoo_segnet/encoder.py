@@ -148,12 +148,13 @@ class SegNetBasicEncoder(SegNetVGGEncoder):
     """SegNet-Basic's encoder (Badrinarayanan et al. 2017, section 4.1; SegNet-Tutorial's
     ``segnet_basic_train.prototxt``), the small SegNet the paper uses for its CamVid decoder analysis.
 
-    ``depth`` (4) stages, each ONE ``kernel_size`` x ``kernel_size`` (7x7) conv with ``channels`` (64) outputs, no bias
-    (the paper: "no biases are used after convolutions"; BatchNorm's shift plays that role) -> BatchNorm -> ReLU ->
-    2x2 max pooling with indices. Same keys as the VGG encoder: ``stages.{s}.0.{0|1}``. The matching decoder
-    (``SegNetDecoder`` with ``relu=False, first_stage_conv=True``) has one 7x7 conv-BN per stage, no ReLU, and the
-    head is a 1x1 classifier. Deviation: the Caffe model's input LRN layer (``norm``) is left out; inputs are
-    mean/std normalised instead. No ImageNet weights exist for it.
+    ``depth`` (4) stages, each ONE ``kernel_size`` x ``kernel_size`` (7x7) conv with ``channels`` (64) outputs ->
+    BatchNorm -> ReLU -> 2x2 max pooling with indices. Same keys as the VGG encoder: ``stages.{s}.0.{0|1}``. The
+    matching decoder (``SegNetDecoder`` with ``relu=False, first_stage_conv=True``) has one 7x7 conv-BN per stage and
+    no ReLU (as the prototxt's ``conv_decode*`` layers), and the head is a 1x1 classifier (``conv_classifier``).
+    Deviations from the Caffe model: its input LRN layer (``norm``, local_size 5) is left out (inputs are mean/std
+    normalised instead), and the convs have no bias (each is followed by BatchNorm, whose shift makes a bias
+    redundant). No ImageNet weights exist for it.
     """
 
     decoder_relu = False
