@@ -90,7 +90,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
         "paper": {"title": "SegNet: A Deep Convolutional Encoder-Decoder Architecture for Image Segmentation",
                   "url": "https://arxiv.org/abs/1511.00561"},
-        "train": {"batch_size": 4, "max_iters": 750, "lr": 3e-3, "precision": "bf16"},
+        "train": {"batch_size": 4, "max_iters": 1100, "lr": 3e-3, "precision": "bf16"},
     },
     "deeplabv3-mobilenetv3-camvid": {
         "architecture": "deeplabv3",
