@@ -22,6 +22,7 @@ echo "== segzoo bench: ${#models[@]} first-party models on CamVid val ($root)"
 cat "$out/leaderboard.md"
 images=("$root"/val/0016E5_07959.png "$root"/val/0016E5_08077.png "$root"/val/0016E5_08137.png)
 best=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(r['results'], key=lambda m: m['metrics']['mIoU'])['model'])" "$out/leaderboard.json" 2>/dev/null || echo "${models[0]%/}")
+[ -d "$best" ] || best="checkpoints/$best"  # the leaderboard names models; predict reads their folder
 echo "== segzoo predict: overlays from $best"
 "$segzoo" predict "$best" "${images[@]}" --dataset camvid --out "$out/overlays" --no-progress
 echo "== done: $out/leaderboard.md, $out/leaderboard.png, $out/overlays/"
