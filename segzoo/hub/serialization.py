@@ -26,7 +26,8 @@ def save_pretrained(model: SegmentationModel, directory: str | Path, *, model_ca
     config = {"segzoo_version": __version__, **model.config}
     (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt", "segzoo_version": __version__})
+    # one metadata key: safetensors writes several in random order, which would change the sha256 of equal weights
+    save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
     (directory / "README.md").write_text(model_card if model_card is not None else default_model_card(config))
     return directory
 
