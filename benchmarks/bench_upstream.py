@@ -5,8 +5,8 @@
 
 For each twin the upstream model (torchvision, smp, transformers) gets random weights and BatchNorm statistics; the
 segzoo converter moves them into the segzoo model. The script checks the logits agree (max |diff| <= 1e-4) and
-times eager fp32 inference at batch 1 on both, interleaved in the same run (the machine is noisy: read the ratio).
-A ratio above 1 means segzoo is faster.
+times eager fp32 inference at batch 1 on both, interleaved in the same run (the machine is noisy: read the ratio),
+each side up to logits at the input size. A ratio above 1 means segzoo is faster.
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def main() -> int:
         model = segzoo_twin(twin.entry, upstream)
         with torch.inference_mode():
             diff = (twin.logits(upstream(x), (size, size)) - model(x)).abs().max().item()
-            up_fn = lambda t: upstream(t)  # noqa: E731
+            # both sides produce logits at the input size (transformers' models stop at stride 4; their
+            # post-processing upsamples, and segzoo's forward does the same inside the model)
+            up_fn = lambda t: twin.logits(upstream(t), (size, size))  # noqa: E731
             up_fn(x), model(x)  # warm-up
             up_times, sz_times = [], []
             for _ in range(repeat):

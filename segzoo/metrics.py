@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from segzoo.nn.functional import class_map
+
 __all__ = ["BoundaryF1", "ConfusionMatrix", "evaluate_masks"]
 
 
@@ -161,7 +163,7 @@ class _Streaming:
                     f"logits of shape {tuple(pred.shape)} do not match target {tuple(target.shape)} "
                     f"with {self.num_classes} classes; expected (N, {self.num_classes}, *target.shape[1:])"
                 )
-            return pred.argmax(dim=1), target
+            return class_map(pred), target
         if pred.shape != target.shape:
             raise ValueError(
                 f"pred shape {tuple(pred.shape)} does not match target shape {tuple(target.shape)}; "

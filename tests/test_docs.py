@@ -1,6 +1,5 @@
 import importlib.util
 import re
-import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

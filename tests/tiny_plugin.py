@@ -1,7 +1,6 @@
 """A minimal architecture plugin used by the core tests (registered directly, like llm's tests do)."""
 
 import torch
-from torch import nn
 
 import segzoo
 from segzoo.nn import ConvBNReLU, Decoder, SegmentationHead, SegmentationModel, create_encoder

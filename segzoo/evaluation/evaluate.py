@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from segzoo.errors import SegzooError
+from segzoo.nn.functional import class_map
 
 log = logging.getLogger("segzoo")
 
@@ -158,10 +158,7 @@ def evaluate(
             t3 = time.perf_counter()
             model_s += t3 - t2
             for j, (_, mask, _) in enumerate(group):
-                s = scores[j : j + 1].float()
-                if tuple(s.shape[-2:]) != tuple(mask.shape[-2:]):
-                    s = F.interpolate(s, size=tuple(mask.shape[-2:]), mode="bilinear", align_corners=align_corners)
-                pred = s.argmax(dim=1).cpu()
+                pred = class_map(scores[j : j + 1], tuple(mask.shape[-2:]), align_corners=align_corners).cpu()
                 target = mask[None]
                 cm.update(pred, target)
                 if bf is not None:

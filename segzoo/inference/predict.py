@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from segzoo.errors import SegzooError
+from segzoo.nn.functional import class_map
 
 log = logging.getLogger("segzoo")
 
@@ -67,10 +67,7 @@ def predict_image(engine: Any, image: Image.Image, preprocessing: Any, settings:
     x = preprocessing(image)[None]
     scores = infer(engine, x, settings)
     w, h = image.size
-    if tuple(scores.shape[-2:]) != (h, w):
-        scores = F.interpolate(scores.float(), size=(h, w), mode="bilinear",
-                               align_corners=bool(getattr(engine, "align_corners", False)))
-    return scores.argmax(dim=1)[0].cpu()
+    return class_map(scores, (h, w), align_corners=bool(getattr(engine, "align_corners", False)))[0].cpu()
 
 
 def mask_image(mask: torch.Tensor, palette: Sequence[Sequence[int]] | None = None) -> Image.Image:

@@ -13,6 +13,7 @@ from torch import nn
 
 from segzoo.nn.decoder import Decoder
 from segzoo.nn.encoder import Encoder
+from segzoo.nn.functional import class_map
 from segzoo.nn.heads import AuxiliaryHead, SegmentationHead
 
 
@@ -99,7 +100,7 @@ class SegmentationModel(nn.Module):
         self.eval()
         try:
             with torch.inference_mode():
-                return self(x).argmax(dim=1)
+                return class_map(self(x))
         finally:
             self.train(was_training)
 

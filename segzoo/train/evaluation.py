@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segzoo.metrics import ConfusionMatrix
+from segzoo.nn.functional import class_map
 from segzoo.train import distributed as D
 from segzoo.train.data import EvalSampler, make_loader
 
@@ -91,7 +92,7 @@ def evaluate(
             masks = masks.to(device, non_blocking=True)
             with autocast(device, precision):
                 logits = predict_logits(model, images, resize=resize)
-            cm.update(logits.argmax(1), masks)
+            cm.update(class_map(logits), masks)
             if bar is not None:
                 bar.update(images.shape[0])
     finally:

@@ -40,7 +40,7 @@ class ASPPPooling(nn.Sequential):
             nn.AdaptiveAvgPool2d(1),
             nn.Conv2d(in_channels, out_channels, 1, bias=False),
             nn.BatchNorm2d(out_channels),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -57,14 +57,16 @@ class ASPP(nn.Module):
     def __init__(self, in_channels: int, atrous_rates: Sequence[int], out_channels: int = 256) -> None:
         super().__init__()
         branches: list[nn.Module] = [
-            nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU())
+            nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)
+            )
         ]
         for rate in atrous_rates:
             branches.append(
                 nn.Sequential(
                     nn.Conv2d(in_channels, out_channels, 3, padding=rate, dilation=rate, bias=False),
                     nn.BatchNorm2d(out_channels),
-                    nn.ReLU(),
+                    nn.ReLU(inplace=True),
                 )
             )
         branches.append(ASPPPooling(in_channels, out_channels))
@@ -72,7 +74,7 @@ class ASPP(nn.Module):
         self.project = nn.Sequential(
             nn.Conv2d(len(branches) * out_channels, out_channels, 1, bias=False),
             nn.BatchNorm2d(out_channels),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Dropout(0.5),
         )
 

@@ -8,7 +8,6 @@ import warnings
 import pytest
 import torch
 
-import segzoo
 from segzoo.testing.parity import create_from_entry, max_logit_diff, randomize_
 from segzoo.errors import ConfigurationError
 

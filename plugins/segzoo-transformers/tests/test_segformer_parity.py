@@ -1,6 +1,5 @@
 """SegFormer parity with Hugging Face transformers (the upstream reference; needed only by these tests)."""
 
-import math
 
 import pytest
 import torch

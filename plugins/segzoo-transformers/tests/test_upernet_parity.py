@@ -4,7 +4,6 @@ The reference is transformers' model for openmmlab/upernet-convnext-tiny (the co
 with random weights of a realistic scale, random layer scales and random BatchNorm statistics.
 """
 
-import math
 
 import pytest
 import torch
