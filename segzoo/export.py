@@ -8,9 +8,12 @@
 * ``torchscript`` (the legacy tracer, ``dynamo=False``): needs only torch; a model whose Python code turns shapes
   into constants (``int(x.shape[-1])``) traces to a graph that is wrong at other sizes, which the check catches.
 
-``auto`` tries dynamo when onnxscript is installed, then torchscript, and keeps the first export that passes the
-check. The check runs the ONNX file with onnxruntime at two different input sizes (the second also at batch 2) and
-compares with eager PyTorch (max |difference| <= ``tolerance``).
+``auto`` tries torchscript, then (when onnxscript is installed) dynamo, and keeps the first export that passes the
+check: the tracer exports 5-13x faster and onnxruntime runs both graphs equally fast, which matters for the
+``onnxruntime`` inference engine that exports every model it runs; dynamo takes what the tracer cannot (SegNet's
+max-unpooling). The check runs the ONNX file with onnxruntime at two different input sizes (the second also at
+batch 2) and compares with eager PyTorch (:func:`segzoo.inference.agreement.compare_logits`: max |difference| <=
+``tolerance``, or for discontinuous architectures nearly all logits and classes).
 
 Two things make segzoo models exportable with dynamic sizes:
 
@@ -121,6 +124,20 @@ def default_sizes(model: Any, size: int | Sequence[int] | None = None) -> list[t
     return [(h, w), (h + step, w + 2 * step)]
 
 
+@contextlib.contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """Hold these loggers at ERROR: the translator's notes (e.g. on empty attribute lists) are not the user's."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def _export_dynamo(model: nn.Module, example: torch.Tensor, path: Path, opset: int | None, dynamic: bool,
                    strict: bool = False) -> str:
     from torch.export import Dim
@@ -133,7 +150,7 @@ def _export_dynamo(model: nn.Module, example: torch.Tensor, path: Path, opset: i
         if any(isinstance(s, int) for s in shape[2:]):
             raise SegzooError(f"torch.export(strict={strict}) specialised the input size to {tuple(shape)}")
     nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("onnx_ir", "onnxscript"):
         warnings.simplefilter("ignore")
         torch.onnx.export(ep, (example,), str(path), dynamo=True, input_names=["input"], output_names=["logits"],
                           opset_version=opset, external_data=nbytes > 1_800_000_000)
@@ -151,9 +168,12 @@ def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, ops
 
 def check_onnx(
     path: str | Path, model: nn.Module, sizes: Sequence[tuple[int, int]], *, batch_sizes: Sequence[int] | None = None,
-    seed: int = 0,
+    seed: int = 0, tolerance: float = 1e-4,
 ) -> list[dict[str, Any]]:
-    """Run the ONNX file with onnxruntime at each size and compare with eager ``model``: max |difference|."""
+    """Run the ONNX file with onnxruntime at each size and compare with eager ``model``
+    (:func:`segzoo.inference.agreement.compare_logits`: max |difference|, and whether it passes)."""
+    from segzoo.inference.agreement import compare_logits
+
     try:
         import onnxruntime as ort
     except ImportError:
@@ -180,7 +200,7 @@ def check_onnx(
             results.append({"size": [n, channels, h, w], "error": f"output shape {tuple(got.shape)}, "
                             f"expected {tuple(ref.shape)}"})
             continue
-        results.append({"size": [n, channels, h, w], "max_abs_diff": float((got - ref).abs().max())})
+        results.append({"size": [n, channels, h, w], **compare_logits(got, ref, tolerance=tolerance, model=model)})
     return results
 
 
@@ -207,8 +227,8 @@ def export_onnx(
         sizes = [sizes[0], sizes[0]]
     _, channels = _model_size(model)
     dynamo = [("dynamo", False), ("dynamo", True)] if dynamic else [("dynamo", False)]
-    if exporter == "auto":
-        candidates = (dynamo if onnxscript_available() else []) + [("torchscript", False)]
+    if exporter == "auto":  # the tracer first: 5-13x quicker to export, and onnxruntime runs both graphs as fast
+        candidates = [("torchscript", False)] + (dynamo if onnxscript_available() else [])
     elif exporter == "dynamo":
         if not onnxscript_available():
             raise SegzooError("the dynamo exporter needs onnxscript: pip install onnxscript")
@@ -248,9 +268,9 @@ def export_onnx(
             report["notes"] = notes
         if not check:
             return report
-        checks = check_onnx(path, model, sizes)
+        checks = check_onnx(path, model, sizes, tolerance=tolerance)
         report["checks"] = checks
-        bad = [c for c in checks if "error" in c or not c["max_abs_diff"] <= tolerance]
+        bad = [c for c in checks if not c.get("ok")]
         if not bad:
             report["max_abs_diff"] = max(c["max_abs_diff"] for c in checks)
             return report

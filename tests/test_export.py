@@ -83,3 +83,38 @@ def test_export_cli(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and (tmp_path / "m.onnx").is_file()
     assert out.count("max |diff|") == 2 and "dynamic batch, height, width" in out
+
+
+def test_compare_logits_bounds_the_max_unless_the_model_is_discontinuous():
+    from segzoo.inference.agreement import compare_logits
+
+    torch.manual_seed(0)
+    ref = torch.randn(1, 4, 32, 32)
+    moved = ref.clone()
+    moved[0, :, 3:9, 5:11] += 0.5  # one unpooled value that went elsewhere, spread over a patch by the convs
+    continuous, discontinuous = nn.Module(), nn.Module()
+    discontinuous.discontinuous = True
+    assert not compare_logits(moved, ref, tolerance=1e-4, model=continuous)["ok"]
+    report = compare_logits(moved, ref, tolerance=1e-4, model=discontinuous)
+    assert report["ok"] and report["max_abs_diff"] == pytest.approx(0.5) and "criterion" in report
+    assert report["within_tolerance"] == pytest.approx(1 - 36 / 1024)
+    garbled = ref.flip(-1)  # a wrong graph changes most logits and classes
+    assert not compare_logits(garbled, ref, tolerance=1e-4, model=discontinuous)["ok"]
+    assert compare_logits(ref + 1e-6, ref, tolerance=1e-4, model=continuous)["ok"]
+
+
+def test_segnet_basic_checkpoint_exports_with_dynamic_sizes(tmp_path):
+    """SegNet's max-unpooling has no TorchScript ONNX form: the dynamo exporter takes it, checked at two sizes and
+    here at a third (odd) one."""
+    pytest.importorskip("onnxscript")
+    from pathlib import Path
+
+    if "segnet" not in segzoo.list_architectures():
+        pytest.skip("segzoo-segnet is not installed")
+    folder = Path(__file__).resolve().parents[1] / "checkpoints" / "segnet-basic-camvid"
+    model = segzoo.load(folder).eval()
+    report = export_onnx(model, tmp_path / "segnet.onnx", size=64)
+    assert report["exporter"] == "dynamo" and report["dynamic_axes"] == ["batch", "height", "width"]
+    assert all(c["ok"] and c["class_agreement"] >= 0.99 for c in report["checks"])
+    extra = check_onnx(tmp_path / "segnet.onnx", model, [(90, 120)], batch_sizes=[1])
+    assert extra[0]["ok"], extra

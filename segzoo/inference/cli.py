@@ -182,7 +182,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"wrote {report['path']} ({report['file_mb']} MiB, {report['exporter']} exporter, dynamic {axes}, "
           f"{report['export_seconds']} s)")
     for c in report.get("checks", []):
-        print(f"  onnxruntime vs eager at {'x'.join(map(str, c['size']))}: max |diff| {c['max_abs_diff']:.2e}")
+        line = f"  onnxruntime vs eager at {'x'.join(map(str, c['size']))}: max |diff| {c['max_abs_diff']:.2e}"
+        if "criterion" in c:
+            line += (f"; {100 * c['within_tolerance']:.2f}% of logits within {args.tolerance:g}, "
+                     f"{100 * c['class_agreement']:.3f}% of pixels with the same class (a discontinuous model, "
+                     f"checked for {c['criterion']})")
+        print(line)
     return 0
 
 

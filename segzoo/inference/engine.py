@@ -192,8 +192,8 @@ class Engine:
                                  tolerance=tolerance or 1e-4)
             self.max_abs_diff = report.get("max_abs_diff")
         elif tolerance is not None:
-            checks = check_onnx(onnx_path, model.to("cpu"), default_sizes(model, 64))
-            bad = [c for c in checks if "error" in c or not c["max_abs_diff"] <= tolerance]
+            checks = check_onnx(onnx_path, model.to("cpu"), default_sizes(model, 64), tolerance=tolerance)
+            bad = [c for c in checks if not c.get("ok")]
             if bad:
                 raise SegzooError(f"{onnx_path} does not reproduce the model: {bad[0]}")
             self.max_abs_diff = max(c["max_abs_diff"] for c in checks)
@@ -209,13 +209,15 @@ class Engine:
         self._input_name = self._session.get_inputs()[0].name
 
     def _check(self, probe: torch.Tensor, reference: torch.Tensor, tolerance: float) -> None:
-        out = self(probe)
-        diff = float((out - reference).abs().max())
-        self.max_abs_diff = diff
-        if self.precision == "fp32" and not diff <= tolerance:
+        from segzoo.inference.agreement import compare_logits
+
+        result = compare_logits(self(probe), reference, tolerance=tolerance, model=self.model)
+        self.max_abs_diff = result["max_abs_diff"]
+        if self.precision == "fp32" and not result["ok"]:
             raise SegzooError(
-                f"engine {self.engine!r} disagrees with eager by {diff:.2e} (> {tolerance:g}) on a probe input; "
-                "use --engine eager and report this model"
+                f"engine {self.engine!r} disagrees with eager by {result['max_abs_diff']:.2e} (> {tolerance:g}"
+                f"{'; needed: ' + result['criterion'] if 'criterion' in result else ''}) on a probe input; use "
+                "--engine eager and report this model"
             )
 
     # -- running -----------------------------------------------------------------------------------------------------

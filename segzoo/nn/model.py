@@ -26,6 +26,10 @@ class SegmentationModel(nn.Module):
     :meth:`save_pretrained`.
     """
 
+    #: True when the logits jump with the input (max-unpooling routes values to argmax positions), so that checks of
+    #: other runtimes against eager cannot bound the maximum difference (see :mod:`segzoo.inference.agreement`)
+    discontinuous: bool = False
+
     def __init__(
         self,
         encoder: Encoder,

@@ -83,6 +83,8 @@ class SegNetDecoder(Decoder):
 class SegNetModel(SegmentationModel):
     """:class:`segzoo.nn.SegmentationModel` that passes the encoder's pooling indices to the decoder."""
 
+    discontinuous = True  # unpooling writes each value at its window's argmax: a near tie can move it
+
     def _decode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         features, indices, sizes = self.encoder.forward_with_indices(x)
         return self.decoder(features, indices, sizes), features
