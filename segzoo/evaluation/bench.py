@@ -222,7 +222,7 @@ def run_bench(
         "eval_images": results[0].get("eval_images") if results else None,
         "settings": {
             **(settings.as_dict() if settings is not None else {"mode": "whole"}),
-            "engine": results[0]["engine"] if results else kwargs.get("engine", "auto"),
+            "engine": kwargs.get("engine", "auto"),  # as asked; what ran each model is in its result
             "precision": kwargs.get("precision", "fp32"),
             "batch_size": kwargs.get("batch_size", 1),
             "throughput_batch": kwargs.get("throughput_batch", 4),
