@@ -1,0 +1,84 @@
+"""The first-party CamVid checkpoints on real CamVid val, scored twice: by `segzoo eval`, and independently, with
+numpy, from the mask PNGs that `segzoo predict` writes. The two must agree exactly; and the catalog's metrics must be
+what `segzoo eval` measures on the whole split."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import segzoo
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SEGZOO_DATA", ROOT.parent / "shared" / "datasets"))
+CAMVID = DATA / "camvid"
+CHECKPOINTS = ROOT / "checkpoints"
+VOID = 11  # the SegNet files' "Unlabelled" value
+
+pytestmark = pytest.mark.skipif(not (CAMVID / "valannot").is_dir(), reason=f"CamVid not found at {CAMVID}")
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    import segzoo.cli
+
+    modules = list(segzoo.cli.COMMAND_MODULES)
+    modules += [m for m in ("segzoo.evaluation.cli", "segzoo.inference.cli") if m not in modules]
+    monkeypatch.setattr(segzoo.cli, "COMMAND_MODULES", modules)
+    return segzoo.cli.main
+
+
+def numpy_miou(predictions: list[np.ndarray], labels: list[np.ndarray], num_classes: int) -> tuple[float, float]:
+    """(mIoU, pixel accuracy) over all pixels of all images, void ignored, classes absent from both skipped."""
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for pred, label in zip(predictions, labels, strict=True):
+        keep = label != VOID
+        cm += np.bincount(label[keep].astype(np.int64) * num_classes + pred[keep], minlength=num_classes**2).reshape(
+            num_classes, num_classes)
+    tp = np.diag(cm).astype(np.float64)
+    union = cm.sum(0) + cm.sum(1) - tp
+    iou = tp[union > 0] / union[union > 0]
+    return float(iou.mean()), float(tp.sum() / cm.sum())
+
+
+@pytest.mark.parametrize("name", ["unet-mobilenetv3-camvid", "deeplabv3-mobilenetv3-camvid"])
+def test_eval_equals_an_independent_miou_of_the_predicted_masks(name, cli, tmp_path, capsys):
+    if segzoo.info(name)["architecture"] not in segzoo.list_architectures():
+        pytest.skip(f"the plugin of {name} is not installed")
+    images = sorted((CAMVID / "val").glob("*.png"))[:12]
+    folder = str(CHECKPOINTS / name)
+    assert cli(["eval", folder, "--dataset", "camvid", "--root", str(CAMVID), "--split", "val", "--limit", "12",
+                "--num-workers", "0", "--no-progress", "--json", str(tmp_path / "eval.json")]) == 0
+    assert cli(["predict", folder, *map(str, images), "--out", str(tmp_path / "masks"), "--no-progress"]) == 0
+    capsys.readouterr()
+    measured = json.loads((tmp_path / "eval.json").read_text())
+    assert measured["images"] == 12
+    predictions, labels = [], []
+    for image in images:
+        mask = Image.open(tmp_path / "masks" / f"{image.stem}_mask.png")
+        assert mask.mode == "P" and mask.size == (480, 360)  # pixel value = class id, at the label's resolution
+        predictions.append(np.asarray(mask, dtype=np.int64))
+        labels.append(np.asarray(Image.open(CAMVID / "valannot" / image.name)))
+    miou, accuracy = numpy_miou(predictions, labels, 11)
+    assert measured["metrics"]["mIoU"] == pytest.approx(miou, abs=1e-12)
+    assert measured["metrics"]["pixel_accuracy"] == pytest.approx(accuracy, abs=1e-12)
+    assert 0.2 < miou < 0.9  # a trained model, not noise (chance level is about 0.03)
+
+
+@pytest.mark.slow
+def test_catalog_metrics_are_what_eval_measures_on_camvid_val(cli, tmp_path, capsys):
+    name = "fcn-mobilenetv3-camvid"
+    if "fcn" not in segzoo.list_architectures():
+        pytest.skip("segzoo-fcn is not installed")
+    assert cli(["eval", str(CHECKPOINTS / name), "--dataset", "camvid", "--root", str(CAMVID), "--split", "val",
+                "--num-workers", "1", "--no-progress", "--engine", "eager", "--json", str(tmp_path / "e.json")]) == 0
+    capsys.readouterr()
+    metrics = json.loads((tmp_path / "e.json").read_text())["metrics"]
+    published = segzoo.info(name)["metrics"]["values"]
+    assert round(100 * metrics["mIoU"], 2) == published["mIoU"]
+    assert round(100 * metrics["pixel_accuracy"], 2) == published["pixel_accuracy"]
