@@ -1,9 +1,11 @@
-"""The first-party CamVid checkpoints on real CamVid val, scored twice: by `segzoo eval`, and independently, with
-numpy, from the mask PNGs that `segzoo predict` writes. The two must agree exactly; and the catalog's metrics must be
-what `segzoo eval` measures on the whole split."""
+"""The first-party CamVid checkpoints: their catalog entries match the committed files and, once published with
+`segzoo publish` (to the local Hub server), load by name; on real CamVid val they are scored twice, by `segzoo eval`
+and independently, with numpy, from the mask PNGs that `segzoo predict` writes, which must agree exactly; and the
+catalog's metrics are what `segzoo eval` measures on the whole split."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -11,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+import torch
 
 import segzoo
 
@@ -20,7 +24,35 @@ CAMVID = DATA / "camvid"
 CHECKPOINTS = ROOT / "checkpoints"
 VOID = 11  # the SegNet files' "Unlabelled" value
 
-pytestmark = pytest.mark.skipif(not (CAMVID / "valannot").is_dir(), reason=f"CamVid not found at {CAMVID}")
+needs_camvid = pytest.mark.skipif(not (CAMVID / "valannot").is_dir(), reason=f"CamVid not found at {CAMVID}")
+FIRST_PARTY = sorted(p.name for p in CHECKPOINTS.iterdir() if (p / "config.json").is_file())
+
+
+def test_every_checkpoint_folder_has_a_catalog_entry_with_its_hash():
+    assert len(FIRST_PARTY) == 4
+    for name in FIRST_PARTY:
+        weights = segzoo.info(name)["weights"]
+        data = (CHECKPOINTS / name / "model.safetensors").read_bytes()
+        assert weights["sha256"] == hashlib.sha256(data).hexdigest(), name
+        assert weights["format"] == "segzoo" and weights["hub"]["repo_id"] == f"segzoo/{name}"
+        assert (CHECKPOINTS / name / "README.md").read_text().startswith("---")  # a Hub model card
+
+
+@pytest.mark.parametrize("name", FIRST_PARTY)
+def test_published_checkpoint_loads_by_catalog_name(name, hub_server, hf_env):
+    from segzoo.hub.serialization import publish_directory
+
+    entry = segzoo.info(name)
+    if entry["architecture"] not in segzoo.list_architectures():
+        pytest.skip(f"the plugin of {name} is not installed")
+    result = publish_directory(CHECKPOINTS / name, entry["weights"]["hub"]["repo_id"])
+    assert result["weights"]["sha256"] == entry["weights"]["sha256"]  # what the catalog pins is what gets uploaded
+    by_name = segzoo.load(name).eval()  # real huggingface_hub download from the server, verified by sha256
+    folder = segzoo.load(CHECKPOINTS / name).eval()
+    x = torch.randn(1, 3, 96, 128, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        assert torch.equal(by_name(x), folder(x))
+    assert by_name.config["preprocessing"] == entry["preprocessing"]
 
 
 @pytest.fixture
@@ -46,6 +78,7 @@ def numpy_miou(predictions: list[np.ndarray], labels: list[np.ndarray], num_clas
     return float(iou.mean()), float(tp.sum() / cm.sum())
 
 
+@needs_camvid
 @pytest.mark.parametrize("name", ["unet-mobilenetv3-camvid", "deeplabv3-mobilenetv3-camvid"])
 def test_eval_equals_an_independent_miou_of_the_predicted_masks(name, cli, tmp_path, capsys):
     if segzoo.info(name)["architecture"] not in segzoo.list_architectures():
@@ -70,6 +103,7 @@ def test_eval_equals_an_independent_miou_of_the_predicted_masks(name, cli, tmp_p
     assert 0.2 < miou < 0.9  # a trained model, not noise (chance level is about 0.03)
 
 
+@needs_camvid
 @pytest.mark.slow
 def test_catalog_metrics_are_what_eval_measures_on_camvid_val(cli, tmp_path, capsys):
     name = "fcn-mobilenetv3-camvid"
