@@ -1,13 +1,14 @@
 """segzoo's inference engines against torchvision eager, on the same weights, in the same run.
 
-    python benchmarks/bench_inference.py                  # 512x512, 5 interleaved repetitions, fp32 + bf16
-    python benchmarks/bench_inference.py --quick          # 256x256, 3 repetitions
+    python benchmarks/bench_inference.py                  # 512x512, 7 interleaved rounds, fp32 + bf16
+    python benchmarks/bench_inference.py --quick          # 256x256, 5 rounds
     python benchmarks/bench_inference.py --compile        # also torch.compile (about 45 s start-up per model)
 
 For deeplabv3-resnet50 and fcn-resnet50 the torchvision model gets random weights and BatchNorm statistics; the
 segzoo converter moves them into the segzoo model (benchmarks/_upstream.py). Then, at batch 1, the variants run in
 turn, one call each per round (interleaved, so load from other processes hits all of them alike), and the script
-prints the median time of each and its speed-up over torchvision eager (above 1 = faster). fp32 variants must agree
+prints the median time of each and its speed-up over torchvision eager (above 1 = faster): the median of the
+per-round ratios with a 95 % bootstrap interval (benchmarks/_timing.py). fp32 variants must agree
 with torchvision's logits within 1e-4; bf16 shows its max |diff| and the share of pixels whose argmax agrees.
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import interleaved, paired_ratio  # noqa: E402
 from _upstream import randomize_, twins  # noqa: E402
 from bench_upstream import segzoo_twin  # noqa: E402
 
@@ -37,7 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="256x256, 3 repetitions")
     parser.add_argument("--size", type=int, help="input height and width (default 512, 256 with --quick)")
-    parser.add_argument("--repeat", type=int, help="timed rounds (default 5, 3 with --quick)")
+    parser.add_argument("--repeat", type=int, help="timed rounds (default 7, 5 with --quick)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 engine")
     parser.add_argument("--no-onnxruntime", action="store_true", help="skip the onnxruntime engine")
@@ -45,7 +47,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
     size = args.size or (256 if args.quick else 512)
-    repeat = args.repeat or (3 if args.quick else 5)
+    repeat = args.repeat or (5 if args.quick else 7)
     torch.manual_seed(0)
     x = torch.randn(1, 3, size, size)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -77,30 +79,27 @@ def main() -> int:
             eng(x)  # first call (compiles for 'compile')
             setup[label] = time.perf_counter() - start
             variants[label] = eng
-        times: dict[str, list[float]] = {k: [] for k in variants}
         with torch.inference_mode():
             ref = variants["torchvision eager"](x)
-            outputs = {k: f(x) for k, f in variants.items()}  # also the warm-up call
-            for _ in range(repeat):
-                for k, f in variants.items():
-                    start = time.perf_counter()
-                    f(x)
-                    times[k].append(time.perf_counter() - start)
-        base = statistics.median(times["torchvision eager"])
+            outputs = {k: f(x) for k, f in variants.items()}
+            times = interleaved({k: (lambda f=f: f(x)) for k, f in variants.items()}, repeat)
+        base = times["torchvision eager"]
         print(f"\n{name}")
-        print(f"  {'variant':<20} {'median s':>9} {'speed-up':>9} {'max |diff|':>11} {'argmax agree':>13} {'setup s':>8}")
+        print(f"  {'variant':<20} {'median s':>9} {'speed-up':>9} {'95% interval':>13} {'max |diff|':>11} "
+              f"{'argmax agree':>13} {'setup s':>8}")
         for k in variants:
             med = statistics.median(times[k])
+            ratio, low, high = paired_ratio(base, times[k])
             diff = float((outputs[k] - ref).abs().max())
             agree = float((outputs[k].argmax(1) == ref.argmax(1)).float().mean())
             exact = "bf16" not in k
             ok = diff <= TOLERANCE or not exact
             failures += not ok
-            rows.append({"model": name, "variant": k, "median_s": med, "speedup_vs_torchvision": base / med,
-                         "max_abs_diff": diff, "argmax_agreement": agree, "setup_s": setup.get(k),
-                         "times_s": times[k]})
-            print(f"  {k:<20} {med:>9.3f} {base / med:>8.2f}x {diff:>11.1e} {100 * agree:>12.3f}% "
-                  f"{setup.get(k, 0):>8.1f}" + ("" if ok else "  OUTPUTS DIFFER"))
+            rows.append({"model": name, "variant": k, "median_s": med, "speedup_vs_torchvision": ratio,
+                         "interval_95": [low, high], "max_abs_diff": diff, "argmax_agreement": agree,
+                         "setup_s": setup.get(k), "times_s": times[k]})
+            print(f"  {k:<20} {med:>9.3f} {ratio:>8.2f}x {f'{low:.2f}-{high:.2f}x':>13} {diff:>11.1e} "
+                  f"{100 * agree:>12.3f}% {setup.get(k, 0):>8.1f}" + ("" if ok else "  OUTPUTS DIFFER"))
     if args.json:
         args.json.write_text(json.dumps({"size": size, "repeat": repeat, "load_average": load,
                                          "threads": torch.get_num_threads(), "results": rows}, indent=2))
