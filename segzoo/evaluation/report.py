@@ -93,25 +93,27 @@ def leaderboard_markdown(bench: dict[str, Any], *, plot_name: str | None = None)
     return "\n".join(lines) + "\n"
 
 
-def _label_points(fig: Any, ax: Any, points: list[tuple[float, float, dict]]) -> None:
-    """Name each point, moving a label below or further up when it would cover one already placed (models of
-    similar speed and accuracy are common: the three CamVid MobileNets lie within a point and a millisecond)."""
-    fig.canvas.draw()  # fixes the axis limits, so data -> pixel positions are final
-    dpi_scale = fig.dpi / 72
-    placed: list[tuple[float, float, float, float]] = []  # (x0, y0, x1, y1) in pixels: markers, then labels
-    for x, y, _ in points:
+def _label_points(fig: Any, ax: Any, points: list[tuple[float, float, str, Any]]) -> None:
+    """Name each point in its colour, moving a label below or further up when it would cover a marker or a label
+    already placed (models of similar speed and accuracy are common: the CamVid MobileNets lie within a point and
+    a millisecond of each other)."""
+    fig.canvas.draw()  # fixes the layout, so data -> pixel positions are final
+    scale = fig.dpi / 72  # pixels per point
+    placed = []  # (x0, y0, x1, y1) in pixels: the markers, then each label
+    for x, y, _, _ in points:
         px, py = ax.transData.transform((x, y))
-        placed.append((px - 5 * dpi_scale, py - 5 * dpi_scale, px + 5 * dpi_scale, py + 5 * dpi_scale))
-    for x, y, r in sorted(points, key=lambda p: -p[1]):
+        placed.append((px - 5 * scale, py - 5 * scale, px + 5 * scale, py + 5 * scale))
+    for x, y, name, color in sorted(points, key=lambda p: -p[1]):
         px, py = ax.transData.transform((x, y))
-        width = 5.2 * len(r["model"]) * dpi_scale  # about 8-point text
-        height = 10 * dpi_scale
+        width, height = 5.2 * len(name) * scale, 10 * scale  # 8-point text
+        dx = 6 if px + (6 + 5.2 * len(name)) * scale <= ax.bbox.x1 else -6 - 5.2 * len(name)  # left if no room
         for dy in (4, -13, 14, -23, 24, -33):
-            box = (px + 6 * dpi_scale, py + dy * dpi_scale, px + 6 * dpi_scale + width, py + dy * dpi_scale + height)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            box = (px + dx * scale, py + dy * scale, px + dx * scale + width, py + dy * scale + height)
+            inside = ax.bbox.y0 <= box[1] and box[3] <= ax.bbox.y1
+            if inside and not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
                 break
         placed.append(box)
-        ax.annotate(r["model"], (x, y), textcoords="offset points", xytext=(6, dy), fontsize=8, color=r["_color"])
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8, color=color)
 
 
 def plot_accuracy_latency(bench: dict[str, Any], path: str | Path) -> Path:
@@ -131,12 +133,10 @@ def plot_accuracy_latency(bench: dict[str, Any], path: str | Path) -> Path:
         if x is None or y is None or (isinstance(y, float) and math.isnan(y)):
             continue
         marker = ax.scatter([x], [100 * y], s=40 + 6 * (r.get("params_m") or 0) ** 0.8, alpha=0.7)
-        points.append((x, 100 * y, {**r, "_color": marker.get_facecolor()[0][:3]}))
+        points.append((x, 100 * y, r["model"], marker.get_facecolor()[0][:3]))
     xs = [p[0] for p in points]
     if xs and max(xs) / max(min(xs), 1e-9) > 20:
         ax.set_xscale("log")
-    ax.margins(x=0.15, y=0.12)
-    _label_points(fig, ax, points)
     ax.set_xlabel("latency p50, batch 1 (ms)")
     ax.set_ylabel("mIoU (%)")
     s = bench["settings"]
@@ -145,8 +145,10 @@ def plot_accuracy_latency(bench: dict[str, Any], path: str | Path) -> Path:
     if not xs:
         ax.text(0.5, 0.5, "no accuracy measured (run with --dataset)", ha="center", va="center",
                 transform=ax.transAxes)
+    ax.margins(x=0.15, y=0.12)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
+    _label_points(fig, ax, points)
     fig.savefig(path)
     plt.close(fig)
     return path
