@@ -20,7 +20,7 @@ models=(checkpoints/*/)
 mkdir -p "$out"
 echo "== segzoo bench: ${#models[@]} first-party models on CamVid val ($root)"
 "$segzoo" bench "${models[@]%/}" --dataset camvid --root "$root" --split val \
-  --markdown "$out/leaderboard.md" --repeat 5 --no-progress
+  --markdown "$out/leaderboard.md" --repeat 5
 cat "$out/leaderboard.md"
 # bf16 (channels_last + autocast) where the CPU runs bfloat16 natively: the same evaluation in bf16 and fp32, and the
 # mIoU change between them; emulated bf16 would only be slow, so it is skipped there
@@ -28,7 +28,7 @@ if "$python" -c "import sys, torch; from segzoo.inference.engine import bf16_sup
 sys.exit(0 if bf16_supported(torch.device('cpu')) else 1)" 2>/dev/null; then
   echo "== segzoo bench --precision bf16: the mIoU change against fp32"
   "$segzoo" bench "${models[@]%/}" --dataset camvid --root "$root" --split val --precision bf16 \
-    --markdown "$out/leaderboard-bf16.md" --repeat 5 --no-progress
+    --markdown "$out/leaderboard-bf16.md" --repeat 5
 else
   echo "== bf16 skipped: this CPU has no native bfloat16 (AVX-512 BF16 / AMX)"
 fi
