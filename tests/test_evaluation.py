@@ -181,3 +181,34 @@ def test_percentile_and_peak_memory():
     after = peak_rss_mb()
     block.close()
     assert before is None or after >= before + 50
+
+
+def test_a_prepared_split_gives_the_same_metrics_and_refuses_other_preprocessing(fcn, shapes):
+    from segzoo.evaluation.evaluate import prepare_split
+
+    pre = Preprocessing.from_model(fcn)
+    prepared = prepare_split(shapes, pre, num_workers=0)
+    assert len(prepared) == 4 and prepared.describe()["images"] == 4 and prepared.nbytes > 0
+    streamed = evaluate(fcn, shapes, num_workers=0, progress=False)
+    cached = evaluate(fcn, prepared, progress=False)
+    assert _same(cached["metrics"]["iou"], streamed["metrics"]["iou"])
+    assert cached["settings"]["num_workers"] == 0
+    assert evaluate(fcn, prepared, limit=2, progress=False)["images"] == 2
+    other = Preprocessing.from_config({"mean": [0.5] * 3, "std": [0.5] * 3})
+    with pytest.raises(SegzooError, match="prepared split was preprocessed otherwise"):
+        evaluate(fcn, prepared, preprocessing=other, progress=False)
+    assert prepare_split(shapes, pre, budget_mb=1e-3) is None  # over budget: stream instead
+
+
+def test_bench_shares_one_decoded_split_between_models(saved, tmp_path, cli):
+    md = tmp_path / "lb.md"
+    rc = cli(["bench", str(saved), str(saved), "--dataset", "shapes", "--dataset-option", "length=2",
+              "--repeat", "1", "--warmup", "0", "--throughput-batch", "0", "--markdown", str(md), "--no-progress"])
+    assert rc == 0
+    data = json.loads(md.with_suffix(".json").read_text())
+    caches = [r["data_cache"] for r in data["results"]]
+    assert caches[0] == caches[1] and caches[0]["images"] == 2
+    assert "decoded and preprocessed once" in md.read_text()
+    rc = cli(["bench", str(saved), "--dataset", "shapes", "--dataset-option", "length=2", "--data-cache-mb", "0",
+              "--repeat", "1", "--warmup", "0", "--throughput-batch", "0", "--markdown", str(md), "--no-progress"])
+    assert rc == 0 and "data_cache" not in json.loads(md.with_suffix(".json").read_text())["results"][0]

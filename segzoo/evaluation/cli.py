@@ -120,6 +120,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         resize=not args.no_resize, resize_override=args.resize, batch_size=args.batch_size, limit=args.limit, num_workers=args.num_workers,
         warmup=args.warmup, repeat=args.repeat, throughput_batch=args.throughput_batch,
         compare_fp32=not args.no_compare_fp32, boundary=args.boundary, progress=not args.no_progress,
+        data_cache_mb=args.data_cache_mb,
     )
     markdown = Path(args.markdown)
     plot = Path(args.plot) if args.plot else markdown.with_suffix(".png")
@@ -165,6 +166,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=10, help="timed calls for latency (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
     p.add_argument("--throughput-batch", type=int, default=4, help="batch size for throughput (default 4; 0 skips)")
+    p.add_argument("--data-cache-mb", type=float, default=2048, metavar="MIB",
+                   help="decode and preprocess the split once into memory, up to this size, shared by all models "
+                        "(default 2048; 0 streams it from disk for each evaluation)")
     p.add_argument("--no-compare-fp32", action="store_true",
                    help="with --precision bf16: skip the fp32 evaluation that gives the mIoU change")
     p.add_argument("--markdown", default="docs/leaderboard.md", help="leaderboard file (default docs/leaderboard.md)")

@@ -23,7 +23,7 @@ from segzoo.nn.functional import class_map
 
 log = logging.getLogger("segzoo")
 
-__all__ = ["check_classes", "evaluate", "EvalDataset"]
+__all__ = ["EvalDataset", "PreparedSplit", "check_classes", "evaluate", "prepare_split"]
 
 
 class EvalDataset(torch.utils.data.Dataset):
@@ -56,6 +56,50 @@ class EvalDataset(torch.utils.data.Dataset):
         if mask.is_floating_point():
             raise SegzooError(f"{type(self.dataset).__name__} returned a floating-point mask; masks hold class ids")
         return image, mask, index
+
+
+class PreparedSplit(torch.utils.data.Dataset):
+    """A split decoded and preprocessed once and held in memory, for evaluations that share it (``segzoo bench``
+    runs every model, and bf16 with its fp32 reference, on the same images): they then time the model and the
+    scoring, not PNG decoding again. Built by :func:`prepare_split`; carries the dataset's class metadata."""
+
+    def __init__(self, samples: list[tuple], dataset: Any, preprocessing: Any, seconds: float) -> None:
+        self.samples = samples
+        self.classes = list(getattr(dataset, "classes", []) or [])
+        self.num_classes = getattr(dataset, "num_classes", len(self.classes))
+        self.ignore_index = getattr(dataset, "ignore_index", None)
+        self.preprocessing = preprocessing.as_dict()
+        self.seconds = seconds
+        self.nbytes = sum(t.numel() * t.element_size() for s in samples for t in s[:2])
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        return self.samples[index]
+
+    def describe(self) -> dict[str, Any]:
+        return {"images": len(self), "mib": round(self.nbytes / 2**20, 1), "decode_s": round(self.seconds, 2)}
+
+
+def prepare_split(dataset: Any, preprocessing: Any, *, limit: int | None = None, budget_mb: float = 2048,
+                  num_workers: int | None = None) -> PreparedSplit | None:
+    """The split as a :class:`PreparedSplit`, or None when it would take more than ``budget_mb`` of memory
+    (estimated from the first sample; the evaluation then streams from disk)."""
+    data = EvalDataset(dataset, preprocessing, limit)
+    if len(data) == 0 or budget_mb <= 0:
+        return None
+    image, mask, _ = data[0]
+    estimate = len(data) * (image.numel() * image.element_size() + mask.numel() * mask.element_size())
+    if estimate > budget_mb * 2**20:
+        log.info("not caching the split in memory: about %.0f MiB, over the %.0f MiB budget", estimate / 2**20,
+                 budget_mb)
+        return None
+    start = time.perf_counter()
+    workers = default_num_workers(len(data)) if num_workers is None else num_workers
+    loader = torch.utils.data.DataLoader(data, batch_size=1, num_workers=workers, collate_fn=_collate)
+    samples = [tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in s) for batch in loader for s in batch]
+    return PreparedSplit(samples, dataset, preprocessing, time.perf_counter() - start)
 
 
 def default_num_workers(samples: int) -> int:
@@ -111,7 +155,8 @@ def evaluate(
     description: str = "eval",
 ) -> dict[str, Any]:
     """Metrics of ``engine`` (an :class:`~segzoo.inference.Engine` or a model) on ``dataset`` (a segzoo dataset
-    returning PIL ``(image, mask)`` pairs). Returns ``{"metrics", "timing", "settings", "images"}``."""
+    returning PIL ``(image, mask)`` pairs, or a :class:`PreparedSplit` of one). Returns ``{"metrics", "timing",
+    "settings", "images"}``."""
     from tqdm.auto import tqdm
 
     from segzoo.inference.modes import InferenceSettings, infer
@@ -128,7 +173,14 @@ def evaluate(
     align_corners = bool(getattr(engine, "align_corners", getattr(model, "align_corners", False)))
     divisor = int(getattr(engine, "input_divisor", getattr(model, "input_divisor", 1)) or 1)
 
-    data = EvalDataset(dataset, preprocessing, limit)
+    if isinstance(dataset, PreparedSplit):
+        if dataset.preprocessing != preprocessing.as_dict():
+            raise SegzooError("the prepared split was preprocessed otherwise than this evaluation asks: prepare it "
+                              f"again ({dataset.preprocessing} vs {preprocessing.as_dict()})")
+        data = dataset if limit is None else torch.utils.data.Subset(dataset, range(min(len(dataset), limit)))
+        num_workers = 0  # already in memory
+    else:
+        data = EvalDataset(dataset, preprocessing, limit)
     if len(data) == 0:
         raise SegzooError("the dataset split is empty")
     if num_workers is None:

@@ -47,6 +47,14 @@ def leaderboard_rows(bench: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     return header, rows
 
 
+def _cache_note(bench: dict[str, Any]) -> str:
+    cache = next((r["data_cache"] for r in bench["results"] if r.get("data_cache")), None)
+    if not cache:
+        return ""
+    return (f" The split was decoded and preprocessed once ({cache['images']} images, {cache['mib']} MiB in memory, "
+            f"{cache['decode_s']} s) and shared by the evaluations, so data wait is reading it from memory.")
+
+
 def leaderboard_markdown(bench: dict[str, Any], *, plot_name: str | None = None) -> str:
     header, rows = leaderboard_rows(bench)
     s = bench["settings"]
@@ -80,7 +88,7 @@ def leaderboard_markdown(bench: dict[str, Any], *, plot_name: str | None = None)
         "'GFLOPS' convention); engine: what ran the model (`auto` picks per model); model time: share of the "
         "evaluation's wall time spent in the model's forward pass; data wait: share spent waiting for the "
         "DataLoader (decoding and resizing images); the rest is post-processing at the label resolution "
-        "(bilinear resize of the scores, class map, confusion matrix).",
+        "(bilinear resize of the scores, class map, confusion matrix)." + _cache_note(bench),
         "",
         f"Machine: {fp.get('cpu')}, {fp.get('cpu_cores')} logical cores ({fp.get('torch_threads')} torch threads)"
         + (f", GPU {fp['gpu']}" if fp.get("gpu") else "")
