@@ -98,3 +98,16 @@ def test_load_returns_eval_mode_also_without_weights(tiny, tmp_path):
     model = segzoo.create("tiny", num_classes=2)
     model.save_pretrained(tmp_path / "m")
     assert not segzoo.load(tmp_path / "m", pretrained=False).training
+
+
+def test_class_map_equals_argmax_including_ties_and_resizes_first():
+    import torch.nn.functional as F
+
+    from segzoo.nn.functional import class_map
+
+    torch.manual_seed(0)
+    scores = torch.randint(0, 3, (2, 5, 7, 9)).float()  # many ties: the first maximum wins, as with argmax
+    assert torch.equal(class_map(scores), scores.argmax(dim=1))
+    resized = F.interpolate(scores, size=(14, 18), mode="bilinear", align_corners=False)
+    assert torch.equal(class_map(scores, (14, 18)), resized.argmax(dim=1))
+    assert class_map(scores, (7, 9)).shape == (2, 7, 9)
