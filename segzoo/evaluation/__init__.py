@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 _LAZY = {
     "evaluate": "segzoo.evaluation.evaluate",
     "check_classes": "segzoo.evaluation.evaluate",
+    "prepare_split": "segzoo.evaluation.evaluate",
     "bench_model": "segzoo.evaluation.bench",
     "run_bench": "segzoo.evaluation.bench",
     "count_gmacs": "segzoo.evaluation.bench",
@@ -20,7 +21,7 @@ __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
     from segzoo.evaluation.bench import bench_model, count_gmacs, run_bench
-    from segzoo.evaluation.evaluate import check_classes, evaluate
+    from segzoo.evaluation.evaluate import check_classes, evaluate, prepare_split
     from segzoo.evaluation.fingerprint import fingerprint
     from segzoo.evaluation.report import leaderboard_markdown, plot_accuracy_latency
 
