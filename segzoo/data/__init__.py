@@ -8,7 +8,9 @@ The datasets themselves (CamVid, Cityscapes, VOC, ADE20K, ISBI 2012, DRIVE, fold
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from segzoo._lazy import lazy_attributes
 
 _LAZY = {
     "transforms": "segzoo.data.transforms",
@@ -63,17 +65,4 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'segzoo.data' has no attribute {name!r}")
-    import importlib
-
-    mod = importlib.import_module(module)
-    value = mod if name == "transforms" else getattr(mod, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

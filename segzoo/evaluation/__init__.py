@@ -3,7 +3,9 @@ leaderboard and a plot. ``import segzoo.evaluation`` is cheap; torch is imported
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from segzoo._lazy import lazy_attributes
 
 _LAZY = {
     "evaluate": "segzoo.evaluation.evaluate",
@@ -26,16 +28,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from segzoo.evaluation.report import leaderboard_markdown, plot_accuracy_latency
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'segzoo.evaluation' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from segzoo._lazy import lazy_attributes
 
 _LAZY = {
     "Engine": "segzoo.inference.engine",
@@ -42,16 +44,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from segzoo.inference.preprocessing import Preprocessing
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'segzoo.inference' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

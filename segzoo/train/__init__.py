@@ -14,8 +14,9 @@ used. See ``docs/training.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from segzoo._lazy import lazy_attributes
 from segzoo.train.config import TrainConfig, TrainConfigError, TrainingError
 
 _LAZY = {
@@ -38,16 +39,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from segzoo.train.trainer import Trainer, TrainState, fit
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'segzoo.train' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)
