@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-__all__ = ["create_from_entry", "max_logit_diff", "randomize_"]
+__all__ = ["checked_entry", "create_from_entry", "max_logit_diff", "randomize_"]
 
 
 def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -37,6 +37,21 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
                 module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.2)
                 module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) * 1.5 + 0.5)
     return model.eval()
+
+
+def checked_entry(name: str, *, architecture: str, encoder: str, options: dict, weights_format: str,
+                  num_classes: int = 21) -> dict:
+    """The fields of catalog entry ``name`` that build its model, as the parity test states them. When the installed
+    catalog has ``name``, assert that it says the same, so that the test proves the entry users load."""
+    import segzoo
+
+    entry = {"name": name, "architecture": architecture, "encoder": encoder, "num_classes": num_classes,
+             "options": options}
+    if name in segzoo.list_models():
+        info = segzoo.info(name)
+        assert {k: info.get(k) for k in entry} == entry, f"catalog entry {name!r} disagrees with the parity test"
+        assert info["weights"]["format"] == weights_format, f"catalog entry {name!r}: weights format"
+    return entry
 
 
 def create_from_entry(entry: dict) -> nn.Module:

@@ -8,8 +8,7 @@ import logging
 import pytest
 import torch
 
-import segzoo
-from segzoo.testing.parity import create_from_entry, randomize_
+from segzoo.testing.parity import checked_entry, create_from_entry, randomize_
 from segzoo.errors import WeightsError
 
 segmentation = pytest.importorskip("torchvision.models.segmentation")
@@ -26,14 +25,9 @@ TOLERANCE = 1e-4
 
 
 def entry_for(name: str) -> dict:
-    """The catalog entry's fields that build the model; checked against the installed catalog when it has it."""
     _, encoder, options = CASES[name]
-    entry = {"name": name, "architecture": "deeplabv3", "encoder": encoder, "num_classes": 21, "options": options}
-    if name in segzoo.list_models():
-        info = segzoo.info(name)
-        assert {k: info.get(k) for k in entry} == entry, "catalog entry disagrees with the parity test"
-        assert info["weights"]["format"] == "torchvision"
-    return entry
+    return checked_entry(name, architecture="deeplabv3", encoder=encoder, options=options,
+                         weights_format="torchvision")
 
 
 @functools.lru_cache(maxsize=None)

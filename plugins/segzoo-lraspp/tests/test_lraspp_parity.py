@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import segzoo
-from segzoo.testing.parity import randomize_
+from segzoo.testing.parity import checked_entry, randomize_
 from segzoo.errors import WeightsError
 
 segmentation = pytest.importorskip("torchvision.models.segmentation")
@@ -21,13 +21,7 @@ TOLERANCE = 1e-4
 
 
 def entry_for(name: str = NAME) -> dict:
-    """The catalog entry's fields that build the model; checked against the installed catalog when it has it."""
-    entry = {"name": name, "architecture": "lraspp", "encoder": ENCODER, "num_classes": 21, "options": OPTIONS}
-    if name in segzoo.list_models():
-        info = segzoo.info(name)
-        assert {k: info.get(k) for k in entry} == entry, "catalog entry disagrees with the parity test"
-        assert info["weights"]["format"] == "torchvision"
-    return entry
+    return checked_entry(name, architecture="lraspp", encoder=ENCODER, options=OPTIONS, weights_format="torchvision")
 
 
 @functools.lru_cache(maxsize=None)
