@@ -99,7 +99,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         summary += f"  mBF {_pct(m['mBF'])}"
     print(summary)
     print(f"{t['wall_s']:.1f} s ({t['images_per_s']:.2f} img/s); model forward {100 * t['model_time_share']:.0f}% of "
-          f"the time, waiting for data {100 * t['data_time_share']:.0f}%")
+          f"the time, waiting for data {100 * t['data_time_share']:.0f}%, scoring at the label resolution "
+          f"{100 * t['post_s'] / t['wall_s']:.0f}%")
     if args.json is not None:
         print(f"wrote {args.json}")
     return 0
