@@ -109,8 +109,10 @@ def bench_model(
     boundary: bool = False,
     progress: bool = True,
     data_cache_mb: float = 2048,
-    _prepared: dict[str, Any] | None = None,
+    prepared_splits: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One model's record (see the module docstring). ``prepared_splits``: a dict shared between calls, in which the
+    decoded split is kept per preprocessing (``run_bench`` passes one, so its models decode the data once)."""
     import json
 
     import segzoo
@@ -159,7 +161,7 @@ def bench_model(
 
     if dataset is not None:
         # decoded once per preprocessing and shared by every model (and precision) of the run, memory permitting
-        prepared = {} if _prepared is None else _prepared
+        prepared = {} if prepared_splits is None else prepared_splits
         key = json.dumps(pre.as_dict(), sort_keys=True)
         if key not in prepared:
             prepared[key] = prepare_split(dataset, pre, limit=limit, budget_mb=data_cache_mb, num_workers=num_workers)
@@ -230,7 +232,7 @@ def run_bench(
     results = []
     prepared: dict[str, Any] = {}
     for ref in tqdm(list(refs), desc="bench", unit="model", disable=not progress or len(refs) < 2, leave=False):
-        results.append(bench_model(ref, dataset=dataset, progress=progress, _prepared=prepared, **kwargs))
+        results.append(bench_model(ref, dataset=dataset, progress=progress, prepared_splits=prepared, **kwargs))
     return {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "dataset": dataset_name,
