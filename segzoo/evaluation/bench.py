@@ -148,7 +148,7 @@ def bench_model(
     x1 = torch.randn(1, channels, h, w, generator=generator).to(dev)
     try:  # on the untouched model: the engines' fused kernels are invisible to the FLOP counter
         record["gmacs"] = count_gmacs(model.to(dev), x1, settings)
-        record["gflops"] = 2 * record["gmacs"]  # what FLOP counters other than torchvision's call GFLOPs
+        record["gflops"] = 2 * record["gmacs"]  # two floating-point operations per multiply-accumulate
     except Exception as err:  # noqa: BLE001 - counting must not sink the benchmark
         log.warning("could not count FLOPs of %s: %s", name, err)
         record["gmacs"] = record["gflops"] = None

@@ -1,9 +1,11 @@
 """Evaluate a model on a dataset split: metrics from :mod:`segzoo.metrics`, plus where the time went.
 
-Images are read, resized and normalised in DataLoader workers (``num_workers``, ``prefetch_factor``; by default none on
-machines with at most two cores, see :func:`default_num_workers`) while the main process runs the model; predictions are resized back to each mask's own size (mmsegmentation's protocol: metrics at
-the original resolution). ``timing`` reports wall time split into model forward (``model_s``), waiting for data
-(``data_wait_s``) and the rest (resizing back, argmax, metric updates: ``post_s``), and ``model_time_share`` =
+Images are read, resized and normalised in DataLoader workers (``num_workers``, ``prefetch_factor``; by default none
+on machines with at most two cores, see :func:`default_num_workers`) while the main process runs the model;
+predictions are resized back to each mask's own size (mmsegmentation's protocol: metrics at the original
+resolution). ``timing`` reports wall time split into model forward (``model_s``), waiting for data and moving it to
+the device (``data_wait_s``) and the rest (resizing back, class map, metric updates: ``post_s``), and
+``model_time_share`` =
 ``model_s / wall_s``: close to 1 means the data pipeline is not the bottleneck.
 """
 
@@ -89,16 +91,19 @@ def prepare_split(dataset: Any, preprocessing: Any, *, limit: int | None = None,
     data = EvalDataset(dataset, preprocessing, limit)
     if len(data) == 0 or budget_mb <= 0:
         return None
-    image, mask, _ = data[0]
-    estimate = len(data) * (image.numel() * image.element_size() + mask.numel() * mask.element_size())
-    if estimate > budget_mb * 2**20:
-        log.info("not caching the split in memory: about %.0f MiB, over the %.0f MiB budget", estimate / 2**20,
-                 budget_mb)
-        return None
     start = time.perf_counter()
     workers = default_num_workers(len(data)) if num_workers is None else num_workers
     loader = torch.utils.data.DataLoader(data, batch_size=1, num_workers=workers, collate_fn=_collate)
-    samples = [tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in s) for batch in loader for s in batch]
+    samples: list[tuple] = []
+    for batch in loader:
+        for image, mask, index in batch:
+            samples.append((image.clone(), mask.clone(), index))  # out of the workers' shared memory
+        if len(samples) == 1:
+            estimate = len(data) * (image.numel() * image.element_size() + mask.numel() * mask.element_size())
+            if estimate > budget_mb * 2**20:
+                log.info("not caching the split in memory: about %.0f MiB, over the %.0f MiB budget",
+                         estimate / 2**20, budget_mb)
+                return None
     return PreparedSplit(samples, dataset, preprocessing, time.perf_counter() - start)
 
 

@@ -85,7 +85,8 @@ def leaderboard_markdown(bench: dict[str, Any], *, plot_name: str | None = None)
         f"at batch 1 over {s.get('repeat')} timed calls after {s.get('warmup')} warm-up calls; img/s at batch "
         f"{s.get('throughput_batch')}; peak MiB: {first.get('peak_memory_kind', 'peak memory')}; GMACs: "
         "multiply-accumulates of one inference at the input size (FlopCounterMode FLOPs / 2, torchvision's "
-        "'GFLOPS' convention; GFLOPs = 2 x GMACs, also in the JSON as gflops); engine: what ran the model (`auto` picks per model); model time: share of the "
+        "'GFLOPS' convention; GFLOPs = 2 x GMACs, also in the JSON as gflops); engine: what ran the model "
+        "(`auto` picks per model); model time: share of the "
         "evaluation's wall time spent in the model's forward pass; data wait: share spent waiting for the "
         "DataLoader (decoding and resizing images); the rest is post-processing at the label resolution "
         "(bilinear resize of the scores, class map, confusion matrix)." + _cache_note(bench),

@@ -8,7 +8,9 @@ import torch.nn.functional as F
 __all__ = ["class_map"]
 
 
-def class_map(scores: torch.Tensor, size: tuple[int, int] | None = None, *, align_corners: bool = False) -> torch.Tensor:
+def class_map(
+    scores: torch.Tensor, size: tuple[int, int] | None = None, *, align_corners: bool = False
+) -> torch.Tensor:
     """Class index per pixel ``(N, H, W)`` of scores ``(N, K, h, w)`` (logits or probabilities).
 
     With ``size``, the scores are first resized bilinearly to ``(H, W)`` (predictions are scored at the label's own
