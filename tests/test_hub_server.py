@@ -220,3 +220,42 @@ def test_subprocesses_inherit_the_sandbox(hub_server: HubServer, hf_env: HfEnv, 
     path = Path(result.stdout.strip().splitlines()[-1])
     assert path.read_text() == CONFIG
     assert hf_env.cache_dir in path.parents
+
+
+def _first_line(proc: subprocess.Popen, timeout: float = 30.0) -> str:
+    """The server's first stdout line, waiting at most ``timeout`` seconds."""
+    import selectors
+
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            proc.kill()
+            raise AssertionError(f"no output from the server within {timeout} s")
+    return proc.stdout.readline().strip()
+
+
+def test_serve_command_outside_pytest(tmp_path: Path, hf_env: HfEnv) -> None:
+    repo = tmp_path / "hub" / "org" / "tiny-model"
+    (repo / "sub").mkdir(parents=True)
+    (repo / "config.json").write_text(CONFIG)
+    (repo / "sub" / "model.safetensors").write_bytes(WEIGHTS)
+    proc = subprocess.Popen([sys.executable, "-m", "segzoo.testing.hub", "serve", str(tmp_path / "hub")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = _first_line(proc)
+        assert line.startswith("HF_ENDPOINT=http://127.0.0.1:"), line + proc.stderr.read()
+        assert proc.stdout.readline().startswith("serving 1 repositories: org/tiny-model")
+        hf_env.use_endpoint(line.removeprefix("HF_ENDPOINT="))
+        assert Path(hf_hub_download("org/tiny-model", "sub/model.safetensors")).read_bytes() == WEIGHTS
+        assert HfApi().model_info("org/tiny-model").sha is not None
+    finally:
+        proc.terminate()  # SIGTERM: a clean stop
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, out + err
+
+
+def test_serve_command_refuses_a_missing_folder(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "segzoo.testing.hub", "serve", str(tmp_path / "nope")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "is not a folder" in result.stderr

@@ -374,8 +374,9 @@ class HubServer:
     for an unknown repo, revision or file and ``ValueError`` for invalid input.
     """
 
-    def __init__(self, *, lfs_threshold: int = 10_000) -> None:
-        """``lfs_threshold``: files of at least this many bytes are stored with LFS, whatever their name."""
+    def __init__(self, *, lfs_threshold: int = 10_000, port: int = 0) -> None:
+        """``lfs_threshold``: files of at least this many bytes are stored with LFS, whatever their name.
+        ``port``: the Hub listener's port (0: a free one); the CDN always takes a free port."""
         self.lfs_threshold = lfs_threshold
         self._lock = threading.RLock()
         self._repos: dict[str, _Repo] = {}
@@ -384,7 +385,7 @@ class HubServer:
         self._requests: list[LoggedRequest] = []
         self._errors: list[str] = []
         self._commit_counter = 0
-        self._ports: dict[str, int] = {"hub": 0, "cdn": 0}  # 0 until first start: pick free ports
+        self._ports: dict[str, int] = {"hub": port, "cdn": 0}  # 0 until first start: pick free ports
         self._listeners: list[tuple[_Listener, threading.Thread]] = []
 
     # ------------------------------------------------------------------ lifecycle
