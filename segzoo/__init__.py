@@ -24,6 +24,7 @@ _LAZY = {
     "list_losses": "segzoo._api",
     "list_datasets": "segzoo._api",
     "SegmentationModel": "segzoo.nn.model",
+    "registry": "segzoo.registry",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
         list_models,
         load,
     )
+    from segzoo import registry
     from segzoo.nn.model import SegmentationModel
 
 

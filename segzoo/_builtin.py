@@ -1,7 +1,10 @@
 """segzoo's own plugin: the catalog in registry.json, the identity converter for segzoo checkpoints, and the
-torchvision-layout MobileNetV3 encoder that torchvision's segmentation checkpoints need."""
+torchvision-layout MobileNetV3 encoder that torchvision's segmentation checkpoints need (a lazy factory: discovery
+imports no torch)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from segzoo.hookspecs import hookimpl
 
@@ -14,17 +17,17 @@ def register_catalog(register) -> None:
         register(entry["name"], entry)
 
 
+def identity(state_dict: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """segzoo checkpoints already have segzoo's keys."""
+    return state_dict
+
+
 @hookimpl
 def register_converters(register) -> None:
-    register("segzoo", lambda state_dict, entry: state_dict, description="segzoo's own keys (save_pretrained)")
+    register("segzoo", identity, description="segzoo's own keys (save_pretrained)")
 
 
 @hookimpl
 def register_encoders(register) -> None:
-    def build_tv_mobilenet_v3_large(**kwargs):
-        from segzoo.nn.mobilenetv3 import build_tv_mobilenet_v3_large as build
-
-        return build(**kwargs)
-
-    register("tv_mobilenet_v3_large", build_tv_mobilenet_v3_large,
+    register("tv_mobilenet_v3_large", "segzoo.nn.mobilenetv3:build_tv_mobilenet_v3_large",
              description="torchvision's MobileNetV3-Large (its keys and numerics, without importing torchvision)")

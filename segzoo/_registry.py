@@ -1,22 +1,78 @@
-"""Typed registries of named components, each entry remembering the plugin that provided it."""
+"""Typed registries of named components, each entry remembering the plugin that provided it.
+
+A plugin registers either the object itself or a lazy factory, the string ``"package.module:attribute"``; the
+string is imported on first use of :attr:`Entry.obj` and cached, so that discovery imports no model code (or torch).
+"""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+import importlib
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from segzoo.errors import NameClashError, UnknownNameError
+from segzoo.errors import NameClashError, PluginError, UnknownNameError
+
+#: ``package.module:attribute`` (the attribute may be dotted: ``module:Class.method``)
+LAZY_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_resolve_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Entry:
+    """One registered name. ``raw`` is what the plugin passed (an object, or a lazy ``"module:attribute"`` string
+    for callable kinds); :attr:`obj` is the usable object."""
+
     name: str
-    obj: Any
+    raw: Any
     provider: str  # the distribution (pip package) that registered it, e.g. "segzoo-deeplab"
     plugin: str  # the plugin (entry point) name
     metadata: dict[str, Any] = field(default_factory=dict)
+    kind: str = ""  # "architecture", "loss"...; set by the registry the entry is added to
+    _resolved: list[Any] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def lazy(self) -> bool:
+        """Whether :attr:`raw` is a ``"package.module:attribute"`` string resolved on first use."""
+        return isinstance(self.raw, str) and self.kind != "model"
+
+    @property
+    def obj(self) -> Any:
+        """The registered object; a lazy factory is imported the first time (one line naming the plugin if not)."""
+        if not self.lazy:
+            return self.raw
+        if not self._resolved:
+            with _resolve_lock:
+                if not self._resolved:
+                    self._resolved.append(resolve(self.raw, f"{self.kind or 'entry'} {self.name!r} of {self.provider}"))
+        return self._resolved[0]
+
+
+def resolve(spec: str, what: str) -> Callable[..., Any]:
+    """Import ``"package.module:attribute"``; ``what`` names the entry and its plugin in the error."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            value = getattr(value, part)
+    except Exception as err:  # noqa: BLE001 - whatever the plugin's module raises becomes one line naming it
+        cause = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        raise PluginError(
+            f"{what} cannot be loaded from {spec!r}: {type(err).__name__}: {cause}; reinstall or upgrade the "
+            "plugin, or report this to its authors"
+        ) from err
+    if not callable(value):
+        raise PluginError(f"{what}: {spec!r} is a {type(value).__name__}, not a callable; fix the plugin")
+    return value
+
+
+def check_lazy_spec(spec: str) -> None:
+    """Refuse a malformed lazy factory at registration, before anyone tries to use it."""
+    if not LAZY_PATTERN.match(spec):
+        raise PluginError(f"lazy factory {spec!r} must be written 'package.module:function'")
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
@@ -31,11 +87,15 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
 
 
 class Registry:
-    """Names of one kind (``"architecture"``, ``"loss"``...) mapped to :class:`Entry`."""
+    """Names of one kind (``"architecture"``, ``"loss"``...) mapped to :class:`Entry`.
 
-    def __init__(self, kind: str) -> None:
+    ``explain(name)`` adds to an unknown-name error which plugins that could have provided it are not loaded.
+    """
+
+    def __init__(self, kind: str, explain: Callable[[str, str], str] | None = None) -> None:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
+        self._explain = explain
 
     def add(self, entry: Entry, *, override: bool = False) -> None:
         existing = self._entries.get(entry.name)
@@ -44,20 +104,17 @@ class Registry:
                 f"{self.kind} {entry.name!r} is registered by both {existing.provider!r} and {entry.provider!r}; "
                 f"uninstall one, or have {entry.provider!r} register it with override=True"
             )
+        if entry.kind != self.kind:
+            entry = Entry(entry.name, entry.raw, entry.provider, entry.plugin, entry.metadata, self.kind)
         self._entries[entry.name] = entry
-
-    def check_free(self, name: str, provider: str, *, override: bool = False) -> None:
-        """Raise the clash error :meth:`add` would raise, without adding anything."""
-        existing = self._entries.get(name)
-        if existing is not None and not override:
-            self.add(Entry(name, None, provider, provider), override=False)
 
     def get(self, name: str, *, extra_names: Iterable[str] = ()) -> Entry:
         try:
             return self._entries[name]
         except KeyError:
             names = [*self._entries, *extra_names]
-            raise UnknownNameError(f"unknown {self.kind} {name!r}{did_you_mean(name, names)}") from None
+            hint = self._explain(self.kind, name) if self._explain else ""
+            raise UnknownNameError(f"unknown {self.kind} {name!r}{did_you_mean(name, names)}{hint}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

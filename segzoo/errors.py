@@ -18,6 +18,11 @@ class NameClashError(SegzooError):
     """Two plugins registered the same name without ``override=True``."""
 
 
+class PluginError(SegzooError):
+    """A plugin's registered code cannot be used, e.g. its lazy factory ``"package.module:function"`` does not
+    import; the message names the plugin's package."""
+
+
 class PluginNotInstalledError(SegzooError):
     """A catalog entry needs an architecture or converter whose plugin is not installed."""
 

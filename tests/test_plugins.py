@@ -123,12 +123,13 @@ def test_plugin_that_raises_while_registering_contributes_nothing(site):
     assert plugins["segzoo-halfway"]["registered"] == {}
 
 
-def test_same_name_from_two_packages_names_both(site):
+def test_same_name_from_two_third_party_packages_refuses_both(site):
     make_dist(site, "segzoo-beta", "segzoo_beta", good_plugin("alpha", "segzoo-beta"))
     plugins = plugins_json(site)
-    error = plugins["segzoo-beta"]["error"]
-    assert "'alpha' is registered by both 'segzoo-alpha' and 'segzoo-beta'" in error
-    assert plugins["segzoo-alpha"]["status"] == "ok"
+    for package in ("segzoo-alpha", "segzoo-beta"):  # neither order nor names decide: both are refused
+        assert plugins[package]["status"] == "broken" and plugins[package]["registered"] == {}
+        assert "'alpha' is registered by both 'segzoo-alpha' and 'segzoo-beta'" in plugins[package]["error"]
+        assert "override=True" in plugins[package]["error"]
 
 
 def test_environment_selects_plugins(site):
@@ -207,5 +208,6 @@ def test_registry_clash_and_override_in_process():
     reg.add(Entry("dice", object(), "segzoo-losses", "losses"))
     with pytest.raises(NameClashError, match="'segzoo-losses' and 'segzoo-other'"):
         reg.add(Entry("dice", object(), "segzoo-other", "other"))
-    reg.add(Entry("dice", "mine", "segzoo-other", "other"), override=True)
-    assert reg.get("dice").obj == "mine" and reg.get("dice").provider == "segzoo-other"
+    mine = object()
+    reg.add(Entry("dice", mine, "segzoo-other", "other"), override=True)
+    assert reg.get("dice").obj is mine and reg.get("dice").provider == "segzoo-other"

@@ -31,12 +31,12 @@ def tensor(mask):
 
 
 def test_all_datasets_are_registered_with_metadata():
-    from segzoo._plugins import registries
+    from segzoo import registry
 
     assert {"camvid", "cityscapes", "voc2012", "ade20k", "isbi2012", "drive", "folder", "shapes"} <= set(
         segzoo.list_datasets())
     for name in ("camvid", "cityscapes", "voc2012", "ade20k", "isbi2012", "drive", "shapes"):
-        entry = registries().datasets.get(name)
+        entry = registry.get("datasets", name)
         meta = entry.metadata
         assert entry.provider == "segzoo-datasets"
         assert meta["classes"] and len(meta["palette"]) >= len(meta["classes"]), name
@@ -55,12 +55,14 @@ def test_registration_is_cheap_and_lazy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "SEGZOO_PLUGINS": "datasets"})
     assert out.stdout.strip() == "False", out.stdout + out.stderr
-    from segzoo._plugins import registries
+    from segzoo import registry
     from segzoo.data import SegmentationDataset
 
-    cls = registries().datasets.get("camvid").obj.load()
+    entry = registry.get("datasets", "camvid")
+    assert entry.raw == "segzoo_datasets.camvid:CamVid"  # a lazy factory, imported on first use of .obj
+    cls = entry.obj
     assert issubclass(cls, SegmentationDataset) and issubclass(cls, torch.utils.data.Dataset)
-    assert cls.__name__ == "CamVid" and registries().datasets.get("camvid").obj.splits == ("train", "val", "test")
+    assert cls.__name__ == "CamVid" and cls.splits == ("train", "val", "test")
 
 
 # -- CamVid ----------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """segzoo hooks of segzoo-deeplab: architectures ``deeplabv3`` and ``deeplabv3plus``, encoder
 ``tv_mobilenet_v3_large`` and the ``torchvision:deeplabv3`` converter.
 
-Builders are imported on first use, so loading the plugin stays cheap.
+Builders are registered as lazy factories (``"module:function"``), imported on first use, so that discovery
+imports no torch.
 """
 
 from __future__ import annotations
@@ -11,29 +12,11 @@ import segzoo
 SEGZOO_PLUGIN_API = 1
 
 
-def build_deeplabv3(**kwargs):
-    from segzoo_deeplab.model import build_deeplabv3 as build
-
-    return build(**kwargs)
-
-
-def build_deeplabv3plus(**kwargs):
-    from segzoo_deeplab.model import build_deeplabv3plus as build
-
-    return build(**kwargs)
-
-
-def convert_torchvision_deeplabv3(state_dict, entry):
-    from segzoo_deeplab.convert import convert_torchvision_deeplabv3 as convert
-
-    return convert(state_dict, entry)
-
-
 @segzoo.hookimpl
 def register_architectures(register):
     register(
         "deeplabv3",
-        build_deeplabv3,
+        "segzoo_deeplab.model:build_deeplabv3",
         default_encoder="resnet50",
         description="DeepLabV3 (Chen et al. 2017): ASPP with image pooling on a dilated encoder; torchvision layout",
         paper="https://arxiv.org/abs/1706.05587",
@@ -42,7 +25,7 @@ def register_architectures(register):
     )
     register(
         "deeplabv3plus",
-        build_deeplabv3plus,
+        "segzoo_deeplab.model:build_deeplabv3plus",
         default_encoder="resnet50",
         description="DeepLabV3+ (Chen et al. 2018): ASPP plus a decoder fusing stride-4 features",
         paper="https://arxiv.org/abs/1802.02611",
@@ -52,4 +35,4 @@ def register_architectures(register):
 
 @segzoo.hookimpl
 def register_converters(register):
-    register("torchvision:deeplabv3", convert_torchvision_deeplabv3)
+    register("torchvision:deeplabv3", "segzoo_deeplab.convert:convert_torchvision_deeplabv3")

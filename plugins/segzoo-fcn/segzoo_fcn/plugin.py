@@ -1,6 +1,7 @@
 """segzoo hooks of segzoo-fcn: architectures ``fcn`` and ``fcn8s`` and the ``torchvision:fcn`` converter.
 
-Builders are imported on first use, so loading the plugin stays cheap.
+Builders are registered as lazy factories (``"module:function"``), imported on first use, so that discovery
+imports no torch.
 """
 
 from __future__ import annotations
@@ -10,29 +11,11 @@ import segzoo
 SEGZOO_PLUGIN_API = 1
 
 
-def build_fcn(**kwargs):
-    from segzoo_fcn.model import build_fcn as build
-
-    return build(**kwargs)
-
-
-def build_fcn8s(**kwargs):
-    from segzoo_fcn.model import build_fcn8s as build
-
-    return build(**kwargs)
-
-
-def convert_torchvision_fcn(state_dict, entry):
-    from segzoo_fcn.convert import convert_torchvision_fcn as convert
-
-    return convert(state_dict, entry)
-
-
 @segzoo.hookimpl
 def register_architectures(register):
     register(
         "fcn",
-        build_fcn,
+        "segzoo_fcn.model:build_fcn",
         default_encoder="resnet50",
         description="FCN (Long et al. 2015) as in torchvision: dilated encoder (stride 8) and a 3x3 conv head",
         paper="https://arxiv.org/abs/1411.4038",
@@ -40,7 +23,7 @@ def register_architectures(register):
     )
     register(
         "fcn8s",
-        build_fcn8s,
+        "segzoo_fcn.model:build_fcn8s",
         default_encoder="resnet50",
         description="FCN-8s (Long et al. 2015): class scores from strides 32, 16 and 8, upsampled and summed",
         paper="https://arxiv.org/abs/1411.4038",
@@ -50,4 +33,4 @@ def register_architectures(register):
 
 @segzoo.hookimpl
 def register_converters(register):
-    register("torchvision:fcn", convert_torchvision_fcn)
+    register("torchvision:fcn", "segzoo_fcn.convert:convert_torchvision_fcn")

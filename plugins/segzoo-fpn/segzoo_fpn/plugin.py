@@ -1,4 +1,5 @@
-"""segzoo hook implementations of the segzoo-fpn plugin."""
+"""segzoo hook implementations of the segzoo-fpn plugin: lazy factories (``"module:function"``), imported on first
+use, so that discovery imports no torch."""
 
 from __future__ import annotations
 
@@ -7,23 +8,11 @@ import segzoo
 SEGZOO_PLUGIN_API = 1
 
 
-def _build_fpn(**kwargs):
-    from segzoo_fpn.model import build_fpn
-
-    return build_fpn(**kwargs)
-
-
-def _convert_smp(state_dict, entry):
-    from segzoo_fpn.smp import convert_smp_fpn
-
-    return convert_smp_fpn(state_dict, entry)
-
-
 @segzoo.hookimpl
 def register_architectures(register):
     register(
         "fpn",
-        _build_fpn,
+        "segzoo_fpn.model:build_fpn",
         default_encoder="resnet34",
         description="FPN semantic branch of Panoptic FPN (Kirillov et al. 2019) as in smp: top-down pyramid, "
         "conv-GN-ReLU + 2x upsampling to stride 4, sum, 1x1 classifier, 4x upsampling",
@@ -37,6 +26,6 @@ def register_architectures(register):
 def register_converters(register):
     register(
         "smp:fpn",
-        _convert_smp,
+        "segzoo_fpn.smp:convert_smp_fpn",
         description="segmentation_models_pytorch FPN (smp ResNet/ResNeXt or tu- encoders) -> segzoo fpn",
     )

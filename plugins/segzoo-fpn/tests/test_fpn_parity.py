@@ -59,9 +59,9 @@ def test_registered_converter_and_saved_directory(tmp_path):
 
     from safetensors.torch import load_file
 
-    from segzoo._plugins import registries
+    from segzoo import registry
 
-    convert = registries().converters.get("smp:fpn").obj
+    convert = registry.get("converters", "smp:fpn").obj
     converted = convert(load_file(str(tmp_path / "model.safetensors")), entry_from_smp_config(config))
     assert set(converted) == set(model.state_dict())
 

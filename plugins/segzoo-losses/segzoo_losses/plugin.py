@@ -10,18 +10,6 @@ SEGZOO_PLUGIN_API = 1
 ALL_MODES = ("binary", "multiclass", "multilabel")
 
 
-def _lazy(class_name: str):
-    """A factory that imports the loss (and torch) only when a loss is created, so discovery stays cheap."""
-
-    def create(**options):
-        import segzoo_losses
-
-        return getattr(segzoo_losses, class_name)(**options)
-
-    create.__name__ = create.__qualname__ = class_name
-    return create
-
-
 LOSSES = {
     "cross_entropy": ("CrossEntropyLoss", "cross-entropy (softmax for multiclass, sigmoid per channel otherwise) "
                                           "with class weights, pos_weight and label smoothing"),
@@ -38,4 +26,4 @@ LOSSES = {
 @segzoo.hookimpl
 def register_losses(register):
     for name, (class_name, description) in LOSSES.items():
-        register(name, _lazy(class_name), modes=ALL_MODES, description=description)
+        register(name, f"segzoo_losses:{class_name}", modes=ALL_MODES, description=description)  # imported when used

@@ -413,12 +413,12 @@ def test_option_validation():
 
 
 def test_registry_lists_and_creates():
-    from segzoo._plugins import registries
+    from segzoo import registry
 
     names = segzoo.list_losses()
     for name in [*NAMES, "combined"]:
         assert name in names
-        entry = registries().losses.get(name)
+        entry = registry.get("losses", name)
         assert entry.provider == "segzoo-losses"
         assert entry.metadata["modes"] == ("binary", "multiclass", "multilabel")
     assert isinstance(segzoo.create_loss("dice", mode="binary"), DiceLoss)
@@ -462,7 +462,7 @@ def test_combined_weighted_sum():
 
 def test_combined_resolves_third_party_losses():
     """A loss registered by another plugin is found by name (registered here through the plugin manager)."""
-    from segzoo import _plugins
+    from segzoo import registry
 
     class L1Probability(torch.nn.Module):
         def __init__(self, scale=1.0):
@@ -480,13 +480,12 @@ def test_combined_resolves_third_party_losses():
         def register_losses(register):
             register("max_probability", L1Probability)
 
-    _plugins.reset()
+    registry.reset()
     try:
-        regs = _plugins.registries()
-        regs.add_plugin(ThirdParty(), name="third", package="segzoo-third")
+        assert registry.add_plugin(ThirdParty(), package="segzoo-third").status == "ok"
         logits, target, _ = make_inputs("multiclass", seed=16)
         combined = segzoo.create_loss("combined", losses=[("max_probability", 2.0, {"scale": 3.0}), ("dice", 1.0)])
         expected = 6.0 * logits.softmax(1).amax(1).mean() + DiceLoss()(logits, target)
         assert close(combined(logits, target), expected, 1e-12)
     finally:
-        _plugins.reset()
+        registry.reset()

@@ -1,7 +1,8 @@
 """segzoo hooks of segzoo-lraspp: architecture ``lraspp`` and the ``torchvision:lraspp`` converter.
 
 The default encoder, ``tv_mobilenet_v3_large`` (torchvision's MobileNetV3-Large), is registered by segzoo-deeplab,
-a dependency of this package. Builders are imported on first use, so loading the plugin stays cheap.
+a dependency of this package. Builders are registered as lazy factories (``"module:function"``), imported on
+first use, so that discovery imports no torch.
 """
 
 from __future__ import annotations
@@ -11,23 +12,11 @@ import segzoo
 SEGZOO_PLUGIN_API = 1
 
 
-def build_lraspp(**kwargs):
-    from segzoo_lraspp.model import build_lraspp as build
-
-    return build(**kwargs)
-
-
-def convert_torchvision_lraspp(state_dict, entry):
-    from segzoo_lraspp.convert import convert_torchvision_lraspp as convert
-
-    return convert(state_dict, entry)
-
-
 @segzoo.hookimpl
 def register_architectures(register):
     register(
         "lraspp",
-        build_lraspp,
+        "segzoo_lraspp.model:build_lraspp",
         default_encoder="tv_mobilenet_v3_large",
         description="LR-ASPP (Howard et al. 2019): lite pooling-gated head on stride-16 and stride-8 features",
         paper="https://arxiv.org/abs/1905.02244",
@@ -38,4 +27,4 @@ def register_architectures(register):
 
 @segzoo.hookimpl
 def register_converters(register):
-    register("torchvision:lraspp", convert_torchvision_lraspp)
+    register("torchvision:lraspp", "segzoo_lraspp.convert:convert_torchvision_lraspp")

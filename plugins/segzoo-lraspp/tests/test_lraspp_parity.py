@@ -112,7 +112,7 @@ def test_segzoo_load_end_to_end(tmp_path, monkeypatch):
     import json
     import threading
 
-    from segzoo import _plugins
+    from segzoo import registry
 
     weights_file = tmp_path / "mirror" / "lraspp_mobilenet_v3_large-test.pth"
     weights_file.parent.mkdir()
@@ -138,7 +138,7 @@ def test_segzoo_load_end_to_end(tmp_path, monkeypatch):
         registry.write_text(json.dumps({"schema_version": 1, "models": [entry]}))
         monkeypatch.setenv("SEGZOO_REGISTRY", str(registry))
         monkeypatch.setenv("SEGZOO_CACHE", str(tmp_path / "cache"))
-        _plugins.reset()
+        registry.reset()
         model = segzoo.load(name)
         x = torch.randn(1, 3, 97, 131)
         with torch.no_grad():
@@ -146,4 +146,4 @@ def test_segzoo_load_end_to_end(tmp_path, monkeypatch):
     finally:
         server.shutdown()
         server.server_close()
-        _plugins.reset()
+        registry.reset()

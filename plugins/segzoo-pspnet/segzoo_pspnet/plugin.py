@@ -1,4 +1,5 @@
-"""segzoo hook implementations of the segzoo-pspnet plugin."""
+"""segzoo hook implementations of the segzoo-pspnet plugin: lazy factories (``"module:function"``), imported on
+first use, so that discovery imports no torch."""
 
 from __future__ import annotations
 
@@ -7,23 +8,11 @@ import segzoo
 SEGZOO_PLUGIN_API = 1
 
 
-def _build_pspnet(**kwargs):
-    from segzoo_pspnet.model import build_pspnet
-
-    return build_pspnet(**kwargs)
-
-
-def _convert_smp(state_dict, entry):
-    from segzoo_pspnet.smp import convert_smp_pspnet
-
-    return convert_smp_pspnet(state_dict, entry)
-
-
 @segzoo.hookimpl
 def register_architectures(register):
     register(
         "pspnet",
-        _build_pspnet,
+        "segzoo_pspnet.model:build_pspnet",
         default_encoder="resnet50",
         description="PSPNet: pyramid pooling module (bins 1, 2, 3, 6) on a dilated encoder at output stride 8, "
         "optional auxiliary FCN head",
@@ -39,7 +28,7 @@ def register_architectures(register):
 def register_converters(register):
     register(
         "smp:pspnet",
-        _convert_smp,
+        "segzoo_pspnet.smp:convert_smp_pspnet",
         description="segmentation_models_pytorch PSPNet (smp ResNet/ResNeXt or tu- encoders) -> segzoo pspnet "
         "with smp's options",
     )

@@ -68,9 +68,9 @@ def test_registered_converter_and_saved_directory(tmp_path):
 
     from safetensors.torch import load_file
 
-    from segzoo._plugins import registries
+    from segzoo import registry
 
-    convert = registries().converters.get("smp:pspnet").obj
+    convert = registry.get("converters", "smp:pspnet").obj
     sd = load_file(str(tmp_path / "model.safetensors"))
     assert any(k.startswith("encoder.layer4.") for k in sd)  # built by smp, never run at encoder_depth=3
     converted = convert(sd, entry_from_smp_config(config))

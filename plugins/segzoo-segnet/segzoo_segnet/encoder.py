@@ -11,6 +11,8 @@ Weights can come from timm's ``vgg16_bn`` (torchvision's ImageNet weights, ``tim
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -213,3 +215,10 @@ def build_segnet_encoder(cfg: str, *, in_channels: int, output_stride: int, pret
         source = timm.create_model(f"{cfg}_bn", pretrained=True, in_chans=in_channels)
         encoder.load_timm_state_dict(source.state_dict())
     return encoder
+
+
+# one builder per registered name, for the plugin's lazy factories ("segzoo_segnet.encoder:build_vgg16_bn_segnet")
+build_vgg11_bn_segnet = partial(build_segnet_encoder, "vgg11")
+build_vgg13_bn_segnet = partial(build_segnet_encoder, "vgg13")
+build_vgg16_bn_segnet = partial(build_segnet_encoder, "vgg16")
+build_vgg19_bn_segnet = partial(build_segnet_encoder, "vgg19")

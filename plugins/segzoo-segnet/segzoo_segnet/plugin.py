@@ -1,8 +1,7 @@
-"""segzoo hook implementations of the segzoo-segnet plugin."""
+"""segzoo hook implementations of the segzoo-segnet plugin: lazy factories (``"module:function"``), imported on
+first use, so that discovery imports no torch."""
 
 from __future__ import annotations
-
-import functools
 
 import segzoo
 
@@ -11,23 +10,11 @@ SEGZOO_PLUGIN_API = 1
 _VGG = ("vgg11", "vgg13", "vgg16", "vgg19")
 
 
-def _build_segnet(**kwargs):
-    from segzoo_segnet.model import build_segnet
-
-    return build_segnet(**kwargs)
-
-
-def _build_encoder(cfg, *, in_channels, output_stride, pretrained):
-    from segzoo_segnet.encoder import build_segnet_encoder
-
-    return build_segnet_encoder(cfg, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
-
-
 @segzoo.hookimpl
 def register_architectures(register):
     register(
         "segnet",
-        _build_segnet,
+        "segzoo_segnet.model:build_segnet",
         default_encoder="vgg16_bn_segnet",
         description="SegNet: VGG16-BN encoder whose max-pooling indices drive the mirrored decoder's unpooling",
         paper="https://arxiv.org/abs/1511.00561",
@@ -39,17 +26,11 @@ def register_architectures(register):
     )
 
 
-def _build_basic(*, in_channels, output_stride, pretrained):
-    from segzoo_segnet.encoder import build_segnet_basic_encoder
-
-    return build_segnet_basic_encoder(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
-
-
 @segzoo.hookimpl
 def register_encoders(register):
     register(
         "segnet_basic",
-        _build_basic,
+        "segzoo_segnet.encoder:build_segnet_basic_encoder",
         description="SegNet-Basic (the SegNet paper's CamVid analysis model): 4 stages of one 7x7 conv (64 "
         "channels, no bias) + BN + ReLU + 2x2 max pooling with indices; segnet pairs it with 7x7 conv-BN decoder "
         "layers (no ReLU) and a 1x1 classifier; no pretrained weights",
@@ -57,7 +38,7 @@ def register_encoders(register):
     for cfg in _VGG:
         register(
             f"{cfg}_bn_segnet",
-            functools.partial(_build_encoder, cfg),
+            f"segzoo_segnet.encoder:build_{cfg}_bn_segnet",
             description=f"{cfg.upper()}-BN conv layers with index-returning max pooling (SegNet); pretrained = "
             f"timm's {cfg}_bn ImageNet weights (timm/{cfg}_bn.tv_in1k)",
         )

@@ -12,6 +12,7 @@ transformers bit-for-bit and the NVlabs/smp implementations only to ~1e-5.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -220,6 +221,15 @@ def build_mit(name: str, *, in_channels: int = 3, output_stride: int = 32, pretr
     if pretrained:
         load_imagenet_weights(encoder, name)
     return encoder
+
+
+# one builder per registered name, for the plugin's lazy factories ("segzoo_transformers.mit:build_mit_b0")
+build_mit_b0 = partial(build_mit, "mit_b0")
+build_mit_b1 = partial(build_mit, "mit_b1")
+build_mit_b2 = partial(build_mit, "mit_b2")
+build_mit_b3 = partial(build_mit, "mit_b3")
+build_mit_b4 = partial(build_mit, "mit_b4")
+build_mit_b5 = partial(build_mit, "mit_b5")
 
 
 def load_imagenet_weights(encoder: MixTransformerEncoder, name: str) -> None:

@@ -1,28 +1,21 @@
 """Hook implementations of the segzoo-transformers plugin.
 
-Everything is registered through small wrappers that import the model code (and torch) on first use, so that plugin
-discovery (``segzoo list``) stays cheap.
+Everything is registered as a lazy factory (``"module:function"``), imported on first use, so that plugin discovery
+(``segzoo list``) imports no torch.
 """
 
 from __future__ import annotations
-
-import importlib
-from functools import partial
 
 import segzoo
 
 SEGZOO_PLUGIN_API = 1
 
 
-def _call(module: str, function: str, *args, **kwargs):
-    return getattr(importlib.import_module(f"segzoo_transformers.{module}"), function)(*args, **kwargs)
-
-
 @segzoo.hookimpl
 def register_architectures(register) -> None:
     register(
         "segformer",
-        partial(_call, "segformer", "build_segformer"),
+        "segzoo_transformers.segformer:build_segformer",
         default_encoder="mit_b0",
         description="SegFormer (Xie et al. 2021): Mix Transformer encoder + all-MLP decode head, logits at stride 4",
         paper="https://arxiv.org/abs/2105.15203",
@@ -31,7 +24,7 @@ def register_architectures(register) -> None:
     )
     register(
         "upernet",
-        partial(_call, "upernet", "build_upernet"),
+        "segzoo_transformers.upernet:build_upernet",
         default_encoder="convnext_tiny",
         description="UPerNet (Xiao et al. 2018): PPM + FPN decoder, optional FCN auxiliary head on stride 16",
         paper="https://arxiv.org/abs/1807.10221",
@@ -48,12 +41,12 @@ MIT_ENCODERS = ("mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5")
 @segzoo.hookimpl
 def register_encoders(register) -> None:
     for name in MIT_ENCODERS:
-        register(name, partial(_call, "mit", "build_mit", name))
+        register(name, f"segzoo_transformers.mit:build_{name}")
 
 
 @segzoo.hookimpl
 def register_converters(register) -> None:
-    register("transformers:segformer", partial(_call, "convert", "convert_segformer"),
+    register("transformers:segformer", "segzoo_transformers.convert:convert_segformer",
              description="transformers SegformerForSemanticSegmentation (transformers 4 or 5 key names)")
-    register("transformers:upernet", partial(_call, "convert", "convert_upernet"),
+    register("transformers:upernet", "segzoo_transformers.convert:convert_upernet",
              description="transformers UperNetForSemanticSegmentation with a ConvNextBackbone")

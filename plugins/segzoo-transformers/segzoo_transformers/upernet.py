@@ -100,20 +100,16 @@ def _is_convnext(encoder: str) -> bool:
 
 
 def build_encoder(encoder: str, *, in_channels: int, pretrained: bool, encoder_norms: bool | None):
-    from segzoo._plugins import registries
+    from segzoo import registry
 
     norms = _is_convnext(encoder) if encoder_norms is None else encoder_norms
     if not norms:
         return create_encoder(encoder, in_channels=in_channels, pretrained=pretrained)
-    if encoder in registries().encoders:
+    if registry.resolve_encoder(encoder) is not None:  # unknown names raise "did you mean" here
         raise ConfigurationError(
             f"encoder_norms=True applies to timm encoders; {encoder!r} is a plugin-registered encoder. "
             "Pass encoder_norms=False."
         )
-    import timm
-
-    if not timm.is_model(encoder):
-        return create_encoder(encoder, in_channels=in_channels, pretrained=pretrained)  # raises "did you mean"
     return NormedTimmEncoder(encoder, in_channels=in_channels, pretrained=pretrained)
 
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from segzoo.errors import ConfigurationError
-from segzoo.nn import Decoder, Encoder
+from segzoo.nn import ConvBNReLU, Decoder, Encoder
 
 CLASSIC_CHANNELS = (64, 128, 256, 512, 1024)
 
@@ -90,6 +90,12 @@ def build_classic_encoder(*, in_channels: int, output_stride: int, pretrained: b
     return UNetClassicEncoder(in_channels, batchnorm=batchnorm)
 
 
+def build_classic_bn_encoder(*, in_channels: int, output_stride: int, pretrained: bool):
+    """``unet-classic-bn``: the classic contracting path with BatchNorm after every conv."""
+    return build_classic_encoder(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained,
+                                 batchnorm=True)
+
+
 class UNetOriginalDecoder(Decoder):
     """The expanding path, for any encoder whose consecutive features differ by a stride factor of exactly 2.
 
@@ -98,6 +104,8 @@ class UNetOriginalDecoder(Decoder):
     ``blocks.{i}`` = :class:`DoubleConv` (2*c_skip -> c_skip). The output has the finest feature's stride and
     channels (stride 1, 64 channels on ``unet-classic``; the model upsamples logits bilinearly otherwise).
     ``dropout`` is applied to the deepest feature (the paper's "drop-out layers at the end of the contracting path").
+    ``upsampling="bilinear"`` replaces each up-convolution by 2x bilinear upsampling then a 1x1 conv-BN-ReLU
+    (``ups.{i}.1.{0,1}``), the expanding path of mmsegmentation's ``UNet`` backbone (its ``InterpConv``).
     """
 
     def __init__(
@@ -107,6 +115,7 @@ class UNetOriginalDecoder(Decoder):
         *,
         batchnorm: bool = False,
         dropout: float = 0.0,
+        upsampling: str = "transposed",
     ) -> None:
         super().__init__()
         if len(encoder_channels) < 2:
@@ -119,15 +128,34 @@ class UNetOriginalDecoder(Decoder):
                 )
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
         deep = list(reversed(encoder_channels))
-        self.ups = nn.ModuleList(nn.ConvTranspose2d(cin, cskip, 2, stride=2) for cin, cskip in zip(deep[:-1], deep[1:]))
+        if upsampling not in ("transposed", "bilinear"):
+            raise ConfigurationError(f"upsampling must be 'transposed' or 'bilinear', got {upsampling!r}")
+        up = _up_convolution if upsampling == "transposed" else _interp_convolution
+        self.ups = nn.ModuleList(up(cin, cskip) for cin, cskip in zip(deep[:-1], deep[1:]))
         self.blocks = nn.ModuleList(DoubleConv(2 * cskip, cskip, batchnorm=batchnorm) for cskip in deep[1:])
         self.out_channels = encoder_channels[0]
         self.input_divisor = encoder_reductions[-1]
         self.output_reduction = encoder_reductions[0]
         _init_he(self)
 
-    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+    def stages(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The deepest feature then each level's output, coarsest first (mmseg's UNet returns the same list)."""
         x = self.dropout(features[-1])
+        outputs = [x]
         for up, block, skip in zip(self.ups, self.blocks, reversed(features[:-1])):
             x = block(torch.cat([skip, up(x)], dim=1))
-        return x
+            outputs.append(x)
+        return outputs
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.stages(features)[-1]
+
+
+def _up_convolution(in_channels: int, out_channels: int) -> nn.Module:
+    return nn.ConvTranspose2d(in_channels, out_channels, 2, stride=2)
+
+
+def _interp_convolution(in_channels: int, out_channels: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), ConvBNReLU(in_channels, out_channels, 1)
+    )

@@ -1,4 +1,5 @@
-"""segzoo hook implementations of the segzoo-unet plugin."""
+"""segzoo hook implementations of the segzoo-unet plugin: lazy factories (``"module:function"``), imported on first
+use, so that discovery imports no torch."""
 
 from __future__ import annotations
 
@@ -7,43 +8,11 @@ import segzoo
 SEGZOO_PLUGIN_API = 1
 
 
-def _build_unet(**kwargs):
-    from segzoo_unet.model import build_unet
-
-    return build_unet(**kwargs)
-
-
-def _build_unet_original(**kwargs):
-    from segzoo_unet.model import build_unet_original
-
-    return build_unet_original(**kwargs)
-
-
-def _classic(*, in_channels, output_stride, pretrained):
-    from segzoo_unet.classic import build_classic_encoder
-
-    return build_classic_encoder(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
-
-
-def _classic_bn(*, in_channels, output_stride, pretrained):
-    from segzoo_unet.classic import build_classic_encoder
-
-    return build_classic_encoder(
-        in_channels=in_channels, output_stride=output_stride, pretrained=pretrained, batchnorm=True
-    )
-
-
-def _convert_smp(state_dict, entry):
-    from segzoo_unet.smp import convert_smp_unet
-
-    return convert_smp_unet(state_dict, entry)
-
-
 @segzoo.hookimpl
 def register_architectures(register):
     register(
         "unet",
-        _build_unet,
+        "segzoo_unet.model:build_unet",
         default_encoder="resnet34",
         description="U-Net with a pretrained-encoder (smp-style decoder: nearest upsampling, concat skips, "
         "2x conv-BN-ReLU per block, optional scSE attention)",
@@ -53,7 +22,7 @@ def register_architectures(register):
     )
     register(
         "unet-original",
-        _build_unet_original,
+        "segzoo_unet.model:build_unet_original",
         default_encoder="unet-classic",
         description="The original U-Net of Ronneberger et al. 2015 (64..1024-channel double convs, 2x2 up-convs), "
         "with padded convolutions so the output has the input size",
@@ -67,17 +36,22 @@ def register_architectures(register):
 def register_encoders(register):
     register(
         "unet-classic",
-        _classic,
+        "segzoo_unet.classic:build_classic_encoder",
         description="contracting path of the original U-Net: 2x(3x3 conv+ReLU) at 64/128/256/512/1024 channels, "
         "strides 1..16, no pretrained weights",
     )
-    register("unet-classic-bn", _classic_bn, description="unet-classic with BatchNorm after every conv")
+    register("unet-classic-bn", "segzoo_unet.classic:build_classic_bn_encoder", description="unet-classic with BatchNorm after every conv")
 
 
 @segzoo.hookimpl
 def register_converters(register):
     register(
         "smp:unet",
-        _convert_smp,
+        "segzoo_unet.smp:convert_smp_unet",
         description="segmentation_models_pytorch Unet (smp ResNet/ResNeXt or tu- encoders) -> segzoo unet",
+    )
+    register(
+        "mmseg:unet-original",
+        "segzoo_unet.mmseg:convert_mmseg",
+        description="mmsegmentation UNet-S5-D16 with FCN/PSP/ASPP decode head -> segzoo unet-original",
     )

@@ -61,9 +61,9 @@ def test_registered_converter_and_saved_directory(tmp_path):
 
     from safetensors.torch import load_file
 
-    from segzoo._plugins import registries
+    from segzoo import registry
 
-    convert = registries().converters.get("smp:unet").obj
+    convert = registry.get("converters", "smp:unet").obj
     entry = entry_from_smp_config(config)
     converted = convert(load_file(str(tmp_path / "model.safetensors")), entry)
     assert set(converted) == set(model.state_dict())
