@@ -52,7 +52,7 @@ def prepare(name: str, root: Path) -> dict[str, str]:
     from torchvision.models import segmentation
 
     import segzoo
-    from segzoo.hub import download, loading
+    from segzoo.hub import converted, download, loading, trust
 
     builder, weights_enum = TORCHVISION[name]
     weights = getattr(segmentation, weights_enum).COCO_WITH_VOC_LABELS_V1
@@ -66,9 +66,10 @@ def prepare(name: str, root: Path) -> dict[str, str]:
            "HF_HOME": str(root / "hf"), "HF_HUB_OFFLINE": "1"}
     os.environ.update(SEGZOO_CACHE=env["SEGZOO_CACHE"])
     entry = segzoo.info(name)
-    target = download.converted_path(name, entry["weights"]["sha256"])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    loading._save_atomically(loading.converter_for(entry)(loading._read_pickle(pth), entry), target)
+    actual = download.file_sha256(pth)  # random weights: trusted on first use in this throw-away cache
+    trust.check_or_remember(entry["weights"]["url"], actual, what=name)
+    state = loading.converter_for(entry)(loading._read_pickle(pth, name), entry)
+    converted.store(state, name, source_sha256=actual, origin=str(pth), converter=converted.converter_version(entry))
     return env
 
 

@@ -221,8 +221,8 @@ def test_url_source_is_verified_converted_once_and_cached(file_server, hf_env, t
     entry = catalog_entry("tiny-url", {"format": "segzoo", "url": f"{base}/models/tiny-5.pth", "sha256": sha[:8]})
     use_catalog(tmp_path, monkeypatch, entry)
     assert same_outputs(segzoo.load("tiny-url"), reference)
-    converted = download.converted_path("tiny-url", sha[:8])
-    assert converted.is_file() and not list(converted.parent.glob(".download-*"))
+    converted = download.cache_dir() / "converted" / f"tiny-url-{sha[:16]}.safetensors"
+    assert converted.is_file() and not list(download.cache_dir().rglob(".download-*"))
     handler.hits.clear()
     assert same_outputs(segzoo.load("tiny-url"), reference) and handler.hits == []
 

@@ -7,13 +7,14 @@ segzoo's cache beside the Hugging Face cache. A file whose sha256 differs from t
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -94,10 +95,14 @@ def fetch_hub_file(repo_id: str, filename: str, revision: str | None, *, sha256:
     Without a recorded ``sha256`` the file is checked against the Hub's own ETag (sha256 for LFS files, git blob
     sha1 for small files), which catches corrupted and truncated transfers.
     """
-    from huggingface_hub import constants, errors, hf_hub_download
+    from huggingface_hub import constants, errors, hf_hub_download, try_to_load_from_cache
+
+    from segzoo.hub import network
 
     rev = f"@{revision}" if revision else ""
     where = f"{repo_id}{rev}/{filename}"
+    if not offline() and not isinstance(try_to_load_from_cache(repo_id, filename, revision=revision), str):
+        network.ensure_reachable(repo_id, filename, revision, what=what)  # bounded, instead of ~23-400 s of retries
     try:
         path = Path(hf_hub_download(repo_id, filename, revision=revision))
     except errors.RepositoryNotFoundError:
@@ -172,21 +177,15 @@ def _check_url(url: str) -> None:
                        "(only https, or http on loopback for local mirrors)")
 
 
-def fetch_url_converted(
-    url: str,
-    sha256: str,
-    *,
-    cache_name: str,
-    convert: Callable[[Path], None],
-    what: str,
-) -> Path:
-    """The converted safetensors for a URL source, downloading and converting it on first use.
+@contextlib.contextmanager
+def downloaded_url(url: str, sha256: str, *, what: str) -> Iterator[tuple[Path, str]]:
+    """Download ``url`` to a temporary file in segzoo's cache and verify it; yields ``(path, full sha256)``.
 
-    ``convert(raw_path)`` must write the converted file to the path returned by :func:`converted_path`.
+    ``sha256`` may be a full hash or a prefix; for a prefix, the full hash of the first verified download is recorded
+    and later downloads must match it (:mod:`segzoo.hub.trust`). The temporary file is deleted afterwards.
     """
-    target = converted_path(cache_name, sha256)
-    if target.is_file():
-        return target
+    from segzoo.hub import trust
+
     if offline():
         raise WeightsNotCachedError(
             f"{what} is not in the local cache and HF_HUB_OFFLINE=1 forbids downloading it; run `segzoo download` "
@@ -195,30 +194,32 @@ def fetch_url_converted(
     _check_url(url)
     from huggingface_hub.file_download import http_get
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = cache_dir() / "downloads"
     filename = Path(urlparse(url).path).name or "weights"
-    fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix="-" + filename, dir=target.parent)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix="-" + filename[-100:], dir=folder)
+    except OSError as err:
+        raise _disk_error(err, what) from None
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            http_get(url, f, displayed_filename=filename)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                http_get(url, f, displayed_filename=filename)
+        except OSError as err:
+            raise _disk_error(err, what) from None
+        except Exception as err:  # noqa: BLE001 - network errors come as several httpx / huggingface_hub types
+            raise WeightsError(
+                f"{what}: download from {url} failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
+            ) from None
         actual = file_sha256(tmp)
         if not hash_matches(actual, sha256):
             raise WeightsIntegrityError(
                 f"{what}: {filename} has sha256 {actual[:16]}..., the catalog expects {sha256[:16]}...: the download "
                 "was corrupted or tampered with and was deleted. Retry; if it persists, report the mirror"
             )
-        convert(tmp)
-    except WeightsError:
-        raise
-    except OSError as err:
-        raise _disk_error(err, what) from None
-    except Exception as err:  # noqa: BLE001 - network errors come as several httpx / huggingface_hub types
-        raise WeightsError(f"{what}: download from {url} failed: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+        if len(sha256) < 64:
+            trust.check_or_remember(url, actual, what=what)
+        yield tmp, actual
     finally:
         tmp.unlink(missing_ok=True)
-    return target
-
-
-def converted_path(cache_name: str, sha256: str) -> Path:
-    return cache_dir() / "converted" / f"{cache_name}-{sha256[:16]}.safetensors"

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from segzoo.errors import PluginNotInstalledError, WeightsError
+from segzoo.errors import PluginNotInstalledError, WeightsError, WeightsNotCachedError
 from segzoo.hub import download
 
 log = logging.getLogger("segzoo")
@@ -32,11 +31,15 @@ _SAFETENSORS_DTYPES = {
 }
 
 
+_MAX_HEADER_BYTES = 100 << 20  # safetensors' own limit
+
+
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     """Read a safetensors file straight into freshly allocated tensors.
 
     ``safetensors.torch.load_file`` copies out of a memory map, so for a moment the process holds the mapped file
-    and the copy (twice the model in resident memory). Reading each tensor into its own buffer holds it once.
+    and the copy (twice the model in resident memory). Reading each tensor into its own buffer holds it once. The
+    header is checked field by field first, so a crafted file gives one line, never a traceback.
     """
     import struct
 
@@ -44,50 +47,69 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         with open(path, "rb") as f:
             size = path.stat().st_size
             (header_len,) = struct.unpack("<Q", f.read(8))
-            if header_len > size - 8:
-                raise ValueError("header longer than the file")
-            header = json.loads(f.read(header_len))
-            header.pop("__metadata__", None)
+            if header_len > min(size - 8, _MAX_HEADER_BYTES):
+                raise ValueError(f"header length {header_len} exceeds the file or {_MAX_HEADER_BYTES} bytes")
+            tensors = _safetensors_header(f.read(header_len), size - 8 - header_len)
             base = 8 + header_len
             state = {}
-            for name, spec in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
-                dtype = _SAFETENSORS_DTYPES[spec["dtype"]]
-                begin, end = spec["data_offsets"]
-                numel = math.prod(spec["shape"])
-                if end - begin != numel * dtype.itemsize or base + end > size:
-                    raise ValueError(f"tensor {name!r} has inconsistent offsets")
+            for name, dtype, shape, begin, end in tensors:
                 buffer = torch.empty(end - begin, dtype=torch.uint8)
                 f.seek(base + begin)
                 if f.readinto(buffer.numpy()) != end - begin:
                     raise ValueError(f"file truncated inside tensor {name!r}")
-                state[name] = buffer.view(dtype).reshape(spec["shape"])
+                state[name] = buffer.view(dtype).reshape(shape)
             return state
-    except (OSError, ValueError, KeyError, TypeError, struct.error) as err:
+    except (OSError, ValueError, struct.error) as err:
         raise WeightsError(f"{path} is not a readable safetensors file: {err}") from None
 
 
-def _read_pickle(path: Path) -> dict[str, torch.Tensor]:
+def _safetensors_header(raw: bytes, data_size: int) -> list[tuple[str, torch.dtype, list[int], int, int]]:
+    """``(name, dtype, shape, begin, end)`` per tensor in file order; ValueError names the first inconsistency."""
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"header is not JSON ({err})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"header is a JSON {type(header).__name__}, not an object")
+    header.pop("__metadata__", None)
+    tensors = []
+    for name, spec in header.items():
+        if not isinstance(spec, dict) or spec.get("dtype") not in _SAFETENSORS_DTYPES:
+            raise ValueError(f"tensor {name!r} has no supported dtype (one of {', '.join(_SAFETENSORS_DTYPES)})")
+        shape, offsets = spec.get("shape"), spec.get("data_offsets")
+        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+            raise ValueError(f"tensor {name!r} has shape {shape!r}; dimensions must be non-negative integers")
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1] <= data_size):
+            raise ValueError(f"tensor {name!r} has data_offsets {offsets!r} outside the file's {data_size} data bytes")
+        dtype = _SAFETENSORS_DTYPES[spec["dtype"]]
+        if offsets[1] - offsets[0] != math.prod(shape) * dtype.itemsize:
+            raise ValueError(f"tensor {name!r} has inconsistent offsets for shape {shape} {spec['dtype']}")
+        tensors.append((name, dtype, shape, offsets[0], offsets[1]))
+    tensors.sort(key=lambda t: t[3])
+    for previous, current in zip(tensors, tensors[1:]):
+        if current[3] < previous[4]:
+            raise ValueError(f"tensors {previous[0]!r} and {current[0]!r} overlap")
+    return tensors
+
+
+def _read_pickle(path: Path, what: str) -> dict[str, torch.Tensor]:
     """Upstream .pth/.bin checkpoints: tensors only (``weights_only=True``), never arbitrary pickled objects."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001
-        raise WeightsError(f"{path.name} is not a plain tensor checkpoint (refused to unpickle objects): {err}") from None
+    except Exception as err:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError...
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if "weights_only" in str(err) or "Unsupported global" in str(err):
+            raise WeightsError(
+                f"{what}: refused to unpickle objects: the checkpoint holds Python objects besides tensors, and segzoo "
+                "never runs code from a downloaded pickle; use a safetensors or plain-tensor checkpoint instead"
+            ) from None
+        raise WeightsError(f"{what}: the checkpoint is not a readable PyTorch file ({first[:160]})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise WeightsError(f"{path.name} does not hold a state dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{what}: the checkpoint does not hold a state dict of tensors")
     return state
-
-
-def _save_atomically(state: dict[str, torch.Tensor], target: Path) -> None:
-    from safetensors.torch import save_file
-
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata={"format": "pt"})
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # -- converters ----------------------------------------------------------------------------------------------------
@@ -112,35 +134,56 @@ def catalog_state_dict(entry: dict[str, Any]) -> dict[str, torch.Tensor]:
     weights = entry["weights"]
     what = f"weights of {entry['name']!r}"
     if "url" in weights:
-
-        def to_safetensors(raw: Path) -> None:
-            _save_atomically(convert(_read_pickle(raw), entry), download.converted_path(entry["name"], weights["sha256"]))
-
-        path = download.fetch_url_converted(
-            weights["url"], weights["sha256"], cache_name=entry["name"], convert=to_safetensors, what=what
-        )
-        return _read_safetensors(path)
+        return _url_state(entry, convert, what)
     hub = weights["hub"]
-    if hub["filename"].endswith(PICKLE_SUFFIXES):
-        return _hub_pickle_state(entry, convert, what)
     path = download.fetch_hub_file(
         hub["repo_id"], hub["filename"], hub["revision"], sha256=weights.get("sha256"), what=what
     )
-    return convert(_read_safetensors(path), entry)
+    if not hub["filename"].endswith(PICKLE_SUFFIXES):
+        return convert(_read_safetensors(path), entry)
+    # a pickle on the Hub: read once with weights_only, converted, kept as verified safetensors keyed by its content
+    source = path.resolve().name if len(path.resolve().name) == 64 else download.file_sha256(path)
+    origin = f"hf://{hub['repo_id']}@{hub['revision']}/{hub['filename']}"
+    return _converted_state(entry, path, source, origin, convert, what)
 
 
-def _hub_pickle_state(entry: dict[str, Any], convert, what: str) -> dict[str, torch.Tensor]:
-    """A pickled file on the Hub is read once with weights_only, converted, and kept as safetensors."""
-    weights, hub = entry["weights"], entry["weights"]["hub"]
-    key = weights.get("sha256") or hub["revision"].replace("/", "_")
-    target = download.converted_path(entry["name"], key)
-    if not target.is_file():
-        raw = download.fetch_hub_file(
-            hub["repo_id"], hub["filename"], hub["revision"], sha256=weights.get("sha256"), what=what
+def _url_state(entry: dict[str, Any], convert, what: str) -> dict[str, torch.Tensor]:
+    """A URL source: the converted copy when it verifies, else download (verified, trust on first use) and convert."""
+    from segzoo.hub import converted, trust
+
+    weights = entry["weights"]
+    url, sha = weights["url"], weights["sha256"]
+    known = sha if len(sha) == 64 else trust.trusted_sha256(url)
+    problem = None
+    if known is not None:
+        found = converted.find(entry["name"], known, converted.converter_version(entry))
+        if found.path is not None:
+            return _read_safetensors(found.path)
+        problem = found.problem
+    if problem and download.offline():
+        raise WeightsNotCachedError(
+            f"{what}: {problem}, and HF_HUB_OFFLINE=1 forbids downloading the source again; run `segzoo download "
+            f"{entry['name']}` with network access"
         )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _save_atomically(convert(_read_pickle(raw), entry), target)
-    return _read_safetensors(target)
+    with download.downloaded_url(url, sha, what=what) as (raw, actual):
+        state = _read_pickle(raw, what)
+        path = converted.store(convert(state, entry), entry["name"], source_sha256=actual, origin=url,
+                               converter=converted.converter_version(entry))
+    return _read_safetensors(path)
+
+
+def _converted_state(entry, raw: Path, source_sha256: str, origin: str, convert, what: str) -> dict[str, torch.Tensor]:
+    """The verified converted copy of a verified cached source ``raw``, (re)built from it when needed."""
+    from segzoo.hub import converted
+
+    version = converted.converter_version(entry)
+    found = converted.find(entry["name"], source_sha256, version)
+    if found.path is None:
+        path = converted.store(convert(_read_pickle(raw, what), entry), entry["name"], source_sha256=source_sha256,
+                               origin=origin, converter=version)
+    else:
+        path = found.path
+    return _read_safetensors(path)
 
 
 # -- building ------------------------------------------------------------------------------------------------------
@@ -216,9 +259,7 @@ def load_from_directory(directory: Path, *, pretrained: bool = True):
         raise WeightsError(f"{directory} has no {CONFIG_NAME}; it was not written by save_pretrained") from None
     except json.JSONDecodeError as err:
         raise WeightsError(f"{config_file} is not valid JSON: {err}") from None
-    missing = [k for k in ("architecture", "encoder", "num_classes") if k not in config]
-    if missing:
-        raise WeightsError(f"{config_file} lacks {', '.join(missing)}; it was not written by segzoo's save_pretrained")
+    _check_config(config, config_file)
 
     if pretrained:
         weights = directory / WEIGHTS_NAME
@@ -232,6 +273,31 @@ def load_from_directory(directory: Path, *, pretrained: bool = True):
         if key in config:
             model.config[key] = config[key]
     return model
+
+
+def _check_config(config: Any, config_file: Path) -> None:
+    """A config.json with a missing field or a field of the wrong type gets one line naming the field."""
+    if not isinstance(config, dict):
+        raise WeightsError(f"{config_file} holds a JSON {type(config).__name__}, not an object; it was not written by "
+                           "segzoo's save_pretrained")
+    missing = [k for k in ("architecture", "encoder", "num_classes") if k not in config]
+    if missing:
+        raise WeightsError(f"{config_file} lacks {', '.join(missing)}; it was not written by segzoo's save_pretrained")
+    positive_int = (lambda v: type(v) is int and 1 <= v <= 1_000_000, "a positive integer")
+    checks = {
+        "architecture": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+        "encoder": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+        "num_classes": positive_int,
+        "in_channels": positive_int,
+        "options": (lambda v: isinstance(v, dict), "an object of keyword arguments"),
+        "class_names": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of strings"),
+        "preprocessing": (lambda v: isinstance(v, dict), "an object"),
+        "name": (lambda v: isinstance(v, str), "a string"),
+        "license": (lambda v: isinstance(v, str), "a string"),
+    }
+    for key, (ok, expected) in checks.items():
+        if key in config and not ok(config[key]):
+            raise WeightsError(f"{config_file}: {key!r} is {json.dumps(config[key])[:60]}, expected {expected}")
 
 
 def load_from_hub(spec: str, *, pretrained: bool = True):

@@ -1,0 +1,96 @@
+"""segzoo's network policy for the Hub: bounded timeouts and a short, explicit retry policy.
+
+Why: left to itself, ``hf_hub_download`` of an uncached file retries an unreachable host five times with
+exponential backoff (about 23 s, each retry logged), and waits up to 60 s per attempt for a server that accepts
+connections and never answers (about 400 s in all). Before downloading a file that is not cached, segzoo asks the
+Hub for its metadata once itself (a ``HEAD``, as huggingface_hub does) with:
+
+* a connection and read timeout of ``HF_HUB_ETAG_TIMEOUT`` seconds (huggingface_hub's own setting, default 10);
+* ``SEGZOO_HUB_RETRIES`` more attempts (default 1), ``SEGZOO_HUB_RETRY_WAIT`` seconds apart (default 1), and only
+  when the connection itself failed (refused, reset, DNS); a timeout is not retried.
+
+If the Hub cannot be reached that way, the load fails at once with one line. Answers from the Hub (404, 401, 5xx)
+are left to huggingface_hub, which turns them into its own errors. The download itself streams with
+huggingface_hub's ``HF_HUB_DOWNLOAD_TIMEOUT`` (default 10 s without data) as its read timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from segzoo.errors import WeightsError
+
+log = logging.getLogger("segzoo")
+
+DEFAULT_RETRIES = 1
+DEFAULT_RETRY_WAIT_S = 1.0
+
+
+def _number(name: str, default: float, cast=float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise WeightsError(f"{name}={raw!r} is not a number; unset it or give e.g. {name}={default}") from None
+    if value < 0:
+        raise WeightsError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def metadata_timeout() -> float:
+    """Seconds to wait for a connection and for each read of a metadata request (``HF_HUB_ETAG_TIMEOUT``)."""
+    from huggingface_hub import constants
+
+    return float(constants.HF_HUB_ETAG_TIMEOUT)
+
+
+def retries() -> int:
+    return int(_number("SEGZOO_HUB_RETRIES", DEFAULT_RETRIES, int))
+
+
+def retry_wait() -> float:
+    return _number("SEGZOO_HUB_RETRY_WAIT", DEFAULT_RETRY_WAIT_S)
+
+
+def ensure_reachable(repo_id: str, filename: str, revision: str | None, *, what: str) -> None:
+    """One bounded metadata request (plus the configured retries on connection failures) before a download.
+
+    Raises :class:`WeightsError` naming the endpoint, what happened and what to do when the Hub cannot be reached.
+    """
+    import httpx2
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(repo_id, filename, revision=revision)
+    timeout = metadata_timeout()
+    attempts = retries() + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            get_hf_file_metadata(url, timeout=timeout, retry_on_errors=False)
+            return
+        except httpx2.TimeoutException:
+            raise WeightsError(
+                f"{what}: {constants.ENDPOINT} accepted the connection but did not answer within {timeout:g} s "
+                "(HF_HUB_ETAG_TIMEOUT); check the network, proxy or HF_ENDPOINT, or use HF_HUB_OFFLINE=1 with a "
+                "filled cache"
+            ) from None
+        except (httpx2.NetworkError, httpx2.RemoteProtocolError) as err:
+            if attempt < attempts:
+                log.info("cannot connect to %s (%s); retry %d of %d", constants.ENDPOINT, err, attempt, attempts - 1)
+                time.sleep(retry_wait())
+                continue
+            raise WeightsError(
+                f"{what}: cannot reach {constants.ENDPOINT} ({_reason(err)}, {attempts} attempt(s)) to download "
+                f"{repo_id}/{filename} and it is not cached; check the network or proxy (or HF_ENDPOINT), or use "
+                "HF_HUB_OFFLINE=1 with a filled cache"
+            ) from None
+        except Exception:  # noqa: BLE001 - the Hub answered (404, 401, 5xx...): hf_hub_download reports it
+            return
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return text[:120]
