@@ -10,7 +10,7 @@ from typing import Any
 
 from segzoo._plugins import registries
 from segzoo._registry import Entry
-from segzoo.errors import PluginNotInstalledError, SegzooError, UnknownNameError
+from segzoo.errors import NameClashError, PluginNotInstalledError, SegzooError, UnknownNameError
 
 log = logging.getLogger("segzoo")
 
@@ -32,7 +32,15 @@ def info(name: str) -> dict[str, Any]:
     entry = _catalog_entry(name)
     result = copy.deepcopy(entry.obj)
     result["provided_by"] = entry.provider
-    result["available"] = entry.obj["architecture"] in registries().architectures
+    problem = _unavailable(entry.obj["architecture"], needed_by=entry.obj["name"], requires=entry.obj["requires"])
+    result["available"] = problem is None
+    # why not: {"reason": "not installed" | "broken" | "disabled" | "incompatible" | "replaced" | "unknown",
+    #           "package": the package concerned, "message": one line}
+    result["unavailable"] = None if problem is None else dict(zip(("reason", "package", "message"), problem))
+    from segzoo.hub.pinning import pin_status
+
+    # pinned: what the entry loads can never change (a commit and a full sha256); pin_reason says why or why not
+    result["pinned"], result["pin_reason"] = pin_status(entry.obj)
     return result
 
 
@@ -41,29 +49,54 @@ def _catalog_entry(name: str) -> Entry:
 
 
 def architecture_entry(arch: str, *, needed_by: str | None = None) -> Entry:
-    """The architecture's registry entry, or an error saying which package to install."""
+    """The architecture's registry entry, or an error saying which package to install, or which plugin is broken,
+    disabled or has replaced the one the catalog model ``needed_by`` requires."""
+    requires = None
+    if needed_by is not None and needed_by in registries().models:
+        requires = registries().models.get(needed_by).obj["requires"]
+    problem = _unavailable(arch, needed_by=needed_by, requires=requires)
+    if problem is not None:
+        reason, _, message = problem
+        if reason == "unknown":
+            return registries().architectures.get(arch)  # unknown everywhere: raises with "did you mean"
+        raise (NameClashError if reason == "replaced" else PluginNotInstalledError)(message)
+    return registries().architectures.get(arch)
+
+
+def _unavailable(arch: str, *, needed_by: str | None = None, requires: str | None = None
+                 ) -> tuple[str, str, str] | None:
+    """``(reason, package, message)`` when ``arch`` cannot serve the catalog model ``needed_by`` (whose entry names
+    ``requires``), ``None`` when it can. A required plugin that is loaded but registers no ``arch`` (one that only
+    converts weights for it, say) is fine; one whose ``arch`` another plugin replaced is not."""
     regs = registries()
-    if arch in regs.architectures:
-        return regs.architectures.get(arch)
-    providers = sorted({m.obj["requires"] for m in regs.models if m.obj["architecture"] == arch})
     subject = f"model {needed_by!r} needs architecture {arch!r}" if needed_by else f"architecture {arch!r}"
+    provider = regs.architectures.get(arch).provider if arch in regs.architectures else None
+    if provider is not None and (requires is None or provider == requires):
+        return None
+    providers = [requires] if requires else sorted({m.obj["requires"] for m in regs.models
+                                                    if m.obj["architecture"] == arch})
+    elsewhere = f" ({arch!r} here comes from {provider!r})" if provider else ""
+    for package in providers:
+        plugin = regs.plugin(package)
+        if plugin is None:
+            continue
+        if plugin.status == "disabled":
+            return ("disabled", package, f"{subject}, provided by {package!r}, which is installed but "
+                    f"{plugin.error or 'disabled'}{elsewhere}")
+        if plugin.status != "ok":
+            return (plugin.status, package, f"{subject}, provided by {package!r}, which is installed but "
+                    f"{plugin.status}: {plugin.error}{elsewhere} (see `segzoo plugins`)")
+        if provider is None:
+            continue
+        if arch in plugin.attempted.get("architectures", []):
+            return ("replaced", provider,
+                    f"{subject} from {package!r}, but {provider!r} replaced it (override=True): uninstall "
+                    f"{provider}, or skip it with SEGZOO_DISABLE_PLUGINS={provider}")
+        return None
     if providers:
-        for package in providers:
-            plugin = regs.plugin(package)
-            if plugin is not None and plugin.status == "disabled":
-                raise PluginNotInstalledError(
-                    f"{subject}, provided by {package!r}, which is installed but disabled by SEGZOO_PLUGINS or "
-                    "SEGZOO_DISABLE_PLUGINS"
-                )
-            if plugin is not None:
-                raise PluginNotInstalledError(
-                    f"{subject}, provided by {package!r}, which is installed but {plugin.status}: {plugin.error} "
-                    "(see `segzoo plugins`)"
-                )
-        raise PluginNotInstalledError(
-            f"{subject}, provided by {providers[0]!r}, which is not installed: pip install {providers[0]}"
-        )
-    return regs.architectures.get(arch)  # unknown everywhere: "did you mean"
+        return ("not installed", providers[0], f"{subject}, provided by {providers[0]!r}, which is not installed"
+                f"{elsewhere}: pip install {providers[0]}")
+    return None if provider else ("unknown", "", f"unknown architecture {arch!r}")
 
 
 def create(

@@ -34,17 +34,38 @@ def _metric_summary(entry: dict) -> str:
     return "-"
 
 
+def _installed(entry: dict) -> str:
+    """The ``installed`` column of ``segzoo list``: yes, or why not in a few words."""
+    problem = entry.get("unavailable")
+    if entry["available"] or not problem:
+        return "yes"
+    reason, package = problem["reason"], problem["package"]
+    if reason == "not installed":
+        return f"pip install {package}"
+    if reason == "disabled":
+        from segzoo import registry
+
+        plugin = registry.plugin(package)
+        return (plugin.error if plugin and plugin.error else "disabled") + f": {package}"  # "disabled by SEGZOO_..."
+    if reason == "replaced":
+        return f"replaced by {package}, see segzoo info {entry['name']}"
+    return f"{reason}: {package}, see segzoo plugins"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     import segzoo
 
     names = segzoo.list_models(args.pattern)
     entries = [segzoo.info(n) for n in names]
+    unpinned = any(not e.get("pinned", True) for e in entries)
     rows = [
-        [e["name"], e["architecture"], e["encoder"], e["num_classes"], e["dataset"]["eval"], _metric_summary(e),
-         "yes" if e["available"] else f"pip install {e['requires']}"]
+        [e["name"] + ("" if e.get("pinned", True) else " *"), e["architecture"], e["encoder"], e["num_classes"],
+         e["dataset"]["eval"], _metric_summary(e), _installed(e)]
         for e in entries
     ]
     human = _table(rows, ["name", "architecture", "encoder", "classes", "evaluated on", "metric", "installed"])
+    if unpinned:
+        human += "\n* weights not pinned to a commit and sha256 yet (see segzoo info NAME)"
     if not names:
         human = f"no catalog model matches {args.pattern!r}"
     _emit(args, entries, human)
@@ -52,9 +73,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_architectures(args: argparse.Namespace) -> int:
-    from segzoo._plugins import registries
+    from segzoo import registry
 
-    entries = list(registries().architectures)
+    entries = registry.entries("architectures")
     data = [{"name": e.name, "provided_by": e.provider, **{k: v for k, v in e.metadata.items()}} for e in entries]
     rows = [[e.name, e.metadata.get("default_encoder", "-"), e.provider, e.metadata.get("description", "")]
             for e in entries]
@@ -78,6 +99,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "  metrics       " + (", ".join(f"{k} {v:g}" for k, v in entry["metrics"]["values"].items()) or "-")
         + f" (source: {entry['metrics']['source']})",
         f"  weights       {source} [{weights['format']}], sha256 {weights.get('sha256') or 'from the Hub ETag'}",
+        f"  pinned        {'yes' if entry['pinned'] else 'no'}: {entry['pin_reason']}",
         f"  license       {entry['license']}",
         f"  paper         {entry['paper']['title']} {entry['paper']['url']}",
         f"  package       {entry['requires']} ({'installed' if entry['available'] else 'not installed'})",
@@ -89,7 +111,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_plugins(args: argparse.Namespace) -> int:
     from segzoo._plugins import registries
 
-    infos = [p.as_dict() for p in registries().plugins]
+    def trace(line: str) -> None:  # flushed before each import, so a plugin that hangs is the last line shown
+        print(f"segzoo: {line}", file=sys.stderr, flush=True)
+
+    infos = [p.as_dict() for p in registries(trace=trace if args.trace else None).plugins]
     rows = []
     for p in infos:
         what = "; ".join(
@@ -118,7 +143,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 #: modules that add their own sub-commands with ``add_commands(sub, common)``; they must import cheaply
-COMMAND_MODULES: list[str] = ["segzoo.train.cli", "segzoo.evaluation.cli", "segzoo.inference.cli"]
+COMMAND_MODULES: list[str] = ["segzoo.train.cli", "segzoo.evaluation.cli", "segzoo.inference.cli",
+                              "segzoo.hub.cli"]
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -137,7 +163,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_new_plugin(args: argparse.Namespace) -> int:
     from segzoo.newplugin import new_plugin
 
-    path = new_plugin(args.name, args.dir)
+    path = new_plugin(args.name, args.dir, own_encoder=args.own_encoder)
     print(f"created {path}\nnext: cd {path} && pip install -e '.[test]' && pytest")
     return 0
 
@@ -161,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("plugins", parents=[common], help="installed plugins, what they registered, broken ones")
+    p.add_argument("--trace", action="store_true",
+                   help="print each plugin as it is imported, with its time, on stderr (find one that hangs)")
     p.set_defaults(func=cmd_plugins)
     p = sub.add_parser("download", parents=[common], help="download, verify and cache models' weights")
     p.add_argument("names", nargs="+", metavar="NAME")
@@ -174,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("new-plugin", help="create a working third-party plugin package from the template")
     p.add_argument("name", help="short name, e.g. 'linknet' -> package segzoo-linknet")
     p.add_argument("--dir", default=".", help="where to create it (default: here)")
+    p.add_argument("--own-encoder", action="store_true",
+                   help="also register the plugin's own (non-timm) encoder, used by default by its architecture")
     p.set_defaults(func=cmd_new_plugin)
     import importlib
 
@@ -183,19 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one sub-command; whatever it raises becomes one line on stderr (see :mod:`segzoo._boundary`)."""
+    from segzoo._boundary import configure_logging, run_command
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="segzoo: %(levelname)s: %(message)s"
-    )
-    try:
-        return args.func(args)
-    except SegzooError as err:
-        log.debug("traceback", exc_info=True)
-        print(f"segzoo: error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("segzoo: interrupted", file=sys.stderr)
-        return 130
+    configure_logging(args.verbose)
+    return run_command(args.func, args, verbose=args.verbose)
 
 
 if __name__ == "__main__":  # pragma: no cover
