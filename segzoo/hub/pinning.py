@@ -1,0 +1,119 @@
+"""Pinned catalog entries: what "pinned" means, and ``segzoo catalog pin`` to resolve and record pins.
+
+An entry is pinned when what it loads can never change: a Hub entry needs a 40-hex commit as ``revision`` and the
+file's full sha256; a URL entry needs the full sha256 (an 8-hex prefix from the file name is trusted on first use
+only, see :mod:`segzoo.hub.trust`). Pinning edits the catalog file in place, replacing only the text of each entry's
+``weights`` object, so the rest of the file keeps its formatting byte for byte.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from segzoo.errors import CatalogError, WeightsError
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def pin_status(entry: dict[str, Any]) -> tuple[bool, str]:
+    """``(pinned, reason)``: the reason says what is pinned, or what is missing and how to fix it."""
+    weights = entry["weights"]
+    sha = weights.get("sha256") or ""
+    full = bool(_SHA256.fullmatch(sha))
+    if "url" in weights:
+        if full:
+            return True, f"sha256 {sha[:12]}... recorded"
+        return False, (f"only the sha256 prefix {sha!r} from the file name is recorded; the full hash of the first "
+                       "download is trusted from then on (trust on first use)")
+    revision = weights["hub"]["revision"]
+    missing = []
+    if not _COMMIT.fullmatch(revision):
+        missing.append(f"revision {revision!r} is a branch or tag, not a commit")
+    if not full:
+        missing.append("no full sha256 of the file" if not sha else f"only the sha256 prefix {sha!r}")
+    if missing:
+        return False, "; ".join(missing) + f" (`segzoo catalog pin {entry['name']}` where the Hub is reachable)"
+    return True, f"commit {revision[:12]}, sha256 {sha[:12]}..."
+
+
+def resolve_pin(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry's ``weights`` with the revision resolved to a commit and the file's sha256 and size from the Hub."""
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+
+    from segzoo.hub import download, network
+
+    weights = copy.deepcopy(entry["weights"])
+    hub = weights.get("hub")
+    what = f"pinning {entry['name']!r}"
+    if hub is None:
+        raise WeightsError(f"{what}: only Hub entries can be resolved; a URL entry is pinned by writing the file's "
+                           "full sha256 into its \"sha256\"")
+    if download.offline():
+        raise WeightsError(f"{what}: HF_HUB_OFFLINE=1 is set; pinning asks the Hub, unset it")
+    network.ensure_reachable(hub["repo_id"], hub["filename"], hub["revision"], what=what)
+    url = hf_hub_url(hub["repo_id"], hub["filename"], revision=hub["revision"])
+    try:
+        meta = get_hf_file_metadata(url, timeout=network.metadata_timeout())
+    except Exception as err:  # noqa: BLE001 - 404s and HTTP errors come as several huggingface_hub types
+        raise WeightsError(f"{what}: {constants.ENDPOINT} answered {type(err).__name__}: "
+                           f"{(str(err).splitlines() or [''])[0][:200]}") from None
+    if not meta.commit_hash or not _COMMIT.fullmatch(meta.commit_hash):
+        raise WeightsError(f"{what}: {constants.ENDPOINT} gave no commit for {hub['repo_id']}@{hub['revision']}")
+    hub["revision"] = meta.commit_hash
+    etag = (meta.etag or "").strip('"')
+    if _SHA256.fullmatch(etag):  # LFS files: the Hub's ETag is the content's sha256
+        sha, size = etag, meta.size
+    else:  # small git files: download this commit's file (checked against its git hash) and hash it
+        path = download.fetch_hub_file(hub["repo_id"], hub["filename"], meta.commit_hash, sha256=None, what=what)
+        sha, size = download.file_sha256(path), path.stat().st_size
+    old = weights.get("sha256")
+    if old and not sha.startswith(old):
+        raise WeightsError(f"{what}: the Hub's file has sha256 {sha}, which contradicts the catalog's {old}; "
+                           "nothing was written. Check which one is right before pinning")
+    weights["sha256"] = sha
+    if size is not None:
+        weights["size"] = int(size)
+    return weights
+
+
+def write_weights(path: Path, updates: dict[str, dict[str, Any]]) -> None:
+    """Replace the ``weights`` object of each named entry in the catalog file, leaving every other byte as it was."""
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text)
+    for name, weights in updates.items():
+        start, end, indent, unit = _weights_span(text, data, name, path)
+        body = json.dumps(weights, indent=unit, ensure_ascii=False) if unit else json.dumps(weights, ensure_ascii=False)
+        body = body.replace("\n", "\n" + indent)
+        text = text[:start] + body + text[end:]
+    check = json.loads(text)  # never write a file that does not parse, or that lost an entry
+    if len(check.get("models", [])) != len(data.get("models", [])):
+        raise CatalogError(f"rewriting {path} would change its number of entries; nothing was written")
+    tmp = path.with_name(f".{path.name}.pin.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _weights_span(text: str, data: dict, name: str, path: Path) -> tuple[int, int, str, int]:
+    """Where the entry's weights value starts and ends in ``text``, its line's indentation and the indent unit."""
+    entries = [m for m in data.get("models", []) if isinstance(m, dict) and m.get("name") == name]
+    if len(entries) != 1:
+        raise CatalogError(f"{path} has {len(entries)} entries named {name!r}; expected exactly one")
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r'"name"\s*:\s*' + re.escape(json.dumps(name)), text):
+        key = re.compile(r'"weights"\s*:\s*').search(text, match.end())
+        if key is None:
+            break
+        value, end = decoder.raw_decode(text, key.end())
+        if value != entries[0]["weights"]:
+            continue
+        line_start = text.rfind("\n", 0, key.start()) + 1
+        indent = text[line_start:key.start()]
+        inner = re.compile(r"\n([ \t]*)\S").search(text, key.end(), end)
+        unit = len(inner.group(1)) - len(indent) if inner else 0
+        return key.end(), end, indent, max(unit, 0)
+    raise CatalogError(f"cannot locate the weights of {name!r} in {path}; edit it by hand")
