@@ -18,7 +18,8 @@ and in ``segzoo_linknet/plugin.py``::
 
     @segzoo.hookimpl
     def register_architectures(register):
-        register("linknet", build_linknet, default_encoder="resnet34", description="LinkNet (Chaurasia 2017)")
+        register("linknet", "segzoo_linknet.model:build_linknet", default_encoder="resnet34",
+                 description="LinkNet (Chaurasia 2017)")
 """
 
 from __future__ import annotations
@@ -38,8 +39,18 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 class Register(Protocol):
     """The callable passed to every hook: ``register(name, obj, *, override=False, **metadata)``.
 
-    ``override=True`` lets a plugin replace an entry another plugin registered under the same name; without it a
-    clash is an error naming both packages.
+    ``obj`` of an architecture, encoder, loss, dataset or converter is either the callable itself or a *lazy
+    factory*: the string ``"package.module:attribute"`` (e.g. ``"segzoo_linknet.model:build_linknet"``; the
+    attribute may be dotted, ``"module:Class.method"``). segzoo imports it the first time the entry is used
+    (``segzoo.create``, ``segzoo.registry.get(kind, name).obj``...) and caches it, so discovery imports no model code
+    and no torch. A malformed string breaks the plugin at registration; one that cannot be imported raises
+    :class:`segzoo.errors.PluginError` naming the plugin when used. A catalog entry (``register_catalog``) is a dict.
+
+    ``override=True`` replaces an entry registered under the same name by segzoo, a first-party plugin or another
+    plugin, on purpose. Without it the plugin that takes a taken name is refused (nothing it registered is kept),
+    with an error naming both packages; when several third-party plugins register one name, it goes to the only one
+    that says ``override=True``, or else all of them are refused. Neither package names nor installation order
+    change the outcome.
     """
 
     def __call__(self, name: str, obj: Any, *, override: bool = False, **metadata: Any) -> None: ...
@@ -51,7 +62,8 @@ def register_architectures(register: Register) -> None:
 
     ``obj`` is a callable
     ``build(*, encoder: str, num_classes: int, in_channels: int, pretrained_encoder: bool, **options)`` returning a
-    :class:`segzoo.nn.SegmentationModel`; unknown ``options`` must raise ``TypeError``.
+    :class:`segzoo.nn.SegmentationModel`; unknown ``options`` must raise ``TypeError``. Register it as the lazy
+    factory ``"package.module:build"`` so that discovery imports no torch (see ``Register``).
     Metadata: ``default_encoder`` (str), ``description`` (str), ``paper`` (URL), ``encoders`` (a short note on
     which encoders the design accepts) and ``unsupported`` (``{"onnx" | "onnx_dynamic" | "compile": reason}``, what
     the design cannot do; the contract tests in ``segzoo.testing.contract`` skip those and check the rest).
@@ -62,19 +74,24 @@ def register_architectures(register: Register) -> None:
 def register_encoders(register: Register) -> None:
     """Register encoders that are not plain timm backbones (e.g. the original U-Net contracting path).
 
-    ``obj`` is a callable ``build(*, in_channels: int, output_stride: int, pretrained: bool) -> Encoder``. Any timm
-    model that supports ``features_only`` is available as an encoder without registration.
+    ``obj`` is a callable ``build(*, in_channels: int, output_stride: int, pretrained: bool) -> Encoder``, or its
+    lazy factory ``"package.module:build"``. Any timm model that supports ``features_only`` is available as an
+    encoder without registration.
     """
 
 
 @hookspec
 def register_losses(register: Register) -> None:
-    """Register loss classes: ``obj(**options)`` returns an ``nn.Module`` called as ``loss(logits, target)``."""
+    """Register loss classes: ``obj(**options)`` returns an ``nn.Module`` called as ``loss(logits, target)``.
+
+    ``obj`` may be the lazy factory ``"package.module:LossClass"``.
+    """
 
 
 @hookspec
 def register_datasets(register: Register) -> None:
-    """Register datasets: ``obj(root, split, **options)`` returns a map-style dataset of ``(image, mask)`` pairs.
+    """Register datasets: ``obj(root, split, **options)`` returns a map-style dataset of ``(image, mask)`` pairs;
+    ``obj`` may be the lazy factory ``"package.module:DatasetClass"``.
 
     Metadata: ``classes`` (names), ``ignore_index``, ``splits``, ``homepage`` (where a user obtains the data).
     """
@@ -85,7 +102,7 @@ def register_converters(register: Register) -> None:
     """Register checkpoint converters for a weights ``format`` (the name, e.g. ``"torchvision"``).
 
     ``obj`` is ``convert(state_dict: dict[str, Tensor], entry: dict) -> dict[str, Tensor]`` that maps an upstream
-    state dict onto segzoo's keys for the catalog entry ``entry``.
+    state dict onto segzoo's keys for the catalog entry ``entry``, or its lazy factory ``"package.module:convert"``.
     """
 
 
