@@ -35,6 +35,8 @@ __all__ = [
     "collect_files",
     "colorize",
     "decode_colors",
+    "describe_files",
+    "describe_values",
     "numeric_key",
     "open_image",
     "pair_files",
@@ -68,13 +70,14 @@ class UnreadableFileError(DatasetError, OSError):
 
 
 # -- small helpers ---------------------------------------------------------------------------------------------------
-def _names(paths: Sequence[Path | str]) -> str:
+def describe_files(paths: Sequence[Path | str]) -> str:
+    """File names for an error message: the first few, then how many more."""
     shown = ", ".join(Path(p).name for p in paths[:_MAX_NAMES])
     return shown + (f" and {len(paths) - _MAX_NAMES} more" if len(paths) > _MAX_NAMES else "")
 
 
-def _ranges(values: Iterable[int]) -> str:
-    """``[0, 1, 2, 5, 255]`` -> ``"0-2, 5, 255"``."""
+def describe_values(values: Iterable[int]) -> str:
+    """Integer values for an error message, runs collapsed: ``[0, 1, 2, 5, 255]`` -> ``"0-2, 5, 255"``."""
     values = sorted(set(values))
     parts: list[str] = []
     i = 0
@@ -156,10 +159,10 @@ def pair_files(
         parts = []
         if missing:
             parts.append(f"{len(missing)} of {len(images)} images in {image_dir} have no mask in {mask_dir}: "
-                         f"{_names(missing)}")
+                         f"{describe_files(missing)}")
         if extra:
             parts.append(f"{len(extra)} of {len(masks)} masks in {mask_dir} have no image in {image_dir}: "
-                         f"{_names(extra)}")
+                         f"{describe_files(extra)}")
         raise PairingError(f"{where}: " + "; ".join(parts) + " (restore or remove the unmatched files)")
     keys = sorted(images, key=sort_key or numeric_key)
     return [(images[k], masks[k]) for k in keys]
@@ -199,7 +202,10 @@ def _mask_tensor(mask: Any) -> torch.Tensor:
         t = mask
     else:  # numpy array or nested lists
         t = torch.as_tensor(mask)
-    t = t.squeeze()
+    while t.ndim > 2 and t.shape[0] == 1:  # only channel/batch dims go: a mask 1 pixel high or wide stays 2-D
+        t = t[0]
+    while t.ndim > 2 and t.shape[-1] == 1:  # (H, W, 1) arrays
+        t = t[..., 0]
     if t.ndim != 2:
         raise ValueError(f"a mask must be 2-D (H, W), got shape {tuple(t.shape)}")
     return t.to(torch.int64)
@@ -431,8 +437,8 @@ class SegmentationDataset(torch.utils.data.Dataset):
     def _bad_values(self, path: Path | str, bad: list[int], pixels: int) -> None:
         valid = self._lookup()[0]
         raise MaskValueError(
-            f"{path}: mask values {_ranges(bad)} ({pixels} pixels) are not valid {self.name} labels; expected "
-            f"{_ranges(valid)}{self._value_note()}. Check that this is a {self.name} label file (pass "
+            f"{path}: mask values {describe_values(bad)} ({pixels} pixels) are not valid {self.name} labels; expected "
+            f"{describe_values(valid)}{self._value_note()}. Check that this is a {self.name} label file (pass "
             "check_values=False to map unknown values to the ignore index instead)"
         )
 

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from segzoo._paths import check_writable
 from segzoo.errors import SegzooError
 from segzoo.inference.cli import (
     _size,
@@ -67,6 +68,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from segzoo.inference.engine import Engine
 
     settings = settings_from_args(args, args.batch_size)
+    if args.json not in (None, "-"):
+        check_writable(args.json, option="--json")
     dataset = _dataset(args)
     model = load_model(args.model)
     from segzoo.evaluation.evaluate import check_classes
@@ -112,9 +115,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from segzoo.evaluation.report import leaderboard_markdown, leaderboard_rows, plot_accuracy_latency, table
 
     settings = settings_from_args(args, args.batch_size)
-    dataset = _dataset(args)
     if args.repeat < 1:
         raise SegzooError("--repeat must be at least 1")
+    check_writable(args.markdown, option="--markdown")
+    if args.plot:
+        check_writable(args.plot, option="--plot")
+    if args.json not in (None, "-"):
+        check_writable(args.json, option="--json")
+    dataset = _dataset(args)
     bench = run_bench(
         args.models, dataset=dataset, dataset_name=args.dataset, split=args.split if dataset is not None else None,
         engine=args.engine, precision=args.precision, device=args.device, settings=settings, size=args.size,

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from segzoo._paths import check_writable
 from segzoo.errors import SegzooError
 
 ENGINE_CHOICES = ("auto", "eager", "channels_last", "compile", "onnxruntime")
@@ -130,6 +131,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise SegzooError(f"image(s) not found: {', '.join(missing[:5])}")
+    check_writable(args.out, option="--out", directory=True)
+    if args.json not in (None, "-"):
+        check_writable(args.json, option="--json")
     model = load_model(args.model)
     pre = preprocessing_from_args(model, args)
     engine = Engine(model, args.engine, args.precision, args.device, copy=False)
@@ -170,8 +174,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.format != "onnx":
         raise SegzooError(f"unsupported export format {args.format!r}")
-    model = load_model(args.model)
     out = args.out or f"{Path(str(args.model).rstrip('/')).name.replace(':', '_')}.onnx"
+    check_writable(out, option="--out")
+    if args.json not in (None, "-"):
+        check_writable(args.json, option="--json")
+    model = load_model(args.model)
     report = export_onnx(model, out, opset=args.opset, size=args.size, exporter=args.exporter,
                          dynamic=not args.static, check=not args.no_check, tolerance=args.tolerance)
     if args.json is not None:

@@ -4,8 +4,8 @@ Every function takes ``fn``, a callable ``fn(x) -> logits`` (a model, or a :clas
 normalised batch ``x`` of shape ``(N, C, H, W)``, and returns scores ``(N, K, H, W)`` at ``x``'s size:
 
 * :func:`infer_whole`: one forward pass. Inputs whose sides are not multiples of ``divisor`` (the model's
-  ``input_divisor``) are zero-padded at the bottom and right (zero = the mean colour after normalisation, as
-  mmsegmentation pads) and the logits cropped back.
+  ``input_divisor``), or are shorter than ``MIN_SIDE`` (32) pixels, are zero-padded at the bottom and right (zero =
+  the mean colour after normalisation, as mmsegmentation pads) and the logits cropped back.
 * :func:`infer_slide`: mmsegmentation's ``slide_inference``: windows of ``crop`` every ``stride`` pixels (the last
   window is shifted to end at the border), logits summed and divided by the number of windows covering each pixel.
   Windows are batched ``batch_size`` at a time.
@@ -29,6 +29,9 @@ __all__ = ["MODES", "InferenceSettings", "infer", "infer_msflip", "infer_slide",
 
 MODES = ("whole", "slide", "msflip")
 MMSEG_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
+#: smallest side a model is given: encoders reduce their input up to 32 times, and a smaller input leaves their
+#: last stages (SegNet's pooling, SegFormer's attention reduction, ConvNeXt's stems) with nothing to work on
+MIN_SIDE = 32
 
 
 @dataclass
@@ -73,11 +76,17 @@ def _pair(v: int | Sequence[int] | None) -> tuple[int, int]:
     return int(a), int(b)
 
 
+def _padded_side(size: int, divisor: int) -> int:
+    side = max(size, MIN_SIDE)
+    return side + (-side) % max(divisor, 1)
+
+
 def infer_whole(fn: Callable, x: torch.Tensor, *, divisor: int = 1) -> torch.Tensor:
-    """``fn(x)``, padding ``x`` to a multiple of ``divisor`` and cropping the logits back."""
+    """``fn(x)``, padding ``x`` to a multiple of ``divisor`` (and to at least ``MIN_SIDE``) and cropping the logits
+    back."""
     h, w = x.shape[-2:]
-    ph = (-h) % divisor if divisor > 1 else 0
-    pw = (-w) % divisor if divisor > 1 else 0
+    ph = _padded_side(h, divisor) - h
+    pw = _padded_side(w, divisor) - w
     if ph or pw:
         out = fn(F.pad(x, (0, pw, 0, ph)))
         return out[..., :h, :w]

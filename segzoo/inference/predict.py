@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -158,11 +159,18 @@ def save_prediction(
 
 
 def open_input(path: Path) -> Image.Image:
+    """The decoded image, or a one-line error: missing, not an image, or over Pillow's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``; Pillow only warns up to twice the limit, segzoo refuses from the limit on)."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            return im
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                return im
     except FileNotFoundError:
         raise SegzooError(f"image {path} does not exist") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise SegzooError(f"image {path} has more pixels than Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} "
+                          "(PIL.Image.MAX_IMAGE_PIXELS), a guard against decompression bombs; downscale it") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise SegzooError(f"cannot read image {path}: {err}") from None

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from segzoo.errors import SegzooError
+from segzoo._boundary import configure_logging, run_command
+from segzoo._paths import check_writable
 from segzoo.train.config import OPTIMIZERS, PRECISIONS, RESUME_MUTABLE, SCHEDULES, TrainConfig, TrainConfigError
 
 __all__ = ["add_arguments", "add_commands", "build_config", "main", "run"]
@@ -175,6 +174,8 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, bool | str]:
 
 def run(args: argparse.Namespace) -> int:
     config, resume = build_config(args)
+    if config.output:
+        check_writable(config.output, option="--output", directory=True)  # before building model and data
     from segzoo.train.trainer import Trainer
 
     summary = Trainer(config).fit(resume=resume)
@@ -213,14 +214,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details and full tracebacks")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="segzoo: %(levelname)s: %(message)s")
-    try:
-        return run(args)
-    except SegzooError as err:
-        logging.getLogger("segzoo").debug("traceback", exc_info=True)
-        print(f"segzoo: error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("segzoo: interrupted", file=sys.stderr)
-        return 130
+    configure_logging(args.verbose)
+    return run_command(run, args, verbose=args.verbose)

@@ -1,0 +1,135 @@
+"""The one error boundary of the ``segzoo`` command: every exception becomes one line on stderr.
+
+Every sub-command (and ``python -m segzoo.train``) runs through :func:`run_command`, so no command can leak a
+traceback and each kind of failure is worded in one place:
+
+* expected failures: segzoo's own errors, OS errors on the user's files (missing, not writable, disk full...),
+  unreadable or oversized images, running out of memory: ``segzoo: error: <what went wrong>``, exit status 1;
+* Ctrl-C: ``segzoo: interrupted``, exit status 130;
+* anything else is a bug in segzoo or in a plugin, not in the user's input: one line that says so and how to get
+  the traceback, exit status 70 (``EX_SOFTWARE``), so that scripts can tell a bug from bad input.
+
+``-v`` prints the full traceback (chained causes included) before the line, in every case.
+
+Errors raised inside DataLoader worker processes reach the main process re-wrapped by torch ("Caught X in DataLoader
+worker process 0. Original Traceback ..."); :func:`message` unwraps them to the original message, so they read the
+same as with no workers.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import re
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from segzoo.errors import SegzooError
+
+__all__ = ["EXIT_BUG", "EXIT_ERROR", "EXIT_INTERRUPTED", "configure_logging", "message", "run_command",
+           "user_message"]
+
+EXIT_ERROR = 1
+EXIT_BUG = 70
+EXIT_INTERRUPTED = 130
+
+_LOG_FORMAT = "segzoo: %(levelname)s: %(message)s"
+
+#: OS errors whose own text is clearer with a hint about what to do
+_ERRNO_HINTS = {
+    errno.ENOSPC: "free some space or write elsewhere",
+    errno.EDQUOT: "free some space or write elsewhere",
+    errno.EROFS: "write elsewhere",
+    errno.EACCES: "check the permissions or choose another path",
+    errno.EPERM: "check the permissions or choose another path",
+}
+
+_WORKER = re.compile(r"^Caught (\w+) in DataLoader worker process \d+\.\nOriginal Traceback", re.S)
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (pytest's capsys swaps it per test)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+_handler = _CurrentStderr()
+_handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+
+
+def configure_logging(verbose: bool) -> None:
+    """Print the ``segzoo`` logger's records on stderr (debug with ``-v``, else warnings).
+
+    Only segzoo's logger gets a handler, never the root logger: huggingface_hub prints its warnings through a
+    handler of its own and lets them propagate, so a root handler would print every one of them a second time.
+    """
+    logger = logging.getLogger("segzoo")
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if _handler not in logger.handlers:
+        logger.addHandler(_handler)
+
+
+def message(err: BaseException) -> str:
+    """The exception's message on one line; a DataLoader worker's re-wrapped exception gives the original one."""
+    text = str(err)
+    match = _WORKER.match(text)
+    if match:
+        name = match.group(1)
+        lines = text.rstrip().splitlines()
+        pattern = re.compile(rf"^(?:[\w.]+\.)?{re.escape(name)}(?::\s?|$)")
+        for i in range(len(lines) - 1, 0, -1):
+            found = pattern.match(lines[i])
+            if found and not lines[i].startswith(" "):
+                text = "\n".join([lines[i][found.end():], *lines[i + 1:]])
+                break
+    text = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
+    return text if len(text) <= 1000 else text[:997] + "..."
+
+
+def _os_message(err: OSError) -> str:
+    text = re.sub(r"^\[Errno \d+\] ", "", message(err))
+    hint = _ERRNO_HINTS.get(err.errno or 0)
+    return f"{text} ({hint})" if hint and hint not in text else text
+
+
+def user_message(err: BaseException) -> str | None:
+    """One line for an expected failure (bad input, the user's files, resources); None for a bug."""
+    from PIL import Image
+
+    if isinstance(err, SegzooError):
+        return message(err)
+    if isinstance(err, Image.DecompressionBombError):
+        return f"{message(err)} (Pillow refuses images this large; downscale the image)"
+    if isinstance(err, OSError):  # files, permissions, disk full, unreadable images (UnidentifiedImageError)
+        return _os_message(err)
+    if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
+        return f"out of memory: {message(err) or 'MemoryError'} (use a smaller --batch-size, image size or model)"
+    return None
+
+
+def run_command(func: Callable[[Any], int], args: Any, *, verbose: bool = False) -> int:
+    """Call ``func(args)`` and turn whatever it raises into one line on stderr and an exit status."""
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("segzoo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - this is the boundary
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        text = user_message(err)
+        if text is not None:
+            print(f"segzoo: error: {text}", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"segzoo: error: unexpected {type(err).__name__}: {message(err) or '(no message)'}; this is a bug in "
+              f"segzoo or a plugin, not in your input: run again with -v for the traceback and report it",
+              file=sys.stderr)
+        return EXIT_BUG
