@@ -104,3 +104,32 @@ def test_unet_original_variants():
 
     with pytest.raises(ConfigurationError, match="double"):
         UNetOriginalDecoder([64, 128, 256], [2, 4, 16])
+
+
+@pytest.mark.slow
+def test_unet_original_mmseg_layout_trains_with_aux():
+    """mmseg's layout: bilinear up-sampling, a context head, the auxiliary head on the stride-2 level."""
+    torch.manual_seed(0)
+    model = segzoo.create(
+        "unet-original", encoder="unet-classic-bn", num_classes=2, upsampling="bilinear", decode_head="fcn",
+        auxiliary_head=True,
+    )
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())
+    assert model.aux_head.block[0].in_channels == 128
+    out = model.train().forward_with_aux(torch.randn(2, 3, 16, 32))
+    assert out["out"].shape == out["aux"].shape == (2, 2, 16, 32)
+    (out["out"].mean() + out["aux"].mean()).backward()
+    assert model.aux_head.classifier.weight.grad is not None
+    model.reset_classes(5)
+    assert model.aux_head.num_classes == 5
+    for head in ("psp", "aspp"):
+        other = segzoo.create("unet-original", encoder="unet-classic-bn", num_classes=3, decode_head=head).eval()
+        with torch.no_grad():
+            assert other(torch.randn(1, 3, 16, 16)).shape == (1, 3, 16, 16)
+
+
+def test_unet_original_mmseg_option_errors():
+    with pytest.raises(ConfigurationError, match="decode_head must be one of"):
+        segzoo.create("unet-original", encoder="unet-classic-bn", num_classes=2, decode_head="uper")
+    with pytest.raises(ConfigurationError, match="upsampling must be"):
+        segzoo.create("unet-original", encoder="unet-classic-bn", num_classes=2, upsampling="nearest")
