@@ -22,6 +22,9 @@ _LAZY = {
     "UnreadableFileError": "segzoo.data.base",
     "colorize": "segzoo.data.base",
     "decode_colors": "segzoo.data.base",
+    "describe_files": "segzoo.data.base",
+    "describe_values": "segzoo.data.base",
+    "IMAGE_SUFFIXES": "segzoo.data.base",
     "voc_colormap": "segzoo.data.base",
     "collect_files": "segzoo.data.base",
     "pair_files": "segzoo.data.base",
@@ -30,6 +33,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "DatasetError",
     "DatasetNotFoundError",
     "MaskValueError",
@@ -39,6 +43,8 @@ __all__ = [
     "collect_files",
     "colorize",
     "decode_colors",
+    "describe_files",
+    "describe_values",
     "numeric_key",
     "open_image",
     "pair_files",
@@ -49,6 +55,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from segzoo.data import transforms
     from segzoo.data.base import (
+        IMAGE_SUFFIXES,
         DatasetError,
         DatasetNotFoundError,
         MaskValueError,
@@ -58,6 +65,8 @@ if TYPE_CHECKING:  # pragma: no cover
         collect_files,
         colorize,
         decode_colors,
+        describe_files,
+        describe_values,
         numeric_key,
         open_image,
         pair_files,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segzoo.data.base import SegmentationDataset, collect_files, pair_files
+from segzoo.data import SegmentationDataset, collect_files, pair_files
 from segzoo_datasets._meta import ADE20K_CLASSES, ADE20K_PALETTE, info
 
 _INFO = info("ade20k")

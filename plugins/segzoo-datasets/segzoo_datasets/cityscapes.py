@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segzoo.data.base import (
+from segzoo.data import (
     DatasetError,
     SegmentationDataset,
     collect_files,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from segzoo.data.base import (
+from segzoo.data import (
     DatasetError,
     PairingError,
     SegmentationDataset,
-    _names,
+    describe_files,
     numeric_key,
     open_image,
 )
@@ -89,12 +89,13 @@ class DRIVE(SegmentationDataset):
             parts = []
             if missing:
                 parts.append(f"{len(missing)} of {len(images)} images in {image_dir} have no label in {manual_dir}: "
-                             f"{_names(missing)}")
+                             f"{describe_files(missing)}")
             if missing_fov:
                 parts.append(f"{len(missing_fov)} of {len(images)} images have no FOV mask in {fov_dir}: "
-                             f"{_names(missing_fov)}")
+                             f"{describe_files(missing_fov)}")
             if extra:
-                parts.append(f"{len(extra)} labels in {manual_dir} have no image in {image_dir}: {_names(extra)}")
+                parts.append(f"{len(extra)} labels in {manual_dir} have no image in {image_dir}: "
+                             f"{describe_files(extra)}")
             raise PairingError(f"drive split {self.split!r}: " + "; ".join(parts))
         self.fov_files = fovs
         return files
@@ -112,9 +113,9 @@ class DRIVE(SegmentationDataset):
         hist = raw.histogram()
         bad = [v for v in range(256) if hist[v] and v not in (0, 255)]
         if bad:
-            from segzoo.data.base import MaskValueError, _ranges
+            from segzoo.data import MaskValueError, describe_values
 
-            raise MaskValueError(f"{path}: FOV mask values {_ranges(bad)} are not 0 or 255")
+            raise MaskValueError(f"{path}: FOV mask values {describe_values(bad)} are not 0 or 255")
         return raw.point([1 if v == 255 else 0 for v in range(256)])
 
     def load_mask(self, index: int, *, check: bool | None = None) -> Image.Image:

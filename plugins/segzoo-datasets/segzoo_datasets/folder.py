@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from segzoo.data.base import (
+from segzoo.data import (
     IMAGE_SUFFIXES,
     DatasetError,
     DatasetNotFoundError,

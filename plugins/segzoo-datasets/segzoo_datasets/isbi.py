@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segzoo.data.base import DatasetError, DatasetNotFoundError, SegmentationDataset, collect_files, pair_files
+from segzoo.data import DatasetError, DatasetNotFoundError, SegmentationDataset, collect_files, pair_files
 from segzoo_datasets._meta import info
 
 _INFO = info("isbi2012")

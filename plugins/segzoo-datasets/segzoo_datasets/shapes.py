@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from segzoo.data.base import DatasetError, SegmentationDataset, _tensor_to_bytes, voc_colormap
+from segzoo.data import DatasetError, SegmentationDataset, voc_colormap
 from segzoo_datasets._meta import info
 
 _INFO = info("shapes")
@@ -134,5 +134,5 @@ class Shapes(SegmentationDataset):
                 mdraw.rectangle(box, fill=cls)
         if self.noise > 0:
             noise = (torch.rand(h, w, 3, generator=g) * 255).to(torch.uint8)
-            image = Image.blend(image, Image.frombytes("RGB", (w, h), _tensor_to_bytes(noise)), self.noise)
+            image = Image.blend(image, Image.frombytes("RGB", (w, h), bytes(noise.untyped_storage())), self.noise)
         return image, mask

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segzoo.data.base import DatasetError, PairingError, SegmentationDataset, _names
+from segzoo.data import DatasetError, PairingError, SegmentationDataset, describe_files
 from segzoo_datasets._meta import info
 
 _INFO = info("voc2012")
@@ -98,16 +98,16 @@ class VOC2012(SegmentationDataset):
             parts = []
             if missing_images:
                 parts.append(f"{len(missing_images)} of {len(ids)} listed images are missing from {image_dir}: "
-                             f"{_names(missing_images)}")
+                             f"{describe_files(missing_images)}")
             if missing_masks:
                 where = f"{mask_dir}" + (f" and {aug_dir}" if aug_dir else "")
                 parts.append(f"{len(missing_masks)} of {len(ids)} listed masks are missing from {where}: "
-                             f"{_names(missing_masks)}")
+                             f"{describe_files(missing_masks)}")
             raise PairingError(f"voc2012 split {self.split!r}: " + "; ".join(parts))
         return files
 
     def _not_found(self, path: Path, what: str, hint: str):
-        from segzoo.data.base import DatasetNotFoundError
+        from segzoo.data import DatasetNotFoundError
 
         return DatasetNotFoundError(f"voc2012 split {self.split!r} not found: expected {what} in {path}, {hint}"
                                     f"{self._where_to_get()}")

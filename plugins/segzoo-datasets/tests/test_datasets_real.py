@@ -43,10 +43,10 @@ def test_all_datasets_are_registered_with_metadata():
         assert meta["ignore_index"] == 255 and meta["splits"] and meta["license"], name
         if name != "shapes":
             assert meta["homepage"].startswith("http"), name
-    meta = registries().datasets.get("cityscapes").metadata
+    meta = registry.get("datasets", "cityscapes").metadata
     assert len(meta["classes"]) == 19 and meta["palette"][0] == [128, 64, 128]
-    assert len(registries().datasets.get("ade20k").metadata["classes"]) == 150
-    assert len(registries().datasets.get("voc2012").metadata["classes"]) == 21
+    assert len(registry.get("datasets", "ade20k").metadata["classes"]) == 150
+    assert len(registry.get("datasets", "voc2012").metadata["classes"]) == 21
 
 
 def test_registration_is_cheap_and_lazy():
