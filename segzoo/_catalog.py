@@ -40,12 +40,22 @@ def validate_entry(entry: Any, where: str) -> None:
         err = errors[0]
         location = "/".join(str(p) for p in list(err.absolute_path)[2:]) or "(entry)"
         name = entry.get("name", "?") if isinstance(entry, dict) else "?"
-        raise CatalogError(f"{where}: model {name!r}, field {location}: {err.message}")
+        name = name if not isinstance(name, str) or len(name) <= 60 else name[:60] + "..."
+        raise CatalogError(f"{where}: model {name!r}, field {location}: {_readable(err)}")
     names = entry.get("class_names")
     if names is not None and len(names) != entry["num_classes"]:
         raise CatalogError(
             f"{where}: model {entry['name']!r} has num_classes={entry['num_classes']} but {len(names)} class_names"
         )
+
+
+def _readable(err) -> str:
+    """jsonschema's message, except that long values are not echoed whole and patterns are explained."""
+    if err.validator == "maxLength":
+        return f"{len(err.instance)} characters, more than the {err.validator_value} allowed"
+    if err.validator == "pattern" and "description" in err.schema:
+        return f"{json.dumps(err.instance)[:80]} is not allowed ({err.schema['description']})"
+    return err.message if len(err.message) <= 300 else err.message[:300] + "..."
 
 
 def read_catalog(path: str | Path) -> list[dict[str, Any]]:

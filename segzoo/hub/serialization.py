@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,8 @@ from segzoo.hub.loading import CONFIG_NAME, WEIGHTS_NAME
 
 if TYPE_CHECKING:  # pragma: no cover
     from segzoo.nn.model import SegmentationModel
+
+log = logging.getLogger("segzoo")
 
 
 def save_pretrained(model: SegmentationModel, directory: str | Path, *, model_card: str | None = None) -> Path:
@@ -76,7 +79,7 @@ def push_to_hub(
     api.create_repo(repo_id, private=private, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="segzoo-push-") as tmp:
         save_pretrained(model, tmp)
-        info = api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=commit_message)
+        info = _upload_folder(api, repo_id=repo_id, folder_path=tmp, commit_message=commit_message)
     return str(getattr(info, "commit_url", info))
 
 
@@ -91,7 +94,7 @@ def publish_directory(directory: str | Path, repo_id: str, *, private: bool = Fa
     load_from_directory(directory)  # refuse to publish what segzoo could not load back
     api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True)
-    info = api.upload_folder(repo_id=repo_id, folder_path=str(directory), commit_message=f"Upload {directory.name}")
+    info = _upload_folder(api, repo_id=repo_id, folder_path=str(directory), commit_message=f"Upload {directory.name}")
     return {
         "repo_id": repo_id,
         "revision": info.oid,
@@ -102,3 +105,27 @@ def publish_directory(directory: str | Path, repo_id: str, *, private: bool = Fa
             "sha256": file_sha256(directory / WEIGHTS_NAME),
         },
     }
+
+
+def _upload_folder(api, **kwargs):
+    """``upload_folder``, falling back to plain Git LFS when the endpoint offers no Xet storage.
+
+    huggingface_hub uploads through Xet whenever ``hf_xet`` is installed and fails outright on an endpoint without
+    it (a mirror, an older Hub, segzoo's test server), asking for a Xet write token that is not there. Nothing has
+    been uploaded at that point, so segzoo retries once over LFS, as ``HF_HUB_DISABLE_XET=1`` would.
+    """
+    from huggingface_hub import constants
+
+    try:
+        return api.upload_folder(**kwargs)
+    except Exception as err:  # noqa: BLE001 - hf_xet raises a builtin ConnectionError
+        if constants.HF_HUB_DISABLE_XET or "xet-write-token" not in str(err):
+            raise
+        log.warning("%s offers no Xet storage; uploading over Git LFS instead (set HF_HUB_DISABLE_XET=1 to skip "
+                    "trying Xet)", constants.ENDPOINT)
+    previous = constants.HF_HUB_DISABLE_XET
+    constants.HF_HUB_DISABLE_XET = True
+    try:
+        return api.upload_folder(**kwargs)
+    finally:
+        constants.HF_HUB_DISABLE_XET = previous
