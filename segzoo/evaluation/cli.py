@@ -60,6 +60,36 @@ def _pct(v: float) -> str:
 
 
 # -- eval ----------------------------------------------------------------------------------------------------------
+_PROTOCOL_ARGS = ("mode", "crop", "stride", "scales", "flip")
+
+
+def protocol_settings(model: Any, args: argparse.Namespace, requested: Any):
+    """The inference settings for ``segzoo eval`` and where they come from: ``requested`` (built from the options)
+    when the user gave any, else the protocol of the model's published metrics (its catalog entry's ``inference``)."""
+    from segzoo.inference.modes import InferenceSettings
+
+    published = (getattr(model, "config", {}) or {}).get("inference")
+    if any(getattr(args, k, None) for k in _PROTOCOL_ARGS):
+        return requested, f"{describe_settings(requested)}, as requested"
+    if not published:
+        return requested, f"{describe_settings(requested)} (the model records no published protocol)"
+    settings = InferenceSettings(mode=published["mode"], crop=published.get("crop"), stride=published.get("stride"),
+                                 batch_size=requested.batch_size)
+    return settings, f"{describe_settings(settings)}, the published protocol (override with --mode/--crop/--stride)"
+
+
+def describe_settings(settings: Any) -> str:
+    """``whole image``, ``sliding 769x769 windows, stride 513x513``, ``multi-scale 0.5,...,1.75 + flip``."""
+    d = settings.as_dict()
+    window = f"{d['crop'][0]}x{d['crop'][1]} windows, stride {d['stride'][0]}x{d['stride'][1]}" if "crop" in d else ""
+    if settings.mode == "whole":
+        return "whole image"
+    if settings.mode == "slide":
+        return f"sliding {window}"
+    scales = ",".join(f"{s:g}" for s in d["scales"])
+    return f"multi-scale {scales}{' + flip' if d['flip'] else ''}{', ' + window if window else ''}"
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from segzoo.evaluation.evaluate import evaluate, per_class_rows
     from segzoo.evaluation.fingerprint import fingerprint
@@ -72,6 +102,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         check_writable(args.json, option="--json")
     dataset = _dataset(args)
     model = load_model(args.model)
+    settings, protocol = protocol_settings(model, args, settings)
     from segzoo.evaluation.evaluate import check_classes
 
     check_classes(model, dataset, name=f"{args.dataset} ({args.split})", model_name=str(args.model))  # fail before building the engine
@@ -82,8 +113,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       boundary_tolerance=args.boundary_tolerance, progress=not args.no_progress,
                       description=f"eval {args.dataset}")
     data = {"model": str(args.model), "dataset": args.dataset, "split": args.split, "images": result["images"],
-            "settings": result["settings"], "engine": engine.describe(), "metrics": result["metrics"],
-            "timing": result["timing"], "fingerprint": fingerprint(engine.device)}
+            "settings": result["settings"], "protocol": protocol, "engine": engine.describe(),
+            "metrics": result["metrics"], "timing": result["timing"], "fingerprint": fingerprint(engine.device)}
     if args.json == "-":
         write_json(data, "-")
         return 0
@@ -95,6 +126,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         header.insert(6, "BF")
     print(f"{data['model']} on {args.dataset} {args.split} ({result['images']} images), mode {settings.mode}, "
           f"engine {engine.engine}, {engine.precision}, {engine.device}")
+    print(f"protocol: {protocol}; resize {dict(pre.resize) if pre.resize else 'none'}")
     print(table(per_class_rows(m), header))
     summary = (f"mIoU {_pct(m['mIoU'])}  pixel acc {_pct(m['pixel_accuracy'])}  mean acc {_pct(m['mean_accuracy'])}"
                f"  fwIoU {_pct(m['fwIoU'])}  mDice {_pct(m['mDice'])}")

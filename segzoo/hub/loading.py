@@ -245,6 +245,7 @@ def load_from_catalog(entry: dict[str, Any], *, pretrained: bool):
         preprocessing=dict(entry["preprocessing"]),
         license=entry["license"],
     )
+    model.config.update({k: entry[k] for k in ("palette", "inference") if k in entry})  # the published protocol
     return model
 
 
@@ -269,7 +270,7 @@ def load_from_directory(directory: Path, *, pretrained: bool = True):
         model = build_with_weights(lambda: create_from_config(config), state, what=f"weights in {directory}")
     else:
         model = create_from_config(config)
-    for key in ("name", "class_names", "preprocessing", "license"):
+    for key in ("name", "class_names", "preprocessing", "license", "palette", "inference"):
         if key in config:
             model.config[key] = config[key]
     return model

@@ -1,10 +1,11 @@
 """Turning a PIL image into the model's input, as ``model.config["preprocessing"]`` says.
 
 Keys used (the catalog schema): ``mean`` and ``std`` (per channel, on 0..1 inputs), ``resize`` (``{"shorter_side":
-N}`` keeps the aspect ratio with torchvision's rule, ``{"height": H, "width": W}`` resizes to exactly that, absent or
-``None``: no resize) and ``interpolation`` (bilinear, bicubic, nearest). ``ignore_index`` and ``reduce_zero_label``
-describe labels; segzoo's datasets already return training ids, so evaluation takes the dataset's ``ignore_index``.
-A model without a ``preprocessing`` entry (e.g. one built with ``segzoo.create``) gets ImageNet mean/std and no
+N}`` keeps the aspect ratio with torchvision's rule, ``{"height": H, "width": W}`` resizes to exactly that,
+``{"max_long_side": L, "max_short_side": S}`` is mmsegmentation's keep-ratio test resize, absent or ``None``: no
+resize) and ``interpolation`` (bilinear, bicubic, nearest). ``ignore_index`` and ``reduce_zero_label`` describe
+labels; segzoo's datasets already return training ids, so evaluation takes the dataset's ``ignore_index``. A model
+without a ``preprocessing`` entry (e.g. one built with ``segzoo.create``) gets ImageNet mean/std and no
 resize.
 """
 
@@ -64,10 +65,10 @@ class Preprocessing:
             raise SegzooError(f"unknown preprocessing interpolation {self.interpolation!r}")
         if self.resize is not None:
             keys = set(self.resize)
-            if keys not in ({"shorter_side"}, {"height", "width"}):
+            if keys not in ({"shorter_side"}, {"height", "width"}, {"max_long_side", "max_short_side"}):
                 raise SegzooError(
-                    f"preprocessing resize {dict(self.resize)} is not understood; use {{'shorter_side': N}} or "
-                    "{'height': H, 'width': W}"
+                    f"preprocessing resize {dict(self.resize)} is not understood; use {{'shorter_side': N}}, "
+                    "{'height': H, 'width': W} or {'max_long_side': L, 'max_short_side': S}"
                 )
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,6 +84,10 @@ class Preprocessing:
             if width <= height:
                 return s, int(s * height / width)
             return int(s * width / height), s
+        if "max_long_side" in self.resize:  # mmseg's keep_ratio Resize: the largest scale within both limits
+            factor = min(int(self.resize["max_long_side"]) / max(width, height),
+                         int(self.resize["max_short_side"]) / min(width, height))
+            return int(width * factor + 0.5), int(height * factor + 0.5)
         return int(self.resize["width"]), int(self.resize["height"])
 
     def resize_image(self, image: Image.Image) -> Image.Image:

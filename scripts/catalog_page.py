@@ -1,0 +1,110 @@
+"""docs/zoo.md from registry.json: every catalog entry by family and dataset, with its published metric.
+
+    python scripts/catalog_page.py            # rewrite docs/zoo.md
+    python scripts/catalog_page.py --check    # exit 1 if docs/zoo.md is not what registry.json gives
+
+scripts/generate_mmseg_catalog.py calls :func:`render_page` too, so the page follows every regeneration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "zoo.md"
+
+FAMILY_TITLES = {"fcn": "FCN", "pspnet": "PSPNet", "deeplabv3": "DeepLabV3", "deeplabv3plus": "DeepLabV3+",
+                 "upernet": "UPerNet", "hrnet": "HRNet (FCN head)", "ocrnet": "OCRNet", "unet": "U-Net",
+                 "segformer": "SegFormer", "lraspp": "LR-ASPP", "segnet": "SegNet", "fpn": "FPN"}
+METRIC_ORDER = ("mIoU", "mIoU(ms+flip)", "mDice", "Dice", "pixel_accuracy")
+
+
+def family(entry: dict[str, Any]) -> str:
+    """mmseg entries by their mmseg config folder (HRNet's FCN models apart from FCN's); others by architecture."""
+    config = entry.get("upstream", {}).get("config")
+    return config.split("/")[1] if config else entry["architecture"]
+
+
+def dataset(entry: dict[str, Any]) -> str:
+    return entry["dataset"].get("name") or entry["dataset"]["eval"]
+
+
+def _metrics(values: dict[str, float]) -> str:
+    keys = [k for k in METRIC_ORDER if k in values] + sorted(k for k in values if k not in METRIC_ORDER)
+    return ", ".join(f"{k} {values[k]:g}" for k in keys)
+
+
+def _training(entry: dict[str, Any]) -> str:
+    t = entry.get("training")
+    if not t:
+        return ""
+    crop = f"{t['crop_size'][0]}x{t['crop_size'][1]}, " if "crop_size" in t else ""
+    return f"{crop}{t['iterations'] // 1000}k it, batch {t['batch_size']}"
+
+
+def _source(entry: dict[str, Any]) -> str:
+    weights = entry["weights"]
+    if weights["format"] == "mmseg":
+        return f"[mmseg]({weights['url']})"
+    if "hub" in weights:
+        return f"{weights['format']}, Hub `{weights['hub']['repo_id']}`"
+    return f"[{weights['format']}]({weights['url']})"
+
+
+def render_page(models: list[dict[str, Any]]) -> str:
+    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for entry in models:
+        groups[family(entry)][dataset(entry)].append(entry)
+    lines = [
+        "# The model zoo",
+        "",
+        "Generated from [`registry.json`](../registry.json) by `scripts/catalog_page.py` (and by "
+        "`scripts/generate_mmseg_catalog.py`); a test checks that it is up to date. Metrics are the published ones "
+        "(`segzoo info NAME` gives their source and protocol); `segzoo eval NAME --dataset D --root R` measures them "
+        "with the entry's own protocol. [mmseg.md](mmseg.md) explains the mmsegmentation entries.",
+        "",
+        f"{len(models)} models:",
+        "",
+    ]
+    order = sorted(groups, key=lambda f: FAMILY_TITLES.get(f, f).lower())
+    lines += [f"- [{FAMILY_TITLES.get(f, f)}](#{_anchor(FAMILY_TITLES.get(f, f))}): "
+              f"{sum(len(v) for v in groups[f].values())}" for f in order]
+    for fam in order:
+        lines += ["", f"## {FAMILY_TITLES.get(fam, fam)}"]
+        for ds in sorted(groups[fam]):
+            lines += ["", f"### {ds}", "", "| name | encoder | training | published | weights |",
+                      "|---|---|---|---|---|"]
+            for e in sorted(groups[fam][ds], key=lambda e: e["name"]):
+                lines.append(f"| `{e['name']}` | `{e['encoder']}` | {_training(e)} | {_metrics(e['metrics']['values'])}"
+                             f" | {_source(e)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _anchor(title: str) -> str:
+    return "".join(c for c in title.lower().replace(" ", "-") if c.isalnum() or c in "-_")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--registry", type=Path, default=ROOT / "registry.json")
+    parser.add_argument("--out", type=Path, default=PAGE)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the page is not up to date")
+    args = parser.parse_args(argv)
+    text = render_page(json.loads(args.registry.read_text(encoding="utf-8"))["models"])
+    if args.check:
+        if not args.out.is_file() or args.out.read_text(encoding="utf-8") != text:
+            print(f"{args.out} is not up to date; run python scripts/catalog_page.py")
+            return 1
+        return 0
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
