@@ -1,14 +1,19 @@
 """The plugin contract (segzoo.testing.contract) on everything installed, and on deliberately broken plugins.
 
 Every registered architecture, loss and dataset is checked, first-party or not, so a new plugin in the environment
-is covered without editing this file. Small encoders keep it quick; ONNX export and torch.compile of the heavier
-architectures are marked ``slow`` (deselect with ``-m "not slow"``).
+is covered without editing this file: each check is its own pytest item (``architecture:unet:gradients``). Small
+encoders keep it quick; ONNX export and torch.compile of the heavier architectures are marked ``slow`` (deselect with
+``-m "not slow"``).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import types
+from pathlib import Path
 
 import pytest
 import torch.nn.functional as F
@@ -30,60 +35,52 @@ SMALL_SIZES = {"segnet": ((32, 32), (64, 96), (35, 45)), "unet-original": ((32, 
 QUICK_EXPORT = {"fcn8s", "fpn", "deeplabv3plus", "segformer"}
 #: Contract failures reported to the plugins' authors (xfail until fixed or declared in ``unsupported=``).
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
-ARCHITECTURES = contract.architectures_to_check()
+#: Catalog entries that are also built (without weights); the others are checked without building.
+BUILT_ENTRIES = {"fcn-resnet50", "lraspp-mobilenetv3-large"}
+LOSS_OPTIONS = {"combined": {"options": {"losses": {"cross_entropy": 1.0, "dice": 0.5}}}}
+#: Real data in ../shared/datasets (when present) for the datasets' checks; the others are skipped for lack of data.
+DATA = Path(os.environ.get("SEGZOO_DATA", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+DATASETS = {
+    "camvid": {"root": DATA / "camvid"}, "drive": {"root": DATA / "drive"},
+    "isbi2012": {"root": DATA / "isbi2012_membrane"},
+    "cityscapes": {"root": DATA / "cityscapes_mmseg_sample", "split": "val"},
+}
+#: Generic datasets whose classes are options (no classes to declare at registration): checked in their own tests.
+GENERIC_DATASETS = {"folder"}
 
 
-def _small(name: str) -> dict:
-    small = {"encoder": SMALL_ENCODERS.get(name)}
-    if name in SMALL_SIZES:
-        small["sizes"] = SMALL_SIZES[name]
-    return small
+def _settings() -> dict[str, dict]:
+    settings: dict[str, dict] = {name: {"encoder": encoder} for name, encoder in SMALL_ENCODERS.items()}
+    for name, sizes in SMALL_SIZES.items():
+        settings.setdefault(name, {})["sizes"] = sizes
+    settings.update(LOSS_OPTIONS)
+    settings["shapes"] = {"root": lambda tmp: tmp}  # a synthetic dataset: any folder
+    settings.update({name: data for name, data in DATASETS.items() if data["root"].is_dir()})
+    settings.update({name: {"build": name in BUILT_ENTRIES} for name in segzoo.list_models()})
+    return settings
 
 
-@pytest.mark.parametrize("name", ARCHITECTURES)
-def test_architecture_contract(name):
-    report = contract.check_architecture(name, **_small(name), skip=("compile", "onnx"))
-    assert "gradients" in report.passed and "save_load" in report.passed
+def _params():
+    for check in contract.plugin_checks(settings=_settings(), hub=False):
+        if check.kind == "dataset" and check.subject in GENERIC_DATASETS:
+            continue
+        subject = check.subject.split("(")[0]
+        marks = []
+        if check.kind == "architecture" and check.name in ("compile", "onnx") and subject not in QUICK_EXPORT:
+            marks.append(pytest.mark.slow)
+        if (subject, check.name) in KNOWN_FAILURES:
+            marks.append(pytest.mark.xfail(reason=KNOWN_FAILURES[subject, check.name], raises=AssertionError))
+        yield pytest.param(check, id=check.id, marks=marks)
 
 
-def _export_params():
-    for feature in ("compile", "onnx"):
-        for name in ARCHITECTURES:
-            marks = [] if name in QUICK_EXPORT else [pytest.mark.slow]
-            if (name, feature) in KNOWN_FAILURES:
-                marks.append(pytest.mark.xfail(reason=KNOWN_FAILURES[name, feature], raises=AssertionError))
-            yield pytest.param(name, feature, marks=marks, id=f"{name}-{feature}")
+@pytest.mark.parametrize("check", list(_params()))
+def test_contract(check):
+    check()
 
 
-@pytest.mark.parametrize(("name", "feature"), list(_export_params()))
-def test_architecture_exports(name, feature):
-    report = contract.check_architecture(name, **_small(name), checks=[feature])
-    assert report.passed or report.skipped
-
-
-LOSS_OPTIONS = {"combined": {"losses": {"cross_entropy": 1.0, "dice": 0.5}}}
-
-
-@pytest.mark.parametrize("name", contract.losses_to_check())
-def test_loss_contract(name):
-    contract.check_loss(name, options=LOSS_OPTIONS.get(name))
-
-
-@pytest.mark.skipif("shapes" not in segzoo.list_datasets(), reason="no 'shapes' dataset installed")
-def test_shapes_dataset_contract(tmp_path):
-    contract.check_dataset("shapes", tmp_path)
-
-
-@pytest.mark.parametrize("name", ["fcn-resnet50", "lraspp-mobilenetv3-large"])
-def test_catalog_entry_contract(name):
-    if name not in segzoo.list_models():
-        pytest.skip(f"{name} is not in the catalog")
-    contract.check_catalog_entry(name)
-
-
-def test_every_catalog_entry_names_an_installed_architecture_and_converter():
-    for name in contract.catalog_entries_to_check():
-        contract.check_catalog_entry(name, build=False)
+def test_every_kind_is_checked():
+    kinds = {check.kind for check in contract.plugin_checks(settings=_settings(), hub=False)}
+    assert {"architecture", "loss", "catalog"} <= kinds
 
 
 # -- the checks catch what they should: deliberately broken plugins ----------------------------------------------------
@@ -173,11 +170,12 @@ FAST = {"sizes": ((64, 64), (70, 90)), "skip": ("compile",)}
 
 
 def test_contract_passes_a_good_architecture_and_honours_declared_opt_outs(broken):
-    report = contract.check_architecture("t-good", **FAST)
-    assert report.skipped == {"onnx": "declared unsupported: not needed here"}
-    assert "refuses 70x90" in report.notes["shapes"]
-    assert set(contract.architectures_to_check("segzoo-test-contract")) == {
-        "t-good", "t-unused", "t-swallow", "t-size", "t-bad-meta"}
+    outcomes = contract.run_checks(contract.architecture_checks("t-good", **FAST))
+    assert outcomes["architecture:t-good:onnx"] == "skipped: declared unsupported: not needed here"
+    assert "refuses 70x90" in outcomes["architecture:t-good:shapes"]
+    assert outcomes["architecture:t-good:gradients"] == "passed"
+    provided = {c.subject for c in contract.plugin_checks("segzoo-test-contract", hub=False) if c.kind == "architecture"}
+    assert provided == {"t-good", "t-unused", "t-swallow", "t-size", "t-bad-meta"}
 
 
 @pytest.mark.parametrize(("name", "failing", "says"), [
@@ -187,20 +185,59 @@ def test_contract_passes_a_good_architecture_and_honours_declared_opt_outs(broke
     ("t-bad-meta", "metadata", "unsupported= must map"),
 ])
 def test_contract_names_the_failing_check(broken, name, failing, says):
+    checks = contract.architecture_checks(name, checks=["options", "shapes", "gradients"], sizes=((64, 64),))
     with pytest.raises(AssertionError) as err:
-        contract.check_architecture(name, checks=["options", "shapes", "gradients"], sizes=((64, 64),))
-    assert f"FAILED {failing}: " in str(err.value) and says in str(err.value)
+        contract.run_checks(checks)
+    failed = [line for line in str(err.value).splitlines() if line.startswith("  ")]
+    assert any(line.startswith(f"  architecture:{name}:{failing}: ") and says in line for line in failed), failed
+    (check,) = [c for c in checks if c.name == failing]
+    with pytest.raises(AssertionError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        check()  # the same failure as a single pytest item
 
 
 def test_loss_contract_catches_ignore_index_leak(broken):
-    contract.check_loss("t-good-loss")
+    contract.run_checks(contract.loss_checks("t-good-loss"))
     with pytest.raises(AssertionError, match="ignore_index"):
-        contract.check_loss("t-leaky")
+        contract.run_checks(contract.loss_checks("t-leaky"))
+
+
+def test_check_plugin_runs_everything_a_package_registered_and_lists_every_failure(broken):
+    with pytest.raises(AssertionError) as err:
+        contract.check_plugin("segzoo-test-contract", settings={
+            name: {"checks": ["options", "gradients"], "sizes": ((64, 64),)}
+            for name in ("t-good", "t-unused", "t-swallow", "t-size", "t-bad-meta")})
+    message = str(err.value)
+    assert message.startswith("5 of ")
+    for failed in ("plugin:segzoo-test-contract:discovery", "architecture:t-unused:gradients",
+                   "architecture:t-swallow:options", "architecture:t-bad-meta:metadata", "loss:t-leaky:multiclass"):
+        assert f"  {failed}: " in message, message
+    assert "architecture:t-good" not in message and "t-good-loss" not in message
 
 
 def test_helpers_refuse_unknown_packages():
     with pytest.raises(LookupError, match="not an installed segzoo plugin"):
-        contract.architectures_to_check("segzoo-does-not-exist")
+        contract.plugin_checks("segzoo-does-not-exist")
+    with pytest.raises(LookupError, match="not an installed segzoo plugin"):
+        segzoo.testing.check_plugin("segzoo-does-not-exist")
+
+
+@pytest.mark.slow  # two Python processes that import torch
+def test_discovery_check_finds_a_plugin_that_imports_torch(tmp_path):
+    """A real installed plugin (a dist-info with an entry point on PYTHONPATH) whose hook module imports torch."""
+    (tmp_path / "heavy_plugin.py").write_text(
+        "import segzoo\nimport torch\nSEGZOO_PLUGIN_API = 1\n\n"
+        "@segzoo.hookimpl\ndef register_losses(register):\n    register('heavy-ce', torch.nn.CrossEntropyLoss)\n")
+    dist = tmp_path / "segzoo_heavy-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: segzoo-heavy\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[segzoo]\nheavy = heavy_plugin\n")
+    code = ("import sys; from segzoo.testing import contract\n"
+            "try:\n    contract.discovery_check('segzoo-heavy')()\nexcept AssertionError as err:\n"
+            "    print(err); sys.exit(3)\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "discovering segzoo-heavy imported torch" in result.stdout
 
 
 def test_hub_round_trip_of_a_catalog_entry(hub_server, tmp_path, monkeypatch, tiny):
@@ -217,7 +254,8 @@ def test_hub_round_trip_of_a_catalog_entry(hub_server, tmp_path, monkeypatch, ti
     monkeypatch.setenv("SEGZOO_REGISTRY", str(path))
     _plugins.reset()
     _plugins.registries().add_plugin(__import__("tiny_plugin"), name="tiny", package="segzoo-test-tiny")
-    contract.check_catalog_entry("tiny-hub")
+    outcomes = contract.run_checks(contract.catalog_checks("tiny-hub"))
+    assert outcomes["catalog:tiny-hub:hub"] == "passed"  # in its own sandboxed local Hub
     model = contract.check_hub_entry(hub_server, "tiny-hub")
     assert model.config["name"] == "tiny-hub"
     assert hub_server.list_files("org/tiny-hub", "v1") == [".gitattributes", "model.safetensors"]

@@ -1,19 +1,22 @@
-"""The plugin contract as importable checks, for segzoo's own tests and any plugin's.
+"""The plugin contract as small checks that pytest runs as ordinary test items, or that one call runs together.
 
-Each ``check_*`` function runs a set of small checks (CPU, tiny inputs, fixed seed) and returns a :class:`Report`;
-it raises ``AssertionError`` listing every check that failed, with what was expected and what happened. A plugin's
-whole contract test file can be::
+A plugin's whole contract test file can be::
 
-    import pytest
     from segzoo.testing import contract
 
-    @pytest.mark.parametrize("name", contract.architectures_to_check("segzoo-linknet"))
-    def test_architecture_contract(name):
-        contract.check_architecture(name, encoder="resnet18")
+    @contract.parametrize_with_checks("segzoo-linknet", encoder="resnet18")
+    def test_contract(check):
+        check()
 
-What the checks require is documented in ``docs/testing.md``. Architectures may opt out of the optional features
-(:data:`OPTIONAL_FEATURES`) by declaring why at registration: ``register(name, build, ...,
-unsupported={"onnx": "MaxUnpool2d has no ONNX export"})``; the check then skips them and says so in the report.
+one pytest item per check and per registered thing (``architecture:linknet:shapes``, ``loss:...``, the catalog
+entries' download from a local Hub, and that discovery imports no torch). Outside pytest,
+``segzoo.testing.check_plugin("segzoo-linknet")`` runs the same checks and raises one ``AssertionError`` listing
+every failure.
+
+A check raises ``AssertionError`` saying what was expected and what happened, raises ``unittest.SkipTest`` (pytest
+reports a skip) when it does not apply, or returns a note (a string) or ``None``. What the checks require is
+documented in ``docs/testing.md``. Architectures opt out of the optional features (:data:`OPTIONAL_FEATURES`) by
+declaring why at registration: ``register(name, build, ..., unsupported={"onnx": "MaxUnpool2d has no ONNX export"})``.
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ import contextlib
 import io
 import json
 import math
+import os
+import subprocess
+import sys
 import tempfile
-import time
-import traceback
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from unittest import SkipTest
 
 import torch
 import torch.nn.functional as F
@@ -41,20 +46,22 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ARCHITECTURE_CHECKS",
     "OPTIONAL_FEATURES",
-    "Report",
-    "architectures_to_check",
-    "catalog_entries_to_check",
-    "check_architecture",
-    "check_catalog_entry",
-    "check_dataset",
+    "Check",
+    "architecture_checks",
+    "catalog_checks",
     "check_hub_entry",
-    "check_loss",
-    "datasets_to_check",
-    "losses_to_check",
+    "check_plugin",
+    "dataset_checks",
+    "discovery_check",
+    "encoder_checks",
+    "loss_checks",
+    "parametrize_with_checks",
+    "plugin_checks",
     "publish_entry_weights",
+    "run_checks",
 ]
 
-#: Every check of :func:`check_architecture`, in the order they run.
+#: Every check of :func:`architecture_checks`, in the order they run.
 ARCHITECTURE_CHECKS = (
     "options", "config", "shapes", "batch1", "variants", "gradients", "predict", "save_load", "compile",
     "onnx",
@@ -63,110 +70,87 @@ ARCHITECTURE_CHECKS = (
 #: ``onnx_dynamic``: the ONNX export works at a fixed input size only (checked at that size).
 OPTIONAL_FEATURES = ("compile", "onnx", "onnx_dynamic")
 LOSS_MODES = ("binary", "multiclass", "multilabel")
+DATASET_CHECKS = ("metadata", "attributes", "items", "transform")
 
 
-@dataclass
-class Report:
-    """What a ``check_*`` function did: checks passed, skipped (with the reason), notes, and seconds per check."""
+@dataclass(frozen=True)
+class Check:
+    """One contract check of one registered thing: call it to run it.
 
+    ``kind`` is ``"architecture"``, ``"encoder"``, ``"loss"``, ``"dataset"``, ``"catalog"`` or ``"plugin"``; ``subject`` the
+    registered name (or the package); ``name`` the check. Calling it raises ``AssertionError`` on failure and
+    ``unittest.SkipTest`` when it does not apply, or returns a note.
+    """
+
+    kind: str
     subject: str
-    passed: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
+    name: str
+    run: Callable[[], str | None] = field(repr=False, compare=False)
 
-    def __str__(self) -> str:
-        lines = [f"{self.subject}: {len(self.passed)} passed, {len(self.skipped)} skipped, {len(self.failures)} failed"]
-        lines += [f"  FAILED {k}: {v}" for k, v in self.failures.items()]
-        lines += [f"  skipped {k}: {v}" for k, v in self.skipped.items()]
-        lines += [f"  note {k}: {v}" for k, v in self.notes.items()]
-        return "\n".join(lines)
+    @property
+    def id(self) -> str:
+        """``kind:subject:name``, the pytest id."""
+        return f"{self.kind}:{self.subject}:{self.name}"
+
+    def __call__(self) -> str | None:
+        return self.run()
+
+
+class _Shared:
+    """What the checks of one subject share (the built model, the dataset): built by the first check that needs it,
+    dropped after the last one ran, so a whole test session does not keep every model alive."""
+
+    def __init__(self, build: Callable[[], Any], users: int) -> None:
+        self._build, self._users = build, users
+        self._value: Any = None
+        self._error: str | None = None
+
+    def get(self) -> Any:
+        if self._error is not None:
+            raise AssertionError(self._error)
+        if self._value is None:
+            try:
+                self._value = self._build()
+            except SkipTest:
+                raise
+            except Exception as err:
+                self._error = f"cannot be built: {_one_line(err)}"
+                raise AssertionError(self._error) from err
+        return self._value
 
     @contextlib.contextmanager
-    def check(self, name: str) -> Iterator[None]:
-        """Run one check: an exception becomes a failure entry (the other checks still run)."""
-        start = time.perf_counter()
+    def use(self) -> Iterator[Any]:
         try:
-            yield
-        except _Skip as skip:
-            self.skipped[name] = str(skip)
-        except Exception as err:  # noqa: BLE001 - every failure is reported with its check's name
-            self.failures[name] = _describe(err)
-        else:
-            self.passed.append(name)
+            yield self.get()
         finally:
-            self.seconds[name] = round(time.perf_counter() - start, 3)
-
-    def raise_for_failures(self) -> Report:
-        if self.failures:
-            raise AssertionError(str(self))
-        return self
+            self._users -= 1
+            if self._users <= 0:
+                self._value = None
 
 
-class _Skip(Exception):
-    pass
-
-
-_LIBRARIES = ("/torch/", "/onnxruntime/", "/onnx/", "/timm/", "/transformers/", "/safetensors/", "/huggingface_hub/",
-              "/segzoo/testing/", "/contextlib.py")
-
-
-def _describe(err: BaseException, limit: int = 300) -> str:
-    """The error in one line, plus the last frame outside the libraries (usually the plugin's code)."""
-    text = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+def _one_line(err: BaseException, limit: int = 300) -> str:
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     if isinstance(err, AssertionError):
-        message = " ".join(text)
-    else:
-        first = text[0] if text else ""
-        message = f"{type(err).__name__}: {first[:limit]}" + (" ..." if len(first) > limit or len(text) > 1 else "")
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if not any(lib in f.filename for lib in _LIBRARIES)]
-    if frames and not isinstance(err, AssertionError):
-        path = Path(frames[-1].filename)
-        message += f" (at {path.parent.name}/{path.name}:{frames[-1].lineno})"
-    return message
+        return " ".join(lines)
+    first = lines[0] if lines else ""
+    return f"{type(err).__name__}: {first[:limit]}" + (" ..." if len(first) > limit or len(lines) > 1 else "")
 
 
-# -- what to check ---------------------------------------------------------------------------------------------------
-def _registered(kind: str, package: str | None) -> list[str]:
+def _skip(reason: str) -> Callable[[], None]:
+    def run() -> None:
+        raise SkipTest(reason)
+
+    return run
+
+
+def _registries():
     from segzoo._plugins import registries
 
-    regs = registries()
-    if package is None:
-        return regs.kind(kind).names()
-    info = regs.plugin(package)
-    if info is None:
-        raise LookupError(
-            f"{package!r} is not an installed segzoo plugin (no entry point in the 'segzoo' group); install it, "
-            "e.g. `pip install -e .`, and check `segzoo plugins`"
-        )
-    if info.status != "ok":
-        raise RuntimeError(f"segzoo plugin {package!r} is {info.status}: {info.error}")
-    return [e.name for e in regs.kind(kind) if e.provider == info.package]
-
-
-def architectures_to_check(package: str | None = None) -> list[str]:
-    """Registered architecture names, all or those of one plugin (its pip package name, e.g. ``"segzoo-linknet"``).
-
-    Raises if ``package`` is not installed or its plugin is broken, so a parametrised test cannot pass vacuously.
-    """
-    return _registered("architectures", package)
-
-
-def losses_to_check(package: str | None = None) -> list[str]:
-    return _registered("losses", package)
-
-
-def datasets_to_check(package: str | None = None) -> list[str]:
-    return _registered("datasets", package)
-
-
-def catalog_entries_to_check(package: str | None = None) -> list[str]:
-    return _registered("models", package)
+    return registries()
 
 
 # -- architectures ----------------------------------------------------------------------------------------------------
-def check_architecture(
+def architecture_checks(
     name: str,
     *,
     encoder: str | None = None,
@@ -177,56 +161,59 @@ def check_architecture(
     compile_backend: str = "aot_eager",
     atol: float = 1e-4,
     seed: int = 0,
-) -> Report:
-    """Check that architecture ``name`` (with ``encoder``, default: its default encoder) meets the contract.
+) -> list[Check]:
+    """The checks of architecture ``name`` built with ``encoder`` (default: its ``default_encoder``) and ``options``.
 
-    ``checks`` selects among :data:`ARCHITECTURE_CHECKS` (default: all), ``skip`` removes some. ``sizes`` are the
-    input (height, width) tried; sizes the architecture cannot take must be refused with a ValueError that mentions
-    "divisible". ``compile_backend``: "aot_eager" (cheap), "eager" or "inductor" (slow).
+    ``checks`` selects among :data:`ARCHITECTURE_CHECKS` (default: all), ``skip`` removes some; a ``metadata`` check
+    of the registration comes first. ``sizes`` are the input (height, width) tried; sizes the architecture cannot
+    take must be refused with a ValueError that mentions "divisible". ``compile_backend``: "aot_eager" (cheap),
+    "eager" or "inductor" (slow). The model is built once, by the first check, and shared by the others.
     """
     import segzoo
-    from segzoo._plugins import registries
 
     selected = list(ARCHITECTURE_CHECKS if checks is None else checks)
     unknown = sorted(set(selected) - set(ARCHITECTURE_CHECKS))
     if unknown:
         raise ValueError(f"unknown checks {unknown}; choose from {list(ARCHITECTURE_CHECKS)}")
     selected = [c for c in selected if c not in set(skip)]
-    entry = registries().architectures.get(name)
+    entry = _registries().architectures.get(name)
     encoder = encoder or entry.metadata.get("default_encoder")
     options = dict(options or {})
-    report = Report(f"architecture {name!r} (encoder {encoder!r}, from {entry.provider})")
-    unsupported = entry.metadata.get("unsupported") or {}
-    if not isinstance(unsupported, dict) or any(
-        k not in OPTIONAL_FEATURES or not isinstance(v, str) or not v.strip() for k, v in unsupported.items()
-    ):
-        report.failures["metadata"] = (
-            f"unsupported= must map features among {list(OPTIONAL_FEATURES)} to a non-empty reason string, "
-            f"got {unsupported!r}"
-        )
-        unsupported = {}
+    declared = entry.metadata.get("unsupported") or {}
+    valid = isinstance(declared, dict) and all(
+        k in OPTIONAL_FEATURES and isinstance(v, str) and v.strip() for k, v in declared.items())
+    unsupported = declared if valid else {}
+
+    def metadata() -> None:
+        assert valid, (f"unsupported= must map features among {list(OPTIONAL_FEATURES)} to a non-empty reason "
+                       f"string, got {declared!r}")
 
     def create(num_classes: int = 3, in_channels: int = 3) -> SegmentationModel:
         return segzoo.create(name, encoder=encoder, num_classes=num_classes, in_channels=in_channels, **options)
 
-    with _quiet(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        try:
-            model = create()
-        except Exception as err:
-            raise AssertionError(f"{report.subject}: cannot be built: {_describe(err)}") from err
-        state = _ArchState(model, sizes)
-        for check in selected:
-            if check in unsupported:
-                report.skipped[check] = f"declared unsupported: {unsupported[check]}"
-                continue
-            run = _ARCH_CHECKS[check]
-            with report.check(check):
-                note = run(state, create=create, name=name, encoder=encoder, options=options,
-                           backend=compile_backend, atol=atol, unsupported=unsupported)
-                if note:
-                    report.notes[check] = note
-    return report.raise_for_failures()
+    def build() -> _ArchState:
+        with _quiet(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return _ArchState(create(), sizes)
+
+    run_now = [c for c in selected if c not in unsupported]
+    shared = _Shared(build, len(run_now))
+
+    def runner(check: str) -> Callable[[], str | None]:
+        def run() -> str | None:
+            with shared.use() as state, _quiet(), torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                return _ARCH_CHECKS[check](state, create=create, name=name, encoder=encoder, options=options,
+                                           backend=compile_backend, atol=atol, unsupported=unsupported)
+
+        return run
+
+    subject = name if encoder == entry.metadata.get("default_encoder") else f"{name}({encoder})"
+    result = [Check("architecture", subject, "metadata", metadata)]
+    for check in selected:
+        run = _skip(f"declared unsupported: {unsupported[check]}") if check in unsupported else runner(check)
+        result.append(Check("architecture", subject, check, run))
+    return result
 
 
 class _ArchState:
@@ -428,7 +415,7 @@ def _check_onnx(state: _ArchState, *, atol: float, unsupported: dict, **_: Any) 
     try:
         import onnxruntime
     except ImportError:
-        raise _Skip("onnxruntime is not installed (pip install onnx onnxruntime)") from None
+        raise SkipTest("onnxruntime is not installed (pip install onnx onnxruntime)") from None
     model = state.model.eval()
     first = state.valid[0]
     dynamic = "onnx_dynamic" not in unsupported
@@ -441,7 +428,7 @@ def _check_onnx(state: _ArchState, *, atol: float, unsupported: dict, **_: Any) 
     except Exception as err:
         raise AssertionError(
             f"torch.onnx.export (TorchScript exporter, {'dynamic' if dynamic else 'fixed'} height/width) failed: "
-            f"{_describe(err)}. If the design cannot be exported, declare it: "
+            f"{_one_line(err)}. If the design cannot be exported, declare it: "
             "register(..., unsupported={'onnx': '<reason>'}) or {'onnx_dynamic': '<reason>'} for fixed sizes only"
         ) from None
     options = onnxruntime.SessionOptions()
@@ -454,7 +441,7 @@ def _check_onnx(state: _ArchState, *, atol: float, unsupported: dict, **_: Any) 
         except Exception as err:
             raise AssertionError(
                 f"the ONNX model exported at {first[0]}x{first[1]} fails at {size[0]}x{size[1]} (batch {batch}): "
-                f"{_describe(err)}. Are sizes baked in as constants (e.g. int(x.shape[-1]) in forward)? Otherwise "
+                f"{_one_line(err)}. Are sizes baked in as constants (e.g. int(x.shape[-1]) in forward)? Otherwise "
                 "declare unsupported={'onnx_dynamic': '<reason>'}"
             ) from None
         with torch.no_grad():
@@ -488,31 +475,64 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+# -- encoders ---------------------------------------------------------------------------------------------------------
+def encoder_checks(name: str, *, size: tuple[int, int] = (64, 96), seed: int = 0) -> list[Check]:
+    """The check of a registered (non-timm) encoder: ``create_encoder(name, in_channels=c)`` for 3 and 4 channels
+    is a :class:`segzoo.nn.Encoder` whose ``forward`` gives one map per ``out_channels``/``reductions`` entry,
+    finest first, with those channels and the input size divided by the reduction (rounded either way)."""
+
+    def features() -> None:
+        from segzoo.nn import Encoder, create_encoder
+
+        for channels in (3, 4):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                encoder = create_encoder(name, in_channels=channels).eval()
+            assert isinstance(encoder, Encoder), f"build returned {type(encoder).__name__}, not a segzoo.nn.Encoder"
+            assert len(encoder.out_channels) == len(encoder.reductions) > 0, (
+                f"out_channels {encoder.out_channels} and reductions {encoder.reductions} must pair up")
+            assert list(encoder.reductions) == sorted(encoder.reductions), f"reductions {encoder.reductions}: finest first"
+            with torch.no_grad():
+                maps = encoder(torch.randn(2, channels, *size))
+            assert len(maps) == len(encoder.out_channels), f"{len(maps)} maps for {len(encoder.out_channels)} out_channels"
+            for i, (x, c, r) in enumerate(zip(maps, encoder.out_channels, encoder.reductions)):
+                assert x.shape[:2] == (2, c), f"map {i} (in_channels={channels}) has shape {tuple(x.shape)}, expected {c} channels"
+                assert all(abs(got - side / r) < 1 for got, side in zip(x.shape[-2:], size)), (
+                    f"map {i} is {tuple(x.shape[-2:])} for a {size} input, but its reduction is {r}")
+
+    return [Check("encoder", name, "features", features)]
+
+
 # -- losses -------------------------------------------------------------------------------------------------------------
-def check_loss(
+def loss_checks(
     name: str, *, options: dict[str, Any] | None = None, modes: Iterable[str] | None = None,
     num_classes: int = 4, seed: int = 0,
-) -> Report:
-    """Check loss ``name`` in every mode its registration declares (``modes=``, default ``("multiclass",)``).
+) -> list[Check]:
+    """The checks of loss ``name``: its registration, then one per mode it declares (``modes=``, default
+    ``("multiclass",)``).
 
     Per mode: ``create_loss(name, mode=mode, **options)`` is an ``nn.Module``; ``loss(logits, target)`` is a finite
     float scalar with a finite, non-zero gradient; confident correct logits score lower than confident wrong ones;
     and (multiclass, binary) pixels equal to the loss's ``ignore_index`` (default 255) change neither the value nor
     get any gradient. Binary mode takes targets ``(N, H, W)`` and ``(N, 1, H, W)`` alike.
     """
-    from segzoo._plugins import registries
-
-    entry = registries().losses.get(name)
+    entry = _registries().losses.get(name)
     declared = tuple(entry.metadata.get("modes") or ("multiclass",))
-    report = Report(f"loss {name!r} (from {entry.provider})")
-    wrong = [m for m in declared if m not in LOSS_MODES]
-    if wrong:
-        report.failures["metadata"] = f"modes={declared!r}: unknown {wrong}; use {list(LOSS_MODES)}"
-    for mode in modes or declared:
-        with report.check(mode), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            _check_loss_mode(name, mode, dict(options or {}), num_classes, report)
-    return report.raise_for_failures()
+
+    def metadata() -> None:
+        wrong = [m for m in declared if m not in LOSS_MODES]
+        assert not wrong, f"modes={declared!r}: unknown {wrong}; use {list(LOSS_MODES)}"
+
+    def runner(mode: str) -> Callable[[], str | None]:
+        def run() -> str | None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                return _check_loss_mode(name, mode, dict(options or {}), num_classes)
+
+        return run
+
+    return [Check("loss", name, "metadata", metadata),
+            *(Check("loss", name, mode, runner(mode)) for mode in modes or declared)]
 
 
 def _loss_inputs(mode: str, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -532,7 +552,7 @@ def _perfect_logits(mode: str, target: torch.Tensor, num_classes: int, correct: 
     return (positive * 20 - 10).reshape(target.shape[0], -1, *target.shape[-2:])
 
 
-def _check_loss_mode(name: str, mode: str, options: dict, num_classes: int, report: Report) -> None:
+def _check_loss_mode(name: str, mode: str, options: dict, num_classes: int) -> str | None:
     import segzoo
 
     loss = segzoo.create_loss(name, mode=mode, **options)
@@ -559,9 +579,9 @@ def _check_loss_mode(name: str, mode: str, options: dict, num_classes: int, repo
     if mode in ("multiclass", "binary"):
         ignore = getattr(loss, "ignore_index", 255)
         if ignore is None:
-            report.notes[f"{mode}.ignore_index"] = "ignore_index is None for these options: not checked"
-            return
+            return "ignore_index is None for these options: not checked"
         _check_ignore(loss, mode, logits.detach(), target, ignore)
+    return None
 
 
 def _check_ignore(loss, mode: str, logits: torch.Tensor, target: torch.Tensor, ignore: int) -> None:
@@ -580,26 +600,39 @@ def _check_ignore(loss, mode: str, logits: torch.Tensor, target: torch.Tensor, i
 
 
 # -- datasets -----------------------------------------------------------------------------------------------------------
-def check_dataset(
-    name: str, root: str | Path, *, split: str | None = None, options: dict[str, Any] | None = None,
-    max_items: int = 3,
-) -> Report:
-    """Check dataset ``name`` read from ``root`` (first ``max_items`` items) against the data contract.
+def dataset_checks(
+    name: str, root: str | Path | Callable[[Path], str | Path] | None, *, split: str | None = None,
+    options: dict[str, Any] | None = None, max_items: int = 3,
+) -> list[Check]:
+    """The checks of dataset ``name`` read from ``root`` (first ``max_items`` items).
 
+    ``root`` is a folder, or a callable that writes example data into the empty folder it is given and returns the
+    root (e.g. the template's ``make_synthetic``); ``None`` skips all but the registration check.
     Registration metadata: ``classes``, ``ignore_index``, ``splits``, ``homepage``, ``license``, ``palette``.
     Instance: the same ``classes``/``ignore_index``/``palette``, ``num_classes``, ``split``, ``files`` (one
-    (image, mask) path pair per item, or empty for a synthetic dataset). Items: ``(PIL image RGB or L, PIL mask L or I)`` of the same size, mask values
-    in ``range(num_classes)`` or ``ignore_index``; a joint ``transform(image, mask)`` is applied to both, and
-    ``ToTensor()`` + ``Normalize()`` give ``(float32 (C, H, W), int64 (H, W))``.
+    (image, mask) path pair per item, or empty for a synthetic dataset). Items: ``(PIL image RGB or L, PIL mask L or
+    I)`` of the same size, mask values in ``range(num_classes)`` or ``ignore_index``; a joint ``transform(image,
+    mask)`` is applied to both, and ``ToTensor()`` + ``Normalize()`` give ``(float32 (C, H, W), int64 (H, W))``.
     """
     import segzoo
-    from segzoo._plugins import registries
 
-    entry = registries().datasets.get(name)
-    meta = entry.metadata
-    report = Report(f"dataset {name!r} (from {entry.provider}) at {root}")
+    meta = _registries().datasets.get(name).metadata
+    splits = list(meta.get("splits") or ["train"])
+    split = split or ("train" if "train" in splits else splits[0])
     options = dict(options or {})
-    with report.check("metadata"):
+    folder: list[tempfile.TemporaryDirectory] = []
+
+    def data_root() -> Path:
+        if not callable(root):
+            return Path(root)
+        folder.append(tempfile.TemporaryDirectory(prefix=f"segzoo-contract-{name}-"))
+        return Path(root(Path(folder[-1].name)))
+
+    def build() -> tuple[Path, Any]:
+        path = data_root()
+        return path, segzoo.create_dataset(name, path, split=split, **options)
+
+    def metadata() -> None:
         missing = [k for k in ("classes", "ignore_index", "splits", "homepage", "license", "palette") if k not in meta]
         assert not missing, f"register(...) lacks metadata {missing}"
         assert meta["classes"] and all(isinstance(c, str) for c in meta["classes"]), "classes must be names"
@@ -607,25 +640,24 @@ def check_dataset(
         assert len(meta["palette"]) == len(meta["classes"]), (
             f"{len(meta['palette'])} palette colours for {len(meta['classes'])} classes")
         assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in meta["palette"]), "palette: [r, g, b]"
-    splits = list(meta.get("splits") or ["train"])
-    split = split or ("train" if "train" in splits else splits[0])
-    dataset = segzoo.create_dataset(name, root, split=split, **options)
-    with report.check("attributes"):
+
+    def attributes(path: Path, dataset: Any) -> str | None:
         for attr, value in (("classes", list(meta.get("classes", []))), ("ignore_index", meta.get("ignore_index")),
                             ("split", split), ("num_classes", len(meta.get("classes", [])))):
             got = list(getattr(dataset, attr)) if attr == "classes" else getattr(dataset, attr, "<missing>")
             assert got == value, f"dataset.{attr} is {got!r}, expected {value!r}"
         assert [list(c) for c in dataset.palette] == [list(c) for c in meta.get("palette", [])], "dataset.palette"
-        assert len(dataset) > 0, f"split {split!r} under {root} is empty"
-        if len(dataset.files) == 0:
-            report.notes["files"] = "no files (a synthetic dataset)"
+        assert len(dataset) > 0, f"split {split!r} under {path} is empty"
         assert len(dataset.files) in (0, len(dataset)), f"{len(dataset.files)} files for {len(dataset)} items"
         assert all(len(pair) == 2 and all(Path(p).exists() for p in pair) for pair in dataset.files[:max_items]), (
             "dataset.files must hold existing (image_path, mask_path) pairs")
-    with report.check("items"):
+        return "no files (a synthetic dataset)" if len(dataset.files) == 0 else None
+
+    def items(path: Path, dataset: Any) -> None:
         for i in range(min(max_items, len(dataset))):
             _check_item(dataset, i)
-    with report.check("transform"):
+
+    def transform(path: Path, dataset: Any) -> None:
         from segzoo.data.transforms import Compose, Normalize, ToTensor
 
         calls = []
@@ -634,8 +666,10 @@ def check_dataset(
             calls.append((image.size, mask.size))
             return image, mask
 
-        dataset = segzoo.create_dataset(name, root, split=split,
-                                        transform=Compose([record, ToTensor(), Normalize()]), **options)
+        channels = len(dataset[0][0].getbands())  # RGB or L: normalise each channel
+        dataset = segzoo.create_dataset(name, path, split=split, **options,
+                                        transform=Compose([record, ToTensor(), Normalize([0.5] * channels,
+                                                                                         [0.25] * channels)]))
         image, mask = dataset[0]
         assert calls, "the transform was not called"
         assert isinstance(image, torch.Tensor) and image.dtype == torch.float32 and image.dim() == 3, (
@@ -643,7 +677,25 @@ def check_dataset(
         assert isinstance(mask, torch.Tensor) and mask.dtype == torch.int64 and mask.shape == image.shape[1:], (
             f"transformed mask: {getattr(mask, 'dtype', type(mask))} {tuple(getattr(mask, 'shape', ()))}, "
             f"expected int64 {tuple(image.shape[1:])}")
-    return report.raise_for_failures()
+
+    shared = _Shared(build, 3)
+
+    def runner(check: Callable[[Path, Any], str | None]) -> Callable[[], str | None]:
+        def run() -> str | None:
+            if root is None:
+                raise SkipTest(f"no data for dataset {name!r}: pass its root (or a callable that writes example "
+                               "data), e.g. settings={name: {'root': make_synthetic}}")
+            try:
+                with shared.use() as (path, dataset):
+                    return check(path, dataset)
+            finally:
+                if shared._users <= 0 and folder:  # the last check removes the example data
+                    folder.pop().cleanup()
+
+        return run
+
+    return [Check("dataset", name, "metadata", metadata),
+            *(Check("dataset", name, c.__name__, runner(c)) for c in (attributes, items, transform))]
 
 
 def _check_item(dataset, i: int) -> None:
@@ -665,26 +717,36 @@ def _check_item(dataset, i: int) -> None:
 def _entry(entry_or_name: dict | str) -> dict:
     if isinstance(entry_or_name, dict):
         return entry_or_name
-    from segzoo._plugins import registries
-
-    return registries().models.get(entry_or_name).obj
+    return _registries().models.get(entry_or_name).obj
 
 
-def check_catalog_entry(entry_or_name: dict | str, *, build: bool = True) -> Report:
-    """Check a catalog entry (a dict, or a registered name): schema, architecture and converter installed,
-    ``requires`` names the package that provides them, preprocessing fits ``in_channels``, and (``build``) the model
-    built without weights has ``num_classes`` outputs for ``in_channels`` inputs."""
+def catalog_checks(entry_or_name: dict | str, *, build: bool = True, hub: bool = True) -> list[Check]:
+    """The checks of a catalog entry (a dict, or a registered name).
+
+    ``schema``: valid against the registry schema; ``architecture``: registered, and ``requires`` names the package
+    that provides it or its converter; ``converter``: one exists for the weights format; ``preprocessing``: one mean
+    and std per input channel; ``build`` (optional): the model built without weights has ``num_classes`` outputs for
+    ``in_channels`` inputs; ``hub`` (optional, Hub-hosted ``"segzoo"``-format weights): random weights published
+    where the entry says on a local Hub server load by name (:func:`check_hub_entry` in
+    :func:`segzoo.testing.hub.sandbox`).
+    """
     import segzoo
-    from segzoo._catalog import validate_entry
-    from segzoo._plugins import registries
-    from segzoo.hub.loading import converter_for
 
     entry = _entry(entry_or_name)
-    report = Report(f"catalog entry {entry.get('name', '?')!r}")
-    validate_entry(entry, "check_catalog_entry")  # raises CatalogError naming the field
-    regs = registries()
-    arch = entry["architecture"]
-    with report.check("architecture"):
+    name = str(entry.get("name", "?"))
+
+    def schema() -> None:
+        from segzoo._catalog import validate_entry
+        from segzoo.errors import SegzooError
+
+        try:
+            validate_entry(entry, "the catalog entry")
+        except SegzooError as err:
+            raise AssertionError(str(err)) from None
+
+    def architecture() -> None:
+        regs = _registries()
+        arch = entry["architecture"]
         assert arch in regs.architectures, (
             f"architecture {arch!r} is not registered; is {entry['requires']!r} installed? (segzoo plugins)")
         providers = {regs.architectures.get(arch).provider}
@@ -694,27 +756,51 @@ def check_catalog_entry(entry_or_name: dict | str, *, build: bool = True) -> Rep
                 providers.add(regs.converters.get(key).provider)
         assert entry["requires"] in providers, (
             f"requires={entry['requires']!r}, but {arch!r} and its converter come from {sorted(providers)}")
-    with report.check("converter"):
+
+    def converter() -> None:
+        from segzoo.hub.loading import converter_for
+
         converter_for(entry)
-    in_channels = entry.get("in_channels", 3)
-    with report.check("preprocessing"):
-        pre = entry["preprocessing"]
-        assert len(pre["mean"]) == len(pre["std"]) == in_channels, (
-            f"preprocessing mean/std have {len(pre['mean'])}/{len(pre['std'])} values for {in_channels} channels")
-    if build:
-        with report.check("build"), torch.random.fork_rng(devices=[]), _quiet():
+
+    def preprocessing() -> None:
+        pre, channels = entry["preprocessing"], entry.get("in_channels", 3)
+        assert len(pre["mean"]) == len(pre["std"]) == channels, (
+            f"preprocessing mean/std have {len(pre['mean'])}/{len(pre['std'])} values for {channels} channels")
+
+    def built() -> None:
+        regs, channels = _registries(), entry.get("in_channels", 3)
+        with torch.random.fork_rng(devices=[]), _quiet():
             torch.manual_seed(0)
-            registered = entry.get("name") in regs.models and regs.models.get(entry["name"]).obj is entry
-            model = segzoo.load(entry["name"], pretrained=False) if registered else segzoo.create(
-                arch, encoder=entry["encoder"], num_classes=entry["num_classes"], in_channels=in_channels,
-                **entry.get("options", {}))
-            assert model.num_classes == entry["num_classes"], f"model has {model.num_classes} classes"
-            d = model.input_divisor
-            size = (d * math.ceil(64 / d),) * 2
-            with torch.no_grad():
-                _expect_logits(model.eval()(torch.randn(1, in_channels, *size)), 1, entry["num_classes"], size,
-                               "the model built without weights")
-    return report.raise_for_failures()
+            registered = name in regs.models and regs.models.get(name).obj is entry
+            model = segzoo.load(name, pretrained=False) if registered else segzoo.create(
+                entry["architecture"], encoder=entry["encoder"], num_classes=entry["num_classes"],
+                in_channels=channels, **entry.get("options", {}))
+        assert model.num_classes == entry["num_classes"], f"model has {model.num_classes} classes"
+        d = model.input_divisor
+        size = (d * math.ceil(64 / d),) * 2
+        with torch.no_grad():
+            _expect_logits(model.eval()(torch.randn(1, channels, *size)), 1, entry["num_classes"], size,
+                           "the model built without weights")
+
+    def from_hub() -> None:
+        weights = entry.get("weights", {})
+        if "hub" not in weights:
+            raise SkipTest("the weights are not on the Hugging Face Hub")
+        if weights.get("format") != "segzoo":
+            raise SkipTest(f"{weights.get('format')!r} weights: publish a state dict in that layout with "
+                           "check_hub_entry(server, name, state_dict=...)")
+        from segzoo.testing.hub import sandbox
+
+        with sandbox() as server:
+            check_hub_entry(server, entry_or_name)
+
+    checks = [Check("catalog", name, "schema", schema), Check("catalog", name, "architecture", architecture),
+              Check("catalog", name, "converter", converter), Check("catalog", name, "preprocessing", preprocessing)]
+    if build:
+        checks.append(Check("catalog", name, "build", built))
+    if hub:
+        checks.append(Check("catalog", name, "hub", from_hub))
+    return checks
 
 
 def publish_entry_weights(
@@ -816,3 +902,132 @@ def check_hub_entry(
         _expect_logits(model.eval()(torch.randn(1, entry.get("in_channels", 3), *size)), 1, entry["num_classes"],
                        size, f"{entry['name']!r} loaded from the Hub")
     return model
+
+
+# -- a whole plugin -----------------------------------------------------------------------------------------------------
+_DISCOVERY = """
+import json, sys
+import segzoo
+from segzoo._plugins import registries
+for listing in ("list_models", "list_architectures", "list_losses", "list_datasets"):
+    getattr(segzoo, listing)()
+info = registries().plugin(sys.argv[1])
+print(json.dumps({"status": info and info.status, "error": info and info.error,
+                  "heavy": sorted(m for m in ("torch", "timm", "torchvision") if m in sys.modules)}))
+"""
+
+
+def discovery_check(package: str, *, timeout: float = 120) -> Check:
+    """``package``, alone with segzoo (``SEGZOO_PLUGINS``), is discovered without error and without importing torch.
+
+    Why: every segzoo command discovers every installed plugin; a plugin whose hooks import its model modules makes
+    ``segzoo list`` pay for ``import torch`` (1.5 s). Register ``"package.module:function"`` strings instead.
+    Runs in a fresh Python process.
+    """
+
+    def run() -> None:
+        env = {**os.environ, "SEGZOO_PLUGINS": package}
+        env.pop("SEGZOO_DISABLE_PLUGINS", None)
+        result = subprocess.run([sys.executable, "-c", _DISCOVERY, package], capture_output=True, text=True,
+                                env=env, timeout=timeout)
+        assert result.returncode == 0, f"discovery with only {package} failed: {result.stderr.strip()[-600:]}"
+        found = json.loads(result.stdout.strip().splitlines()[-1])
+        assert found["status"] == "ok", (f"{package} is {found['status']}: {found['error']}" if found["status"] else
+                                         f"{package} is not installed (no entry point in the 'segzoo' group)")
+        assert not found["heavy"], (
+            f"discovering {package} imported {', '.join(found['heavy'])}: register 'package.module:function' strings "
+            "(resolved on first use) instead of importing model modules in the hooks or at module level")
+
+    return Check("plugin", package, "discovery", run)
+
+
+def _provided(kind: str, package: str | None) -> list[str]:
+    regs = _registries()
+    if package is None:
+        return regs.kind(kind).names()
+    return [e.name for e in regs.kind(kind) if e.provider == package]
+
+
+def _installed(package: str) -> str:
+    """The distribution name of an installed, working plugin given by distribution, entry point or import name."""
+    regs = _registries()
+    info = regs.plugin(package) or next(
+        (p for p in regs.plugins if p.package and p.package.replace("-", "_") == package.replace("-", "_")), None)
+    if info is None:
+        known = sorted(p.package or p.name for p in regs.plugins)
+        raise LookupError(
+            f"{package!r} is not an installed segzoo plugin (no entry point in the 'segzoo' group; installed: "
+            f"{', '.join(known) or 'none'}); install it, e.g. `pip install -e .`, and check `segzoo plugins`")
+    if info.status != "ok":
+        raise LookupError(f"segzoo plugin {info.package!r} is {info.status}: {info.error}")
+    return info.package or info.name
+
+
+def plugin_checks(
+    package: str | None = None, *, encoder: str | None = None, settings: Mapping[str, Mapping[str, Any]] | None = None,
+    hub: bool = True,
+) -> list[Check]:
+    """Every contract check of everything ``package`` registered (all installed plugins when ``None``).
+
+    ``package``: the distribution (``"segzoo-linknet"``), entry-point or import name (``"segzoo_linknet"``); an
+    unknown or broken one raises ``LookupError``, so a parametrised test cannot pass by checking nothing.
+    ``encoder``: the encoder of every architecture (default: each one's ``default_encoder``). ``settings``: extra
+    keyword arguments per registered name, for :func:`encoder_checks`, :func:`architecture_checks`, :func:`loss_checks`,
+    :func:`dataset_checks` (``root`` there) or :func:`catalog_checks`. ``hub=False`` leaves out the catalog
+    entries' download from a local Hub.
+    """
+    settings = settings or {}
+    dist = None if package is None else _installed(package)
+    checks = [] if dist is None else [discovery_check(dist)]
+    for name in _provided("encoders", dist):
+        checks += encoder_checks(name, **settings.get(name, {}))
+    for name in _provided("architectures", dist):
+        checks += architecture_checks(name, **{"encoder": encoder, **settings.get(name, {})})
+    for name in _provided("losses", dist):
+        checks += loss_checks(name, **settings.get(name, {}))
+    for name in _provided("datasets", dist):
+        extra = dict(settings.get(name, {}))
+        checks += dataset_checks(name, extra.pop("root", None), **extra)
+    for name in _provided("models", dist):
+        checks += catalog_checks(name, **{"hub": hub, **settings.get(name, {})})
+    return checks
+
+
+def parametrize_with_checks(package_or_checks: str | Iterable[Check], **kwargs: Any) -> Any:
+    """A ``pytest.mark.parametrize("check", ...)`` decorator: one test item per check, with readable ids.
+
+    ``package_or_checks``: a plugin package (its checks come from :func:`plugin_checks` with ``kwargs``) or checks
+    already made by the ``*_checks`` functions. The test calls ``check()``.
+    """
+    import pytest
+
+    checks = plugin_checks(package_or_checks, **kwargs) if isinstance(package_or_checks, str) else list(
+        package_or_checks)
+    return pytest.mark.parametrize("check", checks, ids=[c.id for c in checks])
+
+
+def run_checks(checks: Iterable[Check]) -> dict[str, str]:
+    """Run ``checks``; returns ``{id: "passed" | "skipped: <why>" | "passed: <note>"}``, or raises one
+    ``AssertionError`` listing every failed check (and chaining the first failure's traceback)."""
+    outcomes: dict[str, str] = {}
+    failures: dict[str, BaseException] = {}
+    for check in checks:
+        try:
+            note = check()
+        except SkipTest as skip:
+            outcomes[check.id] = f"skipped: {skip}"
+        except Exception as err:  # noqa: BLE001 - every failure is listed with its check's id
+            failures[check.id] = err
+        else:
+            outcomes[check.id] = f"passed: {note}" if note else "passed"
+    if failures:
+        lines = [f"{len(failures)} of {len(failures) + len(outcomes)} contract checks failed:"]
+        lines += [f"  {key}: {_one_line(err)}" for key, err in failures.items()]
+        raise AssertionError("\n".join(lines)) from next(iter(failures.values()))
+    return outcomes
+
+
+def check_plugin(package: str, **kwargs: Any) -> dict[str, str]:
+    """Run every contract check of everything plugin ``package`` registered (see :func:`plugin_checks` for
+    ``kwargs``) and raise one ``AssertionError`` listing the failures; returns each check's outcome."""
+    return run_checks(plugin_checks(package, **kwargs))

@@ -15,15 +15,37 @@ stops. The server listens on 127.0.0.1 only and stops on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from segzoo.testing.hub_server import HubServer
 
-__all__ = ["load_folder", "main"]
+__all__ = ["load_folder", "main", "sandbox"]
+
+
+@contextlib.contextmanager
+def sandbox() -> Iterator[HubServer]:
+    """A started :class:`HubServer` that this process's ``huggingface_hub`` client (and subprocesses started inside
+    the block) talk to, with a throwaway cache and no token; everything is restored afterwards.
+
+    The ``hub_server`` pytest fixture without pytest's fixtures, e.g. for :func:`segzoo.testing.check_plugin`.
+    Raises ``AssertionError`` if the server had an internal error.
+    """
+    import pytest
+
+    from segzoo.testing.pytest_plugin import HfEnv
+
+    with tempfile.TemporaryDirectory(prefix="segzoo-hub-") as tmp, pytest.MonkeyPatch.context() as patch:
+        with HubServer() as server:
+            HfEnv.create(patch, Path(tmp) / "hf_home").use_endpoint(server.url)
+            yield server
+    if server.errors:
+        raise AssertionError("HubServer internal error(s):\n" + "\n".join(server.errors))
 
 
 def _repo_folders(root: Path) -> list[tuple[str, Path]]:

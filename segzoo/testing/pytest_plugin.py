@@ -51,6 +51,7 @@ _UNSET_ENV = (
     "HF_XET_CACHE",
     "TRANSFORMERS_OFFLINE",
     "HF_ENDPOINT",
+    "SEGZOO_CACHE",  # segzoo's own cache (converted weights) then lives beside the sandboxed HF cache
 )
 
 

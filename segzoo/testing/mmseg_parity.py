@@ -1,0 +1,117 @@
+"""Parity of segzoo's mmseg conversions, one check per distinct model structure of an mmseg family's metafile.
+
+:func:`structures` reads the installed mmsegmentation's ``configs/<family>/metafile.yaml``, loads every config that
+has weights and keeps one model per distinct ``cfg.model`` (ignoring what does not change the network: class count,
+losses, samplers, initialisation, data preprocessing, train/test settings, SyncBN vs BN). :func:`check_parity` loads
+the same random weights into mmseg's model and into segzoo's (through the family's ``spec_from_mmseg`` and
+``convert_mmseg``) and compares the logits, auxiliary head included.
+
+Needs the ``mmseg`` test extra (see :mod:`segzoo.testing.mmseg`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from segzoo.testing.mmseg import build_twin, config_path, load_config, randomize_, twin_logits
+
+__all__ = ["check_parity", "metafile_models", "structures"]
+
+#: cfg.model fields that do not change the network that runs at inference
+_IGNORED = {"init_cfg", "pretrained", "loss_decode", "sampler", "data_preprocessor", "train_cfg", "test_cfg",
+            "num_classes", "norm_eval", "with_cp", "frozen_stages", "zero_init_residual", "out_channels", "threshold"}
+
+
+def _configs_root() -> Path:
+    return config_path("_base_/default_runtime").parent.parent
+
+
+def _config_file(relative: str) -> Path:
+    """The config a metafile names; mmseg 1.2.2's metafiles have one typo (``ddeeplabv3plus_...``)."""
+    path = _configs_root().parent / relative
+    if not path.is_file() and path.with_name(path.name[1:]).is_file():
+        return path.with_name(path.name[1:])
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def metafile_models(family: str) -> tuple[tuple[str, Path], ...]:
+    """(model name, config file) of every model with weights in ``configs/<family>/metafile.yaml``."""
+    import yaml
+
+    meta = yaml.safe_load((_configs_root() / family / "metafile.yaml").read_text())
+    return tuple((m["Name"], _config_file(m["Config"])) for m in meta["Models"] if m.get("Weights"))
+
+
+def _structure(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _structure(v) for k, v in value.items() if k not in _IGNORED}
+        if isinstance(out.get("norm_cfg"), dict):
+            out["norm_cfg"] = {"type": "BN" if out["norm_cfg"].get("type") == "SyncBN" else out["norm_cfg"]["type"]}
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_structure(v) for v in value]
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def structures(family: str) -> tuple[tuple[str, Path], ...]:
+    """One (model name, config file) per distinct network structure among the family's published models."""
+    seen: dict[str, tuple[str, Path]] = {}
+    for name, path in metafile_models(family):
+        key = json.dumps(_structure(load_config(str(path)).model.to_dict()), sort_keys=True, default=str)
+        seen.setdefault(key, (name, path))
+    return tuple(seen.values())
+
+
+def _aux_logits(twin: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    head = twin.auxiliary_head
+    logits = head(twin.extract_feat(x))
+    return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=head.align_corners)
+
+
+@torch.no_grad()
+def check_parity(
+    config: str | Path,
+    spec_from_mmseg: Callable[[dict], dict],
+    convert_mmseg: Callable[[dict, dict], dict],
+    *,
+    aux_option: str,
+    size: tuple[int, int] = (64, 64),
+    tolerance: float = 1e-4,
+    seed: int = 0,
+) -> dict:
+    """Assert that segzoo's model (with its auxiliary head, option ``aux_option``) gives mmseg's logits for the
+    config; the conversion without the auxiliary head must also load. Returns the entry used."""
+    from segzoo.hub.remap import build_meta_model
+    from segzoo.testing.parity import create_from_entry
+
+    cfg = load_config(str(config))
+    spec = spec_from_mmseg(cfg.model.to_dict())
+    twin = randomize_(build_twin(cfg), seed)
+    state_dict = twin.state_dict()
+    entry = {"name": Path(config).stem, "architecture": spec["architecture"], "encoder": spec["encoder"],
+             "num_classes": int(cfg.model.decode_head.num_classes), "options": dict(spec["options"])}
+    without_aux = convert_mmseg(state_dict, entry)
+    assert set(without_aux) == set(build_meta_model(entry).state_dict()), "conversion without the auxiliary head"
+    has_aux = bool(cfg.model.get("auxiliary_head"))
+    if has_aux:
+        entry = dict(entry, options={**entry["options"], aux_option: True})
+    model = create_from_entry(entry)
+    model.load_state_dict(convert_mmseg(state_dict, entry), strict=True)
+    model.eval()
+    x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(seed + 1))
+    expected = twin_logits(twin, x)
+    got = model.forward_with_aux(x)
+    assert expected.std() > 1e-3, "the twin's logits are near-constant: the comparison would prove nothing"
+    torch.testing.assert_close(got["out"], expected, atol=tolerance, rtol=0)
+    if has_aux:
+        torch.testing.assert_close(got["aux"], _aux_logits(twin, x), atol=tolerance, rtol=0)
+    return entry
