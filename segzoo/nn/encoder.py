@@ -82,12 +82,17 @@ def create_encoder(
     out_indices: tuple[int, ...] | None = None,
     depth: int | None = None,
     pretrained: bool = False,
+    options: dict | None = None,
 ) -> Encoder:
     """Build an encoder by name: a plugin-registered encoder first, otherwise a timm backbone.
+
+    ``options`` are keyword arguments of a registered encoder's builder (e.g. ``dilations`` of ``resnet50_v1c``).
 
     ``depth`` counts stages as smp's ``encoder_depth`` does: depth ``d`` keeps the features whose stride (before
     dilation) is at most ``2**d`` (ResNet: depth 3 = stem, layer1, layer2); deeper stages are not built.
     """
+    if depth is not None and options:
+        raise ConfigurationError("encoder options and encoder depth cannot be combined; leave one of them unset")
     if depth is not None:
         return _encoder_with_depth(name, depth, in_channels=in_channels, output_stride=output_stride,
                                    pretrained=pretrained)
@@ -97,8 +102,13 @@ def create_encoder(
 
     encoders = registries().encoders
     if name in encoders:
-        encoder = encoders.get(name).obj(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
+        encoder = encoders.get(name).obj(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained,
+                                         **(options or {}))
     else:
+        if options:
+            raise ConfigurationError(
+                f"encoder options {sorted(options)} apply to segzoo-registered encoders; timm's {name!r} takes none"
+            )
         import timm
 
         if not timm.is_model(name):

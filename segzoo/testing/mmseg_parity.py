@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from segzoo.testing.mmseg import build_twin, config_path, load_config, randomize_, twin_logits
 
-__all__ = ["check_parity", "metafile_models", "structures"]
+__all__ = ["check_family", "check_parity", "metafile_models", "structures"]
 
 #: cfg.model fields that do not change the network that runs at inference
 _IGNORED = {"init_cfg", "pretrained", "loss_decode", "sampler", "data_preprocessor", "train_cfg", "test_cfg",
@@ -62,13 +62,40 @@ def _structure(value: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=None)
-def structures(family: str) -> tuple[tuple[str, Path], ...]:
-    """One (model name, config file) per distinct network structure among the family's published models."""
-    seen: dict[str, tuple[str, Path]] = {}
+def structures(family: str) -> tuple[tuple[str, Path, dict], ...]:
+    """One (model name, config file, ``cfg.model`` dict) per distinct network structure among the family's
+    published models."""
+    seen: dict[str, tuple[str, Path, dict]] = {}
     for name, path in metafile_models(family):
-        key = json.dumps(_structure(load_config(str(path)).model.to_dict()), sort_keys=True, default=str)
-        seen.setdefault(key, (name, path))
+        model_cfg = load_config(str(path)).model.to_dict()
+        key = json.dumps(_structure(model_cfg), sort_keys=True, default=str)
+        seen.setdefault(key, (name, path, model_cfg))
     return tuple(seen.values())
+
+
+def check_family(
+    family: str,
+    spec_from_mmseg: Callable[[dict], dict],
+    convert_mmseg: Callable[[dict, dict], dict],
+    *,
+    aux_option: str,
+    select: Callable[[dict], bool] = lambda model_cfg: True,
+    size: tuple[int, int] = (64, 64),
+) -> list[str]:
+    """:func:`check_parity` for every structure of ``family`` whose ``cfg.model`` ``select`` accepts; one assertion
+    lists every structure that fails. Returns the names checked."""
+    checked, failures = [], []
+    for name, path, model_cfg in structures(family):
+        if not select(model_cfg):
+            continue
+        try:
+            check_parity(path, spec_from_mmseg, convert_mmseg, aux_option=aux_option, size=size)
+        except Exception as err:  # noqa: BLE001 - collected and reported together
+            failures.append(f"{name}: {type(err).__name__}: {err}")
+        checked.append(name)
+    assert not failures, f"{len(failures)} of {len(checked)} {family} structures differ from mmseg:\n" + "\n".join(
+        failures)
+    return checked
 
 
 def _aux_logits(twin: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

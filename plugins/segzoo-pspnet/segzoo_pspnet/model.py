@@ -121,6 +121,7 @@ def build_pspnet(
     aux_head: bool = False,
     aux_dropout: float = 0.1,
     encoder_depth: int | None = None,
+    encoder_options: dict | None = None,
 ) -> SegmentationModel:
     """PSPNet. Defaults follow the paper; smp's variant is ``encoder_depth=3, output_stride=32,
     bottleneck_kernel_size=1, head_kernel_size=3, dropout=0.2, norm_in_global_bin=False, align_corners=True``.
@@ -129,7 +130,8 @@ def build_pspnet(
     ``bottleneck_kernel_size`` (3), ``head_kernel_size`` (1), ``dropout`` (0.1, before the head),
     ``norm_in_global_bin`` (BatchNorm in the 1x1 bin; off = conv bias, which also trains with batch size 1),
     ``align_corners`` (bin upsampling and final logits resize), ``aux_head`` (FCN head on the penultimate feature,
-    ``forward_with_aux``), ``aux_dropout``, ``encoder_depth`` (smp's: keep only the first stages).
+    ``forward_with_aux``), ``aux_dropout``, ``encoder_depth`` (smp's: keep only the first stages),
+    ``encoder_options`` (keyword arguments of a segzoo-registered encoder, e.g. ``resnet50_v1c``'s ``dilations``).
     """
     enc = create_encoder(
         encoder,
@@ -137,6 +139,7 @@ def build_pspnet(
         pretrained=pretrained_encoder,
         output_stride=output_stride,
         depth=encoder_depth,
+        options=encoder_options,
     )
     decoder = PSPDecoder(
         enc.out_channels,

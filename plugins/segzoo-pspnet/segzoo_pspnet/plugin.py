@@ -32,3 +32,8 @@ def register_converters(register):
         description="segmentation_models_pytorch PSPNet (smp ResNet/ResNeXt or tu- encoders) -> segzoo pspnet "
         "with smp's options",
     )
+    register(
+        "mmseg:pspnet",
+        "segzoo_pspnet.mmseg:convert_mmseg",
+        description="mmsegmentation PSPNet (PSPHead on ResNetV1c/ResNet, auxiliary FCNHead) -> segzoo pspnet",
+    )
