@@ -36,7 +36,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "deeplabv3plus": ("segzoo_deeplab.mmseg_deeplabv3plus", "segzoo_deeplab.mmseg"),
     "upernet": ("segzoo_transformers.mmseg_upernet", "segzoo_upernet.mmseg", "segzoo_transformers.mmseg"),
     "hrnet": ("segzoo_hrnet.mmseg_hrnet", "segzoo_hrnet.mmseg"),
-    "ocrnet": ("segzoo_ocrnet.mmseg", "segzoo_hrnet.mmseg_ocrnet", "segzoo_hrnet.mmseg"),
+    "ocrnet": ("segzoo_ocrnet.mmseg", "segzoo_hrnet.mmseg_ocrnet"),
     "unet": ("segzoo_unet.mmseg",),
     "segformer": ("segzoo_transformers.mmseg_segformer", "segzoo_transformers.mmseg"),
 }
@@ -273,7 +273,9 @@ def entry_for(family: str, model: dict[str, Any], config: str, name: str, spec: 
         dataset={"name": dataset, "train": train, "eval": evaluation, "eval_split": split},
         training=training,
         metrics={"values": metrics,
-                 "source": f"mmsegmentation {version}: configs/{family}/metafile.yaml, model {model['Name']}",
+                 "source": f"mmsegmentation {version}, configs/{family}/metafile.yaml, model {model['Name']} "
+                           f"(https://github.com/open-mmlab/mmsegmentation/blob/v{version}/configs/{family}/"
+                           "metafile.yaml)",
                  "protocol": protocol},
         license="Apache-2.0",
         paper={"title": str(model["Paper"]["Title"]), "url": str(model["Paper"]["URL"])},
@@ -310,7 +312,7 @@ def generate(families: Iterable[str] = FAMILIES, *, log=print) -> Result:
             spec = spec_from_mmseg(cfg.model.to_dict())
             result.entries.append(entry_for(family, model, config, name, spec, cfg, version))
         except ValueError as err:
-            result.left_out.append((family, model["Name"], str(err)))
+            result.left_out.append((family, config.split("/")[-1], str(err)))
     for family, count in result.pending.items():
         log(f"pending: {count} {family} models (no spec_from_mmseg in {' or '.join(FAMILIES[family])} yet)")
     return result

@@ -25,6 +25,7 @@ _LAZY = {
     "list_datasets": "segzoo._api",
     "SegmentationModel": "segzoo.nn.model",
     "registry": "segzoo.registry",
+    "convert": "segzoo.hub.convert",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
         load,
     )
     from segzoo import registry
+    from segzoo.hub.convert import convert
     from segzoo.nn.model import SegmentationModel
 
 

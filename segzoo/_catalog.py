@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 from functools import lru_cache
@@ -35,6 +37,8 @@ def _validator():
 
 def validate_entry(entry: Any, where: str) -> None:
     """Check one catalog entry against the JSON schema and the rules a schema cannot say."""
+    if any(id(entry) in ids for ids, _ in _CHECKED.values()):
+        return  # read_catalog validated this very object (or its file, byte for byte, before)
     errors = sorted(_validator().iter_errors({"schema_version": 1, "models": [entry]}), key=lambda e: list(e.path))
     if errors:
         err = errors[0]
@@ -58,20 +62,50 @@ def _readable(err) -> str:
     return err.message if len(err.message) <= 300 else err.message[:300] + "..."
 
 
+# path -> (ids of the entries read_catalog last returned for it, those entries: they keep the ids unique)
+_CHECKED: dict[str, tuple[set[int], list]] = {}
+
+
+def _validated_stamp(raw: bytes) -> Path | None:
+    """Where a stamp says that a catalog file with exactly these bytes passed the schema (this schema)."""
+    try:
+        from segzoo.hub.download import cache_dir
+
+        digest = hashlib.sha256(raw + schema_path().read_bytes()).hexdigest()
+        return cache_dir() / "catalog-validated" / digest[:40]
+    except Exception:  # noqa: BLE001 - no cache location: validate every time
+        return None
+
+
 def read_catalog(path: str | Path) -> list[dict[str, Any]]:
-    """Read and validate a registry.json-style file; errors name the file, the model and the field."""
+    """Read and validate a registry.json-style file; errors name the file, the model and the field.
+
+    Validating ~300 entries against the JSON schema takes about a second, so a file is validated in full once per
+    content (a stamp named by the sha256 of its bytes and of the schema, in segzoo's cache); later reads of the same
+    bytes skip the checks they passed.
+    """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise CatalogError(f"catalog file {path} does not exist") from None
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CatalogError(f"catalog file {path} is not valid JSON: {err}") from None
     if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("models"), list):
         raise CatalogError(f"catalog file {path} must be an object with \"schema_version\": 1 and a \"models\" list")
-    for entry in data["models"]:
-        validate_entry(entry, str(path))
-    return data["models"]
+    models = data["models"]
+    stamp = _validated_stamp(raw)
+    if stamp is None or not stamp.is_file() or not all(isinstance(e, dict) for e in models):
+        _CHECKED.pop(str(path), None)
+        for entry in models:
+            validate_entry(entry, str(path))
+        if stamp is not None:
+            with contextlib.suppress(OSError):  # a read-only cache only costs validating again next time
+                stamp.parent.mkdir(parents=True, exist_ok=True)
+                stamp.write_text(f"{path}\n")
+    _CHECKED[str(path)] = ({id(e) for e in models}, models)
+    return models
 
 
 class _CatalogFile:

@@ -126,6 +126,24 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parameter_count(entry: dict, state: dict) -> int | None:
+    """Learnable parameters among the checkpoint's tensors (BatchNorm statistics and other buffers are state, not
+    parameters), found by building the architecture on the meta device; None when it is not installed."""
+    import torch
+
+    import segzoo
+
+    if not entry.get("available"):
+        return None
+    try:
+        with torch.device("meta"):
+            model = segzoo.create_from_config(entry)
+    except Exception:  # noqa: BLE001 - a constructor that computes on tensors: build it for real
+        model = segzoo.create_from_config(entry)
+    names = {n for n, _ in model.named_parameters()}
+    return int(sum(t.numel() for k, t in state.items() if k in names))
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     import segzoo
     from segzoo.hub.loading import catalog_state_dict
@@ -134,9 +152,11 @@ def cmd_download(args: argparse.Namespace) -> int:
     for name in args.names:
         entry = segzoo.info(name)
         state = catalog_state_dict(entry)
-        results.append({"name": name, "tensors": len(state), "parameters": int(sum(t.numel() for t in state.values()))})
+        params = _parameter_count(entry, state)
+        results.append({"name": name, "tensors": len(state), "parameters": params})
         if not args.json:
-            print(f"{name}: downloaded, verified and cached ({results[-1]['parameters']:,} parameters)")
+            size = f"{params:,} parameters" if params is not None else f"{len(state):,} tensors"
+            print(f"{name}: downloaded, verified and cached ({size})")
     if args.json:
         print(json.dumps(results, indent=2))
     return 0
@@ -144,7 +164,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 #: modules that add their own sub-commands with ``add_commands(sub, common)``; they must import cheaply
 COMMAND_MODULES: list[str] = ["segzoo.train.cli", "segzoo.evaluation.cli", "segzoo.inference.cli",
-                              "segzoo.hub.cli"]
+                              "segzoo.hub.cli", "segzoo.hub.convert"]
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

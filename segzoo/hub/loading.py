@@ -230,12 +230,13 @@ def _load(model: torch.nn.Module, state: dict[str, torch.Tensor], *, what: str, 
     return model.eval()
 
 
-def load_from_catalog(entry: dict[str, Any], *, pretrained: bool):
+def load_from_catalog(entry: dict[str, Any], *, pretrained: bool, state: dict[str, torch.Tensor] | None = None):
+    """``state``: converted weights already in hand (``segzoo convert``), instead of the entry's own source."""
     from segzoo._api import architecture_entry, create_from_config
 
     architecture_entry(entry["architecture"], needed_by=entry["name"])
     if pretrained:
-        state = catalog_state_dict(entry)
+        state = catalog_state_dict(entry) if state is None else state
         model = build_with_weights(lambda: create_from_config(entry), state, what=f"weights of {entry['name']!r}")
     else:
         model = create_from_config(entry)
