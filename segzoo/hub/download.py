@@ -192,7 +192,7 @@ def downloaded_url(url: str, sha256: str, *, what: str) -> Iterator[tuple[Path, 
             "for it with network access, or unset HF_HUB_OFFLINE"
         )
     _check_url(url)
-    from huggingface_hub.file_download import http_get
+    from segzoo.hub import network
 
     folder = cache_dir() / "downloads"
     filename = Path(urlparse(url).path).name or "weights"
@@ -205,13 +205,9 @@ def downloaded_url(url: str, sha256: str, *, what: str) -> Iterator[tuple[Path, 
     try:
         try:
             with os.fdopen(fd, "wb") as f:
-                http_get(url, f, displayed_filename=filename)
+                network.stream_url(url, f, what=what)
         except OSError as err:
             raise _disk_error(err, what) from None
-        except Exception as err:  # noqa: BLE001 - network errors come as several httpx / huggingface_hub types
-            raise WeightsError(
-                f"{what}: download from {url} failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
-            ) from None
         actual = file_sha256(tmp)
         if not hash_matches(actual, sha256):
             raise WeightsIntegrityError(

@@ -11,7 +11,9 @@ Hub for its metadata once itself (a ``HEAD``, as huggingface_hub does) with:
 
 If the Hub cannot be reached that way, the load fails at once with one line. Answers from the Hub (404, 401, 5xx)
 are left to huggingface_hub, which turns them into its own errors. The download itself streams with
-huggingface_hub's ``HF_HUB_DOWNLOAD_TIMEOUT`` (default 10 s without data) as its read timeout.
+huggingface_hub's ``HF_HUB_DOWNLOAD_TIMEOUT`` (default 10 s without data) as its read timeout. Files on an
+upstream's own server (torchvision's, mmseg's) are fetched in one attempt with ``HF_HUB_DOWNLOAD_TIMEOUT`` as both
+connection and read timeout.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import BinaryIO
 
 from segzoo.errors import WeightsError
 
@@ -94,3 +97,32 @@ def ensure_reachable(repo_id: str, filename: str, revision: str | None, *, what:
 def _reason(err: Exception) -> str:
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
     return text[:120]
+
+
+def stream_url(url: str, out: BinaryIO, *, what: str) -> None:
+    """GET ``url`` (an upstream's own server) into ``out``, with a progress bar.
+
+    One attempt, connection and read timeouts of ``HF_HUB_DOWNLOAD_TIMEOUT`` seconds: huggingface_hub's ``http_get``
+    would retry a silent server five times (a minute), and the file is verified by its sha256 afterwards anyway.
+    """
+    import httpx2
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session, tqdm
+
+    timeout = float(constants.HF_HUB_DOWNLOAD_TIMEOUT)
+    filename = url.rsplit("/", 1)[-1]
+    try:
+        with get_session().stream("GET", url, timeout=httpx2.Timeout(timeout), follow_redirects=True) as response:
+            if response.status_code != 200:
+                raise WeightsError(f"{what}: {url} answered HTTP {response.status_code}; check the URL or retry later")
+            size = response.headers.get("Content-Length")
+            with tqdm(total=int(size) if size and size.isdigit() else None, unit="B", unit_scale=True,
+                      desc=filename, name="huggingface_hub.http_get") as bar:
+                for chunk in response.iter_bytes(1 << 20):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+    except httpx2.TimeoutException:
+        raise WeightsError(f"{what}: {url} sent no data for {timeout:g} s (HF_HUB_DOWNLOAD_TIMEOUT); check the "
+                           "network or proxy, or retry later") from None
+    except httpx2.HTTPError as err:
+        raise WeightsError(f"{what}: cannot download {url} ({_reason(err)}); check the network or proxy") from None
