@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 from functools import lru_cache
@@ -106,6 +107,24 @@ def read_catalog(path: str | Path) -> list[dict[str, Any]]:
                 stamp.write_text(f"{path}\n")
     _CHECKED[str(path)] = ({id(e) for e in models}, models)
     return models
+
+
+#: a catalog file a plugin ships in its top-level package: segzoo reads it without importing the plugin, so the
+#: plugin's entries are listed (and say why they are unavailable) even while it is disabled or broken
+SHIPPED_CATALOG = "segzoo-catalog.json"
+
+
+def shipped_catalog(module: str) -> Path | None:
+    """The :data:`SHIPPED_CATALOG` of the package that holds ``module``, found without importing anything."""
+    try:
+        spec = importlib.util.find_spec(module.split(".")[0])  # a top-level name: located, not executed
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(location) / SHIPPED_CATALOG
+        if path.is_file():
+            return path
+    return None
 
 
 class _CatalogFile:

@@ -358,8 +358,29 @@ def discover(trace: Trace | None = None) -> Registries:
         regs._commit([s for s in (_load(regs, ep, trace) for ep in group) if s is not None])
     from segzoo._catalog import add_environment_catalogs
 
+    _add_unavailable_catalogs(regs, eps)
     add_environment_catalogs(regs)
     return regs
+
+
+def _add_unavailable_catalogs(regs: Registries, eps: list[metadata.EntryPoint]) -> None:
+    """List the shipped catalog entries of plugins that did not load, so that they say why they are unavailable
+    instead of vanishing. They never replace a registered name."""
+    from segzoo._catalog import read_catalog, shipped_catalog
+
+    for ep in eps:
+        info = regs.plugin(ep.name)
+        path = shipped_catalog(ep.module) if info is not None and info.status != "ok" else None
+        if path is None:
+            continue
+        try:
+            entries = read_catalog(path)
+        except SegzooError as err:
+            log.warning("segzoo plugin %s ships an invalid catalog: %s", info.package, err)
+            continue
+        for entry in entries:
+            if entry["name"] not in regs.models:
+                regs.models.add(Entry(entry["name"], entry, info.package or info.name, info.name))
 
 
 def _load(regs: Registries, ep: metadata.EntryPoint, trace: Trace | None) -> _Staged | None:
@@ -378,7 +399,11 @@ def _load(regs: Registries, ep: metadata.EntryPoint, trace: Trace | None) -> _St
         plugin: ModuleType = ep.load()
         imported = time.perf_counter()
         staged = regs._stage(plugin, info)
+        if staged is not None:
+            _stage_shipped_catalog(regs, staged, ep.module)
     except PLUGIN_FAULTS as err:  # includes ImportError, SyntaxError, sys.exit() and Ctrl-C at import
+        if regs._pm.has_plugin(info.name):
+            regs._pm.unregister(name=info.name)
         regs._broken(info, err)
         staged, imported = None, time.perf_counter()
     if trace:
@@ -386,6 +411,22 @@ def _load(regs: Registries, ep: metadata.EntryPoint, trace: Trace | None) -> _St
         trace(f"  {info.package}: imported in {imported - start:.3f} s, hooks ran in {done - imported:.3f} s"
               + (f", {info.status}: {info.error}" if info.status != "ok" else ""))
     return staged
+
+
+def _stage_shipped_catalog(regs: Registries, staged: _Staged, module: str) -> None:
+    """Add the entries of the plugin's shipped catalog file to what it registers (all or nothing, like a hook)."""
+    from segzoo._catalog import read_catalog, shipped_catalog
+
+    path = shipped_catalog(module)
+    if path is None:
+        return
+    taken = {entry.name for kind, entry, _ in staged.entries if kind == "models"}
+    for entry in read_catalog(path):
+        if entry["name"] in taken:
+            raise SegzooError(f"model {entry['name']!r} is both in {path} and registered by a hook; keep one")
+        staged.entries.append(("models", Entry(entry["name"], entry, staged.info.package or staged.info.name,
+                                               staged.info.name, {}, "model"), bool(entry.get("override", False))))
+        staged.info.attempted.setdefault("models", []).append(entry["name"])
 
 
 _lock = threading.Lock()

@@ -195,3 +195,35 @@ def test_first_party_list_covers_every_plugin_in_the_repository():
 
     shipped = {p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file()}
     assert shipped <= FIRST_PARTY, f"add {sorted(shipped - FIRST_PARTY)} to segzoo._plugins.FIRST_PARTY"
+
+
+def shipped_catalog_plugin(site: Path, dist: str, package: str, source: str) -> None:
+    """A plugin as a package (``package/__init__.py``) that ships ``segzoo-catalog.json``, as a wheel would."""
+    from test_plugins import demo_entry
+
+    make_dist(site, dist, package, "", ep_name=package)
+    (site / f"{package}.py").unlink()
+    (site / package).mkdir()
+    (site / package / "__init__.py").write_text(source)
+    entry = demo_entry("shipped", dist)
+    (site / package / "segzoo-catalog.json").write_text(json.dumps({"schema_version": 1, "models": [entry]}))
+
+
+@pytest.mark.parametrize("state", ["ok", "disabled", "broken"])
+def test_a_shipped_catalog_file_lists_the_entries_of_a_plugin_that_did_not_load(site, monkeypatch, state):
+    source = arch_plugin("shipped") if state != "broken" else "raise ImportError('needs libfoo')\n"
+    shipped_catalog_plugin(site, "segzoo-shipper", "segzoo_t_shipper", source)
+    if state == "disabled":
+        monkeypatch.setenv("SEGZOO_DISABLE_PLUGINS", "segzoo-shipper")
+    assert status("segzoo-shipper")[0] == state
+    info = segzoo.info("shipped-demo")  # listed whatever the state, read without importing the plugin
+    assert info["provided_by"] == "segzoo-shipper"
+    if state == "ok":
+        assert info["available"] and registry.plugin("segzoo-shipper").registered["models"] == ["shipped-demo"]
+        return
+    assert not info["available"] and info["unavailable"]["reason"] == state
+    assert "segzoo_t_shipper" not in sys.modules or state == "broken"
+    with pytest.raises(segzoo.errors.PluginNotInstalledError) as caught:
+        segzoo.load("shipped-demo", pretrained=False)
+    expected = "disabled by SEGZOO_DISABLE_PLUGINS" if state == "disabled" else "broken: ImportError: needs libfoo"
+    assert f"provided by 'segzoo-shipper', which is installed but {expected}" in str(caught.value)
