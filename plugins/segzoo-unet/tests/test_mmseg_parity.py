@@ -2,67 +2,28 @@
 
 from __future__ import annotations
 
-import functools
-import json
-from pathlib import Path
-
 import pytest
 import torch
-import torch.nn.functional as F
 
 pytest.importorskip("mmseg")
 
-from segzoo.testing.mmseg import build_twin, load_config, randomize_, twin_logits  # noqa: E402
-from segzoo.testing.parity import create_from_entry  # noqa: E402
+from segzoo.testing.mmseg import load_config  # noqa: E402
+from segzoo.testing.mmseg_parity import check_family, metafile_models, structures  # noqa: E402
 from segzoo_unet.mmseg import convert_mmseg, spec_from_mmseg  # noqa: E402
 
 
-@functools.lru_cache(maxsize=1)
-def structures() -> dict[str, list[str]]:
-    """Distinct model structures (spec as JSON) -> the metafile's configs that use it, from the installed mmseg."""
-    import mmseg
-    import yaml
-
-    root = Path(mmseg.__file__).parent / ".mim"
-    models = yaml.safe_load((root / "configs" / "unet" / "metafile.yaml").read_text())["Models"]
-    found: dict[str, list[str]] = {}
-    for model in models:
-        name = model["Config"].removeprefix("configs/").removesuffix(".py")
-        spec = spec_from_mmseg(load_config(name).model.to_dict())
-        found.setdefault(json.dumps(spec, sort_keys=True), []).append(name)
-    return found
-
-
-def test_metafile_structures():
-    """All 25 checkpoints convert; they use one backbone with three heads."""
-    found = structures()
-    assert sum(len(names) for names in found.values()) == 25
-    heads = sorted(json.loads(spec)["options"]["decode_head"] for spec in found)
-    assert heads == ["aspp", "fcn", "psp"]
+def test_every_checkpoint_has_a_spec():
+    """All 25 checkpoints of the unet metafile convert: one backbone with the three heads."""
+    heads = {spec_from_mmseg(load_config(str(path)).model.to_dict())["options"]["decode_head"]
+             for _, path in metafile_models("unet")}
+    assert len(metafile_models("unet")) == 25 and heads == {"aspp", "fcn", "psp"}
 
 
 @pytest.mark.slow
 def test_every_structure_matches_mmseg():
-    """Same random weights and BN statistics: logits (and the auxiliary head's, when kept) within 1e-4."""
-    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
-    for spec_json, names in structures().items():
-        cfg = load_config(names[0])
-        twin = randomize_(build_twin(cfg), seed=3)
-        spec = json.loads(spec_json)
-        entry = {**spec, "num_classes": cfg.model.decode_head.num_classes, "in_channels": 3,
-                 "options": {**spec["options"], "auxiliary_head": True}}
-        model = create_from_entry(entry)
-        model.load_state_dict(convert_mmseg(twin.state_dict(), entry), strict=True)
-        with torch.no_grad():
-            torch.testing.assert_close(model(x), twin_logits(twin, x), atol=1e-4, rtol=0, msg=names[0])
-            aux = F.interpolate(twin.auxiliary_head(twin.extract_feat(x)), size=x.shape[-2:], mode="bilinear")
-            torch.testing.assert_close(model.forward_with_aux(x)["aux"], aux, atol=1e-4, rtol=0, msg=names[0])
-        catalog = {**entry, "options": spec["options"]}  # catalog entries leave the auxiliary head out
-        inference = create_from_entry(catalog)
-        inference.load_state_dict(convert_mmseg(twin.state_dict(), catalog), strict=True)
-        assert inference.aux_head is None
-        with torch.no_grad():
-            torch.testing.assert_close(inference(x), twin_logits(twin, x), atol=1e-4, rtol=0, msg=names[0])
+    """Same random weights and BN statistics: logits and the auxiliary head's within 1e-4 (with and without it)."""
+    checked = check_family("unet", spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head")
+    assert len(checked) == len(structures("unet")) >= 3
 
 
 def _model_cfg(**changes) -> dict:
