@@ -292,9 +292,13 @@ def _describe(err: BaseException) -> str:
 def _clash_with_earlier(kind: str, name: str, owner: str, package: str) -> str:
     who = "segzoo's core" if owner == "segzoo" else f"{owner!r}"
     first = " (first-party)" if owner in FIRST_PARTY else ""
+    if package.startswith("SEGZOO_REGISTRY:"):
+        fix = 'rename the entry, or give it "override": true to replace it on purpose'
+    else:
+        fix = (f"rename it in {package!r}, or register it there with override=True to replace it on purpose (or "
+               f"uninstall {package})")
     return (f"{kind} {name!r} is registered by both {owner!r}{first} and {package!r}; {package!r} was refused so "
-            f"that it cannot take over {who}'s name: rename it in {package!r}, or register it there with "
-            f"override=True to replace it on purpose (or uninstall {package})")
+            f"that it cannot take over {who}'s name: {fix}")
 
 
 def _clash_among(kind: str, name: str, packages: list[str], overriding: int) -> str:
