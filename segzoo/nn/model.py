@@ -83,16 +83,23 @@ class SegmentationModel(nn.Module):
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=self.align_corners)
         return logits
 
+    def decode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(decoder output, encoder features)`` of a checked input: what :meth:`forward` and
+        :meth:`forward_with_aux` both run. Override it to hand the decoder more than the features, e.g. SegNet's
+        pooling indices from its encoder."""
+        features = self.encoder(x)
+        return self.decoder(features), features
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        features = self.encoder(x)
-        return self._logits(self.head(self.decoder(features)), x.shape[-2:])
+        decoded, _ = self.decode(x)
+        return self._logits(self.head(decoded), x.shape[-2:])
 
     def forward_with_aux(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"out": logits, "aux": auxiliary logits}`` (``aux`` only when the model has an auxiliary head)."""
         self.check_input(x)
-        features = self.encoder(x)
-        result = {"out": self._logits(self.head(self.decoder(features)), x.shape[-2:])}
+        decoded, features = self.decode(x)
+        result = {"out": self._logits(self.head(decoded), x.shape[-2:])}
         if self.aux_head is not None:
             aux = self.aux_head(features[self.aux_head.feature_index])
             result["aux"] = self._logits(aux, x.shape[-2:])

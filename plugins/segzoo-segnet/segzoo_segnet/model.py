@@ -85,22 +85,9 @@ class SegNetModel(SegmentationModel):
 
     discontinuous = True  # unpooling writes each value at its window's argmax: a near tie can move it
 
-    def _decode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def decode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         features, indices, sizes = self.encoder.forward_with_indices(x)
         return self.decoder(features, indices, sizes), features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        decoded, _ = self._decode(x)
-        return self._logits(self.head(decoded), x.shape[-2:])
-
-    def forward_with_aux(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        self.check_input(x)
-        decoded, features = self._decode(x)
-        result = {"out": self._logits(self.head(decoded), x.shape[-2:])}
-        if self.aux_head is not None:
-            result["aux"] = self._logits(self.aux_head(features[self.aux_head.feature_index]), x.shape[-2:])
-        return result
 
 
 def build_segnet(
