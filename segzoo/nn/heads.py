@@ -37,7 +37,8 @@ class SegmentationHead(nn.Module):
 class AuxiliaryHead(SegmentationHead):
     """Training-time FCN head on an intermediate encoder feature (``feature_index``), as in torchvision and PSPNet.
 
-    ``block`` is 3x3 conv-BN-ReLU to ``hidden_channels`` (default ``in_channels // 4``), then dropout and a 1x1 classifier.
+    ``block`` is 3x3 conv-BN-ReLU to ``hidden_channels`` (default ``in_channels // 4``; dilated by ``dilation``, as in
+    mmseg's FCN-D6), then dropout and a 1x1 classifier.
     """
 
     def __init__(
@@ -48,11 +49,12 @@ class AuxiliaryHead(SegmentationHead):
         feature_index: int,
         dropout: float = 0.1,
         hidden_channels: int | None = None,
+        dilation: int = 1,
     ) -> None:
         hidden = hidden_channels or in_channels // 4
         super().__init__(hidden, num_classes, dropout=0.0)
         self.feature_index = feature_index
-        self.block = ConvBNReLU(in_channels, hidden, 3)
+        self.block = ConvBNReLU(in_channels, hidden, 3, dilation=dilation)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,10 @@
     head.classifier.*            <- classifier.4.*       (Dropout(0.1) then 1x1 conv to classes)
     aux_head.block.{0,1}.*, aux_head.classifier.*  <- aux_classifier.{0,1,4}.*
 
+mmseg's ``FCNHead`` is the same decoder with options (``num_convs``, ``concat_input``, ``head_dilation``...): its
+``convs.0`` is ``decoder.block``, ``convs.{i>0}`` are ``decoder.convs.{i-1}``, ``conv_cat`` is ``decoder.fuse``
+(see :mod:`segzoo_fcn.mmseg`).
+
 ``fcn8s``: the paper's skip architecture on any encoder at output stride 32: a 1x1 score layer on the stride-32 map
 (``head.classifier``), upsampled 2x and added to a score layer on the stride-16 map (``decoder.score_16``), upsampled
 2x and added to a score layer on the stride-8 map (``decoder.score_8``), then upsampled 8x to the input.
@@ -33,16 +37,41 @@ from segzoo.nn import (
 
 # -- fcn (torchvision) -------------------------------------------------------------------------------------------------
 class FCNDecoder(Decoder):
-    """3x3 conv (no bias) to a quarter of the channels, BN, ReLU on the deepest feature (torchvision's FCNHead minus
-    its dropout and classifier, which are the head's)."""
+    """FCN head minus its dropout and classifier (which are the head's), on the deepest feature.
 
-    def __init__(self, in_channels: int) -> None:
+    torchvision's: one 3x3 conv (no bias) to a quarter of the channels, BN, ReLU (``block``). mmseg's ``FCNHead``
+    adds ``num_convs - 1`` more conv-BN-ReLU (``convs``), an optional ``dilation`` of all of them, and with
+    ``concat_input`` a conv-BN-ReLU (``fuse``) over the concatenated input and output.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        *,
+        channels: int | None = None,
+        num_convs: int = 1,
+        kernel_size: int = 3,
+        dilation: int = 1,
+        concat_input: bool = False,
+    ) -> None:
         super().__init__()
-        self.out_channels = in_channels // 4
-        self.block = ConvBNReLU(in_channels, self.out_channels, 3)
+        if num_convs < 1 or kernel_size < 1 or dilation < 1:
+            raise ConfigurationError(
+                f"fcn: num_convs, kernel_size and head_dilation must be positive, got {num_convs}, {kernel_size}, "
+                f"{dilation}"
+            )
+        self.out_channels = channels or in_channels // 4
+        self.block = ConvBNReLU(in_channels, self.out_channels, kernel_size, dilation=dilation)
+        self.convs = nn.Sequential(
+            *(ConvBNReLU(self.out_channels, self.out_channels, kernel_size, dilation=dilation)
+              for _ in range(num_convs - 1))
+        )
+        self.fuse = ConvBNReLU(in_channels + self.out_channels, self.out_channels, kernel_size) if concat_input else None
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        return self.block(features[-1])
+        x = features[-1]
+        out = self.convs(self.block(x))
+        return out if self.fuse is None else self.fuse(torch.cat([x, out], dim=1))
 
 
 def build_fcn(
@@ -54,14 +83,27 @@ def build_fcn(
     output_stride: int = 8,
     aux: bool = False,
     aux_index: int = -2,
+    head_channels: int | None = None,
+    num_convs: int = 1,
+    kernel_size: int = 3,
+    head_dilation: int = 1,
+    concat_input: bool = False,
+    aux_dilation: int = 1,
+    align_corners: bool = False,
+    encoder_options: dict | None = None,
 ) -> SegmentationModel:
-    """torchvision's FCN: dilated encoder -> 3x3 conv-BN-ReLU (C/4) -> Dropout(0.1) -> 1x1 classifier.
+    """FCN: dilated encoder -> conv-BN-ReLU head -> Dropout(0.1) -> 1x1 classifier (torchvision's by default).
 
     ``aux`` adds the same head (on C/4 of the feature's channels) on encoder feature ``aux_index`` (default: the one
-    before the last, ResNet's layer3), as torchvision's ``aux_classifier``.
+    before the last, ResNet's layer3), as torchvision's ``aux_classifier``. mmseg's ``FCNHead`` variants:
+    ``head_channels`` (default C/4), ``num_convs``, ``kernel_size``, ``head_dilation``, ``concat_input``,
+    ``aux_dilation`` (its FCN-D6 dilates both heads by 6); ``align_corners`` for the logits resize;
+    ``encoder_options`` for a segzoo-registered encoder (e.g. ``resnet50_v1c``'s ``dilations``).
     """
-    enc = create_encoder(encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder)
-    decoder = FCNDecoder(enc.out_channels[-1])
+    enc = create_encoder(encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder,
+                         options=encoder_options)
+    decoder = FCNDecoder(enc.out_channels[-1], channels=head_channels, num_convs=num_convs, kernel_size=kernel_size,
+                         dilation=head_dilation, concat_input=concat_input)
     head = SegmentationHead(decoder.out_channels, num_classes)
     head.dropout = nn.Dropout(0.1)  # torchvision's FCNHead uses element-wise dropout, not Dropout2d
     aux_head = None
@@ -70,8 +112,10 @@ def build_fcn(
         if not -n <= aux_index < n:
             raise ConfigurationError(f"fcn: aux_index={aux_index} is out of range for an encoder with {n} feature maps")
         index = aux_index % n
-        aux_head = AuxiliaryHead(enc.out_channels[index], num_classes, feature_index=index)
-    return SegmentationModel(enc, decoder, head, aux_head)
+        aux_head = AuxiliaryHead(enc.out_channels[index], num_classes, feature_index=index, dilation=aux_dilation)
+    model = SegmentationModel(enc, decoder, head, aux_head)
+    model.align_corners = align_corners
+    return model
 
 
 # -- fcn8s (Long et al.) -----------------------------------------------------------------------------------------------
