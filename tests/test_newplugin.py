@@ -7,6 +7,7 @@ the shared virtualenv); subprocesses see it through ``PYTHONPATH``, as they woul
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -15,13 +16,31 @@ from segzoo.newplugin import new_plugin, template_tokens
 from segzoo.testing._install import install_wheel, run
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
+def _install(tmp_path_factory, **options):
     tmp = tmp_path_factory.mktemp("newplugin")
-    source = new_plugin("demo-thing", tmp / "src")
+    source = new_plugin("demo-thing", tmp / "src", **options)
     site = tmp / "site"
     project = install_wheel(source, site, tmp / "work")
     return {"source": source, "site": site, "project": project}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    return _install(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def own_encoder(tmp_path_factory):
+    return _install(tmp_path_factory, own_encoder=True)
+
+
+def _run_own_tests(installed) -> str:
+    # one torch thread: the machine's cores are shared with the other pytest workers
+    result = run(["pytest", "-q", "-rs", "-p", "no:cacheprovider"], installed["site"], cwd=installed["project"],
+                 OMP_NUM_THREADS="1")
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "skipped" not in result.stdout and "failed" not in result.stdout, result.stdout[-3000:]
+    return result.stdout
 
 
 def test_generated_files(installed):
@@ -33,10 +52,14 @@ def test_generated_files(installed):
         "segzoo_demo_thing/model.py", "segzoo_demo_thing/plugin.py", "tests/test_segzoo_demo_thing.py",
     ]
     text = "\n".join(p.read_text() for p in source.rglob("*") if p.is_file())
-    assert "{{" not in text and "}}" not in text
+    assert not re.search(r"\{\{ *(\w+|if [\w ]+|end) *\}\}", text), "a placeholder or option marker was left"
     pyproject = (source / "pyproject.toml").read_text()
     assert '[project.entry-points.segzoo]\ndemo-thing = "segzoo_demo_thing.plugin"' in pyproject
-    assert "SEGZOO_PLUGIN_API = 1" in (source / "segzoo_demo_thing" / "plugin.py").read_text()
+    plugin = (source / "segzoo_demo_thing" / "plugin.py").read_text()
+    assert "SEGZOO_PLUGIN_API = 1" in plugin
+    assert '"segzoo_demo_thing.model:build_demo_thing"' in plugin  # lazy factories: no model import at discovery
+    assert "import torch" not in plugin and "from segzoo_demo_thing" not in plugin
+    assert "register_encoders" not in plugin
 
 
 def test_generated_plugin_is_discovered_and_listed(installed):
@@ -56,16 +79,35 @@ def test_generated_plugin_is_discovered_and_listed(installed):
 
 
 def test_generated_plugin_passes_its_own_tests(installed):
-    # one torch thread: the machine's cores are shared with the other pytest workers
-    result = run(["pytest", "-q", "-p", "no:cacheprovider"], installed["site"], cwd=installed["project"],
-                 OMP_NUM_THREADS="1")
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert "5 passed" in result.stdout, result.stdout[-2000:]
+    out = _run_own_tests(installed)
+    # one item per contract check: discovery 1, architecture 11, loss 1 + 2 modes, dataset 4, catalog entry 6
+    assert re.search(r"\b25 passed", out), out[-2000:]
+
+
+@pytest.mark.slow  # a second generated plugin through its whole contract (~40 s on 2 busy cores)
+def test_own_encoder_plugin_passes_its_own_tests(own_encoder):
+    source = own_encoder["source"]
+    assert (source / "segzoo_demo_thing" / "encoder.py").is_file()
+    plugin = (source / "segzoo_demo_thing" / "plugin.py").read_text()
+    assert '"segzoo_demo_thing.encoder:build_encoder"' in plugin and 'default_encoder="demo-thing-convnet"' in plugin
+    assert not re.search(r"\{\{", plugin + (source / "README.md").read_text())
+    out = _run_own_tests(own_encoder)
+    assert re.search(r"\b26 passed", out), out[-2000:]  # the encoder's own check on top of the 25
+
+
+def test_own_encoder_plugin_registers_its_encoder(own_encoder):
+    result = run(["segzoo.cli", "plugins", "--json"], own_encoder["site"])
+    assert result.returncode == 0, result.stderr
+    plugin = {p["package"]: p for p in json.loads(result.stdout)}["segzoo-demo-thing"]
+    assert plugin["status"] == "ok", plugin["error"]
+    assert plugin["registered"]["encoders"] == ["demo-thing-convnet"]
+    assert plugin["registered"]["models"] == ["demo-thing-convnet-shapes"]
 
 
 def test_names_and_existing_folders_are_checked(tmp_path):
     assert template_tokens("segzoo-my-net")["package"] == "segzoo_my_net"
     assert template_tokens("my-net")["Class"] == "MyNet"
+    assert template_tokens("my-net", own_encoder=True)["encoder"] == "my-net-convnet"
     for bad in ("My_Net", "1net", "net-", "a--b", ""):
         with pytest.raises(SegzooError, match="lower case"):
             template_tokens(bad)

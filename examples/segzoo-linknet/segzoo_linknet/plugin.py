@@ -1,7 +1,8 @@
 """segzoo hooks of segzoo-linknet: the ``linknet`` architecture and one catalog entry whose weights are on the Hub.
 
 Generated with ``segzoo new-plugin linknet`` and completed by hand (the template's example loss and dataset were
-removed: LinkNet needs neither).
+removed: LinkNet needs neither). The architecture is registered as a lazy factory, the string
+``"segzoo_linknet.model:build_linknet"``, so that discovering the plugin imports no torch.
 """
 
 from __future__ import annotations
@@ -42,11 +43,9 @@ CATALOG = [
 
 @segzoo.hookimpl
 def register_architectures(register):
-    from segzoo_linknet.model import build_linknet
-
     register(
         "linknet",
-        build_linknet,
+        "segzoo_linknet.model:build_linknet",  # imported on first use
         default_encoder="resnet18",
         description="LinkNet (Chaurasia & Culurciello 2017): encoder features added back into a light decoder of "
                     "1x1 / 3x3 full-conv x2 / 1x1 blocks",

@@ -11,23 +11,19 @@ from segzoo_linknet.model import LinkNetDecoder
 PACKAGE = "segzoo-linknet"
 
 
-@pytest.mark.parametrize("encoder", ["resnet18", "convnext_atto"])
-@pytest.mark.parametrize("name", contract.architectures_to_check(PACKAGE))
-def test_architecture_contract(name, encoder):
-    # convnext_atto starts at stride 4: the logits come at stride 2 and are upsampled by the model
-    checks = None if encoder == "resnet18" else ["options", "shapes", "gradients", "save_load"]
-    contract.check_architecture(name, encoder=encoder, checks=checks)
+# Everything the plugin registers, with ResNet-18 (discovery, the architecture, the catalog entry and its download
+# from a local Hub), and the main checks again with convnext_atto, which starts at stride 4: the logits come at
+# stride 2 and are upsampled by the model.
+CHECKS = [
+    *contract.plugin_checks(PACKAGE, encoder="resnet18"),
+    *contract.architecture_checks("linknet", encoder="convnext_atto",
+                                  checks=["options", "shapes", "gradients", "save_load"]),
+]
 
 
-@pytest.mark.parametrize("name", contract.catalog_entries_to_check(PACKAGE))
-def test_catalog_entry(name):
-    contract.check_catalog_entry(name)
-
-
-@pytest.mark.parametrize("name", contract.catalog_entries_to_check(PACKAGE))
-def test_weights_download_by_name_from_the_hub(name, hub_server):
-    model = contract.check_hub_entry(hub_server, name)
-    assert model.config["name"] == name
+@contract.parametrize_with_checks(CHECKS)
+def test_contract(check):
+    check()
 
 
 def test_decoder_follows_the_paper():
