@@ -105,13 +105,6 @@ def fetch_hub_file(repo_id: str, filename: str, revision: str | None, *, sha256:
         network.ensure_reachable(repo_id, filename, revision, what=what)  # bounded, instead of ~23-400 s of retries
     try:
         path = Path(hf_hub_download(repo_id, filename, revision=revision))
-    except errors.RepositoryNotFoundError:
-        raise WeightsError(
-            f"{what}: repository {repo_id!r} not found on {constants.ENDPOINT} (404); check the name, or log in "
-            "with `hf auth login` if it is private"
-        ) from None
-    except errors.RevisionNotFoundError:
-        raise WeightsError(f"{what}: revision {revision!r} does not exist in {repo_id!r} (404)") from None
     except errors.LocalEntryNotFoundError:
         if offline():
             raise WeightsNotCachedError(
@@ -122,14 +115,27 @@ def fetch_hub_file(repo_id: str, filename: str, revision: str | None, *, sha256:
             f"{what}: cannot reach {constants.ENDPOINT} to download {where} and it is not cached; check the network "
             "or proxy (or HF_ENDPOINT), or use HF_HUB_OFFLINE=1 with a filled cache"
         ) from None
-    except errors.EntryNotFoundError:
-        raise WeightsError(f"{what}: file {filename!r} not found in {repo_id}{rev} (404)") from None
+    except errors.HfHubHTTPError as err:  # before OSError, which it subclasses
+        raise hub_error(err, repo_id, filename, revision, what) from None
     except OSError as err:
         raise _disk_error(err, what) from None
-    except errors.HfHubHTTPError as err:
-        raise WeightsError(f"{what}: download of {where} failed: {str(err).splitlines()[0]}") from None
     _verify_hub_blob(path, sha256, what)
     return path
+
+
+def hub_error(err: Exception, repo_id: str, filename: str, revision: str | None, what: str) -> WeightsError:
+    """One line for an error answer of the Hub about ``repo_id@revision/filename``."""
+    from huggingface_hub import constants, errors
+
+    rev = f"@{revision}" if revision else ""
+    if isinstance(err, errors.RepositoryNotFoundError):
+        return WeightsError(f"{what}: repository {repo_id!r} not found on {constants.ENDPOINT} (404); check the name, "
+                            "or log in with `hf auth login` if it is private")
+    if isinstance(err, errors.RevisionNotFoundError):
+        return WeightsError(f"{what}: revision {revision!r} does not exist in {repo_id!r} (404)")
+    if isinstance(err, errors.EntryNotFoundError):
+        return WeightsError(f"{what}: file {filename!r} not found in {repo_id}{rev} (404)")
+    return WeightsError(f"{what}: request for {repo_id}{rev}/{filename} failed: {(str(err).splitlines() or [''])[0]}")
 
 
 def _verify_hub_blob(path: Path, sha256: str | None, what: str) -> None:

@@ -44,6 +44,7 @@ def pin_status(entry: dict[str, Any]) -> tuple[bool, str]:
 def resolve_pin(entry: dict[str, Any]) -> dict[str, Any]:
     """The entry's ``weights`` with the revision resolved to a commit and the file's sha256 and size from the Hub."""
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
 
     from segzoo.hub import download, network
 
@@ -59,9 +60,8 @@ def resolve_pin(entry: dict[str, Any]) -> dict[str, Any]:
     url = hf_hub_url(hub["repo_id"], hub["filename"], revision=hub["revision"])
     try:
         meta = get_hf_file_metadata(url, timeout=network.metadata_timeout())
-    except Exception as err:  # noqa: BLE001 - 404s and HTTP errors come as several huggingface_hub types
-        raise WeightsError(f"{what}: {constants.ENDPOINT} answered {type(err).__name__}: "
-                           f"{(str(err).splitlines() or [''])[0][:200]}") from None
+    except HfHubHTTPError as err:
+        raise download.hub_error(err, hub["repo_id"], hub["filename"], hub["revision"], what) from None
     if not meta.commit_hash or not _COMMIT.fullmatch(meta.commit_hash):
         raise WeightsError(f"{what}: {constants.ENDPOINT} gave no commit for {hub['repo_id']}@{hub['revision']}")
     hub["revision"] = meta.commit_hash
