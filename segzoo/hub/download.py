@@ -1,8 +1,10 @@
 """Fetching checkpoint files, always verified before use.
 
-Hub sources go through ``huggingface_hub`` (its cache, revisions, resume, offline mode). URL sources (torchvision's
-download server) are fetched with huggingface_hub's HTTP helper, checked, and converted once to safetensors in
-segzoo's cache beside the Hugging Face cache. A file whose sha256 differs from the expected one is deleted and refused.
+Hub sources go through ``huggingface_hub`` (its cache, revisions, resume, offline mode), after a bounded reachability
+check (:mod:`segzoo.hub.network`). URL sources (torchvision's and mmseg's download servers) are fetched in one bounded
+attempt, checked against the catalog's sha256 or its prefix plus the trust store (:mod:`segzoo.hub.trust`), and
+converted once to verified safetensors in segzoo's cache (:mod:`segzoo.hub.converted`). A file whose sha256 differs
+from the expected one is deleted and refused.
 """
 
 from __future__ import annotations
