@@ -8,9 +8,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from segzoo._boundary import calling
 from segzoo._plugins import registries
 from segzoo._registry import Entry
-from segzoo.errors import NameClashError, PluginNotInstalledError, SegzooError, UnknownNameError
+from segzoo.errors import (
+    ConfigurationError,
+    NameClashError,
+    PluginNotInstalledError,
+    SegzooError,
+    UnknownNameError,
+)
 
 log = logging.getLogger("segzoo")
 
@@ -99,6 +106,20 @@ def _unavailable(arch: str, *, needed_by: str | None = None, requires: str | Non
     return None if provider else ("unknown", "", f"unknown architecture {arch!r}")
 
 
+#: bounds of ``num_classes`` and ``in_channels``: beyond them a value is a typo, and building the model would exhaust
+#: memory before saying anything (a 256-channel head for 10**9 classes needs 1 TB)
+MAX_CLASSES = 65_536
+MAX_IN_CHANNELS = 4_096
+
+
+def check_count(name: str, value: Any, maximum: int) -> None:
+    """Refuse, in one line, a class or channel count that is not an integer from 1 to ``maximum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if not 1 <= value <= maximum:
+        raise ConfigurationError(f"{name} must be from 1 to {maximum:,}, got {value:,}")
+
+
 def create(
     arch: str,
     encoder: str | None = None,
@@ -116,15 +137,16 @@ def create(
     encoder = encoder or entry.metadata.get("default_encoder")
     if not encoder:
         raise SegzooError(f"architecture {arch!r} has no default encoder; pass encoder=...")
-    if num_classes < 1 or in_channels < 1:
-        raise SegzooError(f"num_classes and in_channels must be positive, got {num_classes} and {in_channels}")
-    model = entry.obj(
-        encoder=encoder,
-        num_classes=num_classes,
-        in_channels=in_channels,
-        pretrained_encoder=pretrained_encoder,
-        **options,
-    )
+    check_count("num_classes", num_classes, MAX_CLASSES)
+    check_count("in_channels", in_channels, MAX_IN_CHANNELS)
+    with calling(entry):
+        model = entry.obj(
+            encoder=encoder,
+            num_classes=num_classes,
+            in_channels=in_channels,
+            pretrained_encoder=pretrained_encoder,
+            **options,
+        )
     if not isinstance(model, SegmentationModel):
         raise SegzooError(
             f"architecture {arch!r} from {entry.provider!r} returned {type(model).__name__}, not a SegmentationModel"
@@ -158,6 +180,8 @@ def load(ref: str | Path, *, num_classes: int | None = None, pretrained: bool = 
     """
     from segzoo.hub import loading
 
+    if num_classes is not None:
+        check_count("num_classes", num_classes, MAX_CLASSES)  # before any download
     ref_str = str(ref)
     if ref_str.startswith(HUB_PREFIX):
         model = loading.load_from_hub(ref_str[len(HUB_PREFIX):], pretrained=pretrained)
@@ -186,12 +210,16 @@ def load(ref: str | Path, *, num_classes: int | None = None, pretrained: bool = 
 
 def create_loss(name: str, **options: Any):
     """A registered loss (``segzoo.list_losses()``), called as ``loss(logits, target)``."""
-    return registries().losses.get(name).obj(**options)
+    entry = registries().losses.get(name)
+    with calling(entry):
+        return entry.obj(**options)
 
 
 def create_dataset(name: str, root: str | Path, split: str = "train", **options: Any):
     """A registered dataset read from ``root`` in its original on-disk layout."""
-    return registries().datasets.get(name).obj(root, split, **options)
+    entry = registries().datasets.get(name)
+    with calling(entry):
+        return entry.obj(root, split, **options)
 
 
 def list_losses() -> list[str]:

@@ -6,6 +6,9 @@ traceback and each kind of failure is worded in one place:
 * expected failures: segzoo's own errors, OS errors on the user's files (missing, not writable, disk full...),
   unreadable or oversized images, running out of memory: ``segzoo: error: <what went wrong>``, exit status 1;
 * Ctrl-C: ``segzoo: interrupted``, exit status 130;
+* an exception raised by the code of a registered architecture, encoder, loss or dataset (found by walking the
+  traceback) names that component and the package that registered it, exit status 1: wrong options are the
+  usual cause, else it is that package's bug;
 * anything else is a bug in segzoo or in a plugin, not in the user's input: one line that says so and how to get
   the traceback, exit status 70 (``EX_SOFTWARE``), so that scripts can tell a bug from bad input.
 
@@ -18,18 +21,19 @@ same as with no workers.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import re
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from segzoo.errors import SegzooError
 
-__all__ = ["EXIT_BUG", "EXIT_ERROR", "EXIT_INTERRUPTED", "configure_logging", "message", "run_command",
-           "user_message"]
+__all__ = ["EXIT_BUG", "EXIT_ERROR", "EXIT_INTERRUPTED", "component_of", "configure_logging", "item_error",
+           "message", "run_command", "user_message"]
 
 EXIT_ERROR = 1
 EXIT_BUG = 70
@@ -100,6 +104,87 @@ def _os_message(err: OSError) -> str:
     return f"{text} ({hint})" if hint and hint not in text else text
 
 
+def _loaded(entry: Any) -> Any:
+    """The entry's object if it is already imported (a lazy factory whose module was never imported cannot be in a
+    traceback, and importing it now would cost seconds), else None."""
+    if not entry.lazy:
+        return entry.raw
+    module_name, _, attribute = str(entry.raw).partition(":")
+    value: Any = sys.modules.get(module_name)
+    for part in attribute.split(".") if value is not None else ():
+        value = getattr(value, part, None)
+    return value
+
+
+def _codes(obj: Any) -> list[Any]:
+    """Code objects of a registered callable: a function's own, or the methods of a class (and of its bases from
+    the same package), so ``__init__``, ``__getitem__`` and ``forward`` all count."""
+    obj = getattr(obj, "func", obj)  # functools.partial
+    if isinstance(obj, type):
+        top = obj.__module__.split(".")[0]
+        return [getattr(f, "__code__", None) for cls in obj.__mro__ if cls.__module__.split(".")[0] == top
+                for f in vars(cls).values()]
+    return [getattr(obj, "__code__", None)]
+
+
+_NOTE = "raised by "
+
+
+def _describe(entry: Any) -> str:
+    return f"{entry.kind} {entry.name!r} of {entry.provider}"
+
+
+@contextlib.contextmanager
+def calling(entry: Any) -> Iterator[None]:
+    """Mark an exception raised while calling a registered component with a note naming it and its package (the
+    exception keeps its type: ``create(..., bogus=1)`` still raises TypeError). A constructor inherited from a base
+    class leaves no frame of the plugin in the traceback, so only the caller knows whom to blame."""
+    try:
+        yield
+    except Exception as err:
+        note = _NOTE + _describe(entry)
+        if hasattr(err, "add_note"):  # Python 3.11+
+            err.add_note(note)
+        else:
+            err.__notes__ = [*getattr(err, "__notes__", []), note]  # type: ignore[attr-defined]
+        raise
+
+
+def component_of(err: BaseException) -> str | None:
+    """``"<kind> '<name>' of <package>"`` for the innermost registered architecture, encoder, loss or dataset that
+    raised ``err``: the note :func:`calling` left, else the innermost traceback frame of a component's code (its
+    methods called later: ``forward``, ``__getitem__``), else None."""
+    from segzoo import registry
+
+    for note in getattr(err, "__notes__", ()):
+        if isinstance(note, str) and note.startswith(_NOTE):
+            return note[len(_NOTE):]
+
+    owners: dict[Any, Any] = {}
+    try:
+        for kind in ("architectures", "encoders", "losses", "datasets"):
+            for entry in registry.entries(kind):
+                for code in _codes(_loaded(entry)):
+                    if code is not None:
+                        owners.setdefault(code, entry)
+    except Exception:  # noqa: BLE001 - describing an error must never raise another
+        return None
+    found = None
+    tb = err.__traceback__
+    while tb is not None:
+        found = owners.get(tb.tb_frame.f_code, found)
+        tb = tb.tb_next
+    return None if found is None else _describe(found)
+
+
+def item_error(dataset: Any, index: Any, err: Exception) -> SegzooError:
+    """The one-line error for a dataset item that could not be read: the dataset, its package, the item and the
+    cause. Raised in a DataLoader worker, it reaches the user with the same text (see :func:`message`)."""
+    who = component_of(err) or f"dataset {type(dataset).__name__}"
+    cause = re.sub(r"\[Errno \d+\] ", "", message(err)) or "(no message)"
+    return SegzooError(f"{who} could not read item {index}: {type(err).__name__}: {cause}")
+
+
 def user_message(err: BaseException) -> str | None:
     """One line for an expected failure (bad input, the user's files, resources); None for a bug."""
     from PIL import Image
@@ -128,6 +213,13 @@ def run_command(func: Callable[[Any], int], args: Any, *, verbose: bool = False)
         text = user_message(err)
         if text is not None:
             print(f"segzoo: error: {text}", file=sys.stderr)
+            return EXIT_ERROR
+        component = component_of(err)
+        if component is not None:
+            package = component.rsplit(" of ", 1)[1]
+            print(f"segzoo: error: {component} raised {type(err).__name__}: {message(err) or '(no message)'}; check "
+                  f"the options given to it, else this is a bug in {package}: report it (-v shows the traceback)",
+                  file=sys.stderr)
             return EXIT_ERROR
         print(f"segzoo: error: unexpected {type(err).__name__}: {message(err) or '(no message)'}; this is a bug in "
               f"segzoo or a plugin, not in your input: run again with -v for the traceback and report it",

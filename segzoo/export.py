@@ -40,6 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from segzoo._paths import check_writable
 from segzoo.errors import SegzooError
 
 log = logging.getLogger("segzoo")
@@ -157,6 +158,20 @@ def _export_dynamo(model: nn.Module, example: torch.Tensor, path: Path, opset: i
     return f"torch.export strict={strict}"
 
 
+def _cause(err: BaseException) -> str:
+    """``Type: first line`` of ``err``, followed by its causes (``raise ... from``, or raised while handling): the
+    exporters often raise a bare wrapper (``NotImplementedError()``) whose reason is only in the chain."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen and len(parts) < 4:
+        seen.add(id(current))
+        text = next((line.strip() for line in str(current).splitlines() if line.strip()), "")
+        parts.append(f"{type(current).__name__}: {text[:300]}" if text else type(current).__name__)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return " <- ".join(parts)
+
+
 def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, opset: int | None, dynamic: bool) -> str:
     axes = {0: "batch", 2: "height", 3: "width"} if dynamic else {0: "batch"}
     with warnings.catch_warnings():
@@ -164,6 +179,28 @@ def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, ops
         torch.onnx.export(model, (example,), str(path), dynamo=False, input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": axes, "logits": axes}, opset_version=opset or 17)
     return ""
+
+
+def _declare_axes(path: Path, num_classes: int) -> None:
+    """Write the graph's shapes as the report says: the input's dynamic dimensions named ``batch``, ``height`` and
+    ``width`` everywhere (dynamo calls them ``s77``...), and the class dimension of ``logits`` as the integer (the
+    tracer's final Resize leaves it symbolic, ``Resizelogits_dim_1``)."""
+    try:
+        import onnx
+    except ImportError:
+        return
+    proto = onnx.load(str(path), load_external_data=False)
+    graph = proto.graph
+    rename = {d.dim_param: name for d, name in zip(graph.input[0].type.tensor_type.shape.dim,
+                                                   ("batch", None, "height", "width")) if name and d.dim_param}
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        for d in value.type.tensor_type.shape.dim:
+            if d.dim_param in rename:
+                d.dim_param = rename[d.dim_param]
+    dims = graph.output[0].type.tensor_type.shape.dim
+    if len(dims) == 4:
+        dims[1].dim_value = num_classes
+    onnx.save(proto, str(path))
 
 
 def check_onnx(
@@ -219,8 +256,7 @@ def export_onnx(
     exporter used, dynamic axes, seconds, and (with ``check``) the onnxruntime comparison at two sizes."""
     if exporter not in EXPORTERS:
         raise SegzooError(f"unknown exporter {exporter!r}; choose from {', '.join(EXPORTERS)}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_writable(path, option="ONNX file")  # before the exporters, which would fail late and blame themselves
     model = model.eval().to("cpu")
     sizes = default_sizes(model, size)
     if not dynamic:
@@ -253,8 +289,11 @@ def export_onnx(
             log.debug("%s export failed", name, exc_info=True)
             with contextlib.suppress(OSError):
                 path.unlink()
-            failures.append(f"{name}: {type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}")
+            failures.append(f"{name}: {_cause(err)}")
             continue
+        num_classes = int(getattr(model, "num_classes", 0) or 0)
+        if num_classes:
+            _declare_axes(path, num_classes)
         seconds = time.perf_counter() - start
         report: dict[str, Any] = {
             "path": str(path),

@@ -182,7 +182,7 @@ def bench_model(
         if reference is not None:
             ref_result = evaluate(reference, dataset, preprocessing=pre, settings=settings, batch_size=batch_size,
                                   limit=limit, num_workers=num_workers, progress=progress,
-                                  description=f"{name} eval fp32")
+                                  description=f"{name} eval fp32", class_names=m["class_names"])
             record["mIoU_fp32"] = ref_result["metrics"]["mIoU"]
             record["mIoU_change"] = 100 * (record["mIoU"] - record["mIoU_fp32"])
             reference = None

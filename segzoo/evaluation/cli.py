@@ -105,13 +105,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings, protocol = protocol_settings(model, args, settings)
     from segzoo.evaluation.evaluate import check_classes
 
-    check_classes(model, dataset, name=f"{args.dataset} ({args.split})", model_name=str(args.model))  # fail before building the engine
+    names = check_classes(model, dataset, name=f"{args.dataset} ({args.split})", model_name=str(args.model))
     pre = preprocessing_from_args(model, args)
     engine = Engine(model, args.engine, args.precision, args.device, copy=False)
     result = evaluate(engine, dataset, preprocessing=pre, settings=settings, batch_size=args.batch_size,
                       limit=args.limit, num_workers=args.num_workers, boundary=args.boundary,
                       boundary_tolerance=args.boundary_tolerance, progress=not args.no_progress,
-                      description=f"eval {args.dataset}")
+                      description=f"eval {args.dataset}", class_names=names)
     data = {"model": str(args.model), "dataset": args.dataset, "split": args.split, "images": result["images"],
             "settings": result["settings"], "protocol": protocol, "engine": engine.describe(),
             "metrics": result["metrics"], "timing": result["timing"], "fingerprint": fingerprint(engine.device)}

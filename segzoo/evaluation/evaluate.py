@@ -45,9 +45,15 @@ class EvalDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int):
         from PIL import Image
 
+        from segzoo._boundary import item_error
         from segzoo.data.transforms import pil_to_tensor
 
-        image, mask = self.dataset[index]
+        try:
+            image, mask = self.dataset[index]
+        except SegzooError:
+            raise
+        except Exception as err:  # noqa: BLE001 - one line naming the dataset, also from a DataLoader worker
+            raise item_error(self.dataset, index, err) from err
         if isinstance(image, Image.Image):
             image = self.preprocessing(image)
         if isinstance(mask, Image.Image):
@@ -158,10 +164,12 @@ def evaluate(
     boundary_tolerance: float = 2.0,
     progress: bool = True,
     description: str = "eval",
+    class_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Metrics of ``engine`` (an :class:`~segzoo.inference.Engine` or a model) on ``dataset`` (a segzoo dataset
     returning PIL ``(image, mask)`` pairs, or a :class:`PreparedSplit` of one). Returns ``{"metrics", "timing",
-    "settings", "images"}``."""
+    "settings", "images"}``. ``class_names``: what :func:`check_classes` returned to a caller that already checked
+    (its warning is then not printed twice)."""
     from tqdm.auto import tqdm
 
     from segzoo.inference.modes import InferenceSettings, infer
@@ -171,7 +179,7 @@ def evaluate(
     model = getattr(engine, "model", engine)
     settings = settings or InferenceSettings(batch_size=batch_size)
     preprocessing = preprocessing or Preprocessing.from_model(model)
-    class_names = check_classes(model, dataset)
+    class_names = list(class_names) if class_names is not None else check_classes(model, dataset)
     ignore_index = getattr(dataset, "ignore_index", None)
     num_classes = int(model.num_classes)
     device = getattr(engine, "device", None) or next(model.parameters()).device

@@ -35,8 +35,17 @@ def save_pretrained(model: SegmentationModel, directory: str | Path, *, model_ca
     return directory
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}es" if noun.endswith("s") else f"{n} {noun}s"
+
+
 def default_model_card(config: dict) -> str:
-    name = config.get("name") or f"{config['architecture']}-{config['encoder']}"
+    """The README.md of a saved model. Worded without articles ("a"/"an") so that it reads right for any name, and
+    without repeating the name of an architecture that is its own encoder (``enet``, not ``enet-enet``)."""
+    arch, encoder = config["architecture"], config.get("encoder")
+    own_encoder = not encoder or encoder == arch
+    name = config.get("name") or (arch if own_encoder else f"{arch}-{encoder}")
+    version = config.get("segzoo_version")
     classes = config.get("class_names")
     front = [
         "---",
@@ -52,9 +61,11 @@ def default_model_card(config: dict) -> str:
         "",
         f"# {name}",
         "",
-        f"A `{config['architecture']}` semantic segmentation model with a `{config['encoder']}` encoder, "
-        f"{config['num_classes']} classes, {config.get('in_channels', 3)} input channels, saved with "
-        f"[segzoo](https://github.com/segzoo/segzoo) {config.get('segzoo_version', '')}.",
+        f"Semantic segmentation model: architecture `{arch}`"
+        + (" (with its own encoder)" if own_encoder else f", encoder `{encoder}`")
+        + f", {_count(int(config['num_classes']), 'class')}"
+        + f", {_count(int(config.get('in_channels', 3)), 'input channel')}."
+        + f" Saved with [segzoo](https://github.com/segzoo/segzoo){' ' + version if version else ''}.",
         "",
         "```python",
         "import segzoo",

@@ -131,6 +131,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise SegzooError(f"image(s) not found: {', '.join(missing[:5])}")
+    for path in paths:
+        open_input(path, decode=False)  # unreadable or oversized images fail now, not after loading the model
     check_writable(args.out, option="--out", directory=True)
     if args.json not in (None, "-"):
         check_writable(args.json, option="--json")

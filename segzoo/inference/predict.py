@@ -158,14 +158,16 @@ def save_prediction(
     return {"image": str(image_path), "mask": str(mask_path), "overlay": str(overlay_path), "classes": present}
 
 
-def open_input(path: Path) -> Image.Image:
+def open_input(path: Path, *, decode: bool = True) -> Image.Image:
     """The decoded image, or a one-line error: missing, not an image, or over Pillow's decompression-bomb limit
-    (``PIL.Image.MAX_IMAGE_PIXELS``; Pillow only warns up to twice the limit, segzoo refuses from the limit on)."""
+    (``PIL.Image.MAX_IMAGE_PIXELS``; Pillow only warns up to twice the limit, segzoo refuses from the limit on).
+    ``decode=False`` reads only the header: the checks for every input, before a model is loaded."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                im.load()
+                if decode:
+                    im.load()
                 return im
     except FileNotFoundError:
         raise SegzooError(f"image {path} does not exist") from None

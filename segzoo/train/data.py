@@ -27,7 +27,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from segzoo._boundary import item_error
 from segzoo.data import transforms as T
+from segzoo.errors import SegzooError
 from segzoo.train.config import TrainConfig, TrainConfigError
 
 __all__ = [
@@ -308,7 +310,12 @@ class SeededSamples(Dataset):
         return len(self.dataset)
 
     def _load(self, index: int) -> Any:
-        image, mask = self.dataset[index]
+        try:
+            image, mask = self.dataset[index]
+        except SegzooError:
+            raise
+        except Exception as err:  # noqa: BLE001 - one line naming the dataset, also from a DataLoader worker
+            raise item_error(self.dataset, index, err) from err
         if self.transform is not None and isinstance(image, Image.Image):
             image, mask = self.transform(image, mask)
         return image, mask

@@ -591,9 +591,13 @@ class Trainer:
 
         st, c = self.state, self.config
         card = default_model_card({**self.model.config, "segzoo_version": ""})
+        world = self.info.world_size
+        total = c.batch_size * world
+        crops = f"{total} crop{'' if total == 1 else 's'}" + (f" ({c.batch_size} on each of {world} processes)" if world > 1
+                                                    else "")
         lines = ["", "## Training", "", f"Trained with `segzoo train` on `{c.dataset}` "
-                 f"(train split `{c.train_split}`, val split `{c.val_split}`), {st.iteration} iterations of "
-                 f"{c.batch_size} x {self.info.world_size} crops of {c.crop_hw[0]}x{c.crop_hw[1]}."]
+                 f"(train split `{c.train_split}`, val split `{c.val_split}`): {st.iteration} iterations, each on "
+                 f"{crops} of {c.crop_hw[0]}x{c.crop_hw[1]} pixels."]
         if which == "best" and st.best_metric is not None:
             lines.append(f"Best validation mIoU {st.best_metric:.4f} at iteration {st.best_iteration}.")
         return card + "\n".join(lines) + "\n"
