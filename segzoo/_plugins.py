@@ -290,7 +290,7 @@ def _describe(err: BaseException) -> str:
 
 
 def _clash_with_earlier(kind: str, name: str, owner: str, package: str) -> str:
-    who = "segzoo's core" if owner == "segzoo" else f"{owner!r}"
+    who = "segzoo's core" if owner == "segzoo" else owner
     first = " (first-party)" if owner in FIRST_PARTY else ""
     if package.startswith("SEGZOO_REGISTRY:"):
         fix = 'rename the entry, or give it "override": true to replace it on purpose'

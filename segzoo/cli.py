@@ -48,7 +48,7 @@ def _installed(entry: dict) -> str:
         plugin = registry.plugin(package)
         return (plugin.error if plugin and plugin.error else "disabled") + f": {package}"  # "disabled by SEGZOO_..."
     if reason == "replaced":
-        return f"replaced by {package}, see segzoo info {entry['name']}"
+        return f"replaced by {package} (override=True)"
     return f"{reason}: {package}, see segzoo plugins"
 
 
@@ -102,7 +102,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"  pinned        {'yes' if entry['pinned'] else 'no'}: {entry['pin_reason']}",
         f"  license       {entry['license']}",
         f"  paper         {entry['paper']['title']} {entry['paper']['url']}",
-        f"  package       {entry['requires']} ({'installed' if entry['available'] else 'not installed'})",
+        f"  package       {entry['requires']} ({'installed' if entry['available'] else _installed(entry)})",
     ]
     _emit(args, entry, "\n".join(lines))
     return 0
@@ -131,15 +131,15 @@ def _parameter_count(entry: dict, state: dict) -> int | None:
     parameters), found by building the architecture on the meta device; None when it is not installed."""
     import torch
 
-    import segzoo
+    from segzoo._api import create_from_config
 
     if not entry.get("available"):
         return None
     try:
         with torch.device("meta"):
-            model = segzoo.create_from_config(entry)
+            model = create_from_config(entry)
     except Exception:  # noqa: BLE001 - a constructor that computes on tensors: build it for real
-        model = segzoo.create_from_config(entry)
+        model = create_from_config(entry)
     names = {n for n, _ in model.named_parameters()}
     return int(sum(t.numel() for k, t in state.items() if k in names))
 

@@ -66,7 +66,7 @@ def test_third_party_cannot_take_a_first_party_name(site, dist):
 
 
 @pytest.mark.parametrize("dist", ["segzoo-aaa-enet", "segzoo-zzz-enet"])
-def test_override_replaces_on_purpose_and_catalog_requires_is_checked(site, dist):
+def test_override_replaces_on_purpose_and_catalog_requires_is_checked(site, dist, capsys):
     make_dist(site, dist, "segzoo_t_enet", arch_plugin("unet", override=True))
     assert status(dist) == ("ok", None) and status("segzoo-unet") == ("ok", None)
     assert registry.get("architectures", "unet").provider == dist
@@ -78,6 +78,8 @@ def test_override_replaces_on_purpose_and_catalog_requires_is_checked(site, dist
     assert "\n" not in message
     assert f"needs architecture 'unet' from 'segzoo-unet', but '{dist}' replaced it" in message
     assert f"SEGZOO_DISABLE_PLUGINS={dist}" in message
+    assert main(["list", "unet-mobilenetv3-camvid"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].endswith(f"replaced by {dist} (override=True)")
 
 
 @pytest.mark.parametrize("names", [("segzoo-aaa", "segzoo-zzz"), ("segzoo-zzz", "segzoo-aaa")])
