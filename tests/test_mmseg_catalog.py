@@ -1,0 +1,231 @@
+"""The generated mmsegmentation catalog: reproducible from mmseg's metafiles, documented, converted, evaluated with
+its published protocol. Tests that need the mmseg twin skip without it (the test extras install it)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import segzoo
+from segzoo import _plugins
+from segzoo.errors import SegzooError, WeightsError
+from segzoo.inference.preprocessing import Preprocessing
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str):
+    """A module of scripts/ (not a package), imported from its file."""
+    if name in sys.modules:
+        return sys.modules[name]
+    sys.path.insert(0, str(ROOT / "scripts"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _registry() -> list[dict]:
+    return json.loads((ROOT / "registry.json").read_text())["models"]
+
+
+def _mmseg_entries() -> list[dict]:
+    return [e for e in _registry() if e["weights"]["format"] == "mmseg"]
+
+
+# -- the files the generator writes ------------------------------------------------------------------------------------
+def test_catalog_page_is_generated_from_registry_json():
+    page = _script("catalog_page")
+    models = _registry()
+    expected = page.render_page(models)
+    assert (ROOT / "docs" / "zoo.md").read_text() == expected, "run python scripts/catalog_page.py"
+    for entry in models:  # every entry is listed, with its published metric
+        row = next(line for line in expected.splitlines() if line.startswith(f"| `{entry['name']}` |"))
+        for key, value in entry["metrics"]["values"].items():
+            assert f"{key} {value:g}" in row
+
+
+def test_page_groups_by_family_and_dataset():
+    page = _script("catalog_page")
+    entry = {"name": "x-1", "architecture": "pspnet", "encoder": "e", "upstream": {"config": "configs/hrnet/a.py"},
+             "dataset": {"name": "DRIVE", "eval": "DRIVE test"}, "metrics": {"values": {"mDice": 88.38}},
+             "weights": {"format": "mmseg", "url": "https://h/x.pth"}}
+    text = page.render_page([entry, {**entry, "name": "x-2", "upstream": {"config": "configs/pspnet/b.py"}}])
+    assert text.index("## HRNet (FCN head)") < text.index("### DRIVE") < text.index("`x-1`") < text.index("## PSPNet")
+    assert "mDice 88.38" in text and "2 models" in text
+
+
+def test_splice_keeps_other_entries_byte_for_byte():
+    gen = _script("generate_mmseg_catalog")
+    text = (ROOT / "registry.json").read_text()
+    without = gen.splice(text, [])
+    head, kept, _ = gen.split_models(without)
+    _, every, _ = gen.split_models(text)
+    assert kept == [e for e in every if json.loads(e)["weights"]["format"] != "mmseg"]
+    assert gen.splice(without, _mmseg_entries()) == text  # the generated part is appended, in order
+    with pytest.raises(SystemExit, match="already taken"):
+        gen.splice(text, [{**_mmseg_entries()[0], "name": json.loads(kept[0])["name"]}])
+
+
+def test_catalog_names():
+    gen = _script("generate_mmseg_catalog")
+    assert gen.catalog_name("pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024") == \
+        "pspnet-r50-d8-40k-cityscapes-512x1024"
+    assert gen.catalog_name("unet/unet_s5-d16_deeplabv3_4xb4-40k_chase-db1-128x128") == \
+        "unet-s5-d16-deeplabv3-40k-chase-db1-128x128"
+    assert gen.catalog_name("deeplabv3plus/deeplabv3plus_r50-d8_4xb2-300k_mapillay_v1_65-1280x1280") == \
+        "deeplabv3plus-r50-d8-300k-mapillary-v1-65-1280x1280"
+    assert gen.full_catalog_name("ocrnet/ocrnet_r101-d8_8xb2-40k_cityscapes-512x1024") == \
+        "ocrnet-r101-d8-8xb2-40k-cityscapes-512x1024"
+
+
+def test_generated_entries_are_complete():
+    entries = _mmseg_entries()
+    if not entries:
+        pytest.skip("no mmseg entries generated yet")
+    names = [e["name"] for e in _registry()]
+    assert len(names) == len(set(names))
+    for e in entries:
+        where = e["name"]
+        assert e["weights"]["url"].endswith(f"-{e['weights']['sha256']}.pth"), where
+        assert len(e["palette"]) == len(e["class_names"]) == e["num_classes"], where
+        assert e["preprocessing"]["mean"] == [0.485, 0.456, 0.406], where  # 123.675/255...
+        assert e["license"] == "Apache-2.0" and e["paper"]["url"].startswith("https://"), where
+        assert e["metrics"]["values"] and "metafile.yaml" in e["metrics"]["source"], where
+        assert e["upstream"]["config"].startswith("configs/") and e["training"]["iterations"] >= 1000, where
+        if e["inference"]["mode"] == "slide":
+            assert len(e["inference"]["crop"]) == len(e["inference"]["stride"]) == 2, where
+        assert segzoo.list_models(e["name"].split("-")[0] + "-*"), where
+
+
+# -- against the installed mmseg ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mmseg_twin():
+    pytest.importorskip("mmseg")
+    return importlib.import_module("segzoo.testing.mmseg")
+
+
+def test_keep_ratio_resize_is_mmcvs(mmseg_twin):
+    from mmcv.image import rescale_size
+
+    for limits in ((2048, 1024), (2048, 512), (520, 520), (2049, 1025), (584, 565)):
+        pre = Preprocessing(resize={"max_long_side": max(limits), "max_short_side": min(limits)})
+        for size in ((2048, 1024), (683, 512), (500, 375), (375, 500), (1600, 1200), (3000, 500), (565, 584)):
+            assert pre.output_size(*size) == rescale_size(size, limits), (limits, size)
+
+
+def test_errata_name_the_checkpoints_real_config(mmseg_twin):
+    gen = _script("generate_mmseg_catalog")
+    urls = {gen.sha_prefix(m["Weights"]): m["Weights"] for f in gen.FAMILIES for m in gen.metafile_models(f)}
+    for sha, config in gen.ERRATA.items():
+        assert mmseg_twin.config_path(config).is_file(), config
+        model, backbone, schedule = config.split("/")[1].split("_")[:3]  # e.g. ocrnet, hr18s, 4xb4-160k
+        assert f"/{model}_{backbone}_" in urls[sha] and f"_{schedule.split('-')[-1]}_" in urls[sha], (sha, config)
+
+
+@pytest.mark.slow
+def test_generator_reproduces_registry_and_docs(mmseg_twin, capsys):
+    """Re-running the generator over every family (about 40 s: one mmengine Config per checkpoint) writes
+    registry.json, docs/zoo.md and docs/mmseg-left-out.md byte for byte as committed."""
+    gen = _script("generate_mmseg_catalog")
+    assert gen.main(["--check"]) == 0, capsys.readouterr().out
+
+
+# -- segzoo convert -------------------------------------------------------------------------------------------------
+def _convertible(prefix: str) -> dict:
+    from segzoo.hub.loading import converter_for
+
+    for entry in _mmseg_entries():
+        if entry["name"].startswith(prefix):
+            try:
+                converter_for(entry)
+            except SegzooError:
+                break
+            return entry
+    pytest.skip(f"no {prefix}* entry with an installed converter")
+
+
+@pytest.fixture(scope="module")
+def mmseg_checkpoint(mmseg_twin, tmp_path_factory):
+    """A random mmseg PSPNet R-18 saved the way mmseg saves checkpoints, and its twin."""
+    entry = _convertible("pspnet-r18-d8")
+    twin = mmseg_twin.randomize_(mmseg_twin.build_twin(entry["upstream"]["config"][8:-3]), seed=3)
+    path = tmp_path_factory.mktemp("mmseg") / "pspnet_r18.pth"
+    torch.save({"state_dict": twin.state_dict(), "meta": {"mmseg_version": "1.2.2", "epoch": 1}}, path)
+    return entry, twin, path
+
+
+def test_convert_refuses_a_file_of_another_hash(mmseg_checkpoint, tmp_path):
+    entry, _, path = mmseg_checkpoint
+    with pytest.raises(WeightsError, match=f"expects {entry['weights']['sha256']}.*--no-verify") as err:
+        segzoo.convert(entry["name"], path, tmp_path / "out")
+    assert "\n" not in str(err.value) and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_convert_gives_mmsegs_logits(mmseg_twin, mmseg_checkpoint, tmp_path, capsys, caplog):
+    from segzoo.cli import main
+
+    entry, twin, path = mmseg_checkpoint
+    out = tmp_path / "converted"
+    assert main(["convert", entry["name"], str(path), "-o", str(out), "--no-verify"]) == 0
+    assert "NOT verified" in capsys.readouterr().out
+    assert "NOT VERIFIED" in caplog.text
+    model = segzoo.load(out)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), mmseg_twin.twin_logits(twin, x), atol=1e-4, rtol=0)
+    assert model.config["inference"] == entry["inference"] and model.config["palette"] == entry["palette"]
+
+
+@pytest.mark.slow
+def test_convert_verifies_against_the_entry(mmseg_checkpoint, tmp_path, monkeypatch):
+    from segzoo.hub.download import file_sha256
+
+    entry, _, path = mmseg_checkpoint
+    mine = {k: v for k, v in entry.items()}
+    mine.update(name="my-pspnet", weights={**entry["weights"], "sha256": file_sha256(path)[:12]})
+    catalog = tmp_path / "mine.json"
+    catalog.write_text(json.dumps({"schema_version": 1, "models": [mine]}))
+    monkeypatch.setenv("SEGZOO_REGISTRY", str(catalog))
+    _plugins.reset()
+    try:
+        out = segzoo.convert("my-pspnet", path, tmp_path / "ok")
+        assert segzoo.load(out).config["name"] == "my-pspnet"
+    finally:
+        _plugins.reset()
+
+
+# -- eval: the published protocol ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def published_dir(tmp_path_factory):
+    if "fcn" not in segzoo.list_architectures() or "shapes" not in segzoo.list_datasets():
+        pytest.skip("needs segzoo-fcn and segzoo-datasets")
+    torch.manual_seed(0)
+    model = segzoo.create("fcn", encoder="resnet18", num_classes=3).eval()
+    model.config["inference"] = {"mode": "slide", "crop": [48, 40], "stride": [32, 24], "align_corners": False}
+    return model.save_pretrained(tmp_path_factory.mktemp("published") / "fcn")
+
+
+def _eval(capsys, *args) -> tuple[dict, str]:
+    from segzoo.cli import main
+
+    assert main(["eval", *args, "--dataset", "shapes", "--split", "val", "--dataset-option", "length=2",
+                 "--dataset-option", "size=64", "--engine", "eager", "--no-progress", "--json", "-"]) == 0
+    out = capsys.readouterr().out
+    return json.loads(out), out
+
+
+def test_eval_uses_the_published_protocol_unless_told_otherwise(published_dir, capsys):
+    data, _ = _eval(capsys, str(published_dir))
+    assert data["settings"]["mode"] == "slide"
+    assert data["settings"]["crop"] == [48, 40] and data["settings"]["stride"] == [32, 24]
+    assert "the published protocol" in data["protocol"]
+    data, _ = _eval(capsys, str(published_dir), "--mode", "whole")
+    assert data["settings"]["mode"] == "whole" and data["protocol"] == "whole image, as requested"
