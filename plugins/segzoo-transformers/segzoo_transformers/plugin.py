@@ -50,3 +50,5 @@ def register_converters(register) -> None:
              description="transformers SegformerForSemanticSegmentation (transformers 4 or 5 key names)")
     register("transformers:upernet", "segzoo_transformers.convert:convert_upernet",
              description="transformers UperNetForSemanticSegmentation with a ConvNextBackbone")
+    register("mmseg:segformer", "segzoo_transformers.mmseg_segformer:convert_mmseg",
+             description="mmsegmentation SegFormer (MixVisionTransformer B0-B5 + SegformerHead)")

@@ -47,14 +47,22 @@ class SegformerMLP(nn.Module):
 
 
 class SegformerDecoder(Decoder):
-    """All-MLP decoder; ``forward`` returns the fused map (``decoder_channels``) at the finest used stride."""
+    """All-MLP decoder; ``forward`` returns the fused map (``decoder_channels``) at the finest used stride.
+
+    ``projection="conv-bn-relu"`` projects each map with a 1x1 conv-BN-ReLU (``linear_projections.{i}.{0,1}``), as
+    mmsegmentation's ``SegformerHead`` does, instead of the paper's linear layer.
+    """
 
     input_divisor = 1  # every resize is to a computed size: any input size works
 
-    def __init__(self, in_channels: list[int], feature_indices: list[int], channels: int = 256) -> None:
+    def __init__(
+        self, in_channels: list[int], feature_indices: list[int], channels: int = 256, *, projection: str = "linear"
+    ) -> None:
         super().__init__()
+        if projection not in PROJECTIONS:
+            raise ConfigurationError(f"projection must be one of {sorted(PROJECTIONS)}, got {projection!r}")
         self.feature_indices = list(feature_indices)
-        self.linear_projections = nn.ModuleList(SegformerMLP(c, channels) for c in in_channels)
+        self.linear_projections = nn.ModuleList(PROJECTIONS[projection](c, channels) for c in in_channels)
         self.fuse = ConvBNReLU(channels * len(in_channels), channels, 1)
         self.out_channels = channels
 
@@ -70,6 +78,14 @@ class SegformerDecoder(Decoder):
         return self.fuse(torch.cat(projected[::-1], dim=1))
 
 
+def _conv_bn_relu(in_channels: int, out_channels: int) -> nn.Module:
+    return ConvBNReLU(in_channels, out_channels, 1)
+
+
+#: how the decoder projects each encoder map to ``decoder_channels``
+PROJECTIONS = {"linear": SegformerMLP, "conv-bn-relu": _conv_bn_relu}
+
+
 def default_decoder_channels(encoder: str) -> int:
     cfg = MIT_CONFIGS.get(encoder)
     return cfg.decoder_hidden_size if cfg is not None else 256
@@ -83,10 +99,23 @@ def build_segformer(
     pretrained_encoder: bool,
     decoder_channels: int | None = None,
     dropout: float = 0.1,
+    projection: str = "linear",
+    layer_norm_eps: float | None = None,
 ) -> SegmentationModel:
+    """SegFormer on any pyramid encoder (default MiT).
+
+    Options: ``decoder_channels`` (default: the variant's, 256 for B0/B1 and 768 for B2-B5, 256 for other
+    encoders), ``dropout`` before the classifier, ``projection`` (``"linear"``: the paper and transformers;
+    ``"conv-bn-relu"``: mmsegmentation's head), ``layer_norm_eps`` (every encoder LayerNorm's eps; transformers uses
+    PyTorch's 1e-5, mmsegmentation and NVlabs 1e-6).
+    """
     enc = create_encoder(encoder, in_channels=in_channels, pretrained=pretrained_encoder)
+    if layer_norm_eps is not None:
+        for module in enc.modules():
+            if isinstance(module, nn.LayerNorm):
+                module.eps = float(layer_norm_eps)
     indices = pyramid_indices(enc)
     channels = decoder_channels or default_decoder_channels(encoder)
-    dec = SegformerDecoder([enc.out_channels[i] for i in indices], indices, channels)
+    dec = SegformerDecoder([enc.out_channels[i] for i in indices], indices, channels, projection=projection)
     head = SegmentationHead(channels, num_classes, dropout=dropout)
     return SegmentationModel(enc, dec, head)
