@@ -58,7 +58,7 @@ def resolve(spec: str, what: str) -> Callable[..., Any]:
         value: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             value = getattr(value, part)
-    except Exception as err:  # noqa: BLE001 - whatever the plugin's module raises becomes one line naming it
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - whatever the plugin's module raises: one line naming it
         cause = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
         raise PluginError(
             f"{what} cannot be loaded from {spec!r}: {type(err).__name__}: {cause}; reinstall or upgrade the "
