@@ -152,7 +152,8 @@ class Registries:
                 + ", ".join(f"{p.package} ({p.why_unavailable()})" for p in unknown) + " (see `segzoo plugins`)")
 
     # -- registration ------------------------------------------------------------------------------------------------
-    def add_plugin(self, plugin: object, *, name: str, package: str | None = None, version: str | None = None) -> PluginInfo:
+    def add_plugin(self, plugin: object, *, name: str, package: str | None = None,
+                   version: str | None = None) -> PluginInfo:
         """Register a plugin object (module or instance) and everything its hooks contribute, all or nothing.
 
         A name already registered is refused unless the plugin registers it with ``override=True``.
