@@ -143,21 +143,17 @@ def config_name(model: dict[str, Any]) -> str:
     return model["Config"].removeprefix("configs/").removesuffix(".py")
 
 
-def catalog_name(config: str) -> str:
-    """``pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024`` -> ``pspnet-r50-d8-40k-cityscapes-512x1024``."""
-    name = config.split("/")[-1]
-    name = re.sub(r"_\d+xb\d+-", "_", name).replace("_", "-").lower()
+def catalog_name(config: str, *, keep_gpus: bool = False) -> str:
+    """``pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024`` -> ``pspnet-r50-d8-40k-cityscapes-512x1024``;
+    ``hrnet/fcn_hr18_...`` -> ``hrnet-fcn-hr18-...`` (names start with their family); ``keep_gpus`` keeps the
+    ``<gpus>xb<batch>`` part, for configs that differ only there."""
+    family, name = config.split("/")
+    if not keep_gpus:
+        name = re.sub(r"_\d+xb\d+-", "_", name)
+    name = name.replace("_", "-").lower()
     for wrong, right in NAME_FIXES:
         name = name.replace(wrong, right)
-    return name
-
-
-def full_catalog_name(config: str) -> str:
-    """The name keeping the ``<gpus>xb<batch>`` part: used when two configs differ only there."""
-    name = config.split("/")[-1].replace("_", "-").lower()
-    for wrong, right in NAME_FIXES:
-        name = name.replace(wrong, right)
-    return name
+    return name if name.startswith(family) else f"{family}-{name}"
 
 
 def _pair(value: Any) -> list[int]:
@@ -210,9 +206,11 @@ def dataset_facts(cfg) -> tuple[tuple[str, str, str, str], dict[str, Any]]:
 
 
 def metainfo(cfg) -> dict[str, Any]:
+    """Classes and palette: the config's own ``metainfo`` (e.g. Mapillary's 65 of 66 classes), else the dataset's."""
     import mmseg.datasets
 
-    return getattr(mmseg.datasets, cfg.test_dataloader.dataset.type).METAINFO
+    test = cfg.test_dataloader.dataset
+    return test.get("metainfo") or getattr(mmseg.datasets, test.type).METAINFO
 
 
 def entry_for(family: str, model: dict[str, Any], config: str, name: str, spec: dict[str, Any], cfg,
@@ -302,7 +300,7 @@ def generate(families: Iterable[str] = FAMILIES, *, log=print) -> Result:
         raise SystemExit(f"the metafiles list these configs twice (add an erratum): {', '.join(duplicates)}")
     short = [catalog_name(c) for c in configs]
     for family, model, config in planned:
-        name = catalog_name(config) if short.count(catalog_name(config)) == 1 else full_catalog_name(config)
+        name = catalog_name(config, keep_gpus=short.count(catalog_name(config)) > 1)
         spec_from_mmseg = spec_function(family)
         if spec_from_mmseg is None:
             result.pending[family] = result.pending.get(family, 0) + 1

@@ -83,6 +83,14 @@ def cmd_architectures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_summary(training: dict) -> str:
+    crop = training.get("crop_size")
+    parts = [f"{crop[0]}x{crop[1]} crops" if crop else "", f"{training['iterations']:,} iterations" if
+             training.get("iterations") else "", f"batch {training['batch_size']}" if training.get("batch_size") else "",
+             training.get("resources", "")]
+    return ", ".join(p for p in parts if p)
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     import segzoo
 
@@ -98,6 +106,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"  evaluated on  {entry['dataset']['eval']}",
         "  metrics       " + (", ".join(f"{k} {v:g}" for k, v in entry["metrics"]["values"].items()) or "-")
         + f" (source: {entry['metrics']['source']})",
+        *([f"  protocol      {entry['metrics']['protocol']}"] if entry["metrics"].get("protocol") else []),
+        *([f"  training      {_training_summary(entry['training'])}"] if entry.get("training") else []),
         f"  weights       {source} [{weights['format']}], sha256 {weights.get('sha256') or 'from the Hub ETag'}",
         f"  pinned        {'yes' if entry['pinned'] else 'no'}: {entry['pin_reason']}",
         f"  license       {entry['license']}",

@@ -81,8 +81,9 @@ def test_catalog_names():
         "unet-s5-d16-deeplabv3-40k-chase-db1-128x128"
     assert gen.catalog_name("deeplabv3plus/deeplabv3plus_r50-d8_4xb2-300k_mapillay_v1_65-1280x1280") == \
         "deeplabv3plus-r50-d8-300k-mapillary-v1-65-1280x1280"
-    assert gen.full_catalog_name("ocrnet/ocrnet_r101-d8_8xb2-40k_cityscapes-512x1024") == \
+    assert gen.catalog_name("ocrnet/ocrnet_r101-d8_8xb2-40k_cityscapes-512x1024", keep_gpus=True) == \
         "ocrnet-r101-d8-8xb2-40k-cityscapes-512x1024"
+    assert gen.catalog_name("hrnet/fcn_hr18s_4xb4-80k_loveda-512x512") == "hrnet-fcn-hr18s-80k-loveda-512x512"
 
 
 def test_generated_entries_are_complete():
