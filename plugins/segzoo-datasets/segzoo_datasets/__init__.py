@@ -15,14 +15,18 @@ from typing import TYPE_CHECKING, Any
 _CLASSES = {
     "ADE20K": "segzoo_datasets.ade20k",
     "CamVid": "segzoo_datasets.camvid",
+    "CHASEDB1": "segzoo_datasets.retina",
     "Cityscapes": "segzoo_datasets.cityscapes",
     "DRIVE": "segzoo_datasets.drive",
     "FolderDataset": "segzoo_datasets.folder",
+    "HRF": "segzoo_datasets.retina",
     "ISBI2012": "segzoo_datasets.isbi",
+    "STARE": "segzoo_datasets.retina",
     "Shapes": "segzoo_datasets.shapes",
     "VOC2012": "segzoo_datasets.voc",
 }
-__all__ = ["ADE20K", "DRIVE", "ISBI2012", "VOC2012", "CamVid", "Cityscapes", "FolderDataset", "Shapes"]
+__all__ = ["ADE20K", "CHASEDB1", "DRIVE", "HRF", "ISBI2012", "STARE", "VOC2012", "CamVid", "Cityscapes",
+           "FolderDataset", "Shapes"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from segzoo_datasets.ade20k import ADE20K
@@ -31,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from segzoo_datasets.drive import DRIVE
     from segzoo_datasets.folder import FolderDataset
     from segzoo_datasets.isbi import ISBI2012
+    from segzoo_datasets.retina import CHASEDB1, HRF, STARE
     from segzoo_datasets.shapes import Shapes
     from segzoo_datasets.voc import VOC2012
 
