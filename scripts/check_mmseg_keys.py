@@ -19,9 +19,14 @@ import time
 from typing import Any
 
 
+_NO_PARAMETERS = ("align_corners",)
+
+
 def structure(entry: dict[str, Any]) -> str:
-    """Entries that build the same modules with the same keys (shapes may differ by the number of classes)."""
-    return json.dumps([entry["architecture"], entry["encoder"], entry.get("options", {})], sort_keys=True)
+    """Entries that build the same modules with the same keys (shapes may differ by the number of classes):
+    architecture, encoder and options, but for ``align_corners``, which changes no parameter."""
+    options = {k: v for k, v in entry.get("options", {}).items() if k not in _NO_PARAMETERS}
+    return json.dumps([entry["architecture"], entry["encoder"], options], sort_keys=True)
 
 
 def mmseg_entries(pattern: str = "*", *, one_per_structure: bool = False) -> list[dict[str, Any]]:

@@ -230,3 +230,20 @@ def test_eval_uses_the_published_protocol_unless_told_otherwise(published_dir, c
     assert "the published protocol" in data["protocol"]
     data, _ = _eval(capsys, str(published_dir), "--mode", "whole")
     assert data["settings"]["mode"] == "whole" and data["protocol"] == "whole image, as requested"
+
+
+# -- key coverage: one entry per structure --------------------------------------------------------------------------
+def _one_per_structure() -> list[dict]:
+    keys = _script("check_mmseg_keys")
+    firsts: dict[str, dict] = {}
+    for entry in _mmseg_entries():
+        firsts.setdefault(keys.structure(entry), entry)
+    return list(firsts.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", _one_per_structure(), ids=lambda e: e["name"])
+def test_converted_mmseg_keys_load_strictly(mmseg_twin, entry):
+    """mmseg's randomly initialised model for the entry's config, converted, fills every key of segzoo's model with
+    the right shape (scripts/check_mmseg_keys.py runs this over every entry)."""
+    _script("check_mmseg_keys").check_entry(entry)
