@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from segzoo.hub.mmseg_resnet import check_conv_cfg
 from segzoo.hub.remap import remap
 from segzoo_hrnet.encoder import STEM_WIDTH, VARIANTS
 
@@ -25,8 +26,6 @@ RULES = [
     ("decode_head.conv_seg.", "head.classifier."),
 ]
 
-_NORMS = {"BN", "SyncBN", "BN2d"}
-
 
 def require(cfg: dict[str, Any], key: str, expected: Any, default: Any, what: str) -> None:
     """Raise ``ValueError`` when ``cfg[key]`` (``default`` when absent) is not ``expected``."""
@@ -34,16 +33,7 @@ def require(cfg: dict[str, Any], key: str, expected: Any, default: Any, what: st
     if isinstance(value, list):
         value = tuple(value)
     if value != expected:
-        raise ValueError(f"{what} with {key}={value!r} (segzoo builds {expected!r})")
-
-
-def require_norm(cfg: dict[str, Any], what: str) -> None:
-    norm = (cfg.get("norm_cfg") or {}).get("type", "BN")
-    if norm not in _NORMS:
-        raise ValueError(f"{what} with {norm} normalisation (segzoo builds BatchNorm)")
-    act = (cfg.get("act_cfg") or {"type": "ReLU"}).get("type")
-    if act != "ReLU":
-        raise ValueError(f"{what} with {act} activations (segzoo builds ReLU)")
+        raise ValueError(f"{what} with {key}={value!r} is not supported (segzoo builds {expected!r})")
 
 
 def mmseg_extra(name: str) -> dict[str, dict[str, Any]]:
@@ -69,7 +59,7 @@ def hrnet_encoder_name(backbone: dict[str, Any]) -> str:
     """The segzoo encoder (a key of ``segzoo_hrnet.encoder.VARIANTS``) of an mmseg ``HRNet`` backbone config."""
     if backbone.get("type") != "HRNet":
         raise ValueError(f"backbone {backbone.get('type')!r} is not an HRNet")
-    require_norm(backbone, "HRNet")
+    check_conv_cfg(backbone, "HRNet")
     require(backbone, "in_channels", 3, 3, "HRNet")
     require(backbone, "multiscale_output", True, True, "HRNet")
     extra = _tuples(backbone.get("extra") or {})
@@ -95,7 +85,7 @@ def spec_from_mmseg(model_cfg: dict[str, Any]) -> dict[str, Any]:
     require(head, "num_convs", 1, 2, what)
     require(head, "concat_input", False, True, what)
     require(head, "dilation", 1, 1, what)
-    require_norm(head, what)
+    check_conv_cfg(head, what)
     options: dict[str, Any] = {}
     if head.get("channels") != sum(widths):
         options["channels"] = int(head["channels"])

@@ -59,7 +59,7 @@ def test_options_follow_the_config():
     ("change", "reason"),
     [
         (lambda c: c["backbone"]["extra"]["stage4"].update(num_channels=(32, 64, 128, 256)), "none of segzoo's"),
-        (lambda c: c["backbone"].update(norm_cfg={"type": "GN", "num_groups": 8}), "GN normalisation"),
+        (lambda c: c["backbone"].update(norm_cfg={"type": "GN", "num_groups": 8}), "normalisation 'GN'"),
         (lambda c: c["decode_head"].update(num_convs=2), "num_convs=2"),
         (lambda c: c["decode_head"].update(type="PSPHead"), "type='PSPHead'"),
         (lambda c: c.update(auxiliary_head={"type": "FCNHead"}), "auxiliary head"),
