@@ -50,11 +50,39 @@ class ASPPPooling(nn.Sequential):
         return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
+class SeparableConvBNReLU(nn.Sequential):
+    """Depthwise 3x3 conv-BN-ReLU (``0``-``2``), then pointwise 1x1 conv-BN-ReLU (``3``-``5``), as in mmseg's
+    DeepLabV3+ (both convolutions normalised and activated)."""
+
+    def __init__(self, in_channels: int, out_channels: int, *, dilation: int = 1) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, in_channels, 3, padding=dilation, dilation=dilation, groups=in_channels, bias=False),
+            nn.BatchNorm2d(in_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
 class ASPP(nn.Module):
     """Atrous spatial pyramid pooling: ``convs`` = 1x1 branch, one 3x3 branch per rate, image pooling; ``project`` =
-    1x1 conv-BN-ReLU over their concatenation, then Dropout(0.5) (torchvision's ``ASPP``)."""
+    conv-BN-ReLU over their concatenation, then dropout.
 
-    def __init__(self, in_channels: int, atrous_rates: Sequence[int], out_channels: int = 256) -> None:
+    torchvision's ``ASPP`` by default (1x1 projection, Dropout(0.5)); ``mmseg=True`` gives mmseg's ``ASPPHead``
+    module (3x3 projection, no dropout; mmseg concatenates the pooling branch first, which only permutes the
+    projection's input channels) and, with ``separable``, depthwise-separable rate branches (its DeepLabV3+).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        atrous_rates: Sequence[int],
+        out_channels: int = 256,
+        *,
+        mmseg: bool = False,
+        separable: bool = False,
+    ) -> None:
         super().__init__()
         branches: list[nn.Module] = [
             nn.Sequential(
@@ -62,6 +90,9 @@ class ASPP(nn.Module):
             )
         ]
         for rate in atrous_rates:
+            if separable:
+                branches.append(SeparableConvBNReLU(in_channels, out_channels, dilation=rate))
+                continue
             branches.append(
                 nn.Sequential(
                     nn.Conv2d(in_channels, out_channels, 3, padding=rate, dilation=rate, bias=False),
@@ -71,11 +102,12 @@ class ASPP(nn.Module):
             )
         branches.append(ASPPPooling(in_channels, out_channels))
         self.convs = nn.ModuleList(branches)
+        kernel_size = 3 if mmseg else 1
         self.project = nn.Sequential(
-            nn.Conv2d(len(branches) * out_channels, out_channels, 1, bias=False),
+            nn.Conv2d(len(branches) * out_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
-            nn.Dropout(0.5),
+            nn.Dropout(0.0 if mmseg else 0.5),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -83,12 +115,15 @@ class ASPP(nn.Module):
 
 
 class DeepLabV3Decoder(Decoder):
-    """ASPP on the deepest feature, then a 3x3 conv-BN-ReLU (``block``); the head's 1x1 classifier follows."""
+    """ASPP on the deepest feature, then a 3x3 conv-BN-ReLU (``block``); the head's 1x1 classifier follows.
 
-    def __init__(self, in_channels: int, atrous_rates: Sequence[int], channels: int = 256) -> None:
+    ``mmseg=True``: mmseg's ``ASPPHead``, whose 3x3 projection is the last layer before the classifier (no
+    ``block``)."""
+
+    def __init__(self, in_channels: int, atrous_rates: Sequence[int], channels: int = 256, *, mmseg: bool = False):
         super().__init__()
-        self.aspp = ASPP(in_channels, atrous_rates, channels)
-        self.block = ConvBNReLU(channels, channels, 3)
+        self.aspp = ASPP(in_channels, atrous_rates, channels, mmseg=mmseg)
+        self.block = nn.Identity() if mmseg else ConvBNReLU(channels, channels, 3)
         self.out_channels = channels
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
@@ -96,8 +131,10 @@ class DeepLabV3Decoder(Decoder):
 
 
 class DeepLabV3PlusDecoder(Decoder):
-    """DeepLabV3+'s decoder: ASPP output upsampled (bilinear) to the stride-4 feature, which is first reduced to 48
-    channels by a 1x1 conv-BN-ReLU (``reduce``); their concatenation goes through two 3x3 conv-BN-ReLU (``block``)."""
+    """DeepLabV3+'s decoder: ASPP output upsampled (bilinear) to the stride-4 feature, which is first reduced to
+    ``low_reduced`` (48) channels by a 1x1 conv-BN-ReLU (``reduce``); their concatenation goes through two 3x3
+    conv-BN-ReLU (``block``). ``mmseg=True``: mmseg's ``DepthwiseSeparableASPPHead``, with depthwise-separable ASPP
+    branches and ``block`` convs and the upsampling's ``align_corners`` from its config."""
 
     def __init__(
         self,
@@ -108,33 +145,44 @@ class DeepLabV3PlusDecoder(Decoder):
         *,
         channels: int = 256,
         low_reduced: int = 48,
+        mmseg: bool = False,
+        align_corners: bool = False,
     ) -> None:
         super().__init__()
         self.low_index = low_index
-        self.aspp = ASPP(in_channels, atrous_rates, channels)
+        self.align_corners = align_corners
+        self.aspp = ASPP(in_channels, atrous_rates, channels, mmseg=mmseg, separable=mmseg)
         self.reduce = ConvBNReLU(low_channels, low_reduced, 1)
-        self.block = nn.Sequential(
-            ConvBNReLU(channels + low_reduced, channels, 3),
-            ConvBNReLU(channels, channels, 3),
-        )
+        if mmseg:
+            self.block = nn.Sequential(
+                SeparableConvBNReLU(channels + low_reduced, channels), SeparableConvBNReLU(channels, channels)
+            )
+        else:
+            self.block = nn.Sequential(
+                ConvBNReLU(channels + low_reduced, channels, 3),
+                ConvBNReLU(channels, channels, 3),
+            )
         self.out_channels = channels
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         low = self.reduce(features[self.low_index])
-        x = F.interpolate(self.aspp(features[-1]), size=low.shape[-2:], mode="bilinear", align_corners=False)
+        x = F.interpolate(self.aspp(features[-1]), size=low.shape[-2:], mode="bilinear",
+                          align_corners=self.align_corners)
         return self.block(torch.cat([x, low], dim=1))
 
 
 # -- shared helpers --------------------------------------------------------------------------------------------------
 def dilated_encoder(
-    arch: str, encoder: str, *, in_channels: int, output_stride: int, pretrained: bool, allowed: Sequence[int]
+    arch: str, encoder: str, *, in_channels: int, output_stride: int, pretrained: bool, allowed: Sequence[int],
+    options: dict | None = None,
 ) -> Encoder:
     """Create the encoder at one of the ``allowed`` output strides (the core checks it really runs at it)."""
     if output_stride not in allowed:
         raise ConfigurationError(
             f"{arch}: output_stride must be one of {', '.join(map(str, allowed))}, got {output_stride!r}"
         )
-    return create_encoder(encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained)
+    return create_encoder(encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained,
+                          options=options)
 
 
 def resolve_index(encoder: Encoder, index: int, *, arch: str, option: str) -> int:
@@ -159,10 +207,10 @@ def atrous_rates_for(arch: str, output_stride: int, atrous_rates: Sequence[int] 
     return rates
 
 
-def _channels(arch: str, aspp_channels: int) -> int:
-    if isinstance(aspp_channels, bool) or not isinstance(aspp_channels, int) or aspp_channels < 1:
-        raise ConfigurationError(f"{arch}: aspp_channels must be a positive integer, got {aspp_channels!r}")
-    return aspp_channels
+def _channels(arch: str, value: int, option: str = "aspp_channels") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{arch}: {option} must be a positive integer, got {value!r}")
+    return value
 
 
 # -- builders ----------------------------------------------------------------------------------------------------------
@@ -177,24 +225,31 @@ def build_deeplabv3(
     aux: bool = False,
     aux_index: int = -2,
     aspp_channels: int = 256,
+    mmseg_head: bool = False,
+    align_corners: bool = False,
+    encoder_options: dict | None = None,
 ) -> SegmentationModel:
     """DeepLabV3: dilated encoder -> ASPP -> 3x3 conv-BN-ReLU -> 1x1 classifier; optional FCN auxiliary head.
 
     ``atrous_rates`` defaults to (12, 24, 36) at output stride 8 and (6, 12, 18) at 16. ``aux_index`` picks the encoder
     feature of the auxiliary head (default: the one before the last, ResNet's layer3). ``aspp_channels``: width of
     the ASPP branches, its projection and the 3x3 block (256 in the paper and torchvision; smaller for tiny models).
+    ``mmseg_head``: mmseg's ``ASPPHead`` (3x3 projection without dropout, no extra block); ``align_corners`` for the
+    logits resize; ``encoder_options`` for a segzoo-registered encoder (e.g. ``resnet101_v1c``'s ``multi_grid``).
     """
     enc = dilated_encoder(
         "deeplabv3", encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder,
-        allowed=(8, 16),
+        allowed=(8, 16), options=encoder_options,
     )
     decoder = DeepLabV3Decoder(
         enc.out_channels[-1], atrous_rates_for("deeplabv3", output_stride, atrous_rates),
-        channels=_channels("deeplabv3", aspp_channels),
+        channels=_channels("deeplabv3", aspp_channels), mmseg=mmseg_head,
     )
     head = SegmentationHead(decoder.out_channels, num_classes)
     aux_head = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3") if aux else None
-    return SegmentationModel(enc, decoder, head, aux_head)
+    model = SegmentationModel(enc, decoder, head, aux_head)
+    model.align_corners = align_corners
+    return model
 
 
 def build_deeplabv3plus(
@@ -208,13 +263,20 @@ def build_deeplabv3plus(
     aux: bool = False,
     aux_index: int = -2,
     aspp_channels: int = 256,
+    low_channels: int = 48,
+    mmseg_head: bool = False,
+    align_corners: bool = False,
+    encoder_options: dict | None = None,
 ) -> SegmentationModel:
     """DeepLabV3+: DeepLabV3's ASPP plus a decoder fusing the stride-4 encoder feature (48 channels after 1x1).
 
-    ``aspp_channels``: width of the ASPP and of the decoder's 3x3 convs (256 in the paper)."""
+    ``aspp_channels``: width of the ASPP and of the decoder's 3x3 convs (256 in the paper); ``low_channels``: width
+    of the reduced stride-4 feature (48); ``mmseg_head``: mmseg's ``DepthwiseSeparableASPPHead`` (separable ASPP
+    branches and decoder convs, 3x3 ASPP projection without dropout); ``align_corners`` for the decoder's upsampling
+    and the logits resize; ``encoder_options`` for a segzoo-registered encoder."""
     enc = dilated_encoder(
         "deeplabv3plus", encoder, in_channels=in_channels, output_stride=output_stride,
-        pretrained=pretrained_encoder, allowed=(8, 16),
+        pretrained=pretrained_encoder, allowed=(8, 16), options=encoder_options,
     )
     if 4 not in enc.reductions:
         raise ConfigurationError(
@@ -226,7 +288,11 @@ def build_deeplabv3plus(
         enc.out_channels[-1], enc.out_channels[low_index], low_index,
         atrous_rates_for("deeplabv3plus", output_stride, atrous_rates),
         channels=_channels("deeplabv3plus", aspp_channels),
+        low_reduced=_channels("deeplabv3plus", low_channels, "low_channels"),
+        mmseg=mmseg_head, align_corners=align_corners,
     )
     head = SegmentationHead(decoder.out_channels, num_classes)
     aux_head = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3plus") if aux else None
-    return SegmentationModel(enc, decoder, head, aux_head)
+    model = SegmentationModel(enc, decoder, head, aux_head)
+    model.align_corners = align_corners
+    return model
