@@ -79,6 +79,8 @@ class PluginInfo:
     first_party: bool = False
     #: what it tried to register, kept when it was refused, so an unknown-name error can name it
     attempted: dict[str, list[str]] = field(default_factory=dict)
+    #: kind -> {name: package} of its names that another plugin replaced with override=True
+    replaced: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,7 @@ class PluginInfo:
             "status": self.status,
             "error": self.error,
             "registered": self.registered,
+            "replaced": self.replaced,
             "first_party": self.first_party,
         }
 
@@ -238,8 +241,19 @@ class Registries:
                 winner = winners.get((kind, entry.name))
                 if winner is not None and winner is not staged:
                     continue  # another plugin replaces it, on purpose
+                self._replace_record(kind, entry)
                 self.kind(kind).add(entry, override=override)
                 info.registered.setdefault(kind, []).append(entry.name)
+
+    def _replace_record(self, kind: str, entry: Entry) -> None:
+        """Note on the plugin that registered ``entry.name`` before that another package now provides it."""
+        existing = self.kind(kind)._entries.get(entry.name)
+        previous = self.plugin(existing.provider) if existing is not None else None
+        if previous is None or existing is None or existing.provider == entry.provider:
+            return
+        if entry.name in previous.registered.get(kind, []):
+            previous.registered[kind].remove(entry.name)
+        previous.replaced.setdefault(kind, {})[entry.name] = entry.provider
 
     def _stager(self, kind: str, info: PluginInfo, staged: list):
         seen: set[str] = set()

@@ -131,6 +131,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             f"{kind}: {', '.join(names)}" if len(names) <= 4 else f"{kind}: {len(names)} ({', '.join(names[:2])}, ...)"
             for kind, names in p["registered"].items()
         ) or "-"
+        what += "".join(f"; replaced by another package ({kind}): "
+                        + ", ".join(f"{name} by {by}" for name, by in names.items())
+                        for kind, names in p["replaced"].items())
         rows.append([p["package"] or p["name"], p["version"] or "-", p["status"], p["error"] or what])
     _emit(args, infos, _table(rows, ["package", "version", "status", "registered / error"]))
     return 0

@@ -70,6 +70,10 @@ def test_override_replaces_on_purpose_and_catalog_requires_is_checked(site, dist
     make_dist(site, dist, "segzoo_t_enet", arch_plugin("unet", override=True))
     assert status(dist) == ("ok", None) and status("segzoo-unet") == ("ok", None)
     assert registry.get("architectures", "unet").provider == dist
+    unet = registry.plugin("segzoo-unet")
+    assert unet.replaced == {"architectures": {"unet": dist}} and "unet" not in unet.registered["architectures"]
+    assert main(["plugins"]) == 0
+    assert f"replaced by another package (architectures): unet by {dist}" in capsys.readouterr().out
     info = segzoo.info("unet-mobilenetv3-camvid")
     assert not info["available"] and info["unavailable"]["reason"] == "replaced"
     with pytest.raises(NameClashError) as caught:
