@@ -8,7 +8,8 @@ Each reads two layouts, told apart by ``images/training`` or ``images/validation
   Values are thresholded at 128 (``>= 128`` is vessel), exactly as mmseg's converters do, and the split is
   mmseg's: the same files, sorted by name, cut at the same place.
 
-Splits are ``train`` and ``val`` (mmseg's ``training`` and ``validation``; ``val`` is the set mmseg reports on).
+Splits are ``train`` and ``test``: mmseg's ``training`` and ``validation`` (the set its metafiles report on), named as
+DRIVE's are.
 No field-of-view masking: mmseg scores every pixel.
 """
 
@@ -26,7 +27,7 @@ from segzoo.data import (
 )
 from segzoo_datasets._meta import info
 
-_MMSEG_DIRS = {"train": "training", "val": "validation"}
+_MMSEG_DIRS = {"train": "training", "test": "validation"}
 
 
 class _RetinalVessels(SegmentationDataset):
@@ -106,7 +107,7 @@ class STARE(_RetinalVessels):
 
     Original layout: ``stare-images/im0001.ppm``..., ``labels-ah/im0001.ah.ppm`` (Adam Hoover, the default) and
     ``labels-vk/im0001.vk.ppm`` (Valentina Kouznetsova), decompressed from the three tar files of ``.gz`` files.
-    ``annotator`` is ``"ah"`` or ``"vk"``. mmseg's split: the first 10 images by name train, the last 10 validate.
+    ``annotator`` is ``"ah"`` or ``"vk"``. mmseg's split: the first 10 images by name train, the last 10 test.
     """
 
     name = "stare"
@@ -161,7 +162,7 @@ class CHASEDB1(_RetinalVessels):
     two observers.
 
     Original layout: the flat ``CHASEDB1.zip``: ``Image_01L.jpg``, ``Image_01L_1stHO.png``, ``Image_01L_2ndHO.png``...
-    ``annotator`` is 1 (the default, what mmseg uses) or 2. mmseg's split: images 01L-10R train, 11L-14R validate.
+    ``annotator`` is 1 (the default, what mmseg uses) or 2. mmseg's split: images 01L-10R train, 11L-14R test.
     """
 
     name = "chase_db1"
@@ -211,8 +212,7 @@ class HRF(_RetinalVessels):
     glaucomatous (``_g``) and diabetic-retinopathy (``_dr``) eyes.
 
     Original layout: the site's ``all.zip``: ``images/01_h.jpg`` (``_dr`` images are ``.JPG``), ``manual1/01_h.tif``
-    (the FOV masks in ``mask/`` are not used). mmseg's split: images 01-05 of each group train (15), 06-15 validate
-    (30).
+    (the FOV masks in ``mask/`` are not used). mmseg's split: images 01-05 of each group train (15), 06-15 test (30).
     """
 
     name = "hrf"
@@ -251,5 +251,5 @@ or mmseg's converted layout (tools/dataset_converters/hrf.py)
             return self._cut(pairs, 15, 45)  # raises, naming the count
         # mmseg converts each group's zip separately: its first 5 files by name train
         train = [p for p in pairs if int(p[0].name.split("_")[0]) <= 5]
-        val = [p for p in pairs if int(p[0].name.split("_")[0]) > 5]
-        return train if self.split == "train" else val
+        test = [p for p in pairs if int(p[0].name.split("_")[0]) > 5]
+        return train if self.split == "train" else test

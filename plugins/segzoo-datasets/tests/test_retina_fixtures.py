@@ -46,13 +46,13 @@ def write_stare_original(root):
 def test_stare_original_layout_split_and_annotators(tmp_path):
     write_stare_original(tmp_path / "STARE")
     train = segzoo.create_dataset("stare", tmp_path, "train")  # the folder holding STARE/ is accepted
-    val = segzoo.create_dataset("stare", tmp_path / "STARE", "val")
+    val = segzoo.create_dataset("stare", tmp_path / "STARE", "test")
     assert [p.stem for p, _ in train.files] == STARE_IDS[:10]  # mmseg's split: sorted names, first 10
     assert [p.stem for p, _ in val.files] == STARE_IDS[10:]
     image_, mask = train.load_pair(0)
     assert image_.size == mask.size == (W, H) and train.classes == ["background", "vessel"]
     assert ids(mask)[0][:4] == [0, 1, 0, 1]
-    vk = segzoo.create_dataset("stare", tmp_path, "val", annotator="vk")
+    vk = segzoo.create_dataset("stare", tmp_path, "test", annotator="vk")
     assert vk.files[0][1].name == "im0162.vk.ppm"
     assert ids(vk.load_mask(0))[0][:4] == [0, 0, 1, 1]  # thresholded at 128, as mmseg's converter does
 
@@ -65,9 +65,9 @@ def test_stare_mmseg_layout(tmp_path):
             image(i).save(tmp_path / "images" / sub / f"{ident}.png")
             label((0, 1)).save(tmp_path / "annotations" / sub / f"{ident}.ah.png")
             label((1, 0)).save(tmp_path / "annotations" / sub / f"{ident}.vk.png")
-    ds = segzoo.create_dataset("stare", tmp_path, "val")
+    ds = segzoo.create_dataset("stare", tmp_path, "test")
     assert len(ds) == 3 and ids(ds.load_mask(0))[0][:2] == [0, 1]
-    assert ids(segzoo.create_dataset("stare", tmp_path, "val", annotator="vk").load_mask(0))[0][:2] == [1, 0]
+    assert ids(segzoo.create_dataset("stare", tmp_path, "test", annotator="vk").load_mask(0))[0][:2] == [1, 0]
     label((0, 255)).save(tmp_path / "annotations" / "training" / f"{STARE_IDS[0]}.ah.png")
     with pytest.raises(MaskValueError, match=r"255.*0 background, 1 vessel"):
         segzoo.create_dataset("stare", tmp_path, "train").load_mask(0)
@@ -106,7 +106,7 @@ def write_chase_original(root):
 def test_chase_db1_original_layout(tmp_path):
     write_chase_original(tmp_path / "CHASEDB1")
     train = segzoo.create_dataset("chase_db1", tmp_path, "train")
-    val = segzoo.create_dataset("chase_db1", tmp_path, "val", annotator=2)
+    val = segzoo.create_dataset("chase_db1", tmp_path, "test", annotator=2)
     assert [p.stem for p, _ in train.files] == CHASE_IDS[:20]  # 01L..10R, mmseg's first 60 of 84 sorted files
     assert [p.stem for p, _ in val.files] == CHASE_IDS[20:]
     assert ids(train.load_mask(0))[0][:2] == [0, 1] and ids(val.load_mask(0))[0][:2] == [1, 0]
@@ -126,7 +126,7 @@ def test_chase_db1_mmseg_layout(tmp_path):
     assert len(ds) == 1 and ids(ds.load_mask(0))[0][:3] == [1, 1, 0]
     with pytest.raises(DatasetNotFoundError, match="annotations/validation"):
         (tmp_path / "images" / "validation").mkdir()
-        segzoo.create_dataset("chase_db1", tmp_path, "val")
+        segzoo.create_dataset("chase_db1", tmp_path, "test")
 
 
 # -- HRF -----------------------------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def write_hrf_original(root):
 def test_hrf_original_layout(tmp_path):
     write_hrf_original(tmp_path / "HRF")
     train = segzoo.create_dataset("hrf", tmp_path, "train")
-    val = segzoo.create_dataset("hrf", tmp_path, "val")
+    val = segzoo.create_dataset("hrf", tmp_path, "test")
     assert len(train) == 15 and len(val) == 30  # images 01-05 of each group train, as mmseg converts each zip
     assert [p.name for p, _ in train.files[:3]] == ["01_dr.JPG", "01_g.jpg", "01_h.jpg"]
     assert {int(p.name[:2]) for p, _ in val.files} == set(range(6, 16))
@@ -154,7 +154,7 @@ def test_hrf_original_layout(tmp_path):
     (tmp_path / "HRF" / "images" / "15_h.jpg").unlink()
     (tmp_path / "HRF" / "manual1" / "15_h.tif").unlink()
     with pytest.raises(PairingError, match="expected the 45"):
-        segzoo.create_dataset("hrf", tmp_path, "val")
+        segzoo.create_dataset("hrf", tmp_path, "test")
 
 
 def test_hrf_mmseg_layout(tmp_path):
@@ -163,7 +163,7 @@ def test_hrf_mmseg_layout(tmp_path):
         (tmp_path / "annotations" / sub).mkdir(parents=True)
     image(1).save(tmp_path / "images" / "validation" / "06_h.png")
     label((0, 1, 1)).save(tmp_path / "annotations" / "validation" / "06_h.png")
-    ds = segzoo.create_dataset("hrf", tmp_path, "val")
+    ds = segzoo.create_dataset("hrf", tmp_path, "test")
     assert len(ds) == 1 and ids(ds.load_mask(0))[0][:3] == [0, 1, 1]
     with pytest.raises(PairingError, match="no images found"):
         segzoo.create_dataset("hrf", tmp_path, "train")
@@ -172,12 +172,12 @@ def test_hrf_mmseg_layout(tmp_path):
 def test_registered_with_mmseg_splits():
     from segzoo import registry
 
-    for name, sizes in (("stare", {"train": 10, "val": 10}), ("chase_db1", {"train": 20, "val": 8}),
-                        ("hrf", {"train": 15, "val": 30})):
+    for name, sizes in (("stare", {"train": 10, "test": 10}), ("chase_db1", {"train": 20, "test": 8}),
+                        ("hrf", {"train": 15, "test": 30})):
         entry = registry.get("datasets", name)
         assert entry.provider == "segzoo-datasets"
         meta = entry.metadata
         assert meta["sizes"] == sizes and meta["classes"] == ["background", "vessel"], name
         assert meta["homepage"].startswith("http") and meta["license"], name
-    with pytest.raises(DatasetError, match="no split 'test'"):
-        segzoo.create_dataset("stare", ".", "test")
+    with pytest.raises(DatasetError, match="no split 'val'"):
+        segzoo.create_dataset("stare", ".", "val")
