@@ -60,9 +60,12 @@ def _settings() -> dict[str, dict]:
     return settings
 
 
+CHECKS = contract.plugin_checks(settings=_settings(), hub=False)
+
+
 def _params():
-    for check in contract.plugin_checks(settings=_settings(), hub=False):
-        if check.kind == "dataset" and check.subject in GENERIC_DATASETS:
+    for check in CHECKS:
+        if check.kind == "catalog" or (check.kind == "dataset" and check.subject in GENERIC_DATASETS):
             continue
         subject = check.subject.split("(")[0]
         marks = []
@@ -78,9 +81,15 @@ def test_contract(check):
     check()
 
 
+@pytest.mark.parametrize("name", sorted({c.subject for c in CHECKS if c.kind == "catalog"}))
+def test_catalog_entry(name):
+    # the checks of one entry together: hundreds of entries, each check takes milliseconds
+    contract.run_checks(c for c in CHECKS if c.kind == "catalog" and c.subject == name)
+
+
 def test_every_kind_is_checked():
-    kinds = {check.kind for check in contract.plugin_checks(settings=_settings(), hub=False)}
-    assert {"architecture", "loss", "catalog"} <= kinds
+    kinds = {check.kind for check in CHECKS}
+    assert {"plugin", "encoder", "architecture", "loss", "dataset", "catalog"} - kinds == {"plugin"}
 
 
 # -- the checks catch what they should: deliberately broken plugins ----------------------------------------------------
@@ -174,7 +183,8 @@ def test_contract_passes_a_good_architecture_and_honours_declared_opt_outs(broke
     assert outcomes["architecture:t-good:onnx"] == "skipped: declared unsupported: not needed here"
     assert "refuses 70x90" in outcomes["architecture:t-good:shapes"]
     assert outcomes["architecture:t-good:gradients"] == "passed"
-    provided = {c.subject for c in contract.plugin_checks("segzoo-test-contract", hub=False) if c.kind == "architecture"}
+    checks = contract.plugin_checks("segzoo-test-contract", hub=False)
+    provided = {c.subject for c in checks if c.kind == "architecture"}
     assert provided == {"t-good", "t-unused", "t-swallow", "t-size", "t-bad-meta"}
 
 
