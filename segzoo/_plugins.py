@@ -94,6 +94,11 @@ class PluginInfo:
             "first_party": self.first_party,
         }
 
+    @property
+    def key(self) -> str:
+        """Unique per plugin (two packages may both name their entry point ``unet``)."""
+        return f"{self.package}::{self.name}"
+
     def why_unavailable(self) -> str:
         """``"broken: <error>"``, ``"disabled by SEGZOO_DISABLE_PLUGINS"``...; empty when it is loaded."""
         if self.status == "ok":
@@ -133,7 +138,8 @@ class Registries:
         return getattr(self, kind)
 
     def plugin(self, package_or_name: str) -> PluginInfo | None:
-        for info in self.plugins:
+        """By distribution name first, then by entry-point name."""
+        for info in [*(p for p in self.plugins if p.package == package_or_name), *self.plugins]:
             if package_or_name in (info.name, info.package):
                 return info
         return None
@@ -183,7 +189,7 @@ class Registries:
             return None
         try:
             _check_hook_names(plugin)
-            self._pm.register(plugin, name=info.name)
+            self._pm.register(plugin, name=info.key)
         except PLUGIN_FAULTS as err:  # any plugin fault is reported, not raised
             self._broken(info, err)
             return None
@@ -191,10 +197,10 @@ class Registries:
         try:
             for hook, kind in HOOKS.items():
                 for impl in getattr(self._pm.hook, hook).get_hookimpls():
-                    if impl.plugin_name == info.name:
+                    if impl.plugin_name == info.key:
                         impl.function(register=self._stager(kind, info, staged))
         except PLUGIN_FAULTS as err:
-            self._pm.unregister(name=info.name)
+            self._pm.unregister(name=info.key)
             self._broken(info, err)
             return None
         for kind, entry, _ in staged:
@@ -234,7 +240,7 @@ class Registries:
         for staged in group:
             info = staged.info
             if staged.refusal is not None:
-                self._pm.unregister(name=info.name)
+                self._pm.unregister(name=info.key)
                 self._broken(info, NameClashError(staged.refusal))
                 continue
             for kind, entry, override in staged.entries:
@@ -388,7 +394,8 @@ def _add_unavailable_catalogs(regs: Registries, eps: list[metadata.EntryPoint]) 
     from segzoo._catalog import read_catalog, shipped_catalog
 
     for ep in eps:
-        info = regs.plugin(ep.name)
+        package = ep.dist.name if ep.dist is not None else None
+        info = next((p for p in regs.plugins if (p.name, p.package) == (ep.name, package or ep.name)), None)
         path = shipped_catalog(ep.module) if info is not None and info.status != "ok" else None
         if path is None:
             continue
@@ -421,8 +428,8 @@ def _load(regs: Registries, ep: metadata.EntryPoint, trace: Trace | None) -> _St
         if staged is not None:
             _stage_shipped_catalog(regs, staged, ep.module)
     except PLUGIN_FAULTS as err:  # includes ImportError, SyntaxError, sys.exit() and Ctrl-C at import
-        if regs._pm.has_plugin(info.name):
-            regs._pm.unregister(name=info.name)
+        if regs._pm.has_plugin(info.key):
+            regs._pm.unregister(name=info.key)
         regs._broken(info, err)
         staged, imported = None, time.perf_counter()
     if trace:
