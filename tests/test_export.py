@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import segzoo
+from segzoo.errors import SegzooError
 from segzoo.export import ExportableAdaptiveAvgPool2d, check_onnx, export_onnx, exportable
 
 pytest.importorskip("onnxruntime")
@@ -45,6 +46,14 @@ def test_export_fcn_dynamic_sizes_match_eager(tmp_path):
     # and at a third size nobody checked during export
     extra = check_onnx(tmp_path / "fcn.onnx", model, [(80, 48)], batch_sizes=[3])
     assert extra[0]["max_abs_diff"] <= 1e-4
+    assert _declared_shapes(tmp_path / "fcn.onnx") == [["batch", 3, "height", "width"]] * 2  # classes: the integer
+
+
+def _declared_shapes(path) -> list[list]:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in (*graph.input, *graph.output)]
 
 
 def test_export_pspnet_adaptive_pooling_with_dynamic_sizes(tmp_path):
@@ -116,5 +125,35 @@ def test_segnet_basic_checkpoint_exports_with_dynamic_sizes(tmp_path):
     report = export_onnx(model, tmp_path / "segnet.onnx", size=64)
     assert report["exporter"] == "dynamo" and report["dynamic_axes"] == ["batch", "height", "width"]
     assert all(c["ok"] and c["class_agreement"] >= 0.99 for c in report["checks"])
+    assert _declared_shapes(tmp_path / "segnet.onnx") == [["batch", 3, "height", "width"],
+                                                          ["batch", model.num_classes, "height", "width"]]
     extra = check_onnx(tmp_path / "segnet.onnx", model, [(90, 120)], batch_sizes=[1])
     assert extra[0]["ok"], extra
+
+
+class _FailsUnderExport(nn.Module):
+    """Raises a bare NotImplementedError while torch.export traces it, the way exporters report an operator they
+    cannot take: the reason is only in the exception chain."""
+
+    num_classes = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+
+    def forward(self, x):
+        if torch.compiler.is_exporting():
+            try:
+                raise KeyError("aten::strange_op has no ONNX translation")
+            except KeyError:
+                raise NotImplementedError()  # noqa: B904 - the KeyError stays as its context
+        return self.conv(x)
+
+
+def test_a_failed_dynamo_export_shows_its_cause(tmp_path):
+    pytest.importorskip("onnxscript")
+    with pytest.raises(SegzooError) as info:
+        export_onnx(_FailsUnderExport(), tmp_path / "x.onnx", exporter="dynamo", size=32, dynamic=False)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "NotImplementedError <- KeyError: 'aten::strange_op has no ONNX translation'" in message

@@ -111,3 +111,16 @@ def test_class_map_equals_argmax_including_ties_and_resizes_first():
     resized = F.interpolate(scores, size=(14, 18), mode="bilinear", align_corners=False)
     assert torch.equal(class_map(scores, (14, 18)), resized.argmax(dim=1))
     assert class_map(scores, (7, 9)).shape == (2, 7, 9)
+
+
+@pytest.mark.parametrize("arch, encoder, classes, title, says", [
+    ("enet", "enet", 1, "# enet\n", "architecture `enet` (with its own encoder), 1 class, 3 input channels."),
+    ("upernet", "mit_b0", 150, "# upernet-mit_b0\n", "architecture `upernet`, encoder `mit_b0`, 150 classes"),
+])
+def test_model_card_reads_right_for_any_name(arch, encoder, classes, title, says):
+    from segzoo.hub.serialization import default_model_card
+
+    card = default_model_card({"architecture": arch, "encoder": encoder, "num_classes": classes, "in_channels": 3,
+                               "segzoo_version": ""})
+    assert title in card and says in card
+    assert " A `" not in card and "\nA `" not in card and "segzoo) ." not in card

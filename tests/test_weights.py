@@ -265,6 +265,10 @@ def test_cli_download_and_errors(served, hub_server, hf_env):
                                     timeout=120)
     ok = run("download", "tiny-pinned")
     assert ok.returncode == 0 and "tiny-pinned: downloaded, verified and cached" in ok.stdout, ok.stderr
+    model = served["models"][0]
+    params = sum(p.numel() for p in model.parameters())
+    assert params < sum(t.numel() for t in model.state_dict().values())  # BatchNorm statistics are not parameters
+    assert f"({params:,} parameters)" in ok.stdout
     listed = json.loads(run("list", "tiny-*", "--json").stdout)
     assert [e["name"] for e in listed] == ["tiny-latest", "tiny-pinned"]
     missing = run("download", "tiny-pinnd")
