@@ -144,11 +144,11 @@ def test_catalog_pin_refuses_what_it_cannot_do(hub_server, catalog_copy, capsys)
         cmd_catalog_pin(argparse.Namespace(names=["segformer-b1-ade20k-51"], catalog=str(catalog_copy),
                                            dry_run=False, json=False))
     assert pin("segformer-b1-ade20k-51", "--catalog", str(catalog_copy)) == 1
-    assert pin("deeplabv3-resnet50", "--catalog", str(catalog_copy)) == 1  # a URL entry
+    assert pin("deeplabv3-resnet50", "--catalog", str(catalog_copy)) == 1  # a URL entry never downloaded here
     assert pin(B1, "--catalog", str(catalog_copy)) == 1  # the repository does not exist on this Hub
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and all(line.startswith("segzoo: error: ") for line in errors)
-    assert "only Hub entries" in errors[1]
+    assert "no full sha256 of https://download.pytorch.org/" in errors[1] and "segzoo download" in errors[1]
     assert "repository 'nvidia/segformer-b1-finetuned-ade-512-512' not found" in errors[2], errors[2]
     assert catalog_copy.read_text() == before
 
@@ -162,3 +162,19 @@ def test_catalog_pin_refuses_a_hash_that_contradicts_the_catalog(hub_server, tmp
     hub_server.commit(entry["weights"]["hub"]["repo_id"], {"pytorch_model.bin": b"x" * 100})
     with pytest.raises(WeightsError, match="contradicts the catalog's 0000"):
         resolve_pin(entry)
+
+
+def test_url_entry_is_pinned_from_the_trust_store(hf_env, catalog_copy, capsys):
+    from segzoo.hub import trust
+
+    name = "deeplabv3-resnet50"
+    weights = catalog_entry(name)["weights"]
+    assert "trusted from then on" in segzoo.info(name)["pin_reason"]
+    full = weights["sha256"] + hashlib.sha256(b"stand-in").hexdigest()[8:]
+    trust.check_or_remember(weights["url"], full, what=name)  # what a first verified download records
+    reason = segzoo.info(name)["pin_reason"]
+    assert f"this machine trusts {full[:16]}" in reason and f"segzoo catalog pin {name}" in reason
+    assert pin(name, "--catalog", str(catalog_copy)) == 0
+    assert next(e for e in json.loads(catalog_copy.read_text())["models"] if e["name"] == name)["weights"] == {
+        **weights, "sha256": full}
+    assert f"{name}: pinned {weights['url']} sha256 {full}" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""``segzoo catalog pin``: resolve catalog entries' Hub revisions to commits and record their files' sha256 and size.
+"""``segzoo catalog pin``: resolve catalog entries' Hub revisions to commits and record their files' sha256 and size
+(and, for URL entries, the full sha256 this machine recorded at the first verified download).
 
 Imported by ``segzoo.cli`` to build the parser, so it imports nothing heavy at module level.
 """
@@ -34,10 +35,10 @@ def cmd_catalog_pin(args: argparse.Namespace) -> int:
         return 0
     verb = "would pin" if args.dry_run else "pinned"
     for r in results:
-        hub = r["weights"]["hub"]
-        state = verb if r["changed"] else "already pinned"
-        print(f"{r['name']}: {state} {hub['repo_id']}@{hub['revision']}/{hub['filename']} "
-              f"sha256 {r['weights']['sha256']} ({r['weights'].get('size', '?')} bytes)")
+        w = r["weights"]
+        source = w["url"] if "url" in w else "{repo_id}@{revision}/{filename}".format(**w["hub"])
+        size = f" ({w['size']} bytes)" if "size" in w else ""
+        print(f"{r['name']}: {verb if r['changed'] else 'already pinned'} {source} sha256 {w['sha256']}{size}")
     if changed and not args.dry_run:
         print(f"wrote {path}")
     return 0
@@ -49,7 +50,8 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     pin = catalog.add_parser("pin", parents=[common], help="resolve revisions to commits and record sha256 and size",
                              description="Ask the Hub (HF_ENDPOINT) for each entry's commit, file sha256 and size "
                                          "and write them into the catalog file, leaving the rest of it unchanged.")
-    pin.add_argument("names", nargs="+", metavar="NAME", help="catalog entries with a Hub source")
+    pin.add_argument("names", nargs="+", metavar="NAME",
+                     help="catalog entries: Hub sources are asked from the Hub, URL sources from the trust store")
     pin.add_argument("--catalog", metavar="FILE", help="the catalog file to edit (default: segzoo's registry.json)")
     pin.add_argument("--dry-run", action="store_true", help="print what would be written, write nothing")
     pin.set_defaults(func=cmd_catalog_pin)

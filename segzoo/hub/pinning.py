@@ -28,8 +28,15 @@ def pin_status(entry: dict[str, Any]) -> tuple[bool, str]:
     if "url" in weights:
         if full:
             return True, f"sha256 {sha[:12]}... recorded"
-        return False, (f"only the sha256 prefix {sha!r} from the file name is recorded; the full hash of the first "
-                       "download is trusted from then on (trust on first use)")
+        from segzoo.hub import trust
+
+        seen = trust.record(weights["url"])
+        if seen is None:
+            return False, (f"only the sha256 prefix {sha!r} from the file name is recorded; the full hash of the first "
+                           "download is trusted from then on (trust on first use)")
+        return False, (f"only the sha256 prefix {sha!r} is in the catalog; this machine trusts {seen['sha256'][:16]}... "
+                       f"since its first download ({seen.get('first_seen', '?')}); `segzoo catalog pin "
+                       f"{entry['name']}` writes it into the catalog")
     revision = weights["hub"]["revision"]
     missing = []
     if not _COMMIT.fullmatch(revision):
@@ -52,8 +59,7 @@ def resolve_pin(entry: dict[str, Any]) -> dict[str, Any]:
     hub = weights.get("hub")
     what = f"pinning {entry['name']!r}"
     if hub is None:
-        raise WeightsError(f"{what}: only Hub entries can be resolved; a URL entry is pinned by writing the file's "
-                           "full sha256 into its \"sha256\"")
+        return _pin_from_trust_store(entry, weights, what)
     if download.offline():
         raise WeightsError(f"{what}: HF_HUB_OFFLINE=1 is set; pinning asks the Hub, unset it")
     network.ensure_reachable(hub["repo_id"], hub["filename"], hub["revision"], what=what)
@@ -78,6 +84,20 @@ def resolve_pin(entry: dict[str, Any]) -> dict[str, Any]:
     weights["sha256"] = sha
     if size is not None:
         weights["size"] = int(size)
+    return weights
+
+
+def _pin_from_trust_store(entry: dict[str, Any], weights: dict[str, Any], what: str) -> dict[str, Any]:
+    """A URL entry's full sha256: already in the catalog, or recorded by this machine's first verified download."""
+    from segzoo.hub import trust
+
+    if _SHA256.fullmatch(weights["sha256"]):
+        return weights
+    known = trust.trusted_sha256(weights["url"])
+    if known is None:
+        raise WeightsError(f"{what}: no full sha256 of {weights['url']} is known here yet; run `segzoo download "
+                           f"{entry['name']}` (verified against the prefix {weights['sha256']!r} and recorded), then pin")
+    weights["sha256"] = known
     return weights
 
 

@@ -29,22 +29,40 @@ def store_path() -> Path:
     return cache_dir() / STORE_NAME
 
 
+_cached: tuple[tuple, dict[str, dict]] | None = None
+
+
 def _read() -> dict[str, dict]:
+    """The store's records by URL (parsed once per change of the file: ``segzoo list`` asks for every entry)."""
+    global _cached
+    path = store_path()
     try:
-        data = json.loads(store_path().read_text())
+        st = path.stat()
+        signature = (str(path), st.st_mtime_ns, st.st_size)
+        if _cached is not None and _cached[0] == signature:
+            return _cached[1]
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as err:
-        log.warning("ignoring unreadable trust store %s (%s); it will be rewritten", store_path(), err)
+        log.warning("ignoring unreadable trust store %s (%s); it will be rewritten", path, err)
         return {}
-    return data if isinstance(data, dict) else {}
+    data = data if isinstance(data, dict) else {}
+    _cached = (signature, data)
+    return data
+
+
+def record(url: str) -> dict | None:
+    """``{"sha256": full hash, "first_seen": ISO date}`` recorded at the first download of ``url``, if any."""
+    found = _read().get(url)
+    sha = found.get("sha256") if isinstance(found, dict) else None
+    return found if isinstance(sha, str) and len(sha) == 64 else None
 
 
 def trusted_sha256(url: str) -> str | None:
     """The full sha256 recorded at the first download of ``url``, if any."""
-    record = _read().get(url)
-    sha = record.get("sha256") if isinstance(record, dict) else None
-    return sha if isinstance(sha, str) and len(sha) == 64 else None
+    found = record(url)
+    return found["sha256"] if found else None
 
 
 def check_or_remember(url: str, actual_sha256: str, *, what: str) -> None:
@@ -66,7 +84,7 @@ def _remember(url: str, sha256: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(path):
-            data = _read()
+            data = dict(_read())
             data[url] = {"sha256": sha256, "first_seen": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             fd, tmp = tempfile.mkstemp(prefix=f".{STORE_NAME}.", dir=path.parent)
             try:
