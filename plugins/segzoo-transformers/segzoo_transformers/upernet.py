@@ -50,15 +50,17 @@ class NormedTimmEncoder(TimmEncoder):
 class PyramidPooling(nn.Module):
     """PSPNet's PPM: adaptive average pools, 1x1 conv-BN-ReLU each (``ppm.{i}.1``), upsampled back."""
 
-    def __init__(self, in_channels: int, channels: int, scales: tuple[int, ...]) -> None:
+    def __init__(self, in_channels: int, channels: int, scales: tuple[int, ...], align_corners: bool = False) -> None:
         super().__init__()
+        self.align_corners = align_corners
         self.blocks = nn.ModuleList(
             nn.Sequential(nn.AdaptiveAvgPool2d(s), ConvBNReLU(in_channels, channels, 1)) for s in scales
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         size = x.shape[-2:]
-        return [F.interpolate(block(x), size=size, mode="bilinear", align_corners=False) for block in self.blocks]
+        return [F.interpolate(block(x), size=size, mode="bilinear", align_corners=self.align_corners)
+                for block in self.blocks]
 
 
 class UperNetDecoder(Decoder):
@@ -70,10 +72,12 @@ class UperNetDecoder(Decoder):
         feature_indices: list[int],
         channels: int = 512,
         pool_scales: tuple[int, ...] = (1, 2, 3, 6),
+        align_corners: bool = False,
     ) -> None:
         super().__init__()
         self.feature_indices = list(feature_indices)
-        self.ppm = PyramidPooling(in_channels[-1], channels, tuple(pool_scales))
+        self.align_corners = align_corners
+        self.ppm = PyramidPooling(in_channels[-1], channels, tuple(pool_scales), align_corners)
         self.bottleneck = ConvBNReLU(in_channels[-1] + len(pool_scales) * channels, channels, 3)
         self.lateral_convs = nn.ModuleList(ConvBNReLU(c, channels, 1) for c in in_channels[:-1])
         self.fpn_convs = nn.ModuleList(ConvBNReLU(channels, channels, 3) for _ in in_channels[:-1])
@@ -87,11 +91,12 @@ class UperNetDecoder(Decoder):
         laterals.append(self.bottleneck(torch.cat([top, *self.ppm(top)], dim=1)))
         for i in range(len(laterals) - 1, 0, -1):
             laterals[i - 1] = laterals[i - 1] + F.interpolate(
-                laterals[i], size=laterals[i - 1].shape[-2:], mode="bilinear", align_corners=False
+                laterals[i], size=laterals[i - 1].shape[-2:], mode="bilinear", align_corners=self.align_corners
             )
         outs = [conv(x) for conv, x in zip(self.fpn_convs, laterals)] + [laterals[-1]]
         size = outs[0].shape[-2:]
-        outs = [outs[0]] + [F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in outs[1:]]
+        outs = [outs[0]] + [F.interpolate(x, size=size, mode="bilinear", align_corners=self.align_corners)
+                            for x in outs[1:]]
         return self.fpn_bottleneck(torch.cat(outs, dim=1))
 
 
@@ -125,13 +130,18 @@ def build_upernet(
     aux_head: bool = False,
     aux_channels: int = 256,
     encoder_norms: bool | None = None,
+    align_corners: bool = False,
 ) -> SegmentationModel:
+    """UPerNet; ``align_corners`` sets every bilinear resize (PPM, top-down path, fusion, logits), False in
+    transformers and most mmseg configs, True in mmseg's 769x769 Cityscapes ones."""
     enc = build_encoder(encoder, in_channels=in_channels, pretrained=pretrained_encoder, encoder_norms=encoder_norms)
     indices = pyramid_indices(enc)
-    dec = UperNetDecoder([enc.out_channels[i] for i in indices], indices, channels, tuple(pool_scales))
+    dec = UperNetDecoder([enc.out_channels[i] for i in indices], indices, channels, tuple(pool_scales), align_corners)
     head = SegmentationHead(channels, num_classes, dropout=dropout)
     aux = None
     if aux_head:
         index = indices[-2]  # the second-deepest map (stride 16): transformers' in_index=2 of 4 outputs
         aux = AuxiliaryHead(enc.out_channels[index], num_classes, feature_index=index, hidden_channels=aux_channels)
-    return SegmentationModel(enc, dec, head, aux)
+    model = SegmentationModel(enc, dec, head, aux)
+    model.align_corners = align_corners
+    return model
