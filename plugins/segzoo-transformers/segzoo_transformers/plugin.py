@@ -50,5 +50,7 @@ def register_converters(register) -> None:
              description="transformers SegformerForSemanticSegmentation (transformers 4 or 5 key names)")
     register("transformers:upernet", "segzoo_transformers.convert:convert_upernet",
              description="transformers UperNetForSemanticSegmentation with a ConvNextBackbone")
+    register("mmseg:upernet", "segzoo_transformers.mmseg_upernet:convert_mmseg",
+             description="mmsegmentation UPerNet on ResNetV1c (UPerHead, auxiliary FCNHead) -> segzoo upernet")
     register("mmseg:segformer", "segzoo_transformers.mmseg_segformer:convert_mmseg",
              description="mmsegmentation SegFormer (MixVisionTransformer B0-B5 + SegformerHead)")
