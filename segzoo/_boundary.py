@@ -21,6 +21,7 @@ same as with no workers.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import logging
@@ -28,12 +29,12 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from segzoo.errors import SegzooError
 
-__all__ = ["EXIT_BUG", "EXIT_ERROR", "EXIT_INTERRUPTED", "component_of", "configure_logging", "item_error",
-           "message", "run_command", "user_message"]
+__all__ = ["EXIT_BUG", "EXIT_ERROR", "EXIT_INTERRUPTED", "OneLineParser", "calling", "component_of",
+           "configure_logging", "int_at_least", "item_error", "message", "run_command", "user_message"]
 
 EXIT_ERROR = 1
 EXIT_BUG = 70
@@ -198,6 +199,30 @@ def user_message(err: BaseException) -> str | None:
     if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
         return f"out of memory: {message(err) or 'MemoryError'} (use a smaller --batch-size, image size or model)"
     return None
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line too (``segzoo: error: argument --crop: ...``), pointing at
+    ``--help`` instead of printing the whole usage block; exit status 2, as argparse's."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"segzoo: error: {message} (see `{self.prog} --help`)\n")
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer no smaller than ``minimum`` (counts, sizes, workers, opsets)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
 
 
 def run_command(func: Callable[[Any], int], args: Any, *, verbose: bool = False) -> int:

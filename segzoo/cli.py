@@ -203,8 +203,9 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from segzoo import __version__
+    from segzoo._boundary import OneLineParser
 
-    parser = argparse.ArgumentParser(prog="segzoo", description="A plugin-based model zoo for semantic segmentation.")
+    parser = OneLineParser(prog="segzoo", description="A plugin-based model zoo for semantic segmentation.")
     parser.add_argument("--version", action="version", version=f"segzoo {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details and full tracebacks")
     common = argparse.ArgumentParser(add_help=False)

@@ -256,3 +256,18 @@ def test_huggingface_hub_warnings_are_printed_once(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("hub-warning-42") == 1
     assert result.stderr.count("segzoo-warning-42") == 1 and "segzoo: WARNING: segzoo-warning-42" in result.stderr
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["predict", "m", "x.png", "--alpha", "7"], "argument --alpha: expected a number from 0 to 1, got '7'"),
+    (["eval", "m", "--dataset", "d", "--num-workers", "-3"], "argument --num-workers: expected an integer >= 0"),
+    (["eval", "m", "--dataset", "d", "--limit", "-1"], "argument --limit: expected an integer >= 1, got -1"),
+    (["export", "m", "--opset", "3"], "argument --opset: expected an integer >= 7, got 3"),
+    (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
+])
+def test_usage_errors_are_one_line_too(cli, capsys, argv, says):
+    with pytest.raises(SystemExit) as info:
+        segzoo.cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and "usage:" not in err
+    one_error_line(err, says, "--help`")

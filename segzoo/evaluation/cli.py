@@ -8,8 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from segzoo._boundary import int_at_least
 from segzoo._paths import check_writable
-from segzoo.errors import SegzooError
 from segzoo.inference.cli import (
     _size,
     add_inference_args,
@@ -38,9 +38,9 @@ def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
     g.add_argument("--split", default="val")
     g.add_argument("--dataset-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="extra dataset argument (JSON value), e.g. length=16 for shapes; repeatable")
-    g.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images")
-    g.add_argument("--batch-size", type=int, default=1)
-    g.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default min(4, cores-1))")
+    g.add_argument("--limit", type=int_at_least(1), default=None, metavar="N", help="only the first N images")
+    g.add_argument("--batch-size", type=int_at_least(1), default=1)
+    g.add_argument("--num-workers", type=int_at_least(0), default=None, help="DataLoader workers (default min(4, cores-1))")
     g.add_argument("--boundary", action="store_true", help="also compute boundary F1 (mBF)")
     g.add_argument("--boundary-tolerance", type=float, default=2.0, metavar="PX")
 
@@ -50,8 +50,6 @@ def _dataset(args: argparse.Namespace):
 
     if args.dataset is None:
         return None
-    if args.batch_size < 1:
-        raise SegzooError("--batch-size must be at least 1")
     return segzoo.create_dataset(args.dataset, args.root, args.split, **dict(args.dataset_option))
 
 
@@ -147,8 +145,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from segzoo.evaluation.report import leaderboard_markdown, leaderboard_rows, plot_accuracy_latency, table
 
     settings = settings_from_args(args, args.batch_size)
-    if args.repeat < 1:
-        raise SegzooError("--repeat must be at least 1")
     check_writable(args.markdown, option="--markdown")
     if args.plot:
         check_writable(args.plot, option="--plot")
@@ -204,9 +200,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     add_inference_args(p)
     p.add_argument("--size", type=_size, default=None, metavar="N|HxW",
                    help="input size for latency/GMACs (default: the first evaluation input, else 512)")
-    p.add_argument("--repeat", type=int, default=10, help="timed calls for latency (default 10)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
-    p.add_argument("--throughput-batch", type=int, default=4, help="batch size for throughput (default 4; 0 skips)")
+    p.add_argument("--repeat", type=int_at_least(1), default=10, help="timed calls for latency (default 10)")
+    p.add_argument("--warmup", type=int_at_least(0), default=2, help="untimed calls first (default 2)")
+    p.add_argument("--throughput-batch", type=int_at_least(0), default=4, help="batch size for throughput (default 4; 0 skips)")
     p.add_argument("--data-cache-mb", type=float, default=2048, metavar="MIB",
                    help="decode and preprocess the split once into memory, up to this size, shared by all models "
                         "(default 2048; 0 streams it from disk for each evaluation)")

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from segzoo._boundary import int_at_least
 from segzoo._paths import check_writable
 from segzoo.errors import SegzooError
 
@@ -25,6 +26,16 @@ def _floats(text: str) -> list[float]:
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
     return values
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -104,14 +115,16 @@ def preprocessing_from_args(model: Any, args: argparse.Namespace):
     pre = Preprocessing.from_model(model, resize=not args.no_resize)
     if args.resize:
         text = str(args.resize).lower()
-        if "x" in text:
-            h, w = _size(text)
-            pre.resize = {"height": h, "width": w}
-        else:
-            try:
+        try:
+            if "x" in text:
+                h, w = _size(text)
+                pre.resize = {"height": h, "width": w}
+            elif int(text) >= 1:
                 pre.resize = {"shorter_side": int(text)}
-            except ValueError:
-                raise SegzooError(f"--resize expects N or HxW, got {args.resize!r}") from None
+            else:
+                raise ValueError(text)
+        except (ValueError, argparse.ArgumentTypeError):
+            raise SegzooError(f"--resize expects N or HxW with positive sizes, got {args.resize!r}") from None
     return pre
 
 
@@ -208,7 +221,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--out", default="predictions", help="output folder (default: predictions)")
     p.add_argument("--dataset", default=None, help="take class colours from this registered dataset")
-    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the mask colours (default 0.5)")
+    p.add_argument("--alpha", type=_fraction, default=0.5, help="overlay opacity of the mask colours (default 0.5)")
     p.add_argument("--no-progress", action="store_true")
     add_inference_args(p)
     add_json_arg(p, "predictions")
@@ -218,7 +231,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="catalog name, hf-hub:org/repo or a save_pretrained directory")
     p.add_argument("--format", default="onnx", choices=("onnx",))
     p.add_argument("--out", default=None, help="output file (default: <model>.onnx)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    p.add_argument("--opset", type=int_at_least(7), default=None, help="ONNX opset (default: the exporter's)")
     p.add_argument("--size", type=_size, default=None, metavar="N|HxW",
                    help="example input size (default 256; rounded up to the model's input divisor)")
     p.add_argument("--exporter", choices=("auto", "dynamo", "torchscript"), default="auto")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from segzoo._boundary import configure_logging, run_command
+from segzoo._boundary import OneLineParser, configure_logging, run_command
 from segzoo._paths import check_writable
 from segzoo.train.config import OPTIMIZERS, PRECISIONS, RESUME_MUTABLE, SCHEDULES, TrainConfig, TrainConfigError
 
@@ -208,8 +208,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m segzoo.train ...``, the same as ``segzoo train ...``."""
-    parser = argparse.ArgumentParser(prog="python -m segzoo.train", description=DESCRIPTION, epilog=EXAMPLES,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m segzoo.train", description=DESCRIPTION, epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details and full tracebacks")
     add_arguments(parser)
