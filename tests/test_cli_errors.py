@@ -271,3 +271,12 @@ def test_usage_errors_are_one_line_too(cli, capsys, argv, says):
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and "usage:" not in err
     one_error_line(err, says, "--help`")
+
+
+def test_eval_warns_once_about_differing_class_names(cli, model_dir):
+    config = json.loads((model_dir / "config.json").read_text())
+    (model_dir / "config.json").write_text(json.dumps({**config, "class_names": ["sky", "road"]}))
+    rc, err = cli("eval", model_dir, "--dataset", "fine-data", "--root", ".", "--num-workers", "0", "--engine", "eager",
+                  "--no-progress")
+    assert rc == 0
+    assert err.count("class names of") == 1 and "segzoo: WARNING: class names of" in err, err
