@@ -6,9 +6,10 @@ traceback and each kind of failure is worded in one place:
 * expected failures: segzoo's own errors, OS errors on the user's files (missing, not writable, disk full...),
   unreadable or oversized images, running out of memory: ``segzoo: error: <what went wrong>``, exit status 1;
 * Ctrl-C: ``segzoo: interrupted``, exit status 130;
-* an exception raised by the code of a registered architecture, encoder, loss or dataset (found by walking the
-  traceback) names that component and the package that registered it, exit status 1: wrong options are the
-  usual cause, else it is that package's bug;
+* an exception raised by a registered architecture, encoder, loss or dataset names that component and the package
+  that registered it, exit status 1: wrong options are the usual cause, else it is that package's bug. segzoo's
+  calls of components mark what they raise (:func:`calling`); later calls of a component's methods (``forward``,
+  ``__getitem__``) are found by walking the traceback (:func:`component_of`);
 * anything else is a bug in segzoo or in a plugin, not in the user's input: one line that says so and how to get
   the traceback, exit status 70 (``EX_SOFTWARE``), so that scripts can tell a bug from bad input.
 
@@ -243,10 +244,10 @@ def run_command(func: Callable[[Any], int], args: Any, *, verbose: bool = False)
         if component is not None:
             package = component.rsplit(" of ", 1)[1]
             print(f"segzoo: error: {component} raised {type(err).__name__}: {message(err) or '(no message)'}; check "
-                  f"the options given to it, else this is a bug in {package}: report it (-v shows the traceback)",
-                  file=sys.stderr)
+                  f"the options given to it, else this is a bug in {package}: report it (`segzoo -v ...` shows the "
+                  "traceback)", file=sys.stderr)
             return EXIT_ERROR
         print(f"segzoo: error: unexpected {type(err).__name__}: {message(err) or '(no message)'}; this is a bug in "
-              f"segzoo or a plugin, not in your input: run again with -v for the traceback and report it",
+              f"segzoo or a plugin, not in your input: run `segzoo -v ...` for the traceback and report it",
               file=sys.stderr)
         return EXIT_BUG
