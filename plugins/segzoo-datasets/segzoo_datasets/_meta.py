@@ -87,6 +87,110 @@ ADE20K_PALETTE = [
     [25, 194, 194], [102, 255, 0], [92, 0, 255],
 ]
 
+# -- Pascal Context (VOC 2010 + Detail annotations) ---------------------------------------------------------------
+# MMSegmentation's PascalContextDataset METAINFO: the 60-class set, background first; the 59-class set is the same
+# without 'background' (PASCAL_CONTEXT_CLASSES[1:], PASCAL_CONTEXT_PALETTE[1:]).
+PASCAL_CONTEXT_CLASSES = [
+    "background", "aeroplane", "bag", "bed", "bedclothes", "bench", "bicycle", "bird", "boat", "book", "bottle",
+    "building", "bus", "cabinet", "car", "cat", "ceiling", "chair", "cloth", "computer", "cow", "cup", "curtain",
+    "dog", "door", "fence", "floor", "flower", "food", "grass", "ground", "horse", "keyboard", "light", "motorbike",
+    "mountain", "mouse", "person", "plate", "platform", "pottedplant", "road", "rock", "sheep", "shelves", "sidewalk",
+    "sign", "sky", "snow", "sofa", "table", "track", "train", "tree", "truck", "tvmonitor", "wall", "water", "window",
+    "wood",
+]
+PASCAL_CONTEXT_PALETTE = [
+    [120, 120, 120], [180, 120, 120], [6, 230, 230], [80, 50, 50], [4, 200, 3], [120, 120, 80], [140, 140, 140],
+    [204, 5, 255], [230, 230, 230], [4, 250, 7], [224, 5, 255], [235, 255, 7], [150, 5, 61], [120, 120, 70],
+    [8, 255, 51], [255, 6, 82], [143, 255, 140], [204, 255, 4], [255, 51, 7], [204, 70, 3], [0, 102, 200],
+    [61, 230, 250], [255, 6, 51], [11, 102, 255], [255, 7, 71], [255, 9, 224], [9, 7, 230], [220, 220, 220],
+    [255, 9, 92], [112, 9, 255], [8, 255, 214], [7, 255, 224], [255, 184, 6], [10, 255, 71], [255, 41, 10],
+    [7, 255, 255], [224, 255, 8], [102, 8, 255], [255, 61, 6], [255, 194, 7], [255, 122, 8], [0, 255, 20],
+    [255, 8, 41], [255, 5, 153], [6, 51, 255], [235, 12, 255], [160, 150, 20], [0, 163, 255], [140, 140, 140],
+    [250, 10, 15], [20, 255, 0], [31, 255, 0], [255, 31, 0], [255, 224, 0], [153, 255, 0], [0, 0, 255], [255, 71, 0],
+    [0, 235, 255], [0, 173, 255], [31, 0, 255],
+]
+
+# -- COCO-Stuff (164k and 10k) --------------------------------------------------------------------------------------
+# MMSegmentation's COCOStuffDataset METAINFO: 80 thing + 91 stuff classes in train-id order. Not all colours are
+# distinct (mmseg's palette repeats some).
+COCO_STUFF_CLASSES = [
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow", "elephant",
+    "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard",
+    "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
+    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange", "broccoli",
+    "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant", "bed", "dining table", "toilet",
+    "tv", "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink",
+    "refrigerator", "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush", "banner",
+    "blanket", "branch", "bridge", "building-other", "bush", "cabinet", "cage", "cardboard", "carpet",
+    "ceiling-other", "ceiling-tile", "cloth", "clothes", "clouds", "counter", "cupboard", "curtain", "desk-stuff",
+    "dirt", "door-stuff", "fence", "floor-marble", "floor-other", "floor-stone", "floor-tile", "floor-wood", "flower",
+    "fog", "food-other", "fruit", "furniture-other", "grass", "gravel", "ground-other", "hill", "house", "leaves",
+    "light", "mat", "metal", "mirror-stuff", "moss", "mountain", "mud", "napkin", "net", "paper", "pavement",
+    "pillow", "plant-other", "plastic", "platform", "playingfield", "railing", "railroad", "river", "road", "rock",
+    "roof", "rug", "salad", "sand", "sea", "shelf", "sky-other", "skyscraper", "snow", "solid-other", "stairs",
+    "stone", "straw", "structural-other", "table", "tent", "textile-other", "towel", "tree", "vegetable",
+    "wall-brick", "wall-concrete", "wall-other", "wall-panel", "wall-stone", "wall-tile", "wall-wood", "water-other",
+    "waterdrops", "window-blind", "window-other", "wood",
+]
+COCO_STUFF_PALETTE = [
+    [0, 192, 64], [0, 192, 64], [0, 64, 96], [128, 192, 192], [0, 64, 64], [0, 192, 224], [0, 192, 192],
+    [128, 192, 64], [0, 192, 96], [128, 192, 64], [128, 32, 192], [0, 0, 224], [0, 0, 64], [0, 160, 192],
+    [128, 0, 96], [128, 0, 192], [0, 32, 192], [128, 128, 224], [0, 0, 192], [128, 160, 192], [128, 128, 0],
+    [128, 0, 32], [128, 32, 0], [128, 0, 128], [64, 128, 32], [0, 160, 0], [0, 0, 0], [192, 128, 160], [0, 32, 0],
+    [0, 128, 128], [64, 128, 160], [128, 160, 0], [0, 128, 0], [192, 128, 32], [128, 96, 128], [0, 0, 128],
+    [64, 0, 32], [0, 224, 128], [128, 0, 0], [192, 0, 160], [0, 96, 128], [128, 128, 128], [64, 0, 160],
+    [128, 224, 128], [128, 128, 64], [192, 0, 32], [128, 96, 0], [128, 0, 192], [0, 128, 32], [64, 224, 0],
+    [0, 0, 64], [128, 128, 160], [64, 96, 0], [0, 128, 192], [0, 128, 160], [192, 224, 0], [0, 128, 64],
+    [128, 128, 32], [192, 32, 128], [0, 64, 192], [0, 0, 32], [64, 160, 128], [128, 64, 64], [128, 0, 160],
+    [64, 32, 128], [128, 192, 192], [0, 0, 160], [192, 160, 128], [128, 192, 0], [128, 0, 96], [192, 32, 0],
+    [128, 64, 128], [64, 128, 96], [64, 160, 0], [0, 64, 0], [192, 128, 224], [64, 32, 0], [0, 192, 128],
+    [64, 128, 224], [192, 160, 0], [0, 192, 0], [192, 128, 96], [192, 96, 128], [0, 64, 128], [64, 0, 96],
+    [64, 224, 128], [128, 64, 0], [192, 0, 224], [64, 96, 128], [128, 192, 128], [64, 0, 224], [192, 224, 128],
+    [128, 192, 64], [192, 0, 96], [192, 96, 0], [128, 64, 192], [0, 128, 96], [0, 224, 0], [64, 64, 64],
+    [128, 128, 224], [0, 96, 0], [64, 192, 192], [0, 128, 224], [128, 224, 0], [64, 192, 64], [128, 128, 96],
+    [128, 32, 128], [64, 0, 192], [0, 64, 96], [0, 160, 128], [192, 0, 64], [128, 64, 224], [0, 32, 128],
+    [192, 128, 192], [0, 64, 224], [128, 160, 128], [192, 128, 0], [128, 64, 32], [128, 32, 64], [192, 0, 128],
+    [64, 192, 32], [0, 160, 64], [64, 0, 0], [192, 192, 160], [0, 32, 64], [64, 128, 128], [64, 192, 160],
+    [128, 160, 64], [64, 128, 0], [192, 192, 32], [128, 96, 192], [64, 0, 128], [64, 64, 32], [0, 224, 192],
+    [192, 0, 0], [192, 64, 160], [0, 96, 192], [192, 128, 128], [64, 64, 160], [128, 224, 192], [192, 128, 64],
+    [192, 64, 32], [128, 96, 64], [192, 0, 192], [0, 192, 32], [64, 224, 64], [64, 0, 64], [128, 192, 160],
+    [64, 96, 64], [64, 128, 192], [0, 192, 160], [192, 224, 64], [64, 128, 64], [128, 192, 32], [192, 32, 192],
+    [64, 64, 192], [0, 64, 32], [64, 160, 192], [192, 64, 64], [128, 64, 160], [64, 32, 192], [192, 192, 192],
+    [0, 64, 160], [192, 160, 192], [192, 192, 0], [128, 64, 96], [192, 32, 64], [192, 64, 128], [64, 192, 96],
+    [64, 160, 64], [64, 64, 0],
+]
+
+# -- LoveDA ----------------------------------------------------------------------------------------------------------
+# MMSegmentation's LoveDADataset METAINFO (label files: 0 no-data, 1..7 these classes).
+LOVEDA_CLASSES = [
+    "background", "building", "road", "water", "barren", "forest", "agricultural",
+]
+LOVEDA_PALETTE = [
+    [255, 255, 255], [255, 0, 0], [255, 255, 0], [0, 0, 255], [159, 129, 183], [0, 255, 0], [255, 195, 128],
+]
+
+# -- ISPRS Potsdam and Vaihingen ------------------------------------------------------------------------------------
+# MMSegmentation's PotsdamDataset / ISPRSDataset METAINFO (the same six classes, in the ISPRS colour code).
+ISPRS_CLASSES = [
+    "impervious_surface", "building", "low_vegetation", "tree", "car", "clutter",
+]
+ISPRS_PALETTE = [
+    [255, 255, 255], [0, 0, 255], [0, 255, 255], [0, 255, 0], [255, 255, 0], [255, 0, 0],
+]
+
+# -- iSAID -----------------------------------------------------------------------------------------------------------
+# MMSegmentation's iSAIDDataset METAINFO (class 0 is background; the colours are iSAID's semantic mask colours).
+ISAID_CLASSES = [
+    "background", "ship", "store_tank", "baseball_diamond", "tennis_court", "basketball_court", "Ground_Track_Field",
+    "Bridge", "Large_Vehicle", "Small_Vehicle", "Helicopter", "Swimming_pool", "Roundabout", "Soccer_ball_field",
+    "plane", "Harbor",
+]
+ISAID_PALETTE = [
+    [0, 0, 0], [0, 0, 63], [0, 63, 63], [0, 63, 0], [0, 63, 127], [0, 63, 191], [0, 63, 255], [0, 127, 63],
+    [0, 127, 127], [0, 0, 127], [0, 0, 191], [0, 0, 255], [0, 191, 127], [0, 127, 191], [0, 127, 255], [0, 100, 155],
+]
+
 # -- registry metadata -----------------------------------------------------------------------------------------------
 #: name -> (module, class name, metadata passed to ``register``).
 DATASETS: dict[str, tuple[str, str, dict]] = {
@@ -189,6 +293,99 @@ DATASETS: dict[str, tuple[str, str, dict]] = {
         license="research use (check the download page); cite Budai et al., Int. J. Biomed. Imaging, 2013",
         description="HRF high-resolution fundus vessels, 45 3504x2336 images (mmseg split 15/30), original or "
                     "mmseg-converted",
+    )),
+    "pascal_context": ("segzoo_datasets.pascal_context", "PascalContext", dict(
+        classes=PASCAL_CONTEXT_CLASSES,
+        palette=PASCAL_CONTEXT_PALETTE,
+        ignore_index=255,
+        splits=["train", "val"],
+        sizes={"train": 4996, "val": 5104},
+        homepage=("https://cs.stanford.edu/~roozbeh/pascal-context/ (trainval_merged.json) with VOC 2010 "
+                  "(VOCtrainval_03-May-2010.tar); labels written by mmsegmentation's "
+                  "tools/dataset_converters/pascal_context.py"),
+        license=("images from Flickr under Flickr's terms of use (VOC 2010); annotations for research use; cite "
+                 "Mottaghi et al. 2014"),
+        description="Pascal Context, 60 classes (background included), mmseg-converted labels",
+    )),
+    "pascal_context59": ("segzoo_datasets.pascal_context", "PascalContext59", dict(
+        classes=PASCAL_CONTEXT_CLASSES[1:],
+        palette=PASCAL_CONTEXT_PALETTE[1:],
+        ignore_index=255,
+        splits=["train", "val"],
+        sizes={"train": 4996, "val": 5104},
+        homepage=("https://cs.stanford.edu/~roozbeh/pascal-context/ (trainval_merged.json) with VOC 2010 "
+                  "(VOCtrainval_03-May-2010.tar); labels written by mmsegmentation's "
+                  "tools/dataset_converters/pascal_context.py"),
+        license=("images from Flickr under Flickr's terms of use (VOC 2010); annotations for research use; cite "
+                 "Mottaghi et al. 2014"),
+        description="Pascal Context, 59 classes: the same files, reduce_zero_label (background 0 -> 255)",
+    )),
+    "coco_stuff164k": ("segzoo_datasets.coco_stuff", "COCOStuff164k", dict(
+        classes=COCO_STUFF_CLASSES,
+        palette=COCO_STUFF_PALETTE,
+        ignore_index=255,
+        splits=["train", "val"],
+        sizes={"train": 118287, "val": 5000},
+        homepage=("https://github.com/nightrome/cocostuff (train2017.zip, val2017.zip from "
+                  "http://images.cocodataset.org/zips/, stuffthingmaps_trainval2017.zip)"),
+        license=("COCO-Stuff annotations CC BY 4.0; COCO images under their Flickr licences; cite Caesar et al. 2018 "
+                 "and Lin et al. 2014"),
+        description="COCO-Stuff 164k (COCO 2017 images), 171 classes; stuffthingmaps or mmseg *_labelTrainIds.png",
+    )),
+    "coco_stuff10k": ("segzoo_datasets.coco_stuff", "COCOStuff10k", dict(
+        classes=COCO_STUFF_CLASSES,
+        palette=COCO_STUFF_PALETTE,
+        ignore_index=255,
+        splits=["train", "test"],
+        sizes={"train": 9000, "test": 1000},
+        homepage="https://github.com/nightrome/cocostuff10k (cocostuff-10k-v1.1.zip)",
+        license=("COCO-Stuff annotations CC BY 4.0; COCO images under their Flickr licences; cite Caesar et al. 2018 "
+                 "and Lin et al. 2014"),
+        description="COCO-Stuff 10k (9000 train, 1000 test), 171 classes, reduce_zero_label (unlabelled 0 -> 255)",
+    )),
+    "loveda": ("segzoo_datasets.loveda", "LoveDA", dict(
+        classes=LOVEDA_CLASSES,
+        palette=LOVEDA_PALETTE,
+        ignore_index=255,
+        splits=["train", "val"],
+        sizes={"train": 2522, "val": 1669},
+        homepage="https://zenodo.org/record/5706578 (Train.zip, Val.zip)",
+        license="CC BY-NC-SA 4.0; cite Wang et al., NeurIPS 2021 Datasets and Benchmarks",
+        description="LoveDA land cover (1024x1024, urban and rural), 7 classes, no-data 0 -> 255; original or mmseg",
+    )),
+    "potsdam": ("segzoo_datasets.isprs", "Potsdam", dict(
+        classes=ISPRS_CLASSES,
+        palette=ISPRS_PALETTE,
+        ignore_index=255,
+        splits=["train", "val"],
+        sizes={"train": 3456, "val": 2016},
+        homepage=("https://www.isprs.org/education/benchmarks/UrbanSemLab/default.aspx (2_Ortho_RGB.zip, "
+                  "5_Labels_all_noBoundary.zip); clipped by mmsegmentation's tools/dataset_converters/potsdam.py"),
+        license="ISPRS benchmark terms (research use, data on request); cite Rottensteiner et al. 2012",
+        description="ISPRS Potsdam, mmseg's 512x512 clips of 38 tiles, 6 classes, boundary/unknown 0 -> 255",
+    )),
+    "vaihingen": ("segzoo_datasets.isprs", "Vaihingen", dict(
+        classes=ISPRS_CLASSES,
+        palette=ISPRS_PALETTE,
+        ignore_index=255,
+        splits=["train", "val"],
+        sizes={"train": 344, "val": 398},
+        homepage=("https://www.isprs.org/education/benchmarks/UrbanSemLab/default.aspx "
+                  "(ISPRS_semantic_labeling_Vaihingen.zip, ..._ground_truth_eroded_COMPLETE.zip); clipped by "
+                  "mmsegmentation's tools/dataset_converters/vaihingen.py"),
+        license="ISPRS benchmark terms (research use, data on request); cite Rottensteiner et al. 2012",
+        description="ISPRS Vaihingen, mmseg's 512x512 clips of 33 areas, 6 classes, eroded boundaries 0 -> 255",
+    )),
+    "isaid": ("segzoo_datasets.isaid", "ISAID", dict(
+        classes=ISAID_CLASSES,
+        palette=ISAID_PALETTE,
+        ignore_index=255,
+        splits=["train", "val"],
+        sizes={"train": 33978, "val": 11644},
+        homepage=("https://captain-whu.github.io/iSAID/ (images from DOTA-v1.0, semantic masks from iSAID); "
+                  "patches written by mmsegmentation's tools/dataset_converters/isaid.py"),
+        license="academic use only (DOTA / iSAID terms); cite Waqas Zamir et al., CVPR Workshops 2019",
+        description="iSAID aerial instances as semantic labels, mmseg's 896x896 patches, 16 classes (background 0)",
     )),
     "shapes": ("segzoo_datasets.shapes", "Shapes", dict(
         classes=["background", "circle", "rectangle"],
