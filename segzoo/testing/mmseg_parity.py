@@ -117,6 +117,7 @@ def check_parity(
 ) -> dict:
     """Assert that segzoo's model (with its auxiliary head, option ``aux_option``) gives mmseg's logits for the
     config; the conversion without the auxiliary head must also load. Returns the entry used."""
+    from segzoo.hub.loading import build_with_weights
     from segzoo.hub.remap import build_meta_model
     from segzoo.testing.parity import create_from_entry
 
@@ -131,9 +132,8 @@ def check_parity(
     has_aux = bool(cfg.model.get("auxiliary_head"))
     if has_aux:
         entry = dict(entry, options={**entry["options"], aux_option: True})
-    model = create_from_entry(entry)
-    model.load_state_dict(convert_mmseg(state_dict, entry), strict=True)
-    model.eval()
+    # built on the meta device and assigned the converted weights, as segzoo.load does
+    model = build_with_weights(lambda: create_from_entry(entry), convert_mmseg(state_dict, entry), what=entry["name"])
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(seed + 1))
     expected = twin_logits(twin, x)
     got = model.forward_with_aux(x)
