@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from segzoo.testing.mmseg import build_twin, config_path, load_config, randomize_, twin_logits
 
-__all__ = ["check_family", "check_parity", "metafile_models", "structures"]
+__all__ = ["CONFIG_CORRECTIONS", "check_family", "check_parity", "config_for", "metafile_models", "structures"]
 
 #: cfg.model fields that do not change the network that runs at inference
 _IGNORED = {"init_cfg", "pretrained", "loss_decode", "sampler", "data_preprocessor", "train_cfg", "test_cfg",
@@ -33,8 +33,24 @@ def _configs_root() -> Path:
     return config_path("_base_/default_runtime").parent.parent
 
 
-def _config_file(relative: str) -> Path:
-    """The config a metafile names; mmseg 1.2.2's metafiles have one typo (``ddeeplabv3plus_...``)."""
+#: mmseg 1.2.2 metafile models whose ``Config`` does not build the network of their ``Weights`` (the weights file,
+#: the ``Architecture`` metadata and the published numbers agree with each other, not with the config): weights file
+#: name prefix -> the config that does
+CONFIG_CORRECTIONS = {
+    "pspnet_r50-d32_512x1024_80k_cityscapes_20220316_224840":  # listed with the R-50b-D32 config
+        "configs/pspnet/pspnet_r50-d32_4xb2-80k_cityscapes-512x1024.py",
+    "deeplabv3plus_r101-d8_480x480_40k_pascal_context_20200911_165459":  # listed with the R-50 config
+        "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_pascal-context-480x480.py",
+    "deeplabv3plus_r101-d8_480x480_80k_pascal_context_20200911_155322":  # listed with the R-50 config
+        "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_pascal-context-480x480.py",
+}
+
+
+def config_for(model: dict) -> Path:
+    """The config file that builds a metafile model's weights: its ``Config``, with mmseg 1.2.2's mistakes fixed
+    (:data:`CONFIG_CORRECTIONS`, and the ``ddeeplabv3plus_...`` typo)."""
+    weights = str(model.get("Weights", "")).rsplit("/", 1)[-1]
+    relative = next((c for prefix, c in CONFIG_CORRECTIONS.items() if weights.startswith(prefix)), model["Config"])
     path = _configs_root().parent / relative
     if not path.is_file() and path.with_name(path.name[1:]).is_file():
         return path.with_name(path.name[1:])
@@ -47,7 +63,7 @@ def metafile_models(family: str) -> tuple[tuple[str, Path], ...]:
     import yaml
 
     meta = yaml.safe_load((_configs_root() / family / "metafile.yaml").read_text())
-    return tuple((m["Name"], _config_file(m["Config"])) for m in meta["Models"] if m.get("Weights"))
+    return tuple((m["Name"], config_for(m)) for m in meta["Models"] if m.get("Weights"))
 
 
 def _structure(value: Any) -> Any:
@@ -81,18 +97,20 @@ def check_family(
     aux_option: str,
     select: Callable[[dict], bool] = lambda model_cfg: True,
     size: tuple[int, int] = (64, 64),
-) -> list[str]:
+) -> dict[str, float]:
     """:func:`check_parity` for every structure of ``family`` whose ``cfg.model`` ``select`` accepts; one assertion
-    lists every structure that fails. Returns the names checked."""
-    checked, failures = [], []
+    lists every structure that fails. Returns ``{model name: largest logit difference}`` (auxiliary head included)."""
+    checked: dict[str, float] = {}
+    failures = []
     for name, path, model_cfg in structures(family):
         if not select(model_cfg):
             continue
         try:
-            check_parity(path, spec_from_mmseg, convert_mmseg, aux_option=aux_option, size=size)
+            result = check_parity(path, spec_from_mmseg, convert_mmseg, aux_option=aux_option, size=size)
+            checked[name] = max(result["max_diff"], result["aux_max_diff"] or 0.0)
         except Exception as err:  # noqa: BLE001 - collected and reported together
             failures.append(f"{name}: {type(err).__name__}: {err}")
-        checked.append(name)
+            checked[name] = float("nan")
     assert not failures, f"{len(failures)} of {len(checked)} {family} structures differ from mmseg:\n" + "\n".join(
         failures)
     return checked
@@ -116,7 +134,8 @@ def check_parity(
     seed: int = 0,
 ) -> dict:
     """Assert that segzoo's model (with its auxiliary head, option ``aux_option``) gives mmseg's logits for the
-    config; the conversion without the auxiliary head must also load. Returns the entry used."""
+    config; the conversion without the auxiliary head must also load. Returns the entry used and the largest
+    logit differences (``max_diff``, ``aux_max_diff``)."""
     from segzoo.hub.loading import build_with_weights
     from segzoo.hub.remap import build_meta_model
     from segzoo.testing.parity import create_from_entry
@@ -139,6 +158,9 @@ def check_parity(
     got = model.forward_with_aux(x)
     assert expected.std() > 1e-3, "the twin's logits are near-constant: the comparison would prove nothing"
     torch.testing.assert_close(got["out"], expected, atol=tolerance, rtol=0)
+    result = {"entry": entry, "max_diff": (got["out"] - expected).abs().max().item(), "aux_max_diff": None}
     if has_aux:
-        torch.testing.assert_close(got["aux"], _aux_logits(twin, x), atol=tolerance, rtol=0)
-    return entry
+        expected_aux = _aux_logits(twin, x)
+        torch.testing.assert_close(got["aux"], expected_aux, atol=tolerance, rtol=0)
+        result["aux_max_diff"] = (got["aux"] - expected_aux).abs().max().item()
+    return result

@@ -48,7 +48,7 @@ def test_the_projection_reorder_is_needed():
     """Control: the ASPP projection loaded without moving mmseg's pooling branch last must change the logits."""
     _, path, _ = next(s for s in structures("deeplabv3plus") if s[2]["backbone"]["depth"] == 18)
     module = mmseg_deeplabv3plus
-    entry = check_parity(path, module.spec_from_mmseg, module.convert_mmseg, aux_option="aux")
+    entry = check_parity(path, module.spec_from_mmseg, module.convert_mmseg, aux_option="aux")["entry"]
     twin = randomize_(build_twin(load_config(str(path))))
     state = module.convert_mmseg(twin.state_dict(), entry)
     state["decoder.aspp.project.0.weight"] = twin.decode_head.bottleneck.conv.weight.clone()

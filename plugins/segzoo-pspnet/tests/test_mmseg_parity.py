@@ -42,7 +42,7 @@ def test_d32_keeps_its_dilations_at_stride_32():
 def test_the_channel_reorder_is_needed():
     """Control: loading the bottleneck weight without reordering its input channels must change the logits."""
     name, path, _ = next(s for s in structures("pspnet") if s[2]["backbone"]["depth"] == 18)
-    entry = check_parity(path, spec_from_mmseg, convert_mmseg, aux_option="aux_head")
+    entry = check_parity(path, spec_from_mmseg, convert_mmseg, aux_option="aux_head")["entry"]
     twin = randomize_(build_twin(load_config(str(path))))
     state = convert_mmseg(twin.state_dict(), entry)
     state["decoder.conv.0.weight"] = twin.decode_head.bottleneck.conv.weight.clone()
