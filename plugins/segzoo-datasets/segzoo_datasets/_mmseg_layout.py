@@ -22,10 +22,10 @@ def identity_labels(num_classes: int, ignore_index: int = 255) -> dict[int, int]
     return {**{k: k for k in range(num_classes)}, ignore_index: ignore_index}
 
 
-def converter_hint(converter: str) -> str:
-    """How to write the converted layout, for error messages."""
+def converter_hint(converter: str, needs: str = "") -> str:
+    """How to write the converted layout, for error messages (``needs``: what the converter needs besides mmseg)."""
     return (f"Write it with mmsegmentation's converter: python tools/dataset_converters/{converter}.py <download "
-            "folder> -o <root>")
+            f"folder> -o <root>{f' (it needs {needs})' if needs else ''}.")
 
 
 def img_ann_pairs(dataset: SegmentationDataset, converter: str, *, image_suffix: str = ".png",

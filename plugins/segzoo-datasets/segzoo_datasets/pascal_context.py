@@ -45,7 +45,7 @@ class PascalContext(SegmentationDataset):
         super().__init__(_voc2010_root(root), split, transform, check_values=check_values)
 
     def find_files(self) -> list[tuple[Path, Path]]:
-        hint = converter_hint("pascal_context") + " (it needs the Detail API and trainval_merged.json)"
+        hint = converter_hint("pascal_context", "the Detail API and trainval_merged.json")
         sets = self.require_dir(self.root / "ImageSets" / "SegmentationContext",
                                 "the ImageSets/SegmentationContext folder", hint)
         image_dir = self.require_dir(self.root / "JPEGImages", "VOC 2010's JPEGImages folder")
