@@ -1,5 +1,5 @@
 """segzoo's own plugin: the catalog in registry.json, the identity converter for segzoo checkpoints, and the
-torchvision-layout MobileNetV3 encoder that torchvision's segmentation checkpoints need (a lazy factory: discovery
+torchvision MobileNetV3 encoder that torchvision's segmentation checkpoints need (a lazy factory: discovery
 imports no torch)."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def register_converters(register) -> None:
 @hookimpl
 def register_encoders(register) -> None:
     register("tv_mobilenet_v3_large", "segzoo.nn.mobilenetv3:build_tv_mobilenet_v3_large",
-             description="torchvision's MobileNetV3-Large (its keys and numerics, without importing torchvision)")
+             description="torchvision's own MobileNetV3-Large (torchvision imported only when built)")
     for depth in (18, 50, 101):
         register(f"resnet{depth}_v1c", f"segzoo.nn.resnet_v1c:resnet{depth}_v1c",
                  description=f"mmsegmentation's ResNetV1c-{depth} (3-conv stem) with its dilation rules (D8/D16/D32)")
