@@ -1,4 +1,4 @@
-"""DRIVE retinal vessel segmentation (Staal et al. 2004), in the official release layout."""
+"""DRIVE retinal vessel segmentation (Staal et al. 2004), in the official release layout or mmseg's converted one."""
 
 from __future__ import annotations
 
@@ -10,14 +10,21 @@ from segzoo.data import (
     DatasetError,
     PairingError,
     SegmentationDataset,
+    collect_files,
     describe_files,
     numeric_key,
     open_image,
+    pair_files,
 )
 from segzoo_datasets._meta import info
 
 _INFO = info("drive")
 _SPLIT_DIRS = {"train": "training", "test": "test"}
+_MMSEG_DIRS = {"train": "training", "test": "validation"}
+
+
+def _is_root(path: Path) -> bool:
+    return (path / "training").is_dir() or (path / "images").is_dir()
 
 
 class DRIVE(SegmentationDataset):
@@ -28,10 +35,15 @@ class DRIVE(SegmentationDataset):
     ``images/NN_<split>.tif`` (LZW TIFF), ``1st_manual/NN_manual1.gif`` (vessels 255, background 0) and
     ``mask/NN_<split>_mask.gif`` (FOV 255, outside 0). The target is 0 = background, 1 = vessel.
 
-    ``fov_as_ignore=True`` (default) sets pixels outside the FOV to ``ignore_index`` (255), so the loss and the
-    metrics count only FOV pixels, as the DRIVE protocol does. The FOV itself is available as
+    ``fov_as_ignore=True`` (default on this layout) sets pixels outside the FOV to ``ignore_index`` (255), so the loss
+    and the metrics count only FOV pixels, as the DRIVE protocol does (mmsegmentation scores every pixel instead:
+    pass ``fov_as_ignore=False`` to reproduce its numbers). The FOV itself is available as
     :meth:`fov` (mode 'L', 1 inside, 0 outside) and its files as ``fov_files``.
     ``annotator=2`` uses the second observer's labels (``2nd_manual/``, test split only).
+
+    mmsegmentation's converted layout (``tools/dataset_converters/drive.py``) is read too: ``images/training/21.png``,
+    ``annotations/training/21_manual1.png`` (0/1), ``images/validation/01.png`` and ``annotations/validation/
+    01_manual1.png`` / ``01_manual2.png`` for the test split. It has no FOV masks, so every pixel counts there.
     """
 
     name = "drive"
@@ -51,17 +63,30 @@ class DRIVE(SegmentationDataset):
   test/1st_manual/01_manual1.gif ..., test/2nd_manual/01_manual2.gif ..."""
     palette_indices = False  # GIF labels are gray levels
 
-    def __init__(self, root, split="train", transform=None, *, fov_as_ignore: bool = True, annotator: int = 1,
+    def __init__(self, root, split="train", transform=None, *, fov_as_ignore: bool | None = None, annotator: int = 1,
                  check_values=True):
         if annotator not in (1, 2):
             raise DatasetError(f"drive annotator must be 1 or 2, got {annotator!r}")
-        self.fov_as_ignore = fov_as_ignore
         self.annotator = annotator
-        if root is not None and not (Path(root) / "training").is_dir() and (Path(root) / "DRIVE").is_dir():
+        if root is not None and not _is_root(Path(root)) and (Path(root) / "DRIVE").is_dir():
             root = Path(root) / "DRIVE"
+        self.mmseg_layout = root is not None and any((Path(root) / "images" / d).is_dir() for d in _MMSEG_DIRS.values())
+        if self.mmseg_layout and fov_as_ignore:
+            raise DatasetError("drive: mmseg's converted layout has no FOV masks; use fov_as_ignore=False (or the "
+                               "official layout with its mask/ folders)")
+        self.fov_as_ignore = not self.mmseg_layout if fov_as_ignore is None else fov_as_ignore
         super().__init__(root, split, transform, check_values=check_values)
 
     def find_files(self) -> list[tuple[Path, Path]]:
+        if self.mmseg_layout:
+            self.fov_files = []
+            sub = _MMSEG_DIRS[self.split]
+            image_dir = self.require_dir(self.root / "images" / sub, f"the mmseg-converted images/{sub} folder")
+            label_dir = self.require_dir(self.root / "annotations" / sub,
+                                         f"the mmseg-converted annotations/{sub} folder")
+            labels = collect_files(label_dir, f"_manual{self.annotator}.png")
+            return pair_files(collect_files(image_dir, ".png"), labels, dataset=self.name, split=self.split,
+                              image_dir=image_dir, mask_dir=label_dir)
         sub = _SPLIT_DIRS[self.split]
         base = self.root / sub
         image_dir = self.require_dir(base / "images", "the images folder")
@@ -101,13 +126,15 @@ class DRIVE(SegmentationDataset):
         return files
 
     def label_mapping(self) -> dict[int, int]:
-        return {0: 0, 255: 1}
+        return {0: 0, 1: 1} if self.mmseg_layout else {0: 0, 255: 1}
 
     def _value_note(self) -> str:
-        return " (0 background, 255 vessel)"
+        return " (0 background, 1 vessel)" if self.mmseg_layout else " (0 background, 255 vessel)"
 
     def fov(self, index: int) -> Image.Image:
         """The field-of-view mask of sample ``index``: mode 'L', 1 inside the FOV, 0 outside (untransformed)."""
+        if not self.fov_files:
+            raise DatasetError("drive: mmseg's converted layout has no FOV masks; use the official layout")
         path = self.fov_files[index]
         raw = open_image(path).convert("L")
         hist = raw.histogram()

@@ -1,4 +1,4 @@
-"""STARE, CHASE_DB1 and HRF read from tiny trees written in tmp_path, in their original and mmseg-converted layouts."""
+"""STARE, CHASE_DB1 and HRF (and DRIVE's mmseg layout) from tiny trees in tmp_path, original and mmseg-converted."""
 
 import pytest
 import torch
@@ -181,3 +181,23 @@ def test_registered_with_mmseg_splits():
         assert meta["homepage"].startswith("http") and meta["license"], name
     with pytest.raises(DatasetError, match="no split 'val'"):
         segzoo.create_dataset("stare", ".", "val")
+
+
+# -- DRIVE, mmseg-converted --------------------------------------------------------------------------------------------
+def test_drive_mmseg_layout_has_no_fov(tmp_path):
+    root = tmp_path / "DRIVE"
+    for sub, names in (("training", ["21", "22"]), ("validation", ["01"])):
+        (root / "images" / sub).mkdir(parents=True)
+        (root / "annotations" / sub).mkdir(parents=True)
+        for i, n in enumerate(names):
+            image(i).save(root / "images" / sub / f"{n}.png")
+            label((0, 1)).save(root / "annotations" / sub / f"{n}_manual1.png")
+    label((1, 1)).save(root / "annotations" / "validation" / "01_manual2.png")
+    train = segzoo.create_dataset("drive", tmp_path, "train")  # FOV masking off by default: mmseg has no FOV
+    assert [p.name for p, _ in train.files] == ["21.png", "22.png"] and not train.fov_as_ignore
+    assert ids(train.load_mask(1))[0][:2] == [0, 1]
+    assert ids(segzoo.create_dataset("drive", root, "test", annotator=2).load_mask(0))[0][:2] == [1, 1]
+    with pytest.raises(DatasetError, match="no FOV masks; use fov_as_ignore=False"):
+        segzoo.create_dataset("drive", root, "train", fov_as_ignore=True)
+    with pytest.raises(DatasetError, match="no FOV masks"):
+        train.fov(0)

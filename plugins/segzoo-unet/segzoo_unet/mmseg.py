@@ -141,7 +141,7 @@ def _cbr(part: str) -> str:
 
 
 def _double(index: str, part: str) -> str:
-    """ConvModule ``k`` of a two-conv block -> :class:`~segzoo_unet.classic.DoubleConv`'s ``conv{k+1}``/``norm{k+1}``."""
+    """ConvModule ``k`` of a two-conv block -> ``DoubleConv``'s ``conv{k+1}`` / ``norm{k+1}``."""
     return f"{'conv' if part == 'conv' else 'norm'}{int(index) + 1}"
 
 
