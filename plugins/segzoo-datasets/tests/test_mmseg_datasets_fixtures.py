@@ -125,7 +125,8 @@ def test_catalog_entries_score_on_these_datasets(tmp_path):
     entries = mmseg_entries()
     if not entries:
         pytest.skip("registry.json has no mmseg entries on these datasets yet")
-    assert {m["dataset"]["name"] for m in entries} == set(CATALOG_DATASETS)
+    unmatched = set(CATALOG_DATASETS) - {m["dataset"]["name"] for m in entries}
+    assert not unmatched, f"no mmseg entry is evaluated on {unmatched}: renamed in the catalog?"
     built = {}
     for entry in entries:
         name = CATALOG_DATASETS[entry["dataset"]["name"]]
