@@ -239,10 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--own-encoder", action="store_true",
                    help="also register the plugin's own (non-timm) encoder, used by default by its architecture")
     p.set_defaults(func=cmd_new_plugin)
+    import contextlib
     import importlib
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_commands(sub, common)
+    for command in sub.choices.values():  # `segzoo predict ... -v` as well as `segzoo -v predict ...`
+        with contextlib.suppress(argparse.ArgumentError):  # a command that has its own -v, or an alias seen twice
+            command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                 help="log details and full tracebacks")
     return parser
 
 

@@ -219,9 +219,10 @@ def test_an_unexpected_error_says_it_is_a_bug_and_how_to_see_the_traceback(cli, 
     rc, err = cli("architectures")
     assert rc == 70
     one_error_line(err, "unexpected KeyError: 'missing key'", "this is a bug", "-v")
-    assert segzoo.cli.main(["-v", "architectures"]) == 70
-    verbose = capsys.readouterr().err
-    assert "Traceback" in verbose and "in crash" in verbose and verbose.strip().splitlines()[-1] == err
+    for argv in (["-v", "architectures"], ["architectures", "-v"]):  # -v before or after the command
+        assert segzoo.cli.main(argv) == 70
+        verbose = capsys.readouterr().err
+        assert "Traceback" in verbose and "in crash" in verbose and verbose.strip().splitlines()[-1] == err
 
 
 def test_disk_full_is_one_line_with_what_to_do():
