@@ -1,9 +1,9 @@
-"""The plugin contract (segzoo.testing.contract) on everything installed, and on deliberately broken plugins.
+"""The plugin contract (segzoo.testing.contract) on what no plugin's own tests check, and on broken plugins.
 
-Every registered architecture, loss and dataset is checked, first-party or not, so a new plugin in the environment
-is covered without editing this file: each check is its own pytest item (``architecture:unet:gradients``). Small
-encoders keep it quick; ONNX export and torch.compile of the heavier architectures are marked ``slow`` (deselect with
-``-m "not slow"``).
+Each first-party plugin runs the contract on what it registers in its own ``tests/test_contract.py``
+(``parametrize_with_checks``), as a third-party plugin would. Here: what segzoo's core registers (its encoders and
+the catalog, one item per entry), any other plugin installed in the environment (so it is covered without editing
+this file), and the checks' own behaviour on deliberately broken plugins.
 """
 
 from __future__ import annotations
@@ -20,63 +20,29 @@ import torch.nn.functional as F
 from torch import nn
 
 import segzoo
-from segzoo import _plugins
+from segzoo import _plugins, registry
 from segzoo.nn import ConvBNReLU, Decoder, SegmentationHead, SegmentationModel, create_encoder
 from segzoo.testing import contract
 
-#: The smallest encoder each first-party architecture accepts (others use their default encoder).
-SMALL_ENCODERS = {
-    "deeplabv3": "resnet18", "deeplabv3plus": "resnet18", "fcn": "resnet18", "fcn8s": "resnet18",
-    "pspnet": "resnet18", "fpn": "resnet18", "unet": "resnet18", "upernet": "resnet18", "segnet": "vgg11_bn_segnet",
-}
-#: Architectures that run full-resolution convolutions (VGG/U-Net paths) are checked at smaller sizes.
-SMALL_SIZES = {"segnet": ((32, 32), (64, 96), (35, 45)), "unet-original": ((32, 32), (64, 96), (35, 45))}
-#: ONNX and compile checks that always run; the others are marked slow.
-QUICK_EXPORT = {"fcn8s", "fpn", "deeplabv3plus", "segformer"}
-#: Contract failures reported to the plugins' authors (xfail until fixed or declared in ``unsupported=``).
-KNOWN_FAILURES: dict[tuple[str, str], str] = {}
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 #: Catalog entries that are also built (without weights); the others are checked without building.
 BUILT_ENTRIES = {"fcn-resnet50", "lraspp-mobilenetv3-large"}
-LOSS_OPTIONS = {"combined": {"options": {"losses": {"cross_entropy": 1.0, "dice": 0.5}}}}
-#: Real data in ../shared/datasets (when present) for the datasets' checks; the others are skipped for lack of data.
-DATA = Path(os.environ.get("SEGZOO_DATA", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
-DATASETS = {
-    "camvid": {"root": DATA / "camvid"}, "drive": {"root": DATA / "drive"},
-    "isbi2012": {"root": DATA / "isbi2012_membrane"},
-    "cityscapes": {"root": DATA / "cityscapes_mmseg_sample", "split": "val"},
-}
-#: Generic datasets whose classes are options (no classes to declare at registration): checked in their own tests.
-GENERIC_DATASETS = {"folder"}
 
 
-def _settings() -> dict[str, dict]:
-    settings: dict[str, dict] = {name: {"encoder": encoder} for name, encoder in SMALL_ENCODERS.items()}
-    for name, sizes in SMALL_SIZES.items():
-        settings.setdefault(name, {})["sizes"] = sizes
-    settings.update(LOSS_OPTIONS)
-    settings["shapes"] = {"root": lambda tmp: tmp}  # a synthetic dataset: any folder
-    settings.update({name: data for name, data in DATASETS.items() if data["root"].is_dir()})
-    settings.update({name: {"build": name in BUILT_ENTRIES} for name in segzoo.list_models()})
-    return settings
+def _own_contract_tests(package: str) -> bool:
+    return (PLUGINS / package / "tests" / "test_contract.py").is_file()
 
 
-CHECKS = contract.plugin_checks(settings=_settings(), hub=False)
+CATALOG = {name: {"build": name in BUILT_ENTRIES} for name in segzoo.list_models()}
+CHECKS = [
+    check
+    for plugin in registry.plugins() if plugin.status == "ok" and not _own_contract_tests(plugin.package)
+    for check in contract.plugin_checks(plugin.package, hub=False, settings=CATALOG)
+]
 
 
-def _params():
-    for check in CHECKS:
-        if check.kind == "catalog" or (check.kind == "dataset" and check.subject in GENERIC_DATASETS):
-            continue
-        subject = check.subject.split("(")[0]
-        marks = []
-        if check.kind == "architecture" and check.name in ("compile", "onnx") and subject not in QUICK_EXPORT:
-            marks.append(pytest.mark.slow)
-        if (subject, check.name) in KNOWN_FAILURES:
-            marks.append(pytest.mark.xfail(reason=KNOWN_FAILURES[subject, check.name], raises=AssertionError))
-        yield pytest.param(check, id=check.id, marks=marks)
-
-
-@pytest.mark.parametrize("check", list(_params()))
+@contract.parametrize_with_checks((c for c in CHECKS if c.kind != "catalog"), marks={
+    f"encoder:{c.subject}": pytest.mark.slow for c in CHECKS if c.kind == "encoder" and "101" in c.subject})
 def test_contract(check):
     check()
 
@@ -87,9 +53,10 @@ def test_catalog_entry(name):
     contract.run_checks(c for c in CHECKS if c.kind == "catalog" and c.subject == name)
 
 
-def test_every_kind_is_checked():
-    kinds = {check.kind for check in CHECKS}
-    assert {"plugin", "encoder", "architecture", "loss", "dataset", "catalog"} - kinds == {"plugin"}
+def test_every_first_party_plugin_runs_the_contract_in_its_own_tests():
+    for plugin in registry.plugins():
+        if plugin.first_party and plugin.package != "segzoo" and plugin.status == "ok":
+            assert _own_contract_tests(plugin.package), f"{plugin.package} has no tests/test_contract.py"
 
 
 # -- the checks catch what they should: deliberately broken plugins ----------------------------------------------------

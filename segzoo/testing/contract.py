@@ -105,17 +105,25 @@ def plugin_checks(
     return checks
 
 
-def parametrize_with_checks(package_or_checks: str | Iterable[Check], **kwargs: Any) -> Any:
+def parametrize_with_checks(package_or_checks: str | Iterable[Check], *, marks: Mapping[str, Any] | None = None,
+                            **kwargs: Any) -> Any:
     """A ``pytest.mark.parametrize("check", ...)`` decorator: one test item per check, with readable ids.
 
     ``package_or_checks``: a plugin package (its checks come from :func:`plugin_checks` with ``kwargs``) or checks
-    already made by the ``*_checks`` functions. The test calls ``check()``.
+    already made by the ``*_checks`` functions. The test calls ``check()``. ``marks``: pytest marks (one, or a list)
+    for the checks whose name, ``kind:subject`` or id is the key, e.g. ``{"compile": pytest.mark.slow}``.
     """
     import pytest
 
     checks = plugin_checks(package_or_checks, **kwargs) if isinstance(package_or_checks, str) else list(
         package_or_checks)
-    return pytest.mark.parametrize("check", checks, ids=[c.id for c in checks])
+    marks = marks or {}
+
+    def marks_of(check: Check) -> list[Any]:
+        found = [marks[k] for k in (check.name, f"{check.kind}:{check.subject}", check.id) if k in marks]
+        return [m for mark in found for m in (mark if isinstance(mark, (list, tuple)) else [mark])]
+
+    return pytest.mark.parametrize("check", [pytest.param(c, id=c.id, marks=marks_of(c)) for c in checks])
 
 
 def run_checks(checks: Iterable[Check]) -> dict[str, str]:

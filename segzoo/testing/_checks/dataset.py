@@ -22,8 +22,9 @@ def dataset_checks(
 
     ``root`` is a folder, or a callable that writes example data into the empty folder it is given and returns the
     root (e.g. the template's ``make_synthetic``); ``None`` skips all but the registration check.
-    Registration metadata: ``classes``, ``ignore_index``, ``splits``, ``homepage``, ``license``, ``palette``.
-    Instance: the same ``classes``/``ignore_index``/``palette``, ``num_classes``, ``split``, ``files`` (one
+    Registration metadata: ``classes``, ``ignore_index``, ``splits``, ``homepage``, ``license``, ``palette``; a generic
+    dataset (a folder of any classes) registers ``classes=[]`` and takes them as options (``options={"classes":
+    [...]}`` here). Instance: the same ``classes``/``ignore_index``/``palette``, ``num_classes``, ``split``, ``files`` (one
     (image, mask) path pair per item, or empty for a synthetic dataset). Items: ``(PIL image RGB or L, PIL mask L or
     I)`` of the same size, mask values in ``range(num_classes)`` or ``ignore_index``; a joint ``transform(image,
     mask)`` is applied to both, and ``ToTensor()`` + ``Normalize()`` give ``(float32 (C, H, W), int64 (H, W))``.
@@ -34,6 +35,9 @@ def dataset_checks(
     splits = list(meta.get("splits") or ["train"])
     split = split or ("train" if "train" in splits else splits[0])
     options = dict(options or {})
+    generic = not meta.get("classes")  # the classes (and colours) are options of each instance
+    classes = list(options.get("classes", []) if generic else meta.get("classes", []))
+    ignore_index = options.get("ignore_index", meta.get("ignore_index")) if generic else meta.get("ignore_index")
     folder: list[tempfile.TemporaryDirectory] = []
 
     def data_root() -> Path:
@@ -46,21 +50,28 @@ def dataset_checks(
         path = data_root()
         return path, segzoo.create_dataset(name, path, split=split, **options)
 
-    def metadata() -> None:
+    def metadata() -> str | None:
         missing = [k for k in ("classes", "ignore_index", "splits", "homepage", "license", "palette") if k not in meta]
         assert not missing, f"register(...) lacks metadata {missing}"
+        if generic:
+            return "a generic dataset: classes=[], given as options"
         assert meta["classes"] and all(isinstance(c, str) for c in meta["classes"]), "classes must be names"
         assert meta["ignore_index"] is None or isinstance(meta["ignore_index"], int), "ignore_index: int or None"
         assert len(meta["palette"]) == len(meta["classes"]), (
             f"{len(meta['palette'])} palette colours for {len(meta['classes'])} classes")
         assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in meta["palette"]), "palette: [r, g, b]"
+        return None
 
     def attributes(path: Path, dataset: Any) -> str | None:
-        for attr, value in (("classes", list(meta.get("classes", []))), ("ignore_index", meta.get("ignore_index")),
-                            ("split", split), ("num_classes", len(meta.get("classes", [])))):
+        for attr, value in (("classes", classes), ("ignore_index", ignore_index), ("split", split),
+                            ("num_classes", len(classes))):
             got = list(getattr(dataset, attr)) if attr == "classes" else getattr(dataset, attr, "<missing>")
             assert got == value, f"dataset.{attr} is {got!r}, expected {value!r}"
-        assert [list(c) for c in dataset.palette] == [list(c) for c in meta.get("palette", [])], "dataset.palette"
+        palette = [list(c) for c in dataset.palette]
+        if generic:
+            assert len(palette) >= len(classes), f"{len(palette)} palette colours for {len(classes)} classes"
+        else:
+            assert palette == [list(c) for c in meta.get("palette", [])], "dataset.palette differs from the metadata"
         assert len(dataset) > 0, f"split {split!r} under {path} is empty"
         assert len(dataset.files) in (0, len(dataset)), f"{len(dataset.files)} files for {len(dataset)} items"
         assert all(len(pair) == 2 and all(Path(p).exists() for p in pair) for pair in dataset.files[:max_items]), (
