@@ -5,7 +5,8 @@ traceback and each kind of failure is worded in one place:
 
 * expected failures: segzoo's own errors, OS errors on the user's files (missing, not writable, disk full...),
   unreadable or oversized images, running out of memory: ``segzoo: error: <what went wrong>``, exit status 1;
-* Ctrl-C: ``segzoo: interrupted``, exit status 130;
+* Ctrl-C: ``segzoo: interrupted``, exit status 130; ``sys.exit()`` called by plugin or library code during a
+  command (none of segzoo's commands exits that way): one line naming the component if known, exit status 70;
 * an exception raised by a registered architecture, encoder, loss or dataset names that component and the package
   that registered it, exit status 1: wrong options are the usual cause, else it is that package's bug. segzoo's
   calls of components mark what they raise (:func:`calling`); later calls of a component's methods (``forward``,
@@ -233,6 +234,13 @@ def run_command(func: Callable[[Any], int], args: Any, *, verbose: bool = False)
     except KeyboardInterrupt:
         print("segzoo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except SystemExit as err:  # no segzoo command exits this way: plugin or library code ended the command early
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        who = component_of(err) or "code run by this command"
+        print(f"segzoo: error: {who} called sys.exit({err.code!r}) before the command finished; this is a bug there "
+              "(`segzoo -v ...` shows where)", file=sys.stderr)
+        return EXIT_BUG
     except Exception as err:  # noqa: BLE001 - this is the boundary
         if verbose:
             traceback.print_exc(file=sys.stderr)

@@ -58,6 +58,10 @@ def build_broken(*, encoder, num_classes, in_channels, pretrained_encoder):
     raise RuntimeError("decoder width must be even")
 
 
+def build_quitter(*, encoder, num_classes, in_channels, pretrained_encoder):
+    sys.exit(3)
+
+
 class BrokenLoss(torch.nn.Module):
     def __init__(self, **options):
         super().__init__()
@@ -74,6 +78,7 @@ class Faulty:
     @segzoo.hookimpl
     def register_architectures(self, register):
         register("broken-arch", build_broken, default_encoder="resnet18")
+        register("quitter-arch", build_quitter, default_encoder="resnet18")
 
     @segzoo.hookimpl
     def register_losses(self, register):
@@ -167,6 +172,15 @@ def test_a_plugin_architecture_that_raises_is_named(cli, model_dir, tmp_path):
     assert rc == 1
     one_error_line(err, "architecture 'broken-arch' of segzoo-faulty raised RuntimeError: decoder width must be even",
                    "bug in segzoo-faulty")
+
+
+def test_a_plugin_that_calls_sys_exit_does_not_end_the_command_silently(cli, model_dir, tmp_path):
+    config = json.loads((model_dir / "config.json").read_text())
+    (model_dir / "config.json").write_text(json.dumps({**config, "architecture": "quitter-arch"}))
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
+    rc, err = cli("predict", model_dir, tmp_path / "x.png", "--out", tmp_path / "out")
+    assert rc == 70
+    one_error_line(err, "architecture 'quitter-arch' of segzoo-faulty called sys.exit(3)")
 
 
 def test_a_plugin_dataset_that_raises_is_named(cli, model_dir):
