@@ -114,3 +114,13 @@ def test_names_and_existing_folders_are_checked(tmp_path):
     new_plugin("again", tmp_path)
     with pytest.raises(SegzooError, match="not empty"):
         new_plugin("again", tmp_path)
+
+
+@pytest.mark.parametrize("own_encoder", [False, True])
+def test_generated_plugins_import_only_public_segzoo_modules(tmp_path, own_encoder):
+    from test_public_api import private_uses, public_modules
+
+    source = new_plugin("pub-check", tmp_path, own_encoder=own_encoder)
+    public = public_modules()
+    problems = [p for path in sorted(source.rglob("*.py")) for p in private_uses(path, public)]
+    assert not problems, problems
