@@ -99,4 +99,49 @@ def twins(quick: bool = False) -> list[Twin]:
     if not quick:
         result.append(Twin("upernet-convnext-tiny-ade20k", "transformers", upernet_convnext_tiny,
                            _transformers_logits, segzoo.info("upernet-convnext-tiny-ade20k")))
+    return result + mmseg_twins(quick)
+
+
+#: one mmsegmentation model per family converted by segzoo (Cityscapes 512x1024 configs, ResNet-50)
+MMSEG = {
+    "fcn": "fcn_r50-d8_4xb2-40k_cityscapes-512x1024",
+    "pspnet": "pspnet_r50-d8_4xb2-40k_cityscapes-512x1024",
+    "deeplabv3": "deeplabv3_r50-d8_4xb2-40k_cityscapes-512x1024",
+    "deeplabv3plus": "deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024",
+    "upernet": "upernet_r50_4xb2-40k_cityscapes-512x1024",
+}
+_MMSEG_SPEC = {
+    "fcn": "segzoo_fcn.mmseg",
+    "pspnet": "segzoo_pspnet.mmseg",
+    "deeplabv3": "segzoo_deeplab.mmseg_deeplabv3",
+    "deeplabv3plus": "segzoo_deeplab.mmseg_deeplabv3plus",
+    "upernet": "segzoo_transformers.mmseg_upernet",
+}
+
+
+def mmseg_twins(quick: bool = False) -> list[Twin]:
+    """mmseg's own models (the CPU twin of :mod:`segzoo.testing.mmseg`), when mmsegmentation is installed; its
+    ``forward`` stops at the decode head's stride-8 (UPerNet: stride-4) logits, which ``encode_decode`` then resizes
+    to the input exactly as here."""
+    try:
+        from segzoo.testing.mmseg import build_twin, load_config
+    except ImportError:
+        return []
+    result = []
+    for family, config in MMSEG.items():
+        if quick and family != "pspnet":
+            continue
+        try:
+            cfg = load_config(f"{family}/{config}")
+        except (ImportError, FileNotFoundError):
+            return []
+        spec = importlib.import_module(_MMSEG_SPEC[family]).spec_from_mmseg(cfg.model.to_dict())
+        entry = {"name": config, "architecture": spec["architecture"], "encoder": spec["encoder"],
+                 "num_classes": int(cfg.model.decode_head.num_classes), "options": spec["options"],
+                 "requires": spec["requires"], "weights": {"format": "mmseg"}}
+
+        def resize(out, size, align=bool(cfg.model.decode_head.align_corners)):
+            return torch.nn.functional.interpolate(out, size=size, mode="bilinear", align_corners=align)
+
+        result.append(Twin(config.split("_4xb")[0], "mmseg", lambda cfg=cfg: build_twin(cfg), resize, entry))
     return result

@@ -3,7 +3,8 @@
     python benchmarks/bench_upstream.py            # 512x512, 9 interleaved rounds, every twin
     python benchmarks/bench_upstream.py --quick    # 256x256, 7 rounds, the smaller twins (about 1 minute)
 
-For each twin the upstream model (torchvision, smp, transformers) gets random weights and BatchNorm statistics; the
+For each twin the upstream model (torchvision, smp, transformers, mmsegmentation when installed: one ResNet-50 model
+per family segzoo converts) gets random weights and BatchNorm statistics; the
 segzoo converter moves them into the segzoo model. The script checks the logits agree (max |diff| <= 1e-4) and
 times eager fp32 inference at batch 1 on both, interleaved in the same run (the machine is noisy: read the ratio),
 each side up to logits at the input size. A ratio above 1 means segzoo is faster.
@@ -40,6 +41,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, help="input height and width (default 512, 256 with --quick)")
     parser.add_argument("--repeat", type=int, help="timed rounds (default 9, 7 with --quick)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--only", help="run the twins whose name or upstream project contains this text")
     args = parser.parse_args()
     size = args.size or (256 if args.quick else 512)
     repeat = args.repeat or (7 if args.quick else 9)
@@ -51,6 +53,8 @@ def main() -> int:
     print(f"{'model':<30} {'upstream':<13} {'max |diff|':>10} {'upstream s':>10} {'segzoo s':>9} {'speed':>6} "
           f"{'95% interval':>13}  verdict")
     for twin in twins(quick=args.quick):
+        if args.only and args.only not in twin.name and args.only != twin.upstream:
+            continue
         upstream = randomize_(twin.build_upstream())
         model = segzoo_twin(twin.entry, upstream)
         with torch.inference_mode():
