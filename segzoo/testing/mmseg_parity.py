@@ -43,6 +43,8 @@ CONFIG_CORRECTIONS = {
         "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_pascal-context-480x480.py",
     "deeplabv3plus_r101-d8_480x480_80k_pascal_context_20200911_155322":  # listed with the R-50 config
         "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_pascal-context-480x480.py",
+    "deeplabv3plus_r101-d8_512x512_80k_ade20k_20200615_014139":  # listed with the 160k config (same network)
+        "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_ade20k-512x512.py",
 }
 
 
