@@ -57,7 +57,7 @@ def test_entries_options():
 @torch.no_grad()
 def test_the_fusion_reorder_is_needed():
     """Control: the fusion conv loaded in mmseg's stage order (finest first) must change the logits."""
-    entry = check_parity(B0, spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head")
+    entry = check_parity(B0, spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head")["entry"]
     twin = randomize_(build_twin(load_config(B0)))
     state = convert_mmseg(twin.state_dict(), entry)
     state["decoder.fuse.0.weight"] = twin.decode_head.fusion_conv.conv.weight.clone()
