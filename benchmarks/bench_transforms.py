@@ -25,7 +25,7 @@ from _timing import interleaved, paired_ratio, verdict  # noqa: E402
 
 import segzoo  # noqa: E402
 from segzoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
-from segzoo.train.config import TrainConfig  # noqa: E402
+from segzoo.train import TrainConfig  # noqa: E402
 from segzoo.train.data import train_transform  # noqa: E402
 
 RESIZE, SCALE, CROP, IGNORE = 180, (0.75, 1.5), (160, 224), 255
