@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import logging
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 from segzoo._boundary import calling
 from segzoo._plugins import registries
 from segzoo._registry import Entry
+from segzoo.catalog import spec
 from segzoo.errors import (
     ConfigurationError,
     NameClashError,
@@ -37,7 +37,7 @@ def list_models(pattern: str = "*") -> list[str]:
 def info(name: str) -> dict[str, Any]:
     """Everything the catalog knows about a pretrained model, plus which package provides it and whether it is usable."""
     entry = _catalog_entry(name)
-    result = copy.deepcopy(entry.obj)
+    result = spec(entry.obj).to_dict()
     result["provided_by"] = entry.provider
     problem = _unavailable(entry.obj["architecture"], needed_by=entry.obj["name"], requires=entry.obj["requires"])
     result["available"] = problem is None
