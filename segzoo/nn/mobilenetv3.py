@@ -63,6 +63,7 @@ class TVMobileNetV3LargeEncoder(Encoder):
             stem = features[0][0]
             features[0][0] = nn.Conv2d(in_channels, stem.out_channels, stem.kernel_size, stem.stride, stem.padding,
                                        bias=False)
+            nn.init.kaiming_normal_(features[0][0].weight, mode="fan_out")  # torchvision's initialisation
         self.features = features
         self.out_channels = [features[i].out_channels for i in FEATURE_BLOCKS]
         self.reductions = [min(2 ** (k + 1), output_stride) for k in range(len(FEATURE_BLOCKS))]
