@@ -134,9 +134,9 @@ def test_segzoo_load_end_to_end(tmp_path, monkeypatch):
             "weights": {"format": "torchvision", "sha256": sha[:8],
                         "url": f"http://127.0.0.1:{server.server_address[1]}/{weights_file.name}"},
         }
-        registry = tmp_path / "registry.json"
-        registry.write_text(json.dumps({"schema_version": 1, "models": [entry]}))
-        monkeypatch.setenv("SEGZOO_REGISTRY", str(registry))
+        catalog_file = tmp_path / "registry.json"
+        catalog_file.write_text(json.dumps({"schema_version": 1, "models": [entry]}))
+        monkeypatch.setenv("SEGZOO_REGISTRY", str(catalog_file))
         monkeypatch.setenv("SEGZOO_CACHE", str(tmp_path / "cache"))
         registry.reset()
         model = segzoo.load(name)
