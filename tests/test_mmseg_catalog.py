@@ -247,3 +247,64 @@ def test_converted_mmseg_keys_load_strictly(mmseg_twin, entry):
     """mmseg's randomly initialised model for the entry's config, converted, fills every key of segzoo's model with
     the right shape (scripts/check_mmseg_keys.py runs this over every entry)."""
     _script("check_mmseg_keys").check_entry(entry)
+
+
+# -- the published protocol end to end, against mmseg's own inference ------------------------------------------------
+DRIVE_IMAGE = ROOT.parent / "shared" / "datasets" / "drive" / "DRIVE" / "training" / "images" / "21_training.tif"
+
+
+@pytest.fixture(scope="module")
+def drive_unet(mmseg_twin):
+    """The DRIVE U-Net entry, mmseg's model for it with random weights, and segzoo's with the same weights."""
+    from segzoo.hub.loading import converter_for, load_from_catalog
+
+    if not DRIVE_IMAGE.is_file():
+        pytest.skip("the DRIVE images are not in ../shared/datasets")
+    entry = _convertible("unet-s5-d16-fcn-40k-drive")
+    twin = mmseg_twin.randomize_(mmseg_twin.build_twin(entry["upstream"]["config"][8:-3]), seed=5)
+    model = load_from_catalog(entry, pretrained=True, state=converter_for(entry)(twin.state_dict(), entry))
+    return entry, twin, model
+
+
+def _mmseg_inputs(twin, image_path: Path) -> torch.Tensor:
+    """What mmseg's `inference_model` feeds the network: its test pipeline, then its data preprocessor."""
+    from mmseg.apis.utils import _preprare_data
+
+    data, _ = _preprare_data(str(image_path), twin)
+    return twin.data_preprocessor(data, False)["inputs"]
+
+
+def test_published_preprocessing_is_mmsegs_on_a_real_image(drive_unet, tmp_path):
+    """A DRIVE image through the entry's preprocessing equals mmseg's test pipeline + data preprocessor (RGB order,
+    mean/std, the keep-ratio resize); an image that must be resized gets mmseg's size, and pixels within one grey
+    level (PIL's and OpenCV's bilinear round differently)."""
+    from PIL import Image
+
+    _, twin, model = drive_unet
+    pre = Preprocessing.from_model(model)
+    image = Image.open(DRIVE_IMAGE)
+    expected = _mmseg_inputs(twin, DRIVE_IMAGE)
+    torch.testing.assert_close(pre(image)[None], expected, atol=1e-5, rtol=0)
+    small = tmp_path / "half.png"
+    image.resize((image.width // 2, image.height // 2)).save(small)  # enlarged back by the test resize
+    expected = _mmseg_inputs(twin, small)
+    ours = pre(Image.open(small))[None]
+    assert ours.shape == expected.shape
+    grey_level = 1 / 255 / min(pre.std)
+    assert (ours - expected).abs().max() <= grey_level + 1e-5
+
+
+def test_published_protocol_is_mmsegs_slide_inference(drive_unet):
+    """The entry's protocol through segzoo's `infer` (what `segzoo eval` runs) equals mmseg's `slide_inference`."""
+    from segzoo.evaluation.cli import protocol_settings
+    from segzoo.inference.modes import InferenceSettings, infer
+
+    _, twin, model = drive_unet
+    args = type("Args", (), {"mode": None, "crop": None, "stride": None, "scales": None, "flip": False})()
+    settings, text = protocol_settings(model, args, InferenceSettings())
+    assert (settings.mode, list(settings.crop), list(settings.stride)) == ("slide", [64, 64], [42, 42])
+    assert "published" in text
+    x = torch.randn(1, 3, 64, 106, generator=torch.Generator().manual_seed(1))  # two overlapping windows
+    meta = [dict(img_shape=(64, 106), ori_shape=(64, 106), pad_shape=(64, 106))]
+    with torch.no_grad():
+        torch.testing.assert_close(infer(model, x, settings), twin.slide_inference(x, meta), atol=1e-4, rtol=0)
