@@ -24,15 +24,15 @@ __all__ = ["convert"]
 def convert(name: str, file: str | Path, out: str | Path, *, verify: bool = True) -> Path:
     """Convert ``file`` (the upstream checkpoint of catalog entry ``name``) into a ``save_pretrained`` folder ``out``
     that ``segzoo.load(out)`` loads; returns ``out``. ``verify=False`` skips the hash check (with a warning)."""
-    from segzoo._api import info
+    from segzoo._plugins import registries
     from segzoo.hub import download
     from segzoo.hub.loading import _read_pickle, _read_safetensors, converter_for, load_from_catalog
 
-    entry = info(name)
+    entry = registries().models.get(name).obj
     path = Path(file)
     if not path.is_file():
         raise WeightsError(f"{path} does not exist or is not a file; give the checkpoint you downloaded for {name!r}")
-    convert_state = converter_for(entry)  # fails first, naming the plugin to install
+    converter_for(entry)  # fails first, naming the plugin to install
     weights = entry["weights"]
     source = weights.get("url") or "the entry's Hub file"
     if verify:
@@ -50,13 +50,13 @@ def convert(name: str, file: str | Path, out: str | Path, *, verify: bool = True
                     "model is only as trustworthy as the file", path, name)
     what = f"{path.name} (for {name!r})"
     raw = _read_safetensors(path) if path.suffix == ".safetensors" else _read_pickle(path, what)
-    model = load_from_catalog(entry, pretrained=True, state=convert_state(raw, entry))
+    model = load_from_catalog(entry, pretrained=True, upstream=raw)
     return model.save_pretrained(out)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
     out = convert(args.name, args.file, args.out, verify=not args.no_verify)
-    state = "NOT verified (--no-verify)" if args.no_verify else "verified against the catalog's sha256"
+    state = "NOT verified: --no-verify" if args.no_verify else "verified against the catalog's sha256"
     print(f"{args.name}: {args.file} ({state}) converted to {out}; load it with segzoo.load({str(out)!r})")
     return 0
 
