@@ -116,18 +116,21 @@ class OCRDecoder(Decoder):
 class OCRNet(SegmentationModel):
     """Encoder -> soft object regions (``aux_head``) -> object context (``decoder``) -> ``head``."""
 
-    def _cascade(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ocr_input, region_input = self.decoder.inputs(self.encoder(x))
+    def _cascade(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """(object context features, region logits, encoder features)."""
+        features = self.encoder(x)
+        ocr_input, region_input = self.decoder.inputs(features)
         regions = self.aux_head(region_input)
-        return self.decoder(ocr_input, regions), regions
+        return self.decoder(ocr_input, regions), regions, features
 
     def decode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        return self._cascade(x)[0], []
+        decoded, _, features = self._cascade(x)
+        return decoded, features
 
     def forward_with_aux(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"out": logits, "aux": soft object region logits}``, both at the input size."""
         self.check_input(x)
-        decoded, regions = self._cascade(x)
+        decoded, regions, _ = self._cascade(x)
         size = x.shape[-2:]
         return {"out": self._logits(self.head(decoded), size), "aux": self._logits(regions, size)}
 
