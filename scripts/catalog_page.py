@@ -36,7 +36,7 @@ def dataset(entry: dict[str, Any]) -> str:
 
 def _metrics(values: dict[str, float]) -> str:
     keys = [k for k in METRIC_ORDER if k in values] + sorted(k for k in values if k not in METRIC_ORDER)
-    return ", ".join(f"{k} {values[k]:g}" for k in keys)
+    return ", ".join(f"{k} {values[k]}" for k in keys)
 
 
 def _training(entry: dict[str, Any]) -> str:
@@ -72,8 +72,12 @@ def render_page(models: list[dict[str, Any]]) -> str:
         "",
     ]
     order = sorted(groups, key=lambda f: FAMILY_TITLES.get(f, f).lower())
-    lines += [f"- [{FAMILY_TITLES.get(f, f)}](#{_anchor(FAMILY_TITLES.get(f, f))}): "
-              f"{sum(len(v) for v in groups[f].values())}" for f in order]
+    anchors: list[str] = []
+    for f in order:  # GitHub's heading ids: "DeepLabV3+" is "deeplabv3" again, so it gets "-1"
+        anchor = _anchor(FAMILY_TITLES.get(f, f))
+        anchors.append(anchor if anchor not in anchors else f"{anchor}-{anchors.count(anchor)}")
+    lines += [f"- [{FAMILY_TITLES.get(f, f)}](#{a}): {sum(len(v) for v in groups[f].values())}"
+              for f, a in zip(order, anchors)]
     for fam in order:
         lines += ["", f"## {FAMILY_TITLES.get(fam, fam)}"]
         for ds in sorted(groups[fam]):
