@@ -167,6 +167,9 @@ def test_convert_refuses_a_file_of_another_hash(mmseg_checkpoint, tmp_path):
     with pytest.raises(WeightsError, match=f"expects {entry['weights']['sha256']}.*--no-verify") as err:
         segzoo.convert(entry["name"], path, tmp_path / "out")
     assert "\n" not in str(err.value) and not (tmp_path / "out").exists()
+    by_file_name = entry["weights"]["url"].split("/")[-1]  # upstream files are known by their URL
+    with pytest.raises(WeightsError, match=f"but '{entry['name']}' expects"):
+        segzoo.convert(by_file_name, path, tmp_path / "out")
 
 
 @pytest.mark.slow

@@ -28,6 +28,7 @@ def convert(name: str, file: str | Path, out: str | Path, *, verify: bool = True
     from segzoo.hub import download
     from segzoo.hub.loading import _read_pickle, _read_safetensors, converter_for, load_from_catalog
 
+    name = _catalog_name(name)
     entry = registries().models.get(name).obj
     path = Path(file)
     if not path.is_file():
@@ -54,6 +55,19 @@ def convert(name: str, file: str | Path, out: str | Path, *, verify: bool = True
     return model.save_pretrained(out)
 
 
+def _catalog_name(name: str) -> str:
+    """``name`` itself, or the catalog entry whose weights URL is ``name`` or ends with its file name (e.g.
+    ``pspnet_r50-d8_512x1024_40k_cityscapes_20200605_003338-2966598c.pth``): upstream files are known by URL."""
+    from segzoo._plugins import registries
+
+    models = registries().models
+    if name in models:
+        return name
+    base = name.rstrip("/").split("/")[-1]
+    matches = [e.name for e in models if (e.obj["weights"].get("url") or "").split("/")[-1] == base]
+    return matches[0] if len(matches) == 1 else name  # none (or several): the lookup says so, with close names
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     out = convert(args.name, args.file, args.out, verify=not args.no_verify)
     state = "NOT verified: --no-verify" if args.no_verify else "verified against the catalog's sha256"
@@ -67,7 +81,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
                        description="Verify FILE against catalog entry NAME's sha256, convert it with the entry's "
                                    "converter (mmseg, torchvision or transformers checkpoints) and write a "
                                    "save_pretrained folder that segzoo.load(DIR) loads.")
-    p.add_argument("name", help="catalog name the checkpoint belongs to")
+    p.add_argument("name", help="catalog name the checkpoint belongs to, or its weights URL or file name")
     p.add_argument("file", help="the checkpoint (.pth/.pt/.bin read with weights_only=True, or .safetensors)")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="folder to write")
     p.add_argument("--no-verify", action="store_true", help="skip the sha256 check (prints a warning)")
