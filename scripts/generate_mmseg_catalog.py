@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import re
 import sys
@@ -178,8 +179,6 @@ def dataset_facts(cfg) -> tuple[tuple[str, str, str, str], dict[str, Any]]:
     if test.type == "COCOStuffDataset":
         names = COCO_STUFF[test.data_prefix["img_path"].split("/")[-1]]
     dataset_cls = getattr(mmseg.datasets, test.type)
-    import inspect
-
     defaults = {k: p.default for k, p in inspect.signature(dataset_cls.__init__).parameters.items()}
     reduce_zero_label = bool(test.get("reduce_zero_label", defaults.get("reduce_zero_label", False)))
     resize = None
