@@ -110,9 +110,13 @@ def bench_model(
     progress: bool = True,
     data_cache_mb: float = 2048,
     prepared_splits: dict[str, Any] | None = None,
+    pretrained: bool = True,
+    speed: bool = True,
 ) -> dict[str, Any]:
     """One model's record (see the module docstring). ``prepared_splits``: a dict shared between calls, in which the
-    decoded split is kept per preprocessing (``run_bench`` passes one, so its models decode the data once)."""
+    decoded split is kept per preprocessing (``run_bench`` passes one, so its models decode the data once).
+    ``pretrained=False``: a catalog entry built from its config with random weights (nothing downloaded; speed only).
+    ``speed=False``: the evaluation only, no latency, throughput or memory runs (torchrun's ranks other than 0)."""
     import json
 
     import segzoo
@@ -123,7 +127,7 @@ def bench_model(
     from segzoo.inference.preprocessing import Preprocessing
 
     dev = resolve_device(device)
-    model = segzoo.load(ref)
+    model = segzoo.load(ref, pretrained=pretrained)
     name = _model_name(ref, model)
     settings = settings or InferenceSettings(batch_size=batch_size)
     if resize_override:
@@ -135,7 +139,8 @@ def bench_model(
     else:
         pre = Preprocessing.from_model(model, resize=resize)
     record: dict[str, Any] = {"model": name, "ref": str(ref), "architecture": model.config.get("architecture"),
-                              "encoder": model.config.get("encoder"), "num_classes": model.num_classes}
+                              "encoder": model.config.get("encoder"), "num_classes": model.num_classes,
+                              "random_weights": not pretrained}
     params = sum(p.numel() for p in model.parameters())
     record["params_m"] = params / 1e6
 
@@ -186,6 +191,9 @@ def bench_model(
             record["mIoU_fp32"] = ref_result["metrics"]["mIoU"]
             record["mIoU_change"] = 100 * (record["mIoU"] - record["mIoU_fp32"])
             reference = None
+
+    if not speed:
+        return record
 
     def run(x):
         return infer(eng, x, settings)

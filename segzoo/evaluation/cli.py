@@ -105,11 +105,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     names = check_classes(model, dataset, name=f"{args.dataset} ({args.split})", model_name=str(args.model))
     pre = preprocessing_from_args(model, args)
-    engine = Engine(model, args.engine, args.precision, args.device, copy=False)
-    result = evaluate(engine, dataset, preprocessing=pre, settings=settings, batch_size=args.batch_size,
-                      limit=args.limit, num_workers=args.num_workers, boundary=args.boundary,
-                      boundary_tolerance=args.boundary_tolerance, progress=not args.no_progress,
-                      description=f"eval {args.dataset}", class_names=names)
+    from segzoo.evaluation import sharding
+
+    with sharding.session(args.device) as dist_info:  # under torchrun: each rank scores its share of the images
+        engine = Engine(model, args.engine, args.precision, dist_info.device if dist_info.distributed else args.device,
+                        copy=False)
+        result = evaluate(engine, dataset, preprocessing=pre, settings=settings, batch_size=args.batch_size,
+                          limit=args.limit, num_workers=args.num_workers, boundary=args.boundary,
+                          boundary_tolerance=args.boundary_tolerance,
+                          progress=not args.no_progress and sharding.is_main(),
+                          description=f"eval {args.dataset}", class_names=names)
+        if not sharding.is_main():
+            return 0
     data = {"model": str(args.model), "dataset": args.dataset, "split": args.split, "images": result["images"],
             "settings": result["settings"], "protocol": protocol, "engine": engine.describe(),
             "metrics": result["metrics"], "timing": result["timing"], "fingerprint": fingerprint(engine.device)}
@@ -133,7 +140,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(summary)
     print(f"{t['wall_s']:.1f} s ({t['images_per_s']:.2f} img/s); model forward {100 * t['model_time_share']:.0f}% of "
           f"the time, waiting for data {100 * t['data_time_share']:.0f}%, scoring at the label resolution "
-          f"{100 * t['post_s'] / t['wall_s']:.0f}%")
+          f"{100 * t.get('post_time_share', t['post_s'] / t['wall_s']):.0f}%")
+    for r in t.get("ranks", []):
+        print(f"  rank {r['rank']} ({r['host']}): {r['images']} images in {r['wall_s']:.1f} s, model forward "
+              f"{r['model_s']:.1f} s")
     if args.json is not None:
         print(f"wrote {args.json}")
     return 0
@@ -141,8 +151,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 # -- bench ---------------------------------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace) -> int:
+    from segzoo.errors import SegzooError
     from segzoo.evaluation.bench import run_bench
-    from segzoo.evaluation.report import leaderboard_markdown, leaderboard_rows, plot_accuracy_latency, table
+    from segzoo.evaluation.report import leaderboard_rows, table
 
     settings = settings_from_args(args, args.batch_size)
     check_writable(args.markdown, option="--markdown")
@@ -150,6 +161,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         check_writable(args.plot, option="--plot")
     if args.json not in (None, "-"):
         check_writable(args.json, option="--json")
+    if bool(args.models) == bool(args.patterns):
+        raise SegzooError("give either MODEL... (models to load) or --models PATTERN... (catalog entries), not "
+                          f"{'both' if args.models else 'neither'}")
+    if args.patterns:
+        return _cmd_zoo(args, settings)
+    args.split = args.split or "val"
     dataset = _dataset(args)
     bench = run_bench(
         args.models, dataset=dataset, dataset_name=args.dataset, split=args.split if dataset is not None else None,
@@ -159,6 +176,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
         compare_fp32=not args.no_compare_fp32, boundary=args.boundary, progress=not args.no_progress,
         data_cache_mb=args.data_cache_mb,
     )
+    markdown, plot, json_path = _write_leaderboard(bench, args)
+    if args.json == "-":
+        write_json(bench, "-")
+        return 0
+    header, rows = leaderboard_rows(bench)
+    print(table(rows, header))
+    print(f"wrote {markdown}, {plot} and {json_path}")
+    return 0
+
+
+def _write_leaderboard(bench: dict[str, Any], args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    """The markdown, PNG and JSON files of a bench (``--markdown``, ``--plot``, ``--json``)."""
+    from segzoo.evaluation.report import leaderboard_markdown, plot_accuracy_latency
+
     markdown = Path(args.markdown)
     plot = Path(args.plot) if args.plot else markdown.with_suffix(".png")
     json_path = markdown.with_suffix(".json") if args.json in (None, "-") else Path(args.json)
@@ -171,13 +202,67 @@ def cmd_bench(args: argparse.Namespace) -> int:
     markdown.write_text(leaderboard_markdown(bench, plot_name=plot_ref))
     bench["outputs"] = {"markdown": str(markdown), "plot": str(plot), "json": str(json_path)}
     write_json(bench, str(json_path))
+    return markdown, plot, json_path
+
+
+def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
+    """``segzoo bench --models PATTERN...``: catalog entries, resumable through the results store, under torchrun
+    sharded (:mod:`segzoo.evaluation.zoo`)."""
+    from segzoo.errors import SegzooError
+    from segzoo.evaluation import sharding
+    from segzoo.evaluation.report import leaderboard_rows, table
+    from segzoo.evaluation.selection import select_entries
+    from segzoo.evaluation.store import ResultStore
+    from segzoo.evaluation.zoo import run_zoo, zoo_bench
+
+    if args.dataset is None and args.size is None:
+        raise SegzooError("--models without --dataset is a speed-only bench: give the input size, e.g. --size 512x512")
+    num_classes = None
+    if args.dataset is not None:
+        from segzoo import registry
+
+        num_classes = len(registry.get("datasets", args.dataset).metadata.get("classes") or []) or None
+    selection = select_entries(args.patterns, dataset=args.dataset, num_classes=num_classes,
+                               any_dataset=args.any_dataset)
+    if not selection.names:
+        reasons = "; ".join(f"{n}: {why}" for n, why in selection.skipped[:3])
+        raise SegzooError(f"--models {' '.join(args.patterns)} selects no entry that can run here ({reasons}"
+                          f"{' ...' if len(selection.skipped) > 3 else ''})")
+    store = ResultStore(args.store or Path(args.markdown).with_suffix(".jsonl"))
+    with sharding.session(args.device) as dist_info:
+        main = sharding.is_main()
+        if main:
+            weights = "catalog weights" if args.dataset else "RANDOM weights (speed only: built from each entry's " \
+                                                             "config, nothing downloaded)"
+            print(f"{len(selection.names)} catalog entries selected, {len(selection.skipped)} left out; {weights}; "
+                  f"results store {store.path}" + (f"; {dist_info.world_size} processes" if
+                                                   dist_info.distributed else ""))
+        run = run_zoo(selection.names, args, store=store, requested=requested, device=dist_info.device,
+                      progress=not args.no_progress)
+    if not main:
+        return 0
+    settings = {**requested.as_dict(), "engine": args.engine, "precision": args.precision,
+                "batch_size": args.batch_size, "throughput_batch": args.throughput_batch, "repeat": args.repeat,
+                "warmup": args.warmup, "limit": args.limit}
+    if args.dataset:
+        settings["mode"] = "each entry's published protocol" if not any(
+            getattr(args, k, None) for k in _PROTOCOL_ARGS) else settings["mode"]
+    split = args.split or ("per entry (the catalog's eval_split)" if args.dataset else None)
+    bench = zoo_bench(selection.names, run["keys"], store, dataset=args.dataset, split=split,
+                      tolerance=args.tolerance, settings=settings)
+    bench["run"] = {k: run[k] for k in ("ran", "skipped", "failed", "wall_s")}
+    bench["left_out"] = selection.skipped
+    markdown, plot, json_path = _write_leaderboard(bench, args)
     if args.json == "-":
         write_json(bench, "-")
         return 0
     header, rows = leaderboard_rows(bench)
     print(table(rows, header))
+    print(f"{run['ran']} run now in {run['wall_s']:.0f} s, {run['skipped']} already in {store.path}, "
+          f"{len(run['failed'])} failed" + "".join(f"\n  {n}: {e}" for n, e in run["failed"]))
     print(f"wrote {markdown}, {plot} and {json_path}")
     return 0
+
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -195,8 +280,14 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                        description="For each MODEL: the evaluation (with --dataset), latency p50/p95 at batch 1, "
                                    "throughput, peak memory, parameters and GMACs; writes a markdown leaderboard, a "
                                    "JSON file and an mIoU-vs-latency plot.")
-    p.add_argument("models", nargs="+", metavar="MODEL")
+    p.add_argument("models", nargs="*", metavar="MODEL")
+    p.add_argument("--models", dest="patterns", nargs="+", default=[], metavar="PATTERN",
+                   help="catalog entries instead of MODELs: name globs ('*', 'pspnet-*'), families (pspnet), "
+                        "plugins (segzoo-hrnet) or datasets; with --dataset only the entries evaluated on it, each "
+                        "with its published protocol; resumable (--store); without --dataset speed only, random "
+                        "weights, --size required")
     _add_dataset_args(p, required=False)
+    p.set_defaults(split=None)  # --models: each entry's eval_split; MODELs: val
     add_inference_args(p)
     p.add_argument("--size", type=_size, default=None, metavar="N|HxW",
                    help="input size for latency/GMACs (default: the first evaluation input, else 512)")
@@ -212,5 +303,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", default=None, help="plot file (default: the markdown path with .png)")
     p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                    help="JSON results file (default: the markdown path with .json); no PATH: also print JSON")
+    p.add_argument("--store", default=None, metavar="PATH",
+                   help="--models: the results store, one JSON line per finished result; a rerun skips what it holds "
+                        "(default: the markdown path with .jsonl)")
+    p.add_argument("--tolerance", type=float, default=0.5, metavar="POINTS",
+                   help="--models: flag |measured - published| above this many mIoU points (default 0.5)")
+    p.add_argument("--any-dataset", action="store_true",
+                   help="--models with --dataset: also entries evaluated on another dataset (same class count)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_bench)

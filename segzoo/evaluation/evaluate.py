@@ -169,7 +169,11 @@ def evaluate(
     """Metrics of ``engine`` (an :class:`~segzoo.inference.Engine` or a model) on ``dataset`` (a segzoo dataset
     returning PIL ``(image, mask)`` pairs, or a :class:`PreparedSplit` of one). Returns ``{"metrics", "timing",
     "settings", "images"}``. ``class_names``: what :func:`check_classes` returned to a caller that already checked
-    (its warning is then not printed twice)."""
+    (its warning is then not printed twice).
+
+    Under torch.distributed (torchrun) each rank evaluates images ``rank, rank + W, ...`` and the confusion matrices
+    are summed, so every rank returns the whole split's metrics; every rank must call this
+    (:mod:`segzoo.evaluation.sharding`)."""
     from tqdm.auto import tqdm
 
     from segzoo.inference.modes import InferenceSettings, infer
@@ -196,6 +200,10 @@ def evaluate(
         data = EvalDataset(dataset, preprocessing, limit)
     if len(data) == 0:
         raise SegzooError("the dataset split is empty")
+    from segzoo.evaluation import sharding
+
+    if sharding.D.world_size() > 1:  # under torchrun: this rank's images; the counts are summed below
+        data = torch.utils.data.Subset(data, sharding.shard_indices(len(data)))
     if num_workers is None:
         num_workers = default_num_workers(len(data))
     loader_kwargs: dict[str, Any] = {}
@@ -249,10 +257,24 @@ def evaluate(
         bar.update(len(batch))
     bar.close()
     wall = time.perf_counter() - start
+    cm.all_reduce()  # no-op in one process
+    if bf is not None:
+        bf.all_reduce()
     metrics = cm.compute()
     if bf is not None:
         metrics.update({k: v for k, v in bf.compute().items() if k not in ("num_classes", "class_names")})
     metrics.setdefault("class_names", class_names)
+    timing = sharding.gather_timing({
+        "wall_s": wall,
+        "model_s": model_s,
+        "data_wait_s": data_s,
+        "post_s": post_s,
+        "model_time_share": model_s / wall if wall > 0 else math.nan,
+        "data_time_share": data_s / wall if wall > 0 else math.nan,
+        "images_per_s": images / wall if wall > 0 else math.nan,
+    }, images)
+    if sharding.D.world_size() > 1:  # the whole split's counts, not this rank's
+        images, pixels = (int(v) for v in sharding.D.all_reduce_sum([images, pixels]))
     return {
         "metrics": metrics,
         "images": images,
@@ -261,15 +283,7 @@ def evaluate(
                      "prefetch_factor": prefetch_factor if num_workers > 0 else None,
                      "preprocessing": preprocessing.as_dict(), "ignore_index": ignore_index,
                      "boundary_tolerance_px": boundary_tolerance if boundary else None},
-        "timing": {
-            "wall_s": wall,
-            "model_s": model_s,
-            "data_wait_s": data_s,
-            "post_s": post_s,
-            "model_time_share": model_s / wall if wall > 0 else math.nan,
-            "data_time_share": data_s / wall if wall > 0 else math.nan,
-            "images_per_s": images / wall if wall > 0 else math.nan,
-        },
+        "timing": timing,
     }
 
 

@@ -44,7 +44,44 @@ def leaderboard_rows(bench: dict[str, Any]) -> tuple[list[str], list[list[str]]]
         if has_delta:
             row.insert(2, _num(r.get("mIoU_change"), "{:+.2f}"))
         rows.append(row)
+    return _zoo_columns(results, header, rows)
+
+
+def _zoo_columns(results: list[dict[str, Any]], header: list[str], rows: list[list[str]]):
+    """``segzoo bench --models``: the published metric and measured - published (``!`` beyond the tolerance)
+    after mIoU; speed only (no accuracy measured): without the accuracy columns, with a ``weights`` column."""
+    if any("published" in r for r in results):
+        for r, row in zip(results, rows, strict=True):
+            delta = _num(r.get("delta_published"), "{:+.2f}") + (" !" if r.get("flagged") else "")
+            metric = r.get("published_metric", "")
+            row[2:2] = [_num(r.get("published")) + (f" {metric}" if metric not in ("", "mIoU") else ""), delta]
+        header[2:2] = ["published", "measured - published"]
+    if all(r.get("mIoU") is None for r in results) and any(r.get("random_weights") for r in results):
+        drop = {"mIoU", "pixel acc", "mean acc", "model time", "data wait"}
+        keep = [i for i, h in enumerate(header) if h not in drop]
+        header = [header[i] for i in keep] + ["weights"]
+        rows = [[row[i] for i in keep] + ["random" if r.get("random_weights") else "catalog"]
+                for r, row in zip(results, rows, strict=True)]
     return header, rows
+
+
+def _zoo_notes(bench: dict[str, Any]) -> list[str]:
+    """Paragraphs of a ``segzoo bench --models`` leaderboard: weights, how much of the selection is done, runtime."""
+    notes = []
+    if any(r.get("random_weights") for r in bench["results"]):
+        notes.append("**Random weights**: speed only, every model built from its catalog config without downloading "
+                     "its weights; latency, memory, parameters and GMACs do not depend on the weight values.")
+    if "selected" in bench:
+        done = len(bench["results"])
+        notes.append(f"{done} of {bench['selected']} selected catalog entries measured"
+                     + (f" ({len(bench['missing'])} not yet: the run was stopped or they failed; rerun the same "
+                        "command to resume)" if bench["missing"] else "")
+                     + f"; {bench['bench_s_total'] / 60:.1f} minutes of benchmarking in all, read from "
+                     f"`{Path(bench['store']).name}`.")
+    if any("published" in r for r in bench["results"]):
+        notes.append(f"measured - published: points of the catalog's published metric; `!` marks a difference "
+                     f"beyond {bench.get('tolerance_points')} points (docs/benchmarking.md says why this tolerance).")
+    return [n + "\n" for n in notes]
 
 
 def _cache_note(bench: dict[str, Any]) -> str:
@@ -75,6 +112,7 @@ def leaderboard_markdown(bench: dict[str, Any], *, plot_name: str | None = None)
         f"{s.get('engine')}; precision {s.get('precision')}; device {fp.get('device')}; "
         f"input {size} (H x W).",
         "",
+        *_zoo_notes(bench),
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
     ]

@@ -1,0 +1,205 @@
+"""``segzoo bench --models PATTERN...``: the catalog-wide loop, resumable through the results store, under torchrun.
+
+Each selected entry is benchmarked by :func:`segzoo.evaluation.bench.bench_model` and its result appended to the
+:class:`~segzoo.evaluation.store.ResultStore` the moment it is finished; entries whose result (same fields: model,
+dataset, split, protocol, engine, precision, sizes, repeats) is already there are skipped, so the same command
+restarted after a crash goes on where it stopped. The leaderboard is then rebuilt from the store.
+
+How the work is split under torchrun (``WORLD_SIZE`` > 1):
+
+* with a dataset, every rank runs every model on its share of the images and the confusion matrices are summed
+  (exact metrics; each result is finished after one model, which keeps the store fine-grained); rank 0 alone then
+  times latency and throughput while the others wait, so that the timings are not those of ranks competing for the
+  same cores;
+* speed only (no dataset), the models are dealt round-robin to the ranks and timed concurrently; each record says
+  how many ranks ran at once (``concurrent_ranks``) and on which host.
+
+Only rank 0 reads and writes the store, prints and draws the progress bars.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import socket
+import time
+import types
+from collections.abc import Sequence
+from typing import Any
+
+from segzoo.evaluation import sharding
+from segzoo.evaluation.store import ResultStore, result_key
+
+log = logging.getLogger("segzoo")
+
+__all__ = ["TOLERANCE_POINTS", "compare_published", "run_zoo", "zoo_bench"]
+
+#: |measured - published| in mIoU (or mDice) points beyond which a result is flagged; see docs/benchmarking.md
+TOLERANCE_POINTS = 0.5
+
+
+def compare_published(entry: dict[str, Any], result: dict[str, Any], tolerance: float) -> dict[str, Any]:
+    """``published``, ``published_metric``, ``delta_published`` (measured - published, points) and ``flagged``."""
+    from segzoo.evaluation.selection import published_metric
+
+    published = published_metric(entry)
+    if published is None:
+        return {}
+    metric, value = published
+    measured = result.get(metric)
+    if measured is None:
+        return {"published_metric": metric, "published": value}
+    delta = 100 * measured - value
+    return {"published_metric": metric, "published": value, "delta_published": delta,
+            "flagged": abs(delta) > tolerance}
+
+
+def _entry_settings(entry: dict[str, Any], args: Any, requested: Any) -> tuple[Any, str]:
+    """The entry's published protocol unless the command asked for one (``protocol_settings`` of ``segzoo eval``)."""
+    from segzoo.evaluation.cli import protocol_settings
+
+    return protocol_settings(types.SimpleNamespace(config={"inference": entry.get("inference")}), args, requested)
+
+
+def _fields(name: str, split: str | None, settings: Any, opts: dict[str, Any]) -> dict[str, Any]:
+    """What a result depends on: its key in the store."""
+    keep = ("dataset", "limit", "engine", "precision", "device", "size", "resize", "no_resize", "batch_size",
+            "repeat", "warmup", "throughput_batch", "pretrained")
+    return {"model": name, "split": split, "protocol": settings.as_dict(), **{k: opts.get(k) for k in keep}}
+
+
+def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: Any, device: Any,
+            progress: bool = True) -> dict[str, Any]:
+    """Benchmark ``names`` as the parsed ``segzoo bench`` ``args`` say, skipping what ``store`` holds. Every rank
+    calls this. Returns ``{"keys": {name: key}, "ran": n, "skipped": n, "failed": [(name, error)], "wall_s"}``."""
+    import segzoo
+    from tqdm.auto import tqdm
+
+    from segzoo.evaluation.bench import bench_model
+    from segzoo.evaluation.fingerprint import fingerprint
+    from segzoo.train import distributed as D
+
+    start = time.perf_counter()
+    with_data = args.dataset is not None
+    opts = {"dataset": args.dataset, "limit": args.limit if with_data else None, "engine": args.engine,
+            "precision": args.precision, "device": str(device), "size": list(args.size) if args.size else None,
+            "resize": args.resize, "no_resize": args.no_resize, "batch_size": args.batch_size,
+            "repeat": args.repeat, "warmup": args.warmup, "throughput_batch": args.throughput_batch,
+            "pretrained": with_data}
+    entries = {n: segzoo.info(n) for n in names}
+    plan = {}
+    for name in names:
+        entry = entries[name]
+        split = (args.split or entry["dataset"].get("eval_split") or "val") if with_data else None
+        settings, protocol = _entry_settings(entry, args, requested) if with_data else (requested, "as requested")
+        fields = _fields(name, split, settings, opts)
+        plan[name] = (split, settings, protocol, fields, result_key(fields))
+    done = set(store.load()) if sharding.is_main() else set()
+    pending = D.broadcast_object([n for n in names if plan[n][4] not in done])
+    show = progress and sharding.is_main()
+    bar = tqdm(total=len(names), initial=len(names) - len(pending), desc="zoo", unit="model", disable=not show,
+               dynamic_ncols=True)
+    failed: list[tuple[str, str]] = []
+    datasets: dict[str, Any] = {}
+    prepared: dict[str, Any] = {}
+    common = dict(engine=args.engine, precision=args.precision, device=str(device), size=args.size,
+                  resize=not args.no_resize, resize_override=args.resize, batch_size=args.batch_size,
+                  limit=args.limit, num_workers=args.num_workers, warmup=args.warmup, repeat=args.repeat,
+                  throughput_batch=args.throughput_batch, compare_fp32=not args.no_compare_fp32,
+                  boundary=args.boundary, data_cache_mb=args.data_cache_mb, pretrained=with_data)
+
+    def one(name: str, **extra: Any) -> dict[str, Any] | None:
+        split, settings, protocol, _, _ = plan[name]
+        dataset = None
+        if with_data:
+            if split not in datasets:
+                datasets[split] = segzoo.create_dataset(args.dataset, args.root, split, **dict(args.dataset_option))
+                prepared.clear()  # keyed by preprocessing only: another split must not reuse them
+            dataset = datasets[split]
+        t0 = time.perf_counter()
+        try:
+            record = bench_model(name, dataset=dataset, settings=settings, prepared_splits=prepared, **common,
+                                 **extra)
+        except Exception as err:  # noqa: BLE001 - one broken entry must not end a catalog-wide run
+            if with_data and D.world_size() > 1:
+                raise  # the other ranks wait in a collective: stop them all
+            failed.append((name, f"{type(err).__name__}: {err}"))
+            log.warning("%s failed: %s: %s", name, type(err).__name__, err)
+            return None
+        finally:
+            gc.collect()
+        record.update(bench_s=time.perf_counter() - t0, protocol=protocol, host=socket.gethostname(),
+                      rank=D.rank(), concurrent_ranks=1 if with_data else D.world_size())
+        return record
+
+    if with_data:  # all ranks on each model (images sharded inside evaluate); rank 0 times the speed alone
+        for name in pending:
+            bar.set_postfix_str(name)
+            record = one(name, speed=sharding.is_main(), progress=show)
+            if sharding.is_main() and record is not None:
+                store.append(plan[name][3], record, fingerprint(device))
+            D.barrier()
+            bar.update(1)
+    else:  # models dealt round-robin to the ranks
+        world = D.world_size()
+        for first in range(0, len(pending), world):
+            batch = pending[first:first + world]
+            mine = batch[D.rank()] if D.rank() < len(batch) else None
+            bar.set_postfix_str(", ".join(batch))
+            record = one(mine, progress=show) if mine is not None else None
+            gathered = D.all_gather_objects((mine, record, failed[-1] if failed and failed[-1][0] == mine else None))
+            if sharding.is_main():
+                for name, rec, failure in gathered:
+                    if rec is not None:
+                        store.append(plan[name][3], rec, fingerprint(device))
+                    elif failure is not None and name != mine:
+                        failed.append(failure)
+            bar.update(len(batch))
+    bar.close()
+    return {"keys": {n: plan[n][4] for n in names}, "ran": len(pending), "skipped": len(names) - len(pending),
+            "failed": failed, "wall_s": time.perf_counter() - start}
+
+
+def zoo_bench(names: Sequence[str], keys: dict[str, str], store: ResultStore, *, dataset: str | None,
+              split: str | None, tolerance: float, settings: dict[str, Any]) -> dict[str, Any]:
+    """The leaderboard data (``run_bench``'s form) of ``names``, read back from the store, with the published
+    comparison from the catalog. Names without a stored result are listed in ``missing``."""
+    import datetime as _dt
+
+    import segzoo
+    from segzoo.evaluation.fingerprint import fingerprint
+
+    lines = store.load()
+    results, fingerprints, missing = [], [], []
+    for name in names:
+        line = lines.get(keys[name])
+        if line is None:
+            missing.append(name)
+            continue
+        result = dict(line["result"])
+        result.update(compare_published(segzoo.info(name), result, tolerance) if dataset else {})
+        result["finished"] = line["finished"]
+        results.append(result)
+        fingerprints.append(line.get("fingerprint") or {})
+    eval_images = next((r.get("eval_images") for r in results if r.get("eval_images")), None)
+    return {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "dataset": dataset,
+        "split": split,
+        "eval_images": eval_images,
+        "settings": settings,
+        "fingerprint": fingerprints[0] if fingerprints else fingerprint(),
+        "tolerance_points": tolerance,
+        "store": str(store.path),
+        "selected": len(names),
+        "missing": missing,
+        "bench_s_total": sum(r.get("bench_s") or 0 for r in results),
+        "conventions": {
+            "gmacs": "multiply-accumulates of one batch-1 inference at input_size = FlopCounterMode FLOPs / 2 "
+                     "(torchvision's 'GFLOPS' convention)",
+            "latency_ms": "batch 1, full inference mode, percentiles over repeat timed calls",
+            "delta_published": "measured - published, in points of the published metric (mIoU or mDice)",
+            "random_weights": "speed only: built from the catalog config, no weights downloaded",
+        },
+        "results": results,
+    }
