@@ -1,4 +1,4 @@
-"""Load time and peak memory of a cached mmseg catalog entry against mmsegmentation's ``init_model`` with its checkpoint.
+"""Load time and peak memory of a cached mmseg catalog entry against mmseg's ``init_model`` with its checkpoint.
 
     python benchmarks/bench_load_mmseg.py --model pspnet-r50-d8-40k-cityscapes-512x1024 --repeat 5
 

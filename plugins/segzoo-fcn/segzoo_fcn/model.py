@@ -66,7 +66,8 @@ class FCNDecoder(Decoder):
             *(ConvBNReLU(self.out_channels, self.out_channels, kernel_size, dilation=dilation)
               for _ in range(num_convs - 1))
         )
-        self.fuse = ConvBNReLU(in_channels + self.out_channels, self.out_channels, kernel_size) if concat_input else None
+        self.fuse = (ConvBNReLU(in_channels + self.out_channels, self.out_channels, kernel_size)
+                     if concat_input else None)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         x = features[-1]

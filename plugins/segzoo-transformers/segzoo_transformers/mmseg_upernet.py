@@ -27,7 +27,7 @@ _DEFAULT_SCALES = (1, 2, 3, 6)
 
 
 def spec_from_mmseg(model_cfg: dict) -> dict:
-    """segzoo's ``architecture``, ``encoder``, ``options`` and ``requires`` for an mmseg ResNet UPerNet ``cfg.model``."""
+    """segzoo's ``architecture``, ``encoder``, ``options`` and ``requires`` for an mmseg ResNet UPerNet config."""
     check_segmentor(model_cfg)
     backbone = model_cfg.get("backbone") or {}
     encoder, output_stride, encoder_options = encoder_from_mmseg(backbone)
