@@ -22,6 +22,7 @@ __all__ = [
     "encoder_from_mmseg",
     "remap_mmseg",
     "reorder_input_channels",
+    "stage_channels",
 ]
 
 _STAGE_STRIDES = {(1, 2, 1, 1): 8, (1, 2, 2, 1): 16, (1, 2, 2, 2): 32}
