@@ -238,7 +238,7 @@ def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
                   f"results store {store.path}" + (f"; {dist_info.world_size} processes" if
                                                    dist_info.distributed else ""))
         run = run_zoo(selection.names, args, store=store, requested=requested, device=dist_info.device,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, report_only=args.report_only)
     if not main:
         return 0
     settings = {**requested.as_dict(), "engine": args.engine, "precision": args.precision,
@@ -306,6 +306,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None, metavar="PATH",
                    help="--models: the results store, one JSON line per finished result; a rerun skips what it holds "
                         "(default: the markdown path with .jsonl)")
+    p.add_argument("--report-only", action="store_true",
+                   help="--models: rebuild the leaderboard from the store without running anything (e.g. while a "
+                        "long run goes on)")
     p.add_argument("--tolerance", type=float, default=0.5, metavar="POINTS",
                    help="--models: flag |measured - published| above this many mIoU points (default 0.5)")
     p.add_argument("--any-dataset", action="store_true",

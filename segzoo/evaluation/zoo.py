@@ -69,9 +69,9 @@ def _fields(name: str, split: str | None, settings: Any, opts: dict[str, Any]) -
 
 
 def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: Any, device: Any,
-            progress: bool = True) -> dict[str, Any]:
-    """Benchmark ``names`` as the parsed ``segzoo bench`` ``args`` say, skipping what ``store`` holds. Every rank
-    calls this. Returns ``{"keys": {name: key}, "ran": n, "skipped": n, "failed": [(name, error)], "wall_s"}``."""
+            progress: bool = True, report_only: bool = False) -> dict[str, Any]:
+    """Benchmark ``names`` as the parsed ``segzoo bench`` ``args`` say, skipping what ``store`` holds (everything,
+    with ``report_only``: the keys only, to rebuild the leaderboard while a run goes on). Every rank calls this. Returns ``{"keys": {name: key}, "ran": n, "skipped": n, "failed": [(name, error)], "wall_s"}``."""
     import segzoo
     from tqdm.auto import tqdm
 
@@ -95,7 +95,8 @@ def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: A
         fields = _fields(name, split, settings, opts)
         plan[name] = (split, settings, protocol, fields, result_key(fields))
     done = set(store.load()) if sharding.is_main() else set()
-    pending = D.broadcast_object([n for n in names if plan[n][4] not in done])
+    todo = D.broadcast_object([n for n in names if plan[n][4] not in done])
+    pending = [] if report_only else todo
     show = progress and sharding.is_main()
     bar = tqdm(total=len(names), initial=len(names) - len(pending), desc="zoo", unit="model", disable=not show,
                dynamic_ncols=True)
@@ -156,7 +157,7 @@ def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: A
                         failed.append(failure)
             bar.update(len(batch))
     bar.close()
-    return {"keys": {n: plan[n][4] for n in names}, "ran": len(pending), "skipped": len(names) - len(pending),
+    return {"keys": {n: plan[n][4] for n in names}, "ran": len(pending), "skipped": len(names) - len(todo),
             "failed": failed, "wall_s": time.perf_counter() - start}
 
 
