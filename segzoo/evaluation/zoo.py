@@ -71,7 +71,8 @@ def _fields(name: str, split: str | None, settings: Any, opts: dict[str, Any]) -
 def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: Any, device: Any,
             progress: bool = True, report_only: bool = False) -> dict[str, Any]:
     """Benchmark ``names`` as the parsed ``segzoo bench`` ``args`` say, skipping what ``store`` holds (everything,
-    with ``report_only``: the keys only, to rebuild the leaderboard while a run goes on). Every rank calls this. Returns ``{"keys": {name: key}, "ran": n, "skipped": n, "failed": [(name, error)], "wall_s"}``."""
+    with ``report_only``: the keys only, to rebuild the leaderboard while a run goes on). Every rank calls this.
+    Returns ``{"keys": {name: key}, "ran": n, "skipped": n, "failed": [(name, error)], "wall_s"}``."""
     import segzoo
     from tqdm.auto import tqdm
 
