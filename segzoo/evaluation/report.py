@@ -135,7 +135,7 @@ def leaderboard_markdown(bench: dict[str, Any], *, plot_name: str | None = None)
         + (f"; 1-minute load average {fp['load_average_1min']} at the start" if "load_average_1min" in fp else "")
         + ".",
     ]
-    if plot_name:
+    if plot_name and any(r.get("mIoU") is not None for r in bench["results"]):  # speed only: nothing to plot
         lines += ["", f"![mIoU against latency]({plot_name})"]
     return "\n".join(lines) + "\n"
 
