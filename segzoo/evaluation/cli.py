@@ -162,8 +162,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json not in (None, "-"):
         check_writable(args.json, option="--json")
     if bool(args.models) == bool(args.patterns):
-        raise SegzooError("give either MODEL... (models to load) or --models PATTERN... (catalog entries), not "
-                          f"{'both' if args.models else 'neither'}")
+        raise SegzooError(("give MODEL... (models to load) or --models PATTERN... (catalog entries), not both"
+                           if args.models else "nothing to bench: give MODEL... (models to load) or --models "
+                           "PATTERN... (catalog entries)"))
     if args.patterns:
         return _cmd_zoo(args, settings)
     args.split = args.split or "val"
