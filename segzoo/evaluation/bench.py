@@ -15,8 +15,9 @@ random inputs of the evaluation input size (the first sample after preprocessing
   once into memory (``data_cache_mb`` permitting) and shared by every model with the same preprocessing, so that
   the evaluations time the models and the scoring rather than PNG decoding; ``data_cache`` says what it held.
 
-With ``precision="bf16"`` the model is also evaluated in fp32 (``compare_fp32``) and ``mIoU_fp32`` and
-``mIoU_change`` (bf16 minus fp32, in mIoU points x 100) are reported.
+With ``precision="bf16"`` or ``"int8"`` the model is also evaluated in fp32 (``compare_fp32``) and ``mIoU_fp32``
+and ``mIoU_change`` (bf16/int8 minus fp32, in mIoU points x 100) are reported. int8 calibrates on ``calibration``
+(a dataset; ``calibration_size`` images of it).
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def bench_model(
     prepared_splits: dict[str, Any] | None = None,
     pretrained: bool = True,
     speed: bool = True,
+    calibration: Any = None,
+    calibration_size: int | None = None,
 ) -> dict[str, Any]:
     """One model's record (see the module docstring). ``prepared_splits``: a dict shared between calls, in which the
     decoded split is kept per preprocessing (``run_bench`` passes one, so its models decode the data once).
@@ -159,10 +162,13 @@ def bench_model(
         record["gmacs"] = record["gflops"] = None
 
     reference = None
-    if precision == "bf16" and compare_fp32 and dataset is not None:
+    if precision in ("bf16", "int8") and compare_fp32 and dataset is not None:
         reference = Engine(model, engine, "fp32", dev, copy=True)
-    eng = Engine(model, engine, precision, dev, copy=False)
+    eng = Engine(model, engine, precision, dev, copy=False, calibration=calibration,
+                 calibration_size=calibration_size, preprocessing=pre)
     record.update(engine=eng.engine, precision=precision, device=str(dev), batchnorm_folded=eng.folded)
+    if eng.int8:
+        record["int8"] = eng.int8
 
     if dataset is not None:
         # decoded once per preprocessing and shared by every model (and precision) of the run, memory permitting

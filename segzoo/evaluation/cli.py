@@ -14,6 +14,7 @@ from segzoo.inference.cli import (
     _size,
     add_inference_args,
     add_json_arg,
+    calibration_from_args,
     preprocessing_from_args,
     settings_from_args,
     write_json,
@@ -109,7 +110,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     with sharding.session(args.device) as dist_info:  # under torchrun: each rank scores its share of the images
         engine = Engine(model, args.engine, args.precision, dist_info.device if dist_info.distributed else args.device,
-                        copy=False)
+                        copy=False, calibration=calibration_from_args(args, evaluated=True),
+                        calibration_size=args.calibration_size, preprocessing=pre)
         result = evaluate(engine, dataset, preprocessing=pre, settings=settings, batch_size=args.batch_size,
                           limit=args.limit, num_workers=args.num_workers, boundary=args.boundary,
                           boundary_tolerance=args.boundary_tolerance,
@@ -175,7 +177,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         resize=not args.no_resize, resize_override=args.resize, batch_size=args.batch_size, limit=args.limit, num_workers=args.num_workers,
         warmup=args.warmup, repeat=args.repeat, throughput_batch=args.throughput_batch,
         compare_fp32=not args.no_compare_fp32, boundary=args.boundary, progress=not args.no_progress,
-        data_cache_mb=args.data_cache_mb,
+        data_cache_mb=args.data_cache_mb, calibration=calibration_from_args(args, evaluated=True),
+        calibration_size=args.calibration_size,
     )
     markdown, plot, json_path = _write_leaderboard(bench, args)
     if args.json == "-":
@@ -272,7 +275,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                                    "or multi-scale+flip inference.")
     p.add_argument("model", help="catalog name, hf-hub:org/repo or a save_pretrained directory")
     _add_dataset_args(p, required=True)
-    add_inference_args(p)
+    add_inference_args(p, evaluates=True)
     add_json_arg(p, "metrics")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_eval)
@@ -289,7 +292,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                         "weights, --size required")
     _add_dataset_args(p, required=False)
     p.set_defaults(split=None)  # --models: each entry's eval_split; MODELs: val
-    add_inference_args(p)
+    add_inference_args(p, evaluates=True)
     p.add_argument("--size", type=_size, default=None, metavar="N|HxW",
                    help="input size for latency/GMACs (default: the first evaluation input, else 512)")
     p.add_argument("--repeat", type=int_at_least(1), default=10, help="timed calls for latency (default 10)")
@@ -299,7 +302,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="decode and preprocess the split once into memory, up to this size, shared by all models "
                         "(default 2048; 0 streams it from disk for each evaluation)")
     p.add_argument("--no-compare-fp32", action="store_true",
-                   help="with --precision bf16: skip the fp32 evaluation that gives the mIoU change")
+                   help="with --precision bf16 or int8: skip the fp32 evaluation that gives the mIoU change")
     p.add_argument("--markdown", default="docs/leaderboard.md", help="leaderboard file (default docs/leaderboard.md)")
     p.add_argument("--plot", default=None, help="plot file (default: the markdown path with .png)")
     p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",

@@ -56,13 +56,61 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
                    help="how the forward pass runs (auto = channels_last: folded BatchNorm + NHWC; see "
                         "docs/benchmarking.md)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                   help="bf16 runs under bfloat16 autocast (fast on CPUs with AMX/AVX512-BF16 and recent GPUs)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
+                   help="bf16 runs under bfloat16 autocast (fast on CPUs with AMX/AVX512-BF16 and recent GPUs); "
+                        "int8 runs an onnxruntime statically quantized copy on CPU (needs calibration images)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
 
 
-def add_inference_args(p: argparse.ArgumentParser) -> None:
-    """--mode, --crop, --stride, --scales, --flip, --no-resize, plus the runtime options."""
+def add_calibration_args(p: argparse.ArgumentParser, *, evaluates: bool = False) -> None:
+    """--calibration-dataset/-root/-split/-size (and for eval/bench --calibrate-on-evaluated): int8's images."""
+    from segzoo.inference.quantize import DEFAULT_CALIBRATION_SIZE, DEFAULT_CALIBRATION_SPLIT
+
+    g = p.add_argument_group("int8 calibration (with --precision int8)")
+    same = " (default: --dataset)" if evaluates else ""
+    g.add_argument("--calibration-dataset", default=None, metavar="NAME",
+                   help=f"registered dataset whose images set the int8 activation ranges{same}")
+    g.add_argument("--calibration-root", default=None, metavar="PATH",
+                   help="its folder" + (" (default: --root when it is the same dataset)" if evaluates else ""))
+    g.add_argument("--calibration-split", default=None, metavar="SPLIT",
+                   help=f"its split (default: {DEFAULT_CALIBRATION_SPLIT}; never the evaluated images)")
+    g.add_argument("--calibration-size", type=int_at_least(1), default=DEFAULT_CALIBRATION_SIZE, metavar="N",
+                   help=f"images, spread evenly over the split (default {DEFAULT_CALIBRATION_SIZE})")
+    if evaluates:
+        g.add_argument("--calibrate-on-evaluated", action="store_true",
+                       help="allow calibrating on the evaluated split itself (flatters the int8 accuracy)")
+
+
+def calibration_from_args(args: argparse.Namespace, *, evaluated: bool = False):
+    """The calibration dataset for ``--precision int8`` (``None`` otherwise). ``evaluated``: the command evaluates
+    ``--dataset``/``--root``/``--split``, which calibration then defaults to, on another split, and refuses to use."""
+    import segzoo
+    from segzoo.inference.quantize import DEFAULT_CALIBRATION_SPLIT
+
+    if getattr(args, "precision", None) != "int8":
+        return None
+    name = args.calibration_dataset or (args.dataset if evaluated else None)
+    if name is None:
+        raise SegzooError("--precision int8 needs calibration images: --calibration-dataset NAME --calibration-root "
+                          "PATH (e.g. the training split of the data the model was trained on)")
+    same = evaluated and name == args.dataset
+    root = args.calibration_root or (args.root if same else None)
+    split = args.calibration_split or DEFAULT_CALIBRATION_SPLIT
+    options = dict(getattr(args, "dataset_option", None) or []) if same else {}
+    if same and split == args.split and _same_folder(root, args.root) and not args.calibrate_on_evaluated:
+        raise SegzooError(f"int8 calibration would use the evaluated images ({name} {split}); calibrate on another "
+                          f"split (--calibration-split, default {DEFAULT_CALIBRATION_SPLIT}) or pass "
+                          "--calibrate-on-evaluated")
+    return segzoo.create_dataset(name, root, split, **options)
+
+
+def _same_folder(a: str | None, b: str | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and Path(a).resolve() == Path(b).resolve())
+
+
+def add_inference_args(p: argparse.ArgumentParser, *, evaluates: bool = False) -> None:
+    """--mode, --crop, --stride, --scales, --flip, --no-resize, plus the runtime and int8 calibration options
+    (``evaluates``: the command evaluates ``--dataset``, which calibration defaults to)."""
     g = p.add_argument_group("inference")
     g.add_argument("--mode", choices=("whole", "slide", "msflip"), default=None,
                    help="whole image (default), sliding window, or multi-scale (+flip) test-time augmentation; "
@@ -78,6 +126,7 @@ def add_inference_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-resize", action="store_true",
                    help="ignore the model's preprocessing resize (infer at each image's own size)")
     add_runtime_args(g)
+    add_calibration_args(p, evaluates=evaluates)
 
 
 def settings_from_args(args: argparse.Namespace, batch_size: int = 1):
@@ -151,7 +200,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         check_writable(args.json, option="--json")
     model = load_model(args.model)
     pre = preprocessing_from_args(model, args)
-    engine = Engine(model, args.engine, args.precision, args.device, copy=False)
+    engine = Engine(model, args.engine, args.precision, args.device, copy=False,
+                    calibration=calibration_from_args(args), calibration_size=args.calibration_size,
+                    preprocessing=pre)
     palette, source = resolve_palette(model, args.dataset)
     names = class_names_of(model, args.dataset)
     out_dir = Path(args.out)
@@ -193,7 +244,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     check_writable(out, option="--out")
     if args.json not in (None, "-"):
         check_writable(args.json, option="--json")
+    calibration = calibration_from_args(args)
+    if calibration is not None and args.static:
+        raise SegzooError("--precision int8 exports dynamic sizes only; leave out --static")
     model = load_model(args.model)
+    if calibration is not None:
+        return _export_int8(args, model, calibration, out)
     report = export_onnx(model, out, opset=args.opset, size=args.size, exporter=args.exporter,
                          dynamic=not args.static, check=not args.no_check, tolerance=args.tolerance)
     if args.json is not None:
@@ -210,6 +266,32 @@ def cmd_export(args: argparse.Namespace) -> int:
                      f"{100 * c['class_agreement']:.3f}% of pixels with the same class (a discontinuous model, "
                      f"checked for {c['criterion']})")
         print(line)
+    return 0
+
+
+def _export_int8(args: argparse.Namespace, model: Any, calibration: Any, out: str) -> int:
+    """Copy the cached int8 file (built by the int8 engine, which also measures how far it moves the logits)."""
+    import shutil
+
+    from segzoo.inference.engine import Engine
+
+    engine = Engine(model, "auto", "int8", "cpu", copy=False, calibration=calibration,
+                    calibration_size=args.calibration_size)
+    info = dict(engine.int8 or {})
+    shutil.copyfile(info["path"], out)
+    report = {"path": str(out), "precision": "int8", "format": "ONNX QDQ (int8 weights per channel, uint8 "
+              "activations)", "dynamic_axes": ["batch", "height", "width"],
+              "file_mb": round(Path(out).stat().st_size / 2**20, 2), "probe_max_abs_diff": engine.max_abs_diff,
+              **{k: v for k, v in info.items() if k != "path"}}
+    if args.json is not None:
+        write_json(report, args.json)
+        if args.json == "-":
+            return 0
+    print(f"wrote {out} ({report['file_mb']} MiB, int8 QDQ, dynamic batch, height, width; calibrated on "
+          f"{info.get('calibration_images')} images, {info.get('cache')} in the cache)")
+    print(f"  int8 vs fp32 on a calibration image: max |diff| {engine.max_abs_diff:.2e}, "
+          f"{100 * info.get('argmax_agreement', float('nan')):.2f}% of pixels with the same class; fp32 kept for "
+          f"{', '.join(info.get('fp32_nodes') or []) or 'nothing'}")
     return 0
 
 
@@ -238,6 +320,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--static", action="store_true", help="fixed height and width (the --size), dynamic batch only")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max |diff| to eager accepted by the check")
+    p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                   help="int8: onnxruntime static quantization (QDQ), calibrated on --calibration-dataset")
+    add_calibration_args(p)
     add_json_arg(p, "export report")
     p.set_defaults(func=cmd_export)
 

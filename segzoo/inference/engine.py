@@ -12,7 +12,9 @@
 * ``auto``: ``onnxruntime`` for fp32 on CPU when it is installed and the model exports, else ``channels_last``.
 
 ``precision="bf16"`` runs the ``channels_last`` (or ``compile``) engine under bfloat16 autocast; heavily dilated
-convolutions stay in fp32 (see :func:`segzoo.inference.optimize.keep_fp32`). fp32 engines are checked against eager
+convolutions stay in fp32 (see :func:`segzoo.inference.optimize.keep_fp32`). ``precision="int8"`` runs the
+``onnxruntime`` engine on a statically quantized copy of the export, calibrated on ``calibration`` images and cached
+(:mod:`segzoo.inference.quantize`). fp32 engines are checked against eager
 fp32 when built and raise if they differ by more than ``tolerance``. docs/benchmarking.md has the measurements.
 """
 
@@ -35,7 +37,7 @@ log = logging.getLogger("segzoo")
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "PRECISIONS", "TORCH_ENGINE", "Engine", "default_engine", "resolve_device"]
 
 ENGINES = ("auto", "eager", "channels_last", "compile", "onnxruntime")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "int8")
 #: what ``auto`` means for fp32 on CPU (when onnxruntime is installed and the model exports); chosen by measurement,
 #: see docs/benchmarking.md. bf16, CUDA, and models that do not export use :data:`TORCH_ENGINE`.
 DEFAULT_ENGINE = "onnxruntime"
@@ -44,6 +46,8 @@ TORCH_ENGINE = "channels_last"
 
 def default_engine(device: torch.device, precision: str) -> str:
     """The engine ``auto`` resolves to."""
+    if precision == "int8":
+        return "onnxruntime"  # the only int8 engine
     if device.type != "cpu" or precision != "fp32":
         return TORCH_ENGINE
     try:
@@ -90,6 +94,9 @@ class Engine:
     ``copy=False`` lets it rewrite ``model`` in place (saves memory; the CLI does this).
     ``tolerance``: maximum |difference| to eager fp32 allowed for fp32 engines, checked once on a probe input
     (``None`` skips the check).
+    ``calibration`` (int8 only): a dataset, whose ``calibration_size`` images spread over it are preprocessed as
+    ``preprocessing`` (default: the model's config) says, or model inputs (a tensor or list of tensors); never the
+    images you evaluate on.
     """
 
     def __init__(
@@ -102,6 +109,10 @@ class Engine:
         copy: bool = True,
         tolerance: float | None = 1e-4,
         onnx_path: str | Path | None = None,
+        calibration: Any = None,
+        calibration_size: int | None = None,
+        quant_settings: Any = None,
+        preprocessing: Any = None,
     ) -> None:
         if engine not in ENGINES:
             raise SegzooError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
@@ -113,6 +124,11 @@ class Engine:
         self.engine = default_engine(self.device, precision) if engine == "auto" else engine
         if precision == "bf16" and self.engine == "onnxruntime":
             raise SegzooError("the onnxruntime engine runs fp32 only; use --engine channels_last for bf16")
+        if precision == "int8" and (self.engine != "onnxruntime" or self.device.type != "cpu"):
+            raise SegzooError("int8 runs on the onnxruntime engine on CPU only; use --engine auto --device cpu")
+        if precision == "int8" and calibration is None:
+            raise SegzooError("int8 needs calibration images: pass calibration=<a dataset split or tensors> "
+                              "(CLI: --calibration-dataset NAME --calibration-root PATH)")
         if precision == "bf16" and not bf16_supported(self.device):
             log.warning("bf16 requested but this %s has no native bfloat16 support: expect it to be slow",
                         self.device.type)
@@ -127,7 +143,12 @@ class Engine:
         self.max_abs_diff: float | None = None
         self.fallback: str | None = None
         self._session = None
+        self.int8: dict[str, Any] | None = None
         model.eval()
+        if precision == "int8":
+            self._module = None
+            self._setup_int8(model, calibration, calibration_size, quant_settings, preprocessing)
+            return
         if self.engine == "onnxruntime":
             self._module = None
             try:
@@ -179,7 +200,7 @@ class Engine:
 
     def _setup_onnxruntime(self, model: nn.Module, onnx_path: str | Path | None, tolerance: float | None) -> None:
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError:
             raise SegzooError("the onnxruntime engine needs onnxruntime: pip install onnxruntime") from None
         from segzoo.export import check_onnx, default_sizes, export_onnx
@@ -197,6 +218,12 @@ class Engine:
             if bad:
                 raise SegzooError(f"{onnx_path} does not reproduce the model: {bad[0]}")
             self.max_abs_diff = max(c["max_abs_diff"] for c in checks)
+        self._session = self._open_session(onnx_path)
+        self._input_name = self._session.get_inputs()[0].name
+
+    def _open_session(self, onnx_path: str | Path):
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -205,8 +232,29 @@ class Engine:
         providers = ["CPUExecutionProvider"]
         if self.device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
-        self._session = ort.InferenceSession(str(onnx_path), options, providers=providers)
+        return ort.InferenceSession(str(onnx_path), options, providers=providers)
+
+    def _setup_int8(self, model: nn.Module, calibration: Any, size: int | None, settings: Any,
+                    preprocessing: Any) -> None:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise SegzooError("int8 needs onnxruntime: pip install 'segzoo[onnx]'") from None
+        from segzoo.inference.agreement import compare_logits
+        from segzoo.inference.preprocessing import Preprocessing
+        from segzoo.inference.quantize import DEFAULT_CALIBRATION_SIZE, calibration_inputs, int8_session
+
+        model.to("cpu")
+        inputs = calibration_inputs(calibration, preprocessing or Preprocessing.from_model(model),
+                                    size=size or DEFAULT_CALIBRATION_SIZE, divisor=self.input_divisor)
+        self._session, self.int8 = int8_session(model, inputs, self._open_session, settings)
         self._input_name = self._session.get_inputs()[0].name
+        # how far int8 moves the logits, on a calibration image (random inputs are outside the calibrated ranges)
+        with torch.inference_mode():
+            reference = model(inputs[0]).float()
+        out = self(inputs[0])
+        self.max_abs_diff = compare_logits(out, reference, tolerance=1e-4, model=model)["max_abs_diff"]
+        self.int8["argmax_agreement"] = float((out.argmax(1) == reference.argmax(1)).float().mean())
 
     def _check(self, probe: torch.Tensor, reference: torch.Tensor, tolerance: float) -> None:
         from segzoo.inference.agreement import compare_logits
@@ -249,6 +297,7 @@ class Engine:
             "conv_relu_fused": self.fused,
             "fp32_convolutions": self.fp32_convs,
             "probe_max_abs_diff": self.max_abs_diff,
+            **({"int8": self.int8} if self.int8 else {}),
             **({"fallback_reason": self.fallback} if self.fallback else {}),
         }
 
