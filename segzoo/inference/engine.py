@@ -120,7 +120,7 @@ class Engine:
             raise SegzooError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
         self.requested = engine
         self.precision = precision
-        self.device = resolve_device(device)
+        self.device = resolve_device("cpu" if precision == "int8" and device is None else device)  # CPU-only
         self.engine = default_engine(self.device, precision) if engine == "auto" else engine
         if precision == "bf16" and self.engine == "onnxruntime":
             raise SegzooError("the onnxruntime engine runs fp32 only; use --engine channels_last for bf16")

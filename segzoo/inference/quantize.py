@@ -1,8 +1,9 @@
 """INT8 inference on CPU: onnxruntime static quantization (QDQ, per-channel int8 weights, uint8 activations).
 
-Why this method: on this project's CPU (AVX-512 VNNI + AMX int8) it was the fastest of the three candidates that
-install from PyPI without new dependencies, and its graph is the ONNX graph the fp32 ``onnxruntime`` engine already
-exports and checks (docs/benchmarking.md, "INT8"). The quantized file is built once per (weights, calibration
+Why this method: on this project's CPU (AVX-512 VNNI + AMX int8) it is well above 4x torchvision eager on the
+ResNet-50 models with nothing beyond ``segzoo[onnx]``, and it quantizes the ONNX graph the fp32 ``onnxruntime``
+engine already exports and checks (docs/benchmarking.md, "INT8", also says why OpenVINO+NNCF and torch.ao were not
+taken). The quantized file is built once per (weights, calibration
 images, settings, onnxruntime version) and kept in segzoo's cache (``$SEGZOO_CACHE/int8/<key>.onnx``), written
 atomically; a file that onnxruntime cannot open is rebuilt.
 
@@ -43,8 +44,8 @@ __all__ = [
     "int8_session", "weights_fingerprint",
 ]
 
-#: images used to calibrate: 32 covered the activation ranges of the CamVid models as well as 100 did (the mIoU
-#: change moved by less than 0.1 point), at a third of the build time
+#: images used to calibrate: each costs one fp32 pass of the build; with 32 the CamVid models lose under 1 mIoU
+#: point (docs/benchmarking.md). Fewer makes the MinMax ranges depend on which few images were drawn
 DEFAULT_CALIBRATION_SIZE = 32
 #: the split calibrated on when none is named: the training images, never the evaluated ones
 DEFAULT_CALIBRATION_SPLIT = "train"
