@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from segzoo._paths import cache_dir
 from segzoo.errors import CatalogError
 from segzoo.hookspecs import hookimpl
 
@@ -70,8 +71,6 @@ _CHECKED: dict[str, tuple[set[int], list]] = {}
 def _validated_stamp(raw: bytes) -> Path | None:
     """Where a stamp says that a catalog file with exactly these bytes passed the schema (this schema)."""
     try:
-        from segzoo.hub.download import cache_dir
-
         digest = hashlib.sha256(raw + schema_path().read_bytes()).hexdigest()
         return cache_dir() / "catalog-validated" / digest[:40]
     except Exception:  # noqa: BLE001 - no cache location: validate every time

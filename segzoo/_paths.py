@@ -1,4 +1,5 @@
-"""Checking an output destination before the expensive work, so a bad ``--out`` fails in a second, in one line."""
+"""Where segzoo writes: its cache, and checking an output destination before the expensive work, so a bad ``--out``
+fails in a second, in one line."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from segzoo.errors import SegzooError
 
-__all__ = ["check_writable"]
+__all__ = ["cache_dir", "check_writable"]
 
 
 def check_writable(path: str | os.PathLike[str], *, option: str, directory: bool = False) -> Path:
@@ -31,3 +32,10 @@ def check_writable(path: str | os.PathLike[str], *, option: str, directory: bool
             reason = "a file is in the way of the folder"
         raise SegzooError(f"cannot write {option} {path}: {reason}; choose another path") from None
     return path
+
+
+def cache_dir() -> Path:
+    """segzoo's own cache (converted checkpoints, verification stamps): ``$SEGZOO_CACHE`` or beside the HF hub cache."""
+    from huggingface_hub import constants  # not at import: `import segzoo` and discovery stay light
+
+    return Path(os.environ.get("SEGZOO_CACHE") or Path(constants.HF_HUB_CACHE).parent / "segzoo")

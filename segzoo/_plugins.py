@@ -469,6 +469,11 @@ def registries(trace: Trace | None = None) -> Registries:
     return _current
 
 
+def encoder_registry() -> Registry:
+    """The registered encoders, for ``segzoo.nn.create_encoder`` (through ``segzoo._registry.encoder_registry``)."""
+    return registries().encoders
+
+
 def reset() -> None:
     """Forget discovered plugins; the next :func:`registries` call discovers again (tests, environment changes)."""
     global _current

@@ -127,3 +127,14 @@ class Registry:
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+
+#: where the registry of encoders comes from, named rather than imported: ``segzoo.nn`` (the module layer) looks
+#: plugin encoders up by name without importing plugin discovery, which sits above it (docs/architecture.md)
+ENCODERS = "segzoo._plugins:encoder_registry"
+
+
+def encoder_registry() -> Registry:
+    """The registered encoders (discovering plugins on first use)."""
+    module, _, function = ENCODERS.partition(":")
+    return getattr(importlib.import_module(module), function)()

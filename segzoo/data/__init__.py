@@ -14,6 +14,7 @@ from segzoo._lazy import lazy_attributes
 
 _LAZY = {
     "transforms": "segzoo.data.transforms",
+    "Preprocessing": "segzoo.data.preprocessing",
     "SegmentationDataset": "segzoo.data.base",
     "DatasetError": "segzoo.data.base",
     "DatasetNotFoundError": "segzoo.data.base",

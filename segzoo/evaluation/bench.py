@@ -127,20 +127,12 @@ def bench_model(
     from segzoo.evaluation.fingerprint import peak_rss_mb, reset_peak_rss
     from segzoo.inference.engine import Engine, resolve_device
     from segzoo.inference.modes import InferenceSettings, infer
-    from segzoo.inference.preprocessing import Preprocessing
 
     dev = resolve_device(device)
     model = segzoo.load(ref, pretrained=pretrained)
     name = _model_name(ref, model)
     settings = settings or InferenceSettings(batch_size=batch_size)
-    if resize_override:
-        import argparse
-
-        from segzoo.inference.cli import preprocessing_from_args
-
-        pre = preprocessing_from_args(model, argparse.Namespace(no_resize=not resize, resize=resize_override))
-    else:
-        pre = Preprocessing.from_model(model, resize=resize)
+    pre = model.transforms(resize=resize, override=resize_override)
     record: dict[str, Any] = {"model": name, "ref": str(ref), "architecture": model.config.get("architecture"),
                               "encoder": model.config.get("encoder"), "num_classes": model.num_classes,
                               "random_weights": not pretrained}

@@ -20,18 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+from segzoo._paths import cache_dir  # noqa: F401 - where it always was, for converters and tests
 from segzoo.errors import WeightsError, WeightsIntegrityError, WeightsNotCachedError
 
 log = logging.getLogger("segzoo")
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-def cache_dir() -> Path:
-    """segzoo's own cache (converted checkpoints, verification stamps): ``$SEGZOO_CACHE`` or beside the HF hub cache."""
-    from huggingface_hub import constants
-
-    return Path(os.environ.get("SEGZOO_CACHE") or Path(constants.HF_HUB_CACHE).parent / "segzoo")
 
 
 def offline() -> bool:

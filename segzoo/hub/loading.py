@@ -1,4 +1,8 @@
-"""Turning a catalog entry, a Hub repo or a directory into a model with its weights.
+"""Turning a catalog entry, a Hub repo or a directory into a model with its weights, in one direction:
+
+    name -> ModelSpec (segzoo.catalog) -> target model, built once on the meta device -> fetch + verify (download,
+    trust, converted) -> convert for the target (the plugin's converter) -> fit_state_dict (one check, WeightsError)
+    -> tensors assigned into the target -> model
 
 Pretrained models are built on the meta device and take the loaded tensors by assignment, so loading holds one copy
 of the weights, not two (random initialisation is skipped as well).
@@ -6,6 +10,8 @@ of the weights, not two (random initialisation is skipped as well).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import math
@@ -15,8 +21,13 @@ from typing import Any
 
 import torch
 
+from segzoo._factory import architecture_entry, create_from_config
+from segzoo._plugins import registries
+from segzoo.catalog import spec
 from segzoo.errors import PluginNotInstalledError, WeightsError, WeightsNotCachedError
 from segzoo.hub import download
+from segzoo.hub.fit import fit_state_dict
+from segzoo.hub.remap import target_for
 
 log = logging.getLogger("segzoo")
 
@@ -113,9 +124,10 @@ def _read_pickle(path: Path, what: str) -> dict[str, torch.Tensor]:
 
 
 # -- converters ----------------------------------------------------------------------------------------------------
-def converter_for(entry: dict[str, Any]) -> Callable[[dict, dict], dict]:
-    from segzoo._plugins import registries
+Converter = Callable[..., dict]
 
+
+def converter_for(entry: dict[str, Any]) -> Converter:
     fmt = entry["weights"]["format"]
     converters = registries().converters
     for key in (f"{fmt}:{entry['architecture']}", fmt):
@@ -127,10 +139,33 @@ def converter_for(entry: dict[str, Any]) -> Callable[[dict, dict], dict]:
     )
 
 
+@functools.lru_cache(maxsize=None)
+def _takes_target(convert: Converter) -> bool:
+    try:
+        return "target" in inspect.signature(convert).parameters
+    except (TypeError, ValueError):  # builtins and some callables have no signature: the two-argument form
+        return False
+
+
+def run_converter(convert: Converter, state: dict[str, torch.Tensor], entry: dict[str, Any],
+                  target: torch.nn.Module | None) -> dict[str, torch.Tensor]:
+    """``convert(state, entry)``, or ``convert(state, entry, target=model)`` for converters that declare a
+    ``target`` parameter (the model being loaded, on the meta device: its keys and shapes, nothing allocated).
+    Either way ``remap.build_meta_model`` answers with the same target, so the model is built once per load."""
+    if target is None:
+        return convert(state, entry)
+    with target_for(entry, target):
+        return convert(state, entry, target=target) if _takes_target(convert) else convert(state, entry)
+
+
 # -- fetching ------------------------------------------------------------------------------------------------------
-def catalog_state_dict(entry: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Fetch, verify and convert the weights of a catalog entry to segzoo keys."""
-    convert = converter_for(entry)  # fail before downloading if the converter's plugin is missing
+def catalog_state_dict(entry: dict[str, Any], target: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """Fetch, verify and convert the weights of a catalog entry to segzoo keys (for ``target``, when given)."""
+    original = converter_for(entry)  # fail before downloading if the converter's plugin is missing
+
+    def convert(state: dict[str, torch.Tensor], entry: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return run_converter(original, state, entry, target)
+
     weights = entry["weights"]
     what = f"weights of {entry['name']!r}"
     if "url" in weights:
@@ -166,9 +201,8 @@ def _url_state(entry: dict[str, Any], convert, what: str) -> dict[str, torch.Ten
             f"{entry['name']}` with network access"
         )
     with download.downloaded_url(url, sha, what=what) as (raw, actual):
-        state = _read_pickle(raw, what)
-        path = converted.store(convert(state, entry), entry["name"], source_sha256=actual, origin=url,
-                               converter=converted.converter_version(entry))
+        path = converted.store(convert(_read_pickle(raw, what), entry), entry["name"], source_sha256=actual,
+                               origin=url, converter=converted.converter_version(entry))
     return _read_safetensors(path)
 
 
@@ -187,15 +221,23 @@ def _converted_state(entry, raw: Path, source_sha256: str, origin: str, convert,
 
 
 # -- building ------------------------------------------------------------------------------------------------------
-def build_with_weights(build: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor], *, what: str):
-    """Build on the meta device and assign ``state``; fall back to a normal build for models that cannot."""
+def build_target(build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """The model weights will be loaded into: built on the meta device (shapes only, no random initialisation), or
+    normally for constructors that compute on tensors at init."""
     try:
         with torch.device("meta"):
-            model = build()
+            return build()
     except Exception as err:  # noqa: BLE001 - some third-party constructors compute on tensors at init
         log.debug("meta-device build failed (%s); building normally", err)
-        return _load(build(), state, what=what, assign=False)
-    model = _load(model, state, what=what, assign=True)
+        return build()
+
+
+def build_with_weights(build: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor], *, what: str,
+                       target: torch.nn.Module | None = None) -> torch.nn.Module:
+    """``target`` (default: ``build_target(build)``) with ``state`` in it, checked by ``fit_state_dict`` first."""
+    model = build_target(build) if target is None else target
+    on_meta = any(t.is_meta for t in [*model.parameters(), *model.buffers()])
+    model = _load(model, state, what=what, assign=on_meta)
     leftovers = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     if leftovers:  # non-persistent buffers are not in checkpoints; build for real instead
         log.debug("tensors left on meta after assignment (%s); building normally", leftovers[:3])
@@ -204,47 +246,40 @@ def build_with_weights(build: Callable[[], torch.nn.Module], state: dict[str, to
 
 
 def _load(model: torch.nn.Module, state: dict[str, torch.Tensor], *, what: str, assign: bool):
+    fitted = fit_state_dict(state, model, what=f"{what} do not fit the model (the entry's architecture, encoder or "
+                                               "options, or the plugin's converter, do not match the checkpoint)")
     expected = model.state_dict()
-    state = dict(state)
-    for key, ref in expected.items():
-        if key.endswith("num_batches_tracked") and key not in state:
-            state[key] = torch.zeros((), dtype=torch.long)
-        elif key in state and state[key].is_floating_point() and state[key].dtype != ref.dtype:
-            state[key] = state[key].to(ref.dtype)  # e.g. checkpoints stored in fp16
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or mismatched:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
-        if mismatched:
-            k = mismatched[0]
-            parts.append(f"{len(mismatched)} of another shape (e.g. {k}: {tuple(state[k].shape)} vs "
-                         f"{tuple(expected[k].shape)})")
-        raise WeightsError(f"{what} do not fit the model: {'; '.join(parts)}. The entry's architecture, encoder or "
-                           "options, or the plugin's converter, do not match the checkpoint")
-    model.load_state_dict(state, strict=True, assign=assign)
+    for key, value in fitted.items():
+        if value.is_floating_point() and value.dtype != expected[key].dtype:
+            fitted[key] = value.to(expected[key].dtype)  # e.g. checkpoints stored in fp16
+    model.load_state_dict(fitted, strict=True, assign=assign)
     return model.eval()
 
 
-def load_from_catalog(entry: dict[str, Any], *, pretrained: bool, state: dict[str, torch.Tensor] | None = None):
-    """``state``: converted weights already in hand (``segzoo convert``), instead of the entry's own source."""
-    from segzoo._api import architecture_entry, create_from_config
+def load_from_catalog(entry: dict[str, Any], *, pretrained: bool, state: dict[str, torch.Tensor] | None = None,
+                      upstream: dict[str, torch.Tensor] | None = None):
+    """The load pipeline: typed spec -> target built once -> fetch, verify, convert for it -> fit -> model.
 
+    ``state``: converted weights already in hand; ``upstream``: an upstream checkpoint in hand (``segzoo
+    convert``), converted here instead of the entry's own source.
+    """
     architecture_entry(entry["architecture"], needed_by=entry["name"])
+    model_spec = spec(entry)
+    what = f"weights of {model_spec.name!r}"
     if pretrained:
-        state = catalog_state_dict(entry) if state is None else state
-        model = build_with_weights(lambda: create_from_config(entry), state, what=f"weights of {entry['name']!r}")
+        target = build_target(lambda: create_from_config(entry))
+        if upstream is not None:
+            state = run_converter(converter_for(entry), upstream, entry, target)
+        elif state is None:
+            state = catalog_state_dict(entry, target)
+        model = build_with_weights(lambda: create_from_config(entry), state, what=what, target=target)
     else:
         model = create_from_config(entry)
     model.config.update(
-        name=entry["name"],
-        class_names=list(entry["class_names"]),
+        name=model_spec.name,
+        class_names=list(model_spec.class_names),
         preprocessing=dict(entry["preprocessing"]),
-        license=entry["license"],
+        license=model_spec.license,
     )
     model.config.update({k: entry[k] for k in ("palette", "inference") if k in entry})  # the published protocol
     return model
@@ -252,8 +287,6 @@ def load_from_catalog(entry: dict[str, Any], *, pretrained: bool, state: dict[st
 
 def load_from_directory(directory: Path, *, pretrained: bool = True):
     """A folder written by ``save_pretrained`` (or a Hub snapshot of one)."""
-    from segzoo._api import create_from_config
-
     config_file = directory / CONFIG_NAME
     try:
         config = json.loads(config_file.read_text())

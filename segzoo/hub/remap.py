@@ -1,29 +1,53 @@
 """Renaming an upstream state dict onto a segzoo model by key-prefix rules, checked key by key.
 
 Converters describe a checkpoint layout as ``(upstream_prefix, segzoo_prefix)`` rules; :func:`remap` applies them
-and compares the result with the state dict of the model the catalog entry builds (on the meta device, so nothing is
-allocated). Keys the checkpoint lacks, keys the model does not have and tensors of another shape are errors named in
-the checkpoint's own terms; ``num_batches_tracked`` counters missing from old checkpoints are filled with zeros.
+and checks the result against the model the catalog entry builds (on the meta device, so nothing is allocated) with
+:func:`segzoo.hub.fit.fit_state_dict`, which names problems in the checkpoint's own terms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import torch
 
+from segzoo._factory import create_from_config
 from segzoo.errors import WeightsError
+from segzoo.hub.fit import fit_state_dict
 
 Rules = Sequence[tuple[str, str]]
 
 
 def build_meta_model(entry: dict[str, Any]) -> torch.nn.Module:
-    """The model the catalog entry describes, on the meta device (shapes only)."""
-    from segzoo._api import create_from_config
-
+    """The model the catalog entry describes, on the meta device (shapes only): the load pipeline's target when
+    ``segzoo.load`` is converting this very configuration (see :func:`target_for`), so it is built once per load."""
+    target = _TARGET.get()
+    if target is not None and target[0] == _config_key(entry):
+        return target[1]
     with torch.device("meta"):
         return create_from_config(entry)
+
+
+_TARGET: ContextVar[tuple[tuple, torch.nn.Module] | None] = ContextVar("segzoo_conversion_target", default=None)
+
+
+def _config_key(entry: dict[str, Any]) -> tuple:
+    return (entry["architecture"], entry["encoder"], entry["num_classes"], entry.get("in_channels", 3),
+            repr(sorted(entry.get("options", {}).items())))
+
+
+@contextmanager
+def target_for(entry: dict[str, Any], model: torch.nn.Module) -> Iterator[None]:
+    """While converting ``entry``'s weights, :func:`build_meta_model` answers with ``model`` (already built by the
+    loader) instead of building the same model again: converters that do not take a ``target`` still share it."""
+    token = _TARGET.set((_config_key(entry), model))
+    try:
+        yield
+    finally:
+        _TARGET.reset(token)
 
 
 def torchvision_backbone_rule(model: torch.nn.Module) -> tuple[str, str]:
@@ -50,11 +74,6 @@ def _inverse(rules: Rules) -> list[tuple[str, str]]:
     return sorted(((new, old) for old, new in rules), key=lambda r: -len(r[0]))
 
 
-def _listing(keys: list[str], limit: int = 6) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
-
-
 def remap(
     state_dict: dict[str, torch.Tensor],
     entry: dict[str, Any],
@@ -66,36 +85,19 @@ def remap(
     """Rename ``state_dict`` by ``rules`` (first matching prefix wins) into exactly the keys of the entry's model."""
     model = model if model is not None else build_meta_model(entry)
     expected = model.state_dict()
-    converted: dict[str, torch.Tensor] = {}
+    renamed: dict[str, torch.Tensor] = {}
+    origin: dict[str, str] = {}
     unexpected: list[str] = []
     for key, value in state_dict.items():
         new = _rename(key, rules)
         if new is None or new not in expected:
-            unexpected.append(key)
+            unexpected.append(key)  # named as the checkpoint names it, in the checkpoint's order
         else:
-            converted[new] = value
-    for key, ref in expected.items():
-        if key.endswith("num_batches_tracked") and key not in converted:
-            converted[key] = torch.zeros((), dtype=torch.long)
+            renamed[new], origin[new] = value, key
     inverse = _inverse(rules)
-    missing = sorted(_rename(k, inverse) or k for k in expected if k not in converted)
-    mismatched = [
-        f"{_rename(k, inverse) or k} {tuple(converted[k].shape)} (model: {tuple(ref.shape)})"
-        for k, ref in expected.items()
-        if k in converted and tuple(converted[k].shape) != tuple(ref.shape)
-    ]
-    if missing or unexpected or mismatched:
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing keys: {_listing(missing)}")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected keys: {_listing(unexpected)}")
-        if mismatched:
-            problems.append(f"{len(mismatched)} tensors of another shape: {_listing(mismatched, 3)}")
-        what = entry.get("name") or entry["architecture"]
-        raise WeightsError(
-            f"this is not a {upstream} state dict for {what!r} (architecture {entry['architecture']!r}, encoder "
-            f"{entry['encoder']!r}, options {entry.get('options', {})}, {entry['num_classes']} classes): "
-            + "; ".join(problems)
-        )
-    return {key: converted[key] for key in expected}
+    what = entry.get("name") or entry["architecture"]
+    return fit_state_dict(
+        renamed, expected, unexpected=unexpected, checkpoint_name=lambda k: origin.get(k) or _rename(k, inverse) or k,
+        what=f"this is not a {upstream} state dict for {what!r} (architecture {entry['architecture']!r}, encoder "
+             f"{entry['encoder']!r}, options {entry.get('options', {})}, {entry['num_classes']} classes)",
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from segzoo.errors import ConfigurationError
+from segzoo.hub.fit import fit_state_dict
 from segzoo.hub.remap import build_meta_model
 
 #: smp's own (torchvision-style) encoders whose modules have the same names as timm's model of the same name.
@@ -62,13 +63,14 @@ def convert_smp_state_dict(
     ``decoder.*`` keys are kept as they are (the segzoo decoders mirror smp's module names),
     ``segmentation_head.0.*`` -> ``head.classifier.*``, encoder keys via :func:`smp_encoder_key`. Dropped explicitly:
     ``classification_head.*`` (smp's optional image-level head, no segzoo counterpart) and encoder stages smp builds
-    but never runs at ``encoder_depth < 5`` (its ResNets keep ``layer3``/``layer4``). Missing ``num_batches_tracked``
-    buffers are added as zeros. Anything else that does not match raises a ConfigurationError.
+    but never runs at ``encoder_depth < 5`` (its ResNets keep ``layer3``/``layer4``). The result is checked by
+    :func:`segzoo.hub.fit.fit_state_dict` (a ``WeightsError`` in smp's key names when it does not fit).
     """
-    expected = build_meta_model(entry).state_dict()
-    out: dict[str, torch.Tensor] = {}
+    model = build_meta_model(entry)
+    expected = model.state_dict()
+    renamed: dict[str, torch.Tensor] = {}
+    upstream_name: dict[str, str] = {}
     unused_encoder: list[str] = []
-    unexpected: list[str] = []
     for key, value in state_dict.items():
         if key.startswith("classification_head."):
             continue
@@ -77,37 +79,21 @@ def convert_smp_state_dict(
             if new not in expected:
                 unused_encoder.append(key)
                 continue
-        elif key.startswith("decoder."):
-            new = key
         elif key.startswith(head_prefix):
             new = "head.classifier." + key[len(head_prefix):]
         else:
-            unexpected.append(key)
-            continue
-        if new not in expected:
-            unexpected.append(key)
-            continue
-        if tuple(value.shape) != tuple(expected[new].shape):
-            raise ConfigurationError(
-                f"smp key {key!r} has shape {tuple(value.shape)}, segzoo's {new!r} has {tuple(expected[new].shape)}; "
-                "the entry's options do not describe this checkpoint"
-            )
-        out[new] = value
-    for key in list(expected):
-        if key not in out and key.endswith("num_batches_tracked"):
-            out[key] = torch.zeros((), dtype=torch.long)
-    missing = [k for k in expected if k not in out]
-    if unused_encoder:
-        # only deeper stages that the chosen encoder_depth never runs may be left over
-        stages = {k.split(".")[1] if not k.startswith("encoder.model.") else k.split(".")[2] for k in unused_encoder}
-        if missing or not stages <= {"layer3", "layer4", "fc"}:
-            unexpected.extend(unused_encoder)
-    if unexpected or missing:
-        raise ConfigurationError(
-            f"smp checkpoint does not match segzoo {entry['architecture']!r} with encoder {entry['encoder']!r}: "
-            f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]}), {len(missing)} missing (e.g. {missing[:3]})"
-        )
-    return {k: out[k] for k in expected}
+            new = key  # decoder.* as it is; anything else is reported as unexpected under its own name
+        renamed[new] = value
+        upstream_name[new] = key
+    missing = [k for k in expected if k not in renamed and not k.endswith("num_batches_tracked")]
+    # only deeper stages that the chosen encoder_depth never runs may be left over
+    stages = {k.split(".")[1] if not k.startswith("encoder.model.") else k.split(".")[2] for k in unused_encoder}
+    unexpected = unused_encoder if missing or not stages <= {"layer3", "layer4", "fc"} else []
+    return fit_state_dict(
+        renamed, model, unexpected=unexpected, checkpoint_name=lambda k: upstream_name.get(k, k),
+        what=f"smp checkpoint does not match segzoo {entry['architecture']!r} with encoder {entry['encoder']!r} "
+             "(the entry's options do not describe this checkpoint)",
+    )
 
 
 def read_smp_directory(directory) -> tuple[dict, dict[str, torch.Tensor]]:

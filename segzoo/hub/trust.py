@@ -16,6 +16,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from segzoo._paths import cache_dir
 from segzoo.errors import WeightsIntegrityError
 
 log = logging.getLogger("segzoo")
@@ -24,8 +25,6 @@ STORE_NAME = "known_weights.json"
 
 
 def store_path() -> Path:
-    from segzoo.hub.download import cache_dir
-
     return cache_dir() / STORE_NAME
 
 

@@ -159,22 +159,7 @@ def write_json(data: Any, target: str | None) -> None:
 
 
 def preprocessing_from_args(model: Any, args: argparse.Namespace):
-    from segzoo.inference.preprocessing import Preprocessing
-
-    pre = Preprocessing.from_model(model, resize=not args.no_resize)
-    if args.resize:
-        text = str(args.resize).lower()
-        try:
-            if "x" in text:
-                h, w = _size(text)
-                pre.resize = {"height": h, "width": w}
-            elif int(text) >= 1:
-                pre.resize = {"shorter_side": int(text)}
-            else:
-                raise ValueError(text)
-        except (ValueError, argparse.ArgumentTypeError):
-            raise SegzooError(f"--resize expects N or HxW with positive sizes, got {args.resize!r}") from None
-    return pre
+    return model.transforms(resize=not args.no_resize, override=args.resize)
 
 
 def load_model(ref: str):

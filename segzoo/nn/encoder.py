@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from segzoo._registry import encoder_registry
 from segzoo.errors import ConfigurationError
 
 
@@ -98,9 +99,7 @@ def create_encoder(
                                    pretrained=pretrained)
     if output_stride not in (8, 16, 32):
         raise ConfigurationError(f"output_stride must be 8, 16 or 32, got {output_stride}")
-    from segzoo._plugins import registries
-
-    encoders = registries().encoders
+    encoders = encoder_registry()
     if name in encoders:
         encoder = encoders.get(name).obj(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained,
                                          **(options or {}))

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segzoo.data.preprocessing import Preprocessing
 from segzoo.nn.decoder import Decoder
 from segzoo.nn.encoder import Encoder
 from segzoo.nn.functional import class_map
@@ -141,6 +142,12 @@ class SegmentationModel(nn.Module):
         self.config = copy.deepcopy(self.config)
         self.config["num_classes"] = num_classes
         self.config.pop("class_names", None)
+
+    def transforms(self, *, resize: bool = True, override: str | None = None) -> Preprocessing:
+        """What turns a PIL image into this model's input (mean/std, resize, interpolation from the weights' catalog
+        entry or config.json), as torchvision's ``weights.transforms()``: ``model(model.transforms()(image)[None])``.
+        ``resize=False`` keeps the image's size; ``override``: ``"N"`` or ``"HxW"`` replaces the resize."""
+        return Preprocessing.from_model(self, resize=resize, override=override)
 
     # -- persistence -----------------------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, *, model_card: str | None = None) -> Path:

@@ -40,6 +40,8 @@ from typing import Any
 import torch
 
 from segzoo.errors import ConfigurationError, WeightsError
+from segzoo.hub.fit import fit_state_dict
+from segzoo.hub.remap import build_meta_model
 
 from segzoo_transformers.mit import MIT_CONFIGS
 
@@ -86,8 +88,10 @@ def mit_encoder_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, tor
     return out
 
 
-def convert_segformer(state_dict: dict[str, torch.Tensor], entry: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """transformers ``SegformerForSemanticSegmentation`` (either naming) -> segzoo ``segformer`` with a ``mit_b*``."""
+def convert_segformer(state_dict: dict[str, torch.Tensor], entry: dict[str, Any],
+                      target: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """transformers ``SegformerForSemanticSegmentation`` (either naming) -> segzoo ``segformer`` with a ``mit_b*``;
+    ``target``: the model being loaded (segzoo.load passes it), else the entry's model built on meta."""
     if entry.get("encoder") not in MIT_CONFIGS:
         raise WeightsError(
             f"transformers SegFormer checkpoints hold a MiT encoder; the entry names encoder {entry.get('encoder')!r}, "
@@ -107,8 +111,7 @@ def convert_segformer(state_dict: dict[str, torch.Tensor], entry: dict[str, Any]
             out[_SEGFORMER_HEAD[name]] = value
         else:
             unknown.append(key)
-    _refuse_unknown(unknown, "SegFormer")
-    return _with_num_batches_tracked(out)
+    return _fit(out, unknown, "SegFormer", entry, target)
 
 
 # -- UPerNet + ConvNeXt --------------------------------------------------------------------------------------------
@@ -159,8 +162,10 @@ def _upernet_head_name(key: str) -> str | None:
     return None
 
 
-def convert_upernet(state_dict: dict[str, torch.Tensor], entry: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """transformers ``UperNetForSemanticSegmentation`` with a ConvNeXt backbone -> segzoo ``upernet``."""
+def convert_upernet(state_dict: dict[str, torch.Tensor], entry: dict[str, Any],
+                    target: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """transformers ``UperNetForSemanticSegmentation`` with a ConvNeXt backbone -> segzoo ``upernet``;
+    ``target`` as for :func:`convert_segformer`."""
     options = entry.get("options", {})
     encoder = str(entry.get("encoder", ""))
     if not encoder.startswith("convnext"):
@@ -185,24 +190,17 @@ def convert_upernet(state_dict: dict[str, torch.Tensor], entry: dict[str, Any]) 
     if not any(k.startswith("encoder.norms.") for k in out) and any(k.startswith("encoder.") for k in out):
         raise WeightsError("the checkpoint's ConvNeXt backbone has no hidden_states_norms; not a transformers "
                            "UperNet-ConvNeXt checkpoint")
-    _refuse_unknown(unknown, "UPerNet-ConvNeXt")
-    return _with_num_batches_tracked(out)
+    return _fit(out, unknown, "UPerNet-ConvNeXt", entry, target)
 
 
 # -- shared --------------------------------------------------------------------------------------------------------
-def _refuse_unknown(keys: list[str], what: str) -> None:
-    if keys:
-        raise WeightsError(
-            f"{len(keys)} keys of the {what} checkpoint have no segzoo counterpart (e.g. {', '.join(keys[:3])}); "
-            "is it a transformers checkpoint of this architecture?"
-        )
-
-
-def _with_num_batches_tracked(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    for key in [k for k in state if k.endswith(".running_mean")]:
-        counter = key[: -len("running_mean")] + "num_batches_tracked"
-        state.setdefault(counter, torch.zeros((), dtype=torch.long))
-    return state
+def _fit(state: dict[str, torch.Tensor], unknown: list[str], what: str, entry: dict[str, Any],
+         target: torch.nn.Module | None) -> dict[str, torch.Tensor]:
+    """segzoo's one fit check: keys without a segzoo counterpart, missing keys and shapes, as one WeightsError."""
+    model = entry.get("name") or entry.get("architecture", "the model")
+    return fit_state_dict(state, target if target is not None else build_meta_model(entry), unexpected=unknown,
+                          what=f"this {what} checkpoint does not fit {model!r}; is it a transformers checkpoint of "
+                               "this architecture?")
 
 
 # -- config.json -> create() arguments -----------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def test_every_variant_has_transformers_shapes(variant):
         kwargs = create_kwargs_from_config(ref.config.to_dict())
         model = segzoo.create(**kwargs)
     assert kwargs == {"arch": "segformer", "encoder": variant, "num_classes": 19, "in_channels": 3}
-    converted = convert_segformer(ref.state_dict(), {"encoder": variant})
+    converted = convert_segformer(ref.state_dict(), {"encoder": variant}, target=model)
     expected = model.state_dict()
     assert converted.keys() == expected.keys()
     assert all(converted[k].shape == expected[k].shape for k in expected)

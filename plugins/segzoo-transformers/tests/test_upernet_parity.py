@@ -91,7 +91,8 @@ def test_larger_variants_have_transformers_shapes(encoder):
         kwargs = create_kwargs_from_config(ref.config.to_dict())
         model = segzoo.create(**kwargs)
     assert kwargs["encoder"] == encoder and kwargs["aux_head"] is True
-    converted = convert_upernet(ref.state_dict(), {"encoder": encoder, "options": {"aux_head": True}})
+    converted = convert_upernet(ref.state_dict(), {"encoder": encoder, "options": {"aux_head": True}},
+                                target=model)
     expected = model.state_dict()
     assert converted.keys() == expected.keys()
     assert all(converted[k].shape == expected[k].shape for k in expected)

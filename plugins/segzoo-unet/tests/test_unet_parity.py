@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from segzoo.testing.parity import create_from_entry, max_logit_diff, randomize_
-from segzoo.errors import ConfigurationError
+from segzoo.errors import ConfigurationError, WeightsError
 
 smp = pytest.importorskip("segmentation_models_pytorch")
 
@@ -105,5 +105,5 @@ def test_converter_rejects_mismatched_entry():
     upstream = build_smp("resnet18", classes=2)
     entry = entry_from_smp_config(dict(upstream.config))
     entry["options"]["decoder_channels"] = [128, 64, 32, 16, 8]
-    with pytest.raises(ConfigurationError, match="shape"):
+    with pytest.raises(WeightsError, match="shape"):
         convert_smp_unet(upstream.state_dict(), entry)
