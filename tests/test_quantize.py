@@ -66,6 +66,7 @@ def test_int8_needs_calibration_and_the_onnxruntime_engine(fcn):
         Engine(fcn, "channels_last", "int8", calibration=_images(1))
 
 
+@pytest.mark.slow  # exports, calibrates and quantizes a model (10-25 s on the loaded 2-core machine)
 def test_quantized_once_then_taken_from_the_cache_and_rebuilt_when_damaged(fcn, cache, monkeypatch):
     first = Engine(fcn, precision="int8", calibration=_images(2))
     assert first.int8["cache"] == "built" and first.int8["calibration_images"] == 2
@@ -75,6 +76,7 @@ def test_quantized_once_then_taken_from_the_cache_and_rebuilt_when_damaged(fcn, 
     def no_build(*args, **kwargs):
         raise AssertionError("quantized again")
 
+    build = quantize._build
     monkeypatch.setattr(quantize, "_build", no_build)
     second = Engine(fcn, precision="int8", calibration=_images(2))
     assert second.int8["cache"] == "hit"
@@ -82,7 +84,7 @@ def test_quantized_once_then_taken_from_the_cache_and_rebuilt_when_damaged(fcn, 
     assert torch.equal(first(x), second(x))
     with pytest.raises(AssertionError, match="quantized again"):  # other calibration images: another model
         Engine(fcn, precision="int8", calibration=_images(2, seed=1))
-    monkeypatch.undo()
+    monkeypatch.setattr(quantize, "_build", build)
     (path,) = cache.glob("*.onnx")
     path.write_bytes(path.read_bytes()[:1000])  # a torn or damaged file
     again = Engine(fcn, precision="int8", calibration=_images(2))
@@ -130,6 +132,7 @@ def saved(fcn, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # exports, calibrates and quantizes a model (10-25 s on the loaded 2-core machine)
 def test_cli_eval_and_bench_int8(saved, shared_cache, tmp_path, cli, capsys):
     data = ["--dataset", "shapes", "--dataset-option", "length=2", "--num-workers", "0", "--no-progress"]
     assert cli(["eval", str(saved), *data, "--split", "train", "--precision", "int8"]) == 1
@@ -145,6 +148,7 @@ def test_cli_eval_and_bench_int8(saved, shared_cache, tmp_path, cli, capsys):
     assert r["mIoU_change"] == pytest.approx(100 * (r["mIoU"] - r["mIoU_fp32"]))
 
 
+@pytest.mark.slow  # exports, calibrates and quantizes a model (10-25 s on the loaded 2-core machine)
 def test_cli_export_and_predict_int8(saved, shared_cache, tmp_path, cli, capsys):
     import onnx
 
