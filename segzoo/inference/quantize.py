@@ -1,6 +1,6 @@
 """INT8 inference on CPU: onnxruntime static quantization (QDQ, per-channel int8 weights, uint8 activations).
 
-Why this method: on this project's CPU (AVX-512 VNNI + AMX int8) it is well above 4x torchvision eager on the
+Why this method: on a CPU with AVX-512 VNNI (AMD EPYC, measured) it is well above 4x torchvision eager on the
 ResNet-50 models with nothing beyond ``segzoo[onnx]``, and it quantizes the ONNX graph the fp32 ``onnxruntime``
 engine already exports and checks (docs/benchmarking.md, "INT8", also says why OpenVINO+NNCF and torch.ao were not
 taken). The quantized file is built once per (weights, calibration
