@@ -268,7 +268,6 @@ def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
     return 0
 
 
-
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("eval", help="evaluate a model on a dataset split (mIoU, accuracy, per-class table)",
                        description="Metrics of MODEL on a registered dataset split, with whole-image, sliding-window "
