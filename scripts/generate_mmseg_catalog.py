@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from catalog_page import FAMILY_TITLES, render_page  # noqa: E402
 
+from segzoo.testing.mmseg_parity import config_for  # noqa: E402
+
 # mmseg config folder -> modules that may hold its spec_from_mmseg (the first importable one is used)
 FAMILIES: dict[str, tuple[str, ...]] = {
     "fcn": ("segzoo_fcn.mmseg",),
@@ -42,15 +44,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "segformer": ("segzoo_transformers.mmseg_segformer", "segzoo_transformers.mmseg"),
 }
 
-# Known mistakes in mmseg 1.2.2's metafiles, keyed by the weights' sha256 prefix: the config the checkpoint was
-# really trained with (the weights URL names it; the metafile repeats a neighbour's config or misspells it).
-ERRATA: dict[str, str] = {
-    "9092b254": "pspnet/pspnet_r50-d32_4xb2-80k_cityscapes-512x1024",  # URL: pspnet_r50-d32_512x1024_80k
-    "d5730af7": "deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_ade20k-512x512",  # URL: ..._512x512_80k_ade20k
-    "8e913058": "ocrnet/ocrnet_hr18s_4xb4-160k_ade20k-512x512",  # URL: ocrnet_hr18s_512x512_160k_ade20k
-    "d8fcd9d1": "ocrnet/ocrnet_hr18_4xb4-160k_ade20k-512x512",  # URL: ocrnet_hr18_512x512_160k_ade20k
-    "cf9ce186": "deeplabv3plus/deeplabv3plus_r101-d16-mg124_4xb2-40k_cityscapes-512x1024",  # "ddeeplabv3plus"
-}
 NAME_FIXES = (("mapillay", "mapillary"),)  # spelling in config names, fixed in catalog names only
 
 # mmseg dataset class -> (dataset name, training set, evaluation set, split evaluated)
@@ -137,11 +130,10 @@ def sha_prefix(url: str) -> str:
 
 
 def config_name(model: dict[str, Any]) -> str:
-    """``family/config`` (without .py) of a metafile model, after the errata."""
-    erratum = ERRATA.get(sha_prefix(model["Weights"]))
-    if erratum:
-        return erratum
-    return model["Config"].removeprefix("configs/").removesuffix(".py")
+    """``family/config`` (without .py) of a metafile model, with mmseg's metafile mistakes corrected
+    (:data:`segzoo.testing.mmseg_parity.CONFIG_CORRECTIONS`: the one table the parity tests use too)."""
+    path = config_for(model)
+    return f"{path.parent.name}/{path.stem}"
 
 
 def catalog_name(config: str, *, keep_gpus: bool = False) -> str:

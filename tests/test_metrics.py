@@ -385,12 +385,14 @@ def _dist_worker(rank: int, world_size: int, init_file: str, out_dir: str) -> No
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
 def test_all_reduce_with_two_gloo_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The spawned children unpickle _dist_worker by module name: make this module importable there.
-    here = Path(__file__).resolve()
-    for path in (here.parent, here.parents[1]):
-        monkeypatch.syspath_prepend(str(path))
+    # The spawned children unpickle the worker by module name. Under pytest this file is "tests.test_metrics", and
+    # mmsegmentation's wheel installs a top-level "tests" package that would shadow ours there: hand the children
+    # the worker of this file imported under a top-level name of its own.
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent))
+    from test_metrics import _dist_worker as worker
+
     torch.multiprocessing.spawn(
-        _dist_worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True
+        worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True
     )
     pred, target = _shared_data()
     cm, bf = ConfusionMatrix(5, ignore_index=255), BoundaryF1(5, ignore_index=255)

@@ -121,13 +121,16 @@ def test_keep_ratio_resize_is_mmcvs(mmseg_twin):
             assert pre.output_size(*size) == rescale_size(size, limits), (limits, size)
 
 
-def test_errata_name_the_checkpoints_real_config(mmseg_twin):
+def test_config_corrections_name_the_checkpoints_real_config(mmseg_twin):
+    from segzoo.testing.mmseg_parity import CONFIG_CORRECTIONS
+
     gen = _script("generate_mmseg_catalog")
-    urls = {gen.sha_prefix(m["Weights"]): m["Weights"] for f in gen.FAMILIES for m in gen.metafile_models(f)}
-    for sha, config in gen.ERRATA.items():
-        assert mmseg_twin.config_path(config).is_file(), config
-        model, backbone, schedule = config.split("/")[1].split("_")[:3]  # e.g. ocrnet, hr18s, 4xb4-160k
-        assert f"/{model}_{backbone}_" in urls[sha] and f"_{schedule.split('-')[-1]}_" in urls[sha], (sha, config)
+    files = {m["Weights"].rsplit("/", 1)[-1] for f in gen.FAMILIES for m in gen.metafile_models(f)}
+    for prefix, config in CONFIG_CORRECTIONS.items():
+        assert mmseg_twin.config_path(config.removeprefix("configs/")).is_file(), config
+        assert any(f.startswith(prefix) for f in files), prefix  # still a checkpoint of the metafiles
+        model, backbone, schedule = config.split("/")[-1].split("_")[:3]  # e.g. ocrnet, hr18s, 4xb4-160k
+        assert prefix.startswith(f"{model}_{backbone}_") and f"_{schedule.split('-')[-1]}_" in prefix, (prefix, config)
 
 
 @pytest.mark.slow

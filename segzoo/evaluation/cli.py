@@ -36,7 +36,8 @@ def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
     g.add_argument("--dataset", required=required, help="registered dataset name (segzoo datasets: camvid, voc2012, "
                                                        "cityscapes, ade20k, shapes, ...)")
     g.add_argument("--root", default=None, help="dataset folder (not needed for 'shapes')")
-    g.add_argument("--split", default="val")
+    g.add_argument("--split", default="val",
+                   help="default: a catalog entry's published eval split (e.g. test), else val")
     g.add_argument("--dataset-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="extra dataset argument (JSON value), e.g. length=16 for shapes; repeatable")
     g.add_argument("--limit", type=int_at_least(1), default=None, metavar="N", help="only the first N images")
@@ -89,6 +90,15 @@ def describe_settings(settings: Any) -> str:
     return f"multi-scale {scales}{' + flip' if d['flip'] else ''}{', ' + window if window else ''}"
 
 
+def _published_split(model: str) -> str:
+    """The split a catalog entry's published metrics were measured on (COCO-Stuff 10k and DRIVE: test), else val."""
+    import segzoo
+
+    if model in segzoo.list_models():
+        return segzoo.info(model)["dataset"].get("eval_split") or "val"
+    return "val"
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from segzoo.evaluation.evaluate import evaluate, per_class_rows
     from segzoo.evaluation.fingerprint import fingerprint
@@ -99,6 +109,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, args.batch_size)
     if args.json not in (None, "-"):
         check_writable(args.json, option="--json")
+    if args.split is None:
+        args.split = _published_split(args.model)
     dataset = _dataset(args)
     model = load_model(args.model)
     settings, protocol = protocol_settings(model, args, settings)
@@ -277,7 +289,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     add_inference_args(p, evaluates=True)
     add_json_arg(p, "metrics")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=cmd_eval, split=None)  # a catalog entry's eval_split, else val
 
     p = sub.add_parser("bench", help="benchmark models: accuracy, latency, throughput, memory, GMACs; leaderboard",
                        description="For each MODEL: the evaluation (with --dataset), latency p50/p95 at batch 1, "

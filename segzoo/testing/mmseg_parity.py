@@ -45,6 +45,10 @@ CONFIG_CORRECTIONS = {
         "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_pascal-context-480x480.py",
     "deeplabv3plus_r101-d8_512x512_80k_ade20k_20200615_014139":  # listed with the 160k config (same network)
         "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_ade20k-512x512.py",
+    "ocrnet_hr18s_512x512_160k_ade20k_20200615_184505":  # listed with the 80k config (same network)
+        "configs/ocrnet/ocrnet_hr18s_4xb4-160k_ade20k-512x512.py",
+    "ocrnet_hr18_512x512_160k_ade20k_20200615_200940":  # listed with the 80k config (same network)
+        "configs/ocrnet/ocrnet_hr18_4xb4-160k_ade20k-512x512.py",
 }
 
 
