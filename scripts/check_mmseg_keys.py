@@ -12,7 +12,6 @@ Needs the test extras' mmseg twin (mmsegmentation, mmcv-lite, mmengine).
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import sys
 import time

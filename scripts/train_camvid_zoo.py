@@ -196,7 +196,7 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
     out_root = Path(args.out)
     entries, results = [], []
     for name in names:
-        m, run = MODELS[name], Path(args.runs) / name
+        run = Path(args.runs) / name
         # the last weights (not the best validation checkpoint: no model selection on the split we report)
         model = segzoo.load(run / "final").float().eval()
         # float16 copy: every floating tensor must fit float16's range
@@ -288,9 +288,9 @@ def results_markdown(results: list[dict[str, Any]], ds) -> str:
     for r in results:
         lines.append(f"| `{r['name']}` | " + " | ".join("-" if v is None else f"{v:.1f}" for v in r["iou"].values())
                      + " |")
-    lines += ["", "float32 weights (before export; the trainer's `segzoo.train.evaluate`, tensor resize) vs the float16 "
-              "file (`segzoo eval`, PIL resize); logit difference and identical pixels: both weights through the same "
-              "forward pass on 4 val images:", "",
+    lines += ["", "float32 weights (before export; the trainer's `segzoo.train.evaluate`, tensor resize) vs the "
+              "float16 file (`segzoo eval`, PIL resize); logit difference and identical pixels: both weights through "
+              "the same forward pass on 4 val images:", "",
               "| model | mIoU fp32 weights | mIoU fp16 file | max abs logit diff | identical pixels |",
               "|---|---|---|---|---|"]
     for r in results:
@@ -317,7 +317,8 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
         "metrics": {
             "values": {"mIoU": r["mIoU"], "pixel_accuracy": r["pixel_accuracy"]},
             "source": f"{r['eval_command']} (weights trained from scratch by segzoo scripts/train_camvid_zoo.py: "
-                      f"segzoo train, {r['iterations']} iterations of {t['batch_size']} crops {t['crop_size'][0]}x{t['crop_size'][1]} on a "
+                      f"segzoo train, {r['iterations']} iterations of {t['batch_size']} crops "
+                      f"{t['crop_size'][0]}x{t['crop_size'][1]} on a "
                       "2-core CPU; see docs/camvid-zoo.md)",
             "protocol": PROTOCOL,
         },
@@ -397,10 +398,11 @@ RGB in 0..1, normalised with mean {MEAN} and std {STD}; resize so the shorter si
 
 From scratch (random initialisation, also for the encoder: ImageNet weights could not be downloaded where it was
 trained), with segzoo's trainer on CamVid train (367 images): {r['iterations']} iterations ({r['epochs']} epochs)
-of batch {t['batch_size']} random {t['crop_size'][0]}x{t['crop_size'][1]} crops of the 240x180-resized images (random scale 0.75-1.5,
-horizontal flip), AdamW (lr {t['lr']}, weight decay 1e-4), 20 warm-up iterations then poly decay, cross-entropy
-weighted by the square roots of SegNet's median-frequency class weights (void ignored), {t['precision']} on a shared
-2-core CPU (`nice`, 2 threads): {r['train_s']:.0f} s of training ({r['wall_s']:.0f} s with the two validations).
+of batch {t['batch_size']} random {t['crop_size'][0]}x{t['crop_size'][1]} crops of the 240x180-resized images (random
+scale 0.75-1.5, horizontal flip), AdamW (lr {t['lr']}, weight decay 1e-4), 20 warm-up iterations then poly decay,
+cross-entropy weighted by the square roots of SegNet's median-frequency class weights (void ignored),
+{t['precision']} on a shared 2-core CPU (`nice`, 2 threads):
+{r['train_s']:.0f} s of training ({r['wall_s']:.0f} s with the two validations).
 The exported weights are the last ones (no checkpoint selection on val), stored as float16.
 
 ```console

@@ -31,20 +31,18 @@ _LAZY = {
 __all__ = ["__version__", "hookimpl", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from segzoo._api import (
-        create,
-        create_dataset,
-        create_loss,
-        info,
-        list_architectures,
-        list_datasets,
-        list_losses,
-        list_models,
-        load,
-    )
-    from segzoo import registry
-    from segzoo.hub.convert import convert
-    from segzoo.nn.model import SegmentationModel
+    from segzoo._api import create as create
+    from segzoo._api import create_dataset as create_dataset
+    from segzoo._api import create_loss as create_loss
+    from segzoo._api import info as info
+    from segzoo._api import list_architectures as list_architectures
+    from segzoo._api import list_datasets as list_datasets
+    from segzoo._api import list_losses as list_losses
+    from segzoo._api import list_models as list_models
+    from segzoo._api import load as load
+    from segzoo import registry as registry
+    from segzoo.hub.convert import convert as convert
+    from segzoo.nn.model import SegmentationModel as SegmentationModel
 
 
 __getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

@@ -36,7 +36,8 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def info(name: str) -> dict[str, Any]:
-    """Everything the catalog knows about a pretrained model, plus which package provides it and whether it is usable."""
+    """Everything the catalog knows about a pretrained model, plus which package provides it and whether it is
+    usable."""
     entry = _catalog_entry(name)
     result = spec(entry.obj).to_dict()
     result["provided_by"] = entry.provider

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from segzoo.errors import SegzooError
 
 log = logging.getLogger("segzoo")
 
@@ -85,8 +84,9 @@ def cmd_architectures(args: argparse.Namespace) -> int:
 
 def _training_summary(training: dict) -> str:
     crop = training.get("crop_size")
-    parts = [f"{crop[0]}x{crop[1]} crops" if crop else "", f"{training['iterations']:,} iterations" if
-             training.get("iterations") else "", f"batch {training['batch_size']}" if training.get("batch_size") else "",
+    parts = [f"{crop[0]}x{crop[1]} crops" if crop else "",
+             f"{training['iterations']:,} iterations" if training.get("iterations") else "",
+             f"batch {training['batch_size']}" if training.get("batch_size") else "",
              training.get("resources", "")]
     return ", ".join(p for p in parts if p)
 

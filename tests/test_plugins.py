@@ -158,7 +158,8 @@ def test_misspelt_hook_and_wrong_signature_are_reported(site):
             pass
     ''')
     plugins = plugins_json(site)
-    assert "unknown hook 'register_architecture' (did you mean 'register_architectures'?)" in plugins["segzoo-typo"]["error"]
+    typo = "unknown hook 'register_architecture' (did you mean 'register_architectures'?)"
+    assert typo in plugins["segzoo-typo"]["error"]
     assert plugins["segzoo-badsig"]["status"] == "broken" and "extra" in plugins["segzoo-badsig"]["error"]
 
 
@@ -198,7 +199,8 @@ def test_discovering_the_installed_plugins_stays_cheap():
 
 
 def test_import_segzoo_does_not_import_heavy_dependencies():
-    code = "import sys, segzoo; print(sorted(m for m in ('torch', 'timm', 'torchvision', 'huggingface_hub') if m in sys.modules))"
+    code = ("import sys, segzoo; "
+            "print(sorted(m for m in ('torch', 'timm', 'torchvision', 'huggingface_hub') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert json.loads(out.replace("'", '"')) == []
 

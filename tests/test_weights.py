@@ -254,15 +254,16 @@ def test_plain_http_is_refused_outside_loopback(hf_env, tmp_path, monkeypatch, t
         segzoo.load("tiny-http")
 
 
-# -- CLI ----------------------------------------------------------------------------------------------------------------
+# -- CLI ---------------------------------------------------------------------------------------------------------------
 def test_cli_download_and_errors(served, hub_server, hf_env):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     # the subprocess discovers the test architecture through a SEGZOO_REGISTRY entry + an injected plugin
     code = ("import sys, tiny_plugin; from segzoo import _plugins, cli; "
             "_plugins.registries().add_plugin(tiny_plugin, name='tiny', package='segzoo-test-tiny'); "
             "sys.exit(cli.main(sys.argv[1:]))")
-    run = lambda *a: subprocess.run([sys.executable, "-c", code, *a], capture_output=True, text=True, env=env,
-                                    timeout=120)
+    def run(*a):
+        return subprocess.run([sys.executable, "-c", code, *a], capture_output=True, text=True, env=env, timeout=120)
+
     ok = run("download", "tiny-pinned")
     assert ok.returncode == 0 and "tiny-pinned: downloaded, verified and cached" in ok.stdout, ok.stderr
     model = served["models"][0]

@@ -22,10 +22,15 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from segzoo.evaluation.bench import bench_model, count_gmacs, run_bench
-    from segzoo.evaluation.evaluate import check_classes, evaluate, prepare_split
-    from segzoo.evaluation.fingerprint import fingerprint
-    from segzoo.evaluation.report import leaderboard_markdown, plot_accuracy_latency
+    from segzoo.evaluation.bench import bench_model as bench_model
+    from segzoo.evaluation.bench import count_gmacs as count_gmacs
+    from segzoo.evaluation.bench import run_bench as run_bench
+    from segzoo.evaluation.evaluate import check_classes as check_classes
+    from segzoo.evaluation.evaluate import evaluate as evaluate
+    from segzoo.evaluation.evaluate import prepare_split as prepare_split
+    from segzoo.evaluation.fingerprint import fingerprint as fingerprint
+    from segzoo.evaluation.report import leaderboard_markdown as leaderboard_markdown
+    from segzoo.evaluation.report import plot_accuracy_latency as plot_accuracy_latency
 
 
 __getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

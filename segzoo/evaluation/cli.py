@@ -42,7 +42,8 @@ def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
                    help="extra dataset argument (JSON value), e.g. length=16 for shapes; repeatable")
     g.add_argument("--limit", type=int_at_least(1), default=None, metavar="N", help="only the first N images")
     g.add_argument("--batch-size", type=int_at_least(1), default=1)
-    g.add_argument("--num-workers", type=int_at_least(0), default=None, help="DataLoader workers (default min(4, cores-1))")
+    g.add_argument("--num-workers", type=int_at_least(0), default=None,
+                   help="DataLoader workers (default min(4, cores-1))")
     g.add_argument("--boundary", action="store_true", help="also compute boundary F1 (mBF)")
     g.add_argument("--boundary-tolerance", type=float, default=2.0, metavar="PX")
 
@@ -186,7 +187,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bench = run_bench(
         args.models, dataset=dataset, dataset_name=args.dataset, split=args.split if dataset is not None else None,
         engine=args.engine, precision=args.precision, device=args.device, settings=settings, size=args.size,
-        resize=not args.no_resize, resize_override=args.resize, batch_size=args.batch_size, limit=args.limit, num_workers=args.num_workers,
+        resize=not args.no_resize, resize_override=args.resize, batch_size=args.batch_size, limit=args.limit,
+        num_workers=args.num_workers,
         warmup=args.warmup, repeat=args.repeat, throughput_batch=args.throughput_batch,
         compare_fp32=not args.no_compare_fp32, boundary=args.boundary, progress=not args.no_progress,
         data_cache_mb=args.data_cache_mb, calibration=calibration_from_args(args, evaluated=True),
@@ -308,7 +310,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="input size for latency/GMACs (default: the first evaluation input, else 512)")
     p.add_argument("--repeat", type=int_at_least(1), default=10, help="timed calls for latency (default 10)")
     p.add_argument("--warmup", type=int_at_least(0), default=2, help="untimed calls first (default 2)")
-    p.add_argument("--throughput-batch", type=int_at_least(0), default=4, help="batch size for throughput (default 4; 0 skips)")
+    p.add_argument("--throughput-batch", type=int_at_least(0), default=4,
+                   help="batch size for throughput (default 4; 0 skips)")
     p.add_argument("--data-cache-mb", type=float, default=2048, metavar="MIB",
                    help="decode and preprocess the split once into memory, up to this size, shared by all models "
                         "(default 2048; 0 streams it from disk for each evaluation)")

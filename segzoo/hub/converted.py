@@ -67,7 +67,8 @@ def find(cache_name: str, source_sha256: str, converter: str) -> Lookup:
     except OSError as err:
         return _discard(target, f"{target} cannot be read ({err.strerror})")
     if actual != expected:
-        what = f"size {actual_size} instead of {size}" if actual is None else f"sha256 {actual[:16]}... instead of {expected[:16]}..."
+        what = (f"size {actual_size} instead of {size}" if actual is None
+                else f"sha256 {actual[:16]}... instead of {expected[:16]}...")
         return _discard(target, f"converted file {target} was corrupt ({what}) and was deleted")
     return Lookup(target)
 

@@ -84,18 +84,18 @@ def _safetensors_header(raw: bytes, data_size: int) -> list[tuple[str, torch.dty
         raise ValueError(f"header is a JSON {type(header).__name__}, not an object")
     header.pop("__metadata__", None)
     tensors = []
-    for name, spec in header.items():
-        if not isinstance(spec, dict) or spec.get("dtype") not in _SAFETENSORS_DTYPES:
+    for name, tensor in header.items():
+        if not isinstance(tensor, dict) or tensor.get("dtype") not in _SAFETENSORS_DTYPES:
             raise ValueError(f"tensor {name!r} has no supported dtype (one of {', '.join(_SAFETENSORS_DTYPES)})")
-        shape, offsets = spec.get("shape"), spec.get("data_offsets")
+        shape, offsets = tensor.get("shape"), tensor.get("data_offsets")
         if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
             raise ValueError(f"tensor {name!r} has shape {shape!r}; dimensions must be non-negative integers")
         if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets)
                 or not 0 <= offsets[0] <= offsets[1] <= data_size):
             raise ValueError(f"tensor {name!r} has data_offsets {offsets!r} outside the file's {data_size} data bytes")
-        dtype = _SAFETENSORS_DTYPES[spec["dtype"]]
+        dtype = _SAFETENSORS_DTYPES[tensor["dtype"]]
         if offsets[1] - offsets[0] != math.prod(shape) * dtype.itemsize:
-            raise ValueError(f"tensor {name!r} has inconsistent offsets for shape {shape} {spec['dtype']}")
+            raise ValueError(f"tensor {name!r} has inconsistent offsets for shape {shape} {tensor['dtype']}")
         tensors.append((name, dtype, shape, offsets[0], offsets[1]))
     tensors.sort(key=lambda t: t[3])
     for previous, current in zip(tensors, tensors[1:]):

@@ -34,7 +34,8 @@ def pin_status(entry: dict[str, Any]) -> tuple[bool, str]:
         if seen is None:
             return False, (f"only the sha256 prefix {sha!r} from the file name is recorded; the full hash of the first "
                            "download is trusted from then on (trust on first use)")
-        return False, (f"only the sha256 prefix {sha!r} is in the catalog; this machine trusts {seen['sha256'][:16]}... "
+        return False, (f"only the sha256 prefix {sha!r} is in the catalog; this machine trusts "
+                       f"{seen['sha256'][:16]}... "
                        f"since its first download ({seen.get('first_seen', '?')}); `segzoo catalog pin "
                        f"{entry['name']}` writes it into the catalog")
     revision = weights["hub"]["revision"]
@@ -96,7 +97,8 @@ def _pin_from_trust_store(entry: dict[str, Any], weights: dict[str, Any], what: 
     known = trust.trusted_sha256(weights["url"])
     if known is None:
         raise WeightsError(f"{what}: no full sha256 of {weights['url']} is known here yet; run `segzoo download "
-                           f"{entry['name']}` (verified against the prefix {weights['sha256']!r} and recorded), then pin")
+                           f"{entry['name']}` (verified against the prefix {weights['sha256']!r} and recorded), "
+                           "then pin")
     weights["sha256"] = known
     return weights
 

@@ -37,11 +37,22 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from segzoo.inference.engine import DEFAULT_ENGINE, ENGINES, PRECISIONS, Engine, resolve_device
-    from segzoo.inference.modes import InferenceSettings, infer, infer_msflip, infer_slide, infer_whole
-    from segzoo.inference.optimize import fold_batchnorm
-    from segzoo.inference.predict import mask_image, overlay, predict_image, resolve_palette
-    from segzoo.inference.preprocessing import Preprocessing
+    from segzoo.inference.engine import DEFAULT_ENGINE as DEFAULT_ENGINE
+    from segzoo.inference.engine import ENGINES as ENGINES
+    from segzoo.inference.engine import PRECISIONS as PRECISIONS
+    from segzoo.inference.engine import Engine as Engine
+    from segzoo.inference.engine import resolve_device as resolve_device
+    from segzoo.inference.modes import InferenceSettings as InferenceSettings
+    from segzoo.inference.modes import infer as infer
+    from segzoo.inference.modes import infer_msflip as infer_msflip
+    from segzoo.inference.modes import infer_slide as infer_slide
+    from segzoo.inference.modes import infer_whole as infer_whole
+    from segzoo.inference.optimize import fold_batchnorm as fold_batchnorm
+    from segzoo.inference.predict import mask_image as mask_image
+    from segzoo.inference.predict import overlay as overlay
+    from segzoo.inference.predict import predict_image as predict_image
+    from segzoo.inference.predict import resolve_palette as resolve_palette
+    from segzoo.inference.preprocessing import Preprocessing as Preprocessing
 
 
 __getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

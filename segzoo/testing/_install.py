@@ -21,7 +21,8 @@ def _pip(*args: str | Path) -> None:
     result = subprocess.run([sys.executable, "-m", "pip", *map(str, args)], capture_output=True, text=True, env=env,
                             timeout=300)
     if result.returncode:
-        raise RuntimeError(f"pip {' '.join(map(str, args[:2]))} failed:\n{result.stdout[-2000:]}{result.stderr[-4000:]}")
+        raise RuntimeError(f"pip {' '.join(map(str, args[:2]))} failed:\n"
+                           f"{result.stdout[-2000:]}{result.stderr[-4000:]}")
 
 
 def install_wheel(project: Path, site: Path, work: Path) -> Path:

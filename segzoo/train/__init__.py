@@ -32,11 +32,13 @@ _LAZY = {
 __all__ = ["TrainConfig", "TrainConfigError", "TrainingError", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from segzoo.train.checkpoint import load_checkpoint
-    from segzoo.train.evaluation import evaluate
-    from segzoo.train.plot import plot_curves
-    from segzoo.train.schedule import lr_factor
-    from segzoo.train.trainer import Trainer, TrainState, fit
+    from segzoo.train.checkpoint import load_checkpoint as load_checkpoint
+    from segzoo.train.evaluation import evaluate as evaluate
+    from segzoo.train.plot import plot_curves as plot_curves
+    from segzoo.train.schedule import lr_factor as lr_factor
+    from segzoo.train.trainer import Trainer as Trainer
+    from segzoo.train.trainer import TrainState as TrainState
+    from segzoo.train.trainer import fit as fit
 
 
 __getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

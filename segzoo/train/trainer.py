@@ -593,8 +593,9 @@ class Trainer:
         card = default_model_card({**self.model.config, "segzoo_version": ""})
         world = self.info.world_size
         total = c.batch_size * world
-        crops = f"{total} crop{'' if total == 1 else 's'}" + (f" ({c.batch_size} on each of {world} processes)" if world > 1
-                                                    else "")
+        crops = f"{total} crop{'' if total == 1 else 's'}"
+        if world > 1:
+            crops += f" ({c.batch_size} on each of {world} processes)"
         lines = ["", "## Training", "", f"Trained with `segzoo train` on `{c.dataset}` "
                  f"(train split `{c.train_split}`, val split `{c.val_split}`): {st.iteration} iterations, each on "
                  f"{crops} of {c.crop_hw[0]}x{c.crop_hw[1]} pixels."]

@@ -64,7 +64,7 @@ def ignored_elements(mode, logits, drop):
     return drop.expand_as(logits)
 
 
-# -- hand-worked values -------------------------------------------------------------------------------------------------
+# -- hand-worked values ------------------------------------------------------------------------------------------------
 
 # A 2x2 binary example: probabilities p = [[0.8, 0.4], [0.1, 0.6]], target t = [[1, 0], [0, 1]]
 #   TP = 0.8 + 0.6 = 1.4, sum p = 1.9, sum t = 2, FP = sum p - TP = 0.5, FN = sum t - TP = 0.6
@@ -103,7 +103,8 @@ def test_tversky_2x2_binary():
 @pytest.mark.parametrize("mode", MODES)
 def test_tversky_special_cases_equal_dice_and_jaccard(mode):
     logits, target, _ = make_inputs(mode, seed=3)
-    assert close(TverskyLoss(mode=mode, alpha=0.5, beta=0.5)(logits, target), DiceLoss(mode=mode)(logits, target), 1e-12)
+    assert close(TverskyLoss(mode=mode, alpha=0.5, beta=0.5)(logits, target), DiceLoss(mode=mode)(logits, target),
+                 1e-12)
     assert close(TverskyLoss(mode=mode, alpha=1.0, beta=1.0)(logits, target), JaccardLoss(mode=mode)(logits, target),
                  1e-12)
     # Dice D and Jaccard J of one class satisfy J = D / (2 - D)
@@ -356,7 +357,7 @@ def test_ignore_index_none_and_other_values():
         CrossEntropyLoss(ignore_index=None)(logits, target.masked_fill(target == 1, 255))
 
 
-# -- validation ----------------------------------------------------------------------------------------------------------
+# -- validation --------------------------------------------------------------------------------------------------------
 
 
 def test_input_validation_messages():

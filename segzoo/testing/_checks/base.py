@@ -19,8 +19,8 @@ class Check:
     """One contract check of one registered thing: call it to run it.
 
     ``kind`` is ``"architecture"``, ``"encoder"``, ``"loss"``, ``"dataset"``, ``"catalog"`` or ``"plugin"``;
-    ``subject`` the registered name (or the package); ``name`` the check. Calling it raises ``AssertionError`` on failure and
-    ``unittest.SkipTest`` when it does not apply, or returns a note.
+    ``subject`` the registered name (or the package); ``name`` the check. Calling it raises ``AssertionError`` on
+    failure and ``unittest.SkipTest`` when it does not apply, or returns a note.
     """
 
     kind: str

@@ -183,7 +183,8 @@ def check_hub_entry(
 
     if constants.ENDPOINT.rstrip("/") != server.url:
         raise AssertionError(f"huggingface_hub talks to {constants.ENDPOINT}, not to the HubServer at {server.url}: "
-                             "use the hub_server fixture (segzoo.testing.pytest_plugin) or segzoo.testing.hub.sandbox()")
+                             "use the hub_server fixture (segzoo.testing.pytest_plugin) or "
+                             "segzoo.testing.hub.sandbox()")
     original = _entry(entry_or_name)
     entry, state = publish_entry_weights(server, original, state_dict=state_dict)
     server.clear_requests()

@@ -24,9 +24,9 @@ def dataset_checks(
     root (e.g. the template's ``make_synthetic``); ``None`` skips all but the registration check.
     Registration metadata: ``classes``, ``ignore_index``, ``splits``, ``homepage``, ``license``, ``palette``; a generic
     dataset (a folder of any classes) registers ``classes=[]`` and takes them as options (``options={"classes":
-    [...]}`` here). Instance: the same ``classes``/``ignore_index``/``palette``, ``num_classes``, ``split``, ``files`` (one
-    (image, mask) path pair per item, or empty for a synthetic dataset). Items: ``(PIL image RGB or L, PIL mask L or
-    I)`` of the same size, mask values in ``range(num_classes)`` or ``ignore_index``; a joint ``transform(image,
+    [...]}`` here). Instance: the same ``classes``/``ignore_index``/``palette``, ``num_classes``, ``split``, ``files``
+    (one (image, mask) path pair per item, or empty for a synthetic dataset). Items: ``(PIL image RGB or L, PIL mask L
+    or I)`` of the same size, mask values in ``range(num_classes)`` or ``ignore_index``; a joint ``transform(image,
     mask)`` is applied to both, and ``ToTensor()`` + ``Normalize()`` give ``(float32 (C, H, W), int64 (H, W))``.
     """
     import segzoo
