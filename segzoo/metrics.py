@@ -218,6 +218,7 @@ class ConfusionMatrix(_Streaming):
     """
 
     _state_names = ("_mat",)
+    _mat: Tensor  # set by _Streaming from _empty_state()
 
     def __init__(
         self,
@@ -320,7 +321,7 @@ def _disk_offsets(radius: float) -> Tensor:
 
 
 def _match_within(
-    points: tuple[Tensor, Tensor, Tensor],
+    points: tuple[Tensor, ...],
     labels: Tensor,
     other: Tensor,
     offsets: Tensor,
@@ -374,6 +375,8 @@ class BoundaryF1(_Streaming):
     """
 
     _state_names = ("_counts", "_image")
+    _counts: Tensor  # set by _Streaming from _empty_state()
+    _image: Tensor
 
     def __init__(
         self,

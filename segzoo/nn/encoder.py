@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import torch
 from torch import nn
 
 from segzoo._registry import encoder_registry
 from segzoo.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from timm.models import FeatureInfo
 
 
 class Encoder(nn.Module):
@@ -65,8 +70,14 @@ class TimmEncoder(Encoder):
         self.name = name
         # hierarchical transformers (Swin...) give channels-last maps; decoders expect (N, C, H, W)
         self.channels_last_output = str(getattr(self.body, "output_fmt", "NCHW")).endswith("NHWC")
-        self.out_channels = list(self.body.feature_info.channels())
-        self.reductions = list(self.body.feature_info.reduction())
+        self.out_channels = list(self.feature_info.channels())
+        self.reductions = list(self.feature_info.reduction())
+
+    @property
+    def feature_info(self) -> FeatureInfo:
+        """timm's description of the features (channels, reductions, out_indices) of the ``features_only`` body."""
+        # nn.Module.__getattr__ is typed Tensor | Module; a features_only timm model holds a FeatureInfo here
+        return cast("FeatureInfo", self.body.feature_info)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         features = self.body(x)
@@ -141,6 +152,6 @@ def _encoder_with_depth(name: str, depth: int, *, in_channels: int, output_strid
             f"depth={depth} needs a timm encoder (it selects timm out_indices); {name!r} is a plugin-registered "
             "encoder: leave depth unset"
         )
-    original = tuple(probe.body.feature_info.out_indices)
+    original = tuple(probe.feature_info.out_indices)
     return TimmEncoder(name, in_channels=in_channels, output_stride=output_stride,
                        out_indices=tuple(original[i] for i in keep), pretrained=pretrained)

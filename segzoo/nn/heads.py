@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -16,7 +18,7 @@ class SegmentationHead(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, *, kernel_size: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
-        self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        self.dropout: nn.Module = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Conv2d(in_channels, num_classes, kernel_size, padding=kernel_size // 2)
 
     @property
@@ -26,8 +28,11 @@ class SegmentationHead(nn.Module):
     def reset_classes(self, num_classes: int) -> None:
         """Replace the classifier by a freshly initialised one with ``num_classes`` outputs."""
         old = self.classifier
+        # torch types _ConvNd's kernel_size/padding as tuple[int, ...]; a Conv2d's are 2-tuples (or a padding string)
+        kernel_size = cast("tuple[int, int]", old.kernel_size)
+        padding = cast("str | tuple[int, int]", old.padding)
         self.classifier = nn.Conv2d(
-            old.in_channels, num_classes, old.kernel_size, padding=old.padding, bias=old.bias is not None
+            old.in_channels, num_classes, kernel_size, padding=padding, bias=old.bias is not None
         ).to(device=old.weight.device, dtype=old.weight.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -79,7 +79,7 @@ class SegmentationModel(nn.Module):
     def encoder_in_channels(self) -> int | None:
         return self.config.get("in_channels")
 
-    def _logits(self, logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    def _logits(self, logits: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
         if logits.shape[-2:] != size:
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=self.align_corners)
         return logits

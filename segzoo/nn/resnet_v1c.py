@@ -76,14 +76,16 @@ class Bottleneck(nn.Module):
         return self.relu(self.bn3(self.conv3(out)) + identity)
 
 
-DEPTHS: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
+DEPTHS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]] = {
     18: (BasicBlock, (2, 2, 2, 2)),
     50: (Bottleneck, (3, 4, 6, 3)),
     101: (Bottleneck, (3, 4, 23, 3)),
 }
 
 
-def _stage(block: type, in_channels: int, planes: int, stride: int, dilations: Sequence[int]) -> nn.Sequential:
+def _stage(
+    block: type[BasicBlock] | type[Bottleneck], in_channels: int, planes: int, stride: int, dilations: Sequence[int]
+) -> nn.Sequential:
     out_channels = planes * block.expansion
     downsample = None
     if stride != 1 or in_channels != out_channels:
