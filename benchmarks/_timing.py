@@ -29,8 +29,9 @@ def interleaved(variants: Mapping[str, Callable[[], object]], rounds: int) -> di
     return times
 
 
-def paired_ratio(base: list[float], other: list[float], *, resamples: int = 2000, seed: int = 0
-                 ) -> tuple[float, float, float]:
+def paired_ratio(
+    base: list[float], other: list[float], *, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     """(median, low, high) of base/other per round: the speed-up of ``other`` over ``base`` (above 1 = faster),
     with a 95 % percentile-bootstrap interval of the median."""
     ratios = [b / o for b, o in zip(base, other, strict=True)]

@@ -63,13 +63,31 @@ def twins(quick: bool = False) -> list[Twin]:
 
         return smp.Unet("resnet34", encoder_weights=None, classes=12)
 
-    result.append(Twin("unet-resnet34", "smp", smp_unet, lambda out, size: out,
-                       {"name": "unet-resnet34", "architecture": "unet", "encoder": "resnet34", "num_classes": 12,
-                        "options": {}, "weights": {"format": "smp"}}))
+    result.append(
+        Twin(
+            "unet-resnet34",
+            "smp",
+            smp_unet,
+            lambda out, size: out,
+            {
+                "name": "unet-resnet34",
+                "architecture": "unet",
+                "encoder": "resnet34",
+                "num_classes": 12,
+                "options": {},
+                "weights": {"format": "smp"},
+            },
+        )
+    )
 
     for model_class, plugin, depth in (("FPN", "segzoo_fpn", 5), ("PSPNet", "segzoo_pspnet", 3)):  # smp defaults
-        config = {"_model_class": model_class, "encoder_name": "resnet34", "encoder_weights": None, "classes": 12,
-                  "encoder_depth": depth}
+        config = {
+            "_model_class": model_class,
+            "encoder_name": "resnet34",
+            "encoder_weights": None,
+            "classes": 12,
+            "encoder_depth": depth,
+        }
 
         def build_smp(config=config):
             import segmentation_models_pytorch as smp
@@ -85,20 +103,36 @@ def twins(quick: bool = False) -> list[Twin]:
 
         return SegformerForSemanticSegmentation(SegformerConfig(num_labels=150))
 
-    result.append(Twin("segformer-b0-ade20k-512", "transformers", segformer_b0, _transformers_logits,
-                       segzoo.info("segformer-b0-ade20k-512")))
+    result.append(
+        Twin(
+            "segformer-b0-ade20k-512",
+            "transformers",
+            segformer_b0,
+            _transformers_logits,
+            segzoo.info("segformer-b0-ade20k-512"),
+        )
+    )
 
     def upernet_convnext_tiny():
         from transformers import ConvNextConfig, UperNetConfig, UperNetForSemanticSegmentation
 
-        backbone = ConvNextConfig(hidden_sizes=[96, 192, 384, 768], depths=[3, 3, 9, 3],
-                                  out_features=["stage1", "stage2", "stage3", "stage4"])
-        return UperNetForSemanticSegmentation(UperNetConfig(backbone_config=backbone, auxiliary_in_channels=384,
-                                                            num_labels=150))
+        backbone = ConvNextConfig(
+            hidden_sizes=[96, 192, 384, 768], depths=[3, 3, 9, 3], out_features=["stage1", "stage2", "stage3", "stage4"]
+        )
+        return UperNetForSemanticSegmentation(
+            UperNetConfig(backbone_config=backbone, auxiliary_in_channels=384, num_labels=150)
+        )
 
     if not quick:
-        result.append(Twin("upernet-convnext-tiny-ade20k", "transformers", upernet_convnext_tiny,
-                           _transformers_logits, segzoo.info("upernet-convnext-tiny-ade20k")))
+        result.append(
+            Twin(
+                "upernet-convnext-tiny-ade20k",
+                "transformers",
+                upernet_convnext_tiny,
+                _transformers_logits,
+                segzoo.info("upernet-convnext-tiny-ade20k"),
+            )
+        )
     return result + mmseg_twins(quick)
 
 
@@ -136,9 +170,15 @@ def mmseg_twins(quick: bool = False) -> list[Twin]:
         except (ImportError, FileNotFoundError):
             return []
         spec = importlib.import_module(_MMSEG_SPEC[family]).spec_from_mmseg(cfg.model.to_dict())
-        entry = {"name": config, "architecture": spec["architecture"], "encoder": spec["encoder"],
-                 "num_classes": int(cfg.model.decode_head.num_classes), "options": spec["options"],
-                 "requires": spec["requires"], "weights": {"format": "mmseg"}}
+        entry = {
+            "name": config,
+            "architecture": spec["architecture"],
+            "encoder": spec["encoder"],
+            "num_classes": int(cfg.model.decode_head.num_classes),
+            "options": spec["options"],
+            "requires": spec["requires"],
+            "weights": {"format": "mmseg"},
+        }
 
         def resize(out, size, align=bool(cfg.model.decode_head.align_corners)):
             return torch.nn.functional.interpolate(out, size=size, mode="bilinear", align_corners=align)

@@ -65,11 +65,13 @@ def main() -> int:
     torch.manual_seed(0)
     x = torch.randn(1, 3, size, size)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"batch 1, {size}x{size}, median of {repeat} interleaved rounds, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, bf16 native: {bf16_supported(torch.device('cpu'))}, "
-          f"onnxruntime {_ort_version()}, random weights (the catalog weights cannot be downloaded here), "
-          f"load average {load:.2f} at start; engine 'auto' is {default_engine(torch.device('cpu'), 'fp32')} "
-          "for fp32 on this CPU")
+    print(
+        f"batch 1, {size}x{size}, median of {repeat} interleaved rounds, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, bf16 native: {bf16_supported(torch.device('cpu'))}, "
+        f"onnxruntime {_ort_version()}, random weights (the catalog weights cannot be downloaded here), "
+        f"load average {load:.2f} at start; engine 'auto' is {default_engine(torch.device('cpu'), 'fp32')} "
+        "for fp32 on this CPU"
+    )
     rows, failures = [], 0
     by_name = {t.name: t for t in twins(quick=True)}
     for name in args.models:
@@ -105,8 +107,10 @@ def main() -> int:
             times = interleaved({k: (lambda f=f: f(x)) for k, f in variants.items()}, repeat)
         base = times["torchvision eager"]
         print(f"\n{name}")
-        print(f"  {'variant':<20} {'median s':>9} {'speed-up':>9} {'95% interval':>13} {'max |diff|':>11} "
-              f"{'argmax agree':>13} {'setup s':>8}")
+        print(
+            f"  {'variant':<20} {'median s':>9} {'speed-up':>9} {'95% interval':>13} {'max |diff|':>11} "
+            f"{'argmax agree':>13} {'setup s':>8}"
+        )
         for k in variants:
             med = statistics.median(times[k])
             ratio, low, high = paired_ratio(base, times[k])
@@ -115,16 +119,41 @@ def main() -> int:
             exact = "bf16" not in k and "int8" not in k
             ok = diff <= TOLERANCE or not exact
             failures += not ok
-            rows.append({"model": name, "variant": k, "median_s": med, "speedup_vs_torchvision": ratio,
-                         "interval_95": [low, high], "max_abs_diff": diff, "argmax_agreement": agree,
-                         "setup_s": setup.get(k), "times_s": times[k]})
-            print(f"  {k:<20} {med:>9.3f} {ratio:>8.2f}x {f'{low:.2f}-{high:.2f}x':>13} {diff:>11.1e} "
-                  f"{100 * agree:>12.3f}% {setup.get(k, 0):>8.1f}" + ("" if ok else "  OUTPUTS DIFFER"))
+            rows.append(
+                {
+                    "model": name,
+                    "variant": k,
+                    "median_s": med,
+                    "speedup_vs_torchvision": ratio,
+                    "interval_95": [low, high],
+                    "max_abs_diff": diff,
+                    "argmax_agreement": agree,
+                    "setup_s": setup.get(k),
+                    "times_s": times[k],
+                }
+            )
+            print(
+                f"  {k:<20} {med:>9.3f} {ratio:>8.2f}x {f'{low:.2f}-{high:.2f}x':>13} {diff:>11.1e} "
+                f"{100 * agree:>12.3f}% {setup.get(k, 0):>8.1f}" + ("" if ok else "  OUTPUTS DIFFER")
+            )
     if args.json:
-        args.json.write_text(json.dumps({"size": size, "repeat": repeat, "load_average": load,
-                                         "threads": torch.get_num_threads(), "results": rows}, indent=2))
-    print("\nall fp32 variants agree with torchvision within 1e-4" if not failures
-          else f"\n{failures} fp32 variant(s) disagree")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "size": size,
+                    "repeat": repeat,
+                    "load_average": load,
+                    "threads": torch.get_num_threads(),
+                    "results": rows,
+                },
+                indent=2,
+            )
+        )
+    print(
+        "\nall fp32 variants agree with torchvision within 1e-4"
+        if not failures
+        else f"\n{failures} fp32 variant(s) disagree"
+    )
     return 1 if failures else 0
 
 

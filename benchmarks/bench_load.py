@@ -56,14 +56,20 @@ def prepare(name: str, root: Path) -> dict[str, str]:
 
     builder, weights_enum = TORCHVISION[name]
     weights = getattr(segmentation, weights_enum).COCO_WITH_VOC_LABELS_V1
-    model = getattr(segmentation, builder)(weights=None, weights_backbone=None, num_classes=21,
-                                           aux_loss=True if "lraspp" not in builder else None)
+    model = getattr(segmentation, builder)(
+        weights=None, weights_backbone=None, num_classes=21, aux_loss=True if "lraspp" not in builder else None
+    )
     hub_dir = root / "torch" / "hub" / "checkpoints"
     hub_dir.mkdir(parents=True)
     pth = hub_dir / Path(weights.url).name
     torch.save(model.state_dict(), pth)
-    env = {**os.environ, "TORCH_HOME": str(root / "torch"), "SEGZOO_CACHE": str(root / "segzoo"),
-           "HF_HOME": str(root / "hf"), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "TORCH_HOME": str(root / "torch"),
+        "SEGZOO_CACHE": str(root / "segzoo"),
+        "HF_HOME": str(root / "hf"),
+        "HF_HUB_OFFLINE": "1",
+    }
     os.environ.update(SEGZOO_CACHE=env["SEGZOO_CACHE"])
     entry = segzoo.info(name)
     actual = download.file_sha256(pth)  # random weights: trusted on first use in this throw-away cache
@@ -75,8 +81,13 @@ def prepare(name: str, root: Path) -> dict[str, str]:
 
 def run(side: str, name: str, env: dict[str, str]) -> dict:
     builder, weights_enum = TORCHVISION[name]
-    out = subprocess.run([sys.executable, "-c", CHILD, side, name, builder, weights_enum], env=env, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, side, name, builder, weights_enum],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -91,9 +102,14 @@ def main() -> None:
         for _ in range(args.repeat):  # interleaved, so machine noise hits both sides alike
             for side in results:
                 results[side].append(run(side, args.model, env))
-    summary = {side: {"seconds": statistics.median(r["seconds"] for r in rs),
-                      "peak_growth_mb": statistics.median(r["peak_growth_mb"] for r in rs),
-                      "params": rs[0]["params"]} for side, rs in results.items()}
+    summary = {
+        side: {
+            "seconds": statistics.median(r["seconds"] for r in rs),
+            "peak_growth_mb": statistics.median(r["peak_growth_mb"] for r in rs),
+            "params": rs[0]["params"],
+        }
+        for side, rs in results.items()
+    }
     tv, sz = summary["torchvision"], summary["segzoo"]
     assert tv["params"] == sz["params"], "the two models differ in size"
     weights_mb = tv["params"] * 4 / 2**20
@@ -101,8 +117,10 @@ def main() -> None:
     print(f"{'':<12} {'load s':>8} {'peak RSS growth MB':>20}")
     for side, s in summary.items():
         print(f"{side:<12} {s['seconds']:>8.3f} {s['peak_growth_mb']:>20.0f}")
-    print(f"segzoo load time / torchvision: {sz['seconds'] / tv['seconds']:.2f}x; "
-          f"peak memory / torchvision: {sz['peak_growth_mb'] / tv['peak_growth_mb']:.2f}x")
+    print(
+        f"segzoo load time / torchvision: {sz['seconds'] / tv['seconds']:.2f}x; "
+        f"peak memory / torchvision: {sz['peak_growth_mb'] / tv['peak_growth_mb']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -61,14 +61,16 @@ def prepare(name: str, root: Path) -> tuple[dict[str, str], str, str]:
     actual = download.file_sha256(checkpoint)  # random weights: trusted on first use in this throw-away cache
     trust.check_or_remember(entry["weights"]["url"], actual, what=name)
     state = loading.converter_for(entry)(loading._read_pickle(checkpoint, name), entry)
-    converted.store(state, name, source_sha256=actual, origin=str(checkpoint),
-                    converter=converted.converter_version(entry))
+    converted.store(
+        state, name, source_sha256=actual, origin=str(checkpoint), converter=converted.converter_version(entry)
+    )
     return env, config, str(checkpoint)
 
 
 def run(side: str, name: str, config: str, checkpoint: str, env: dict[str, str]) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, side, name, config, checkpoint], env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, side, name, config, checkpoint], env=env, capture_output=True, text=True
+    )
     if out.returncode:
         raise SystemExit(f"the {side} side failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -85,17 +87,26 @@ def main() -> None:
         for _ in range(args.repeat):  # interleaved, so machine noise hits both sides alike
             for side in results:
                 results[side].append(run(side, args.model, config, checkpoint, env))
-    summary = {side: {"seconds": statistics.median(r["seconds"] for r in rs),
-                      "peak_growth_mb": statistics.median(r["peak_growth_mb"] for r in rs),
-                      "params": rs[0]["params"]} for side, rs in results.items()}
+    summary = {
+        side: {
+            "seconds": statistics.median(r["seconds"] for r in rs),
+            "peak_growth_mb": statistics.median(r["peak_growth_mb"] for r in rs),
+            "params": rs[0]["params"],
+        }
+        for side, rs in results.items()
+    }
     mm, sz = summary["mmseg"], summary["segzoo"]
-    print(f"{args.model}: mmseg {mm['params']:,} parameters (with the auxiliary head), segzoo {sz['params']:,}; "
-          f"median of {args.repeat}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.model}: mmseg {mm['params']:,} parameters (with the auxiliary head), segzoo {sz['params']:,}; "
+        f"median of {args.repeat}, load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'':<8} {'load s':>8} {'peak RSS growth MB':>20}")
     for side, s in summary.items():
         print(f"{side:<8} {s['seconds']:>8.3f} {s['peak_growth_mb']:>20.0f}")
-    print(f"segzoo load time / mmseg: {sz['seconds'] / mm['seconds']:.2f}x; "
-          f"peak memory / mmseg: {sz['peak_growth_mb'] / mm['peak_growth_mb']:.2f}x")
+    print(
+        f"segzoo load time / mmseg: {sz['seconds'] / mm['seconds']:.2f}x; "
+        f"peak memory / mmseg: {sz['peak_growth_mb'] / mm['peak_growth_mb']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

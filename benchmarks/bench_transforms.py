@@ -32,8 +32,9 @@ RESIZE, SCALE, CROP, IGNORE = 180, (0.75, 1.5), (160, 224), 255
 
 
 def segzoo_pipeline() -> Callable:
-    config = TrainConfig.from_dict({"dataset": "camvid", "resize": RESIZE, "scale_range": list(SCALE),
-                                    "crop_size": list(CROP), "hflip": 0.5})
+    config = TrainConfig.from_dict(
+        {"dataset": "camvid", "resize": RESIZE, "scale_range": list(SCALE), "crop_size": list(CROP), "hflip": 0.5}
+    )
     return train_transform(config, IMAGENET_MEAN, IMAGENET_STD, IGNORE, 3)
 
 
@@ -42,20 +43,26 @@ def torchvision_pipelines() -> dict[str, Callable]:
     from torchvision.transforms import v2
 
     # RandomResize draws the shorter side: 180 * (0.75 .. 1.5) = 135 .. 270
-    geometric = [v2.Resize(RESIZE), v2.RandomResize(int(RESIZE * SCALE[0]), int(RESIZE * SCALE[1]) + 1),
-                 v2.RandomCrop(CROP, pad_if_needed=True, fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE,
-                                                               "others": 0}),
-                 v2.RandomHorizontalFlip(0.5)]
-    to_float = [v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64}, scale=True),
-                v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    geometric = [
+        v2.Resize(RESIZE),
+        v2.RandomResize(int(RESIZE * SCALE[0]), int(RESIZE * SCALE[1]) + 1),
+        v2.RandomCrop(CROP, pad_if_needed=True, fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE, "others": 0}),
+        v2.RandomHorizontalFlip(0.5),
+    ]
+    to_float = [
+        v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64}, scale=True),
+        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ]
     on_pil = v2.Compose([*geometric, v2.ToImage(), *to_float])
     on_tensor = v2.Compose([v2.ToImage(), *geometric, *to_float])
 
     def mask(m):  # v2 would interpolate a PIL mask as an image: masks go in as tv_tensors.Mask
         return tv_tensors.Mask(v2.functional.pil_to_tensor(m)[0])
 
-    return {"tv2-pil": lambda image, m: on_pil(image.convert("RGB"), mask(m)),
-            "tv2-tensor": lambda image, m: on_tensor(image.convert("RGB"), mask(m))}
+    return {
+        "tv2-pil": lambda image, m: on_pil(image.convert("RGB"), mask(m)),
+        "tv2-tensor": lambda image, m: on_tensor(image.convert("RGB"), mask(m)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,16 +90,20 @@ def main(argv: list[str] | None = None) -> int:
         return lambda: [fn(image, m) for image, m in samples]
 
     times = interleaved({name: run(fn) for name, fn in pipelines.items()}, args.rounds)
-    print(f"CamVid train, {args.images} images ({samples[0][0].size[0]}x{samples[0][0].size[1]}) per call, "
-          f"{args.rounds} rounds, {args.threads} torch thread(s)")
+    print(
+        f"CamVid train, {args.images} images ({samples[0][0].size[0]}x{samples[0][0].size[1]}) per call, "
+        f"{args.rounds} rounds, {args.threads} torch thread(s)"
+    )
     for name, t in times.items():
         print(f"  {name:<11} {1e3 * statistics.median(t) / args.images:7.2f} ms/image (median)")
     for name in pipelines:
         if name == "segzoo":
             continue
         med, lo, hi = paired_ratio(times[name], times["segzoo"])
-        print(f"  segzoo vs {name}: {med:.2f}x [{lo:.2f}, {hi:.2f}] (above 1: segzoo faster) -> segzoo is "
-              f"{verdict(lo, hi)}")
+        print(
+            f"  segzoo vs {name}: {med:.2f}x [{lo:.2f}, {hi:.2f}] (above 1: segzoo faster) -> segzoo is "
+            f"{verdict(lo, hi)}"
+        )
     return 0
 
 

@@ -48,10 +48,14 @@ def main() -> int:
     torch.manual_seed(0)
     x = torch.randn(1, 3, size, size)
     rows, failures = [], 0
-    print(f"eager fp32, batch 1, {size}x{size}, {repeat} interleaved rounds, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; speed = upstream / segzoo time per round (median, 95% interval)")
-    print(f"{'model':<30} {'upstream':<13} {'max |diff|':>10} {'upstream s':>10} {'segzoo s':>9} {'speed':>6} "
-          f"{'95% interval':>13}  verdict")
+    print(
+        f"eager fp32, batch 1, {size}x{size}, {repeat} interleaved rounds, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; speed = upstream / segzoo time per round (median, 95% interval)"
+    )
+    print(
+        f"{'model':<30} {'upstream':<13} {'max |diff|':>10} {'upstream s':>10} {'segzoo s':>9} {'speed':>6} "
+        f"{'95% interval':>13}  verdict"
+    )
     for twin in twins(quick=args.quick):
         if args.only and args.only not in twin.name and args.only != twin.upstream:
             continue
@@ -61,17 +65,30 @@ def main() -> int:
             diff = (twin.logits(upstream(x), (size, size)) - model(x)).abs().max().item()
             # both sides produce logits at the input size (transformers' models stop at stride 4; their
             # post-processing upsamples, and segzoo's forward does the same inside the model)
-            times = interleaved({"upstream": lambda: twin.logits(upstream(x), (size, size)),
-                                 "segzoo": lambda: model(x)}, repeat)
+            times = interleaved(
+                {"upstream": lambda: twin.logits(upstream(x), (size, size)), "segzoo": lambda: model(x)}, repeat
+            )
         up_s, sz_s = statistics.median(times["upstream"]), statistics.median(times["segzoo"])
         ratio, low, high = paired_ratio(times["upstream"], times["segzoo"])
         ok = diff <= TOLERANCE
         failures += not ok
-        rows.append({"model": twin.name, "upstream": twin.upstream, "max_abs_diff": diff, "upstream_s": up_s,
-                     "segzoo_s": sz_s, "speed_ratio": ratio, "interval_95": [low, high],
-                     "verdict": verdict(low, high), "times_s": times})
-        print(f"{twin.name:<30} {twin.upstream:<13} {diff:>10.1e} {up_s:>10.3f} {sz_s:>9.3f} {ratio:>5.2f}x "
-              f"{f'{low:.2f}-{high:.2f}x':>13}  {verdict(low, high)}" + ("" if ok else "  OUTPUTS DIFFER"))
+        rows.append(
+            {
+                "model": twin.name,
+                "upstream": twin.upstream,
+                "max_abs_diff": diff,
+                "upstream_s": up_s,
+                "segzoo_s": sz_s,
+                "speed_ratio": ratio,
+                "interval_95": [low, high],
+                "verdict": verdict(low, high),
+                "times_s": times,
+            }
+        )
+        print(
+            f"{twin.name:<30} {twin.upstream:<13} {diff:>10.1e} {up_s:>10.3f} {sz_s:>9.3f} {ratio:>5.2f}x "
+            f"{f'{low:.2f}-{high:.2f}x':>13}  {verdict(low, high)}" + ("" if ok else "  OUTPUTS DIFFER")
+        )
     if args.json:
         args.json.write_text(json.dumps({"size": size, "repeat": repeat, "results": rows}, indent=2))
     print("all outputs agree within 1e-4" if not failures else f"{failures} twin(s) disagree")

@@ -18,9 +18,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "zoo.md"
 
-FAMILY_TITLES = {"fcn": "FCN", "pspnet": "PSPNet", "deeplabv3": "DeepLabV3", "deeplabv3plus": "DeepLabV3+",
-                 "upernet": "UPerNet", "hrnet": "HRNet (FCN head)", "ocrnet": "OCRNet", "unet": "U-Net",
-                 "segformer": "SegFormer", "lraspp": "LR-ASPP", "segnet": "SegNet", "fpn": "FPN"}
+FAMILY_TITLES = {
+    "fcn": "FCN",
+    "pspnet": "PSPNet",
+    "deeplabv3": "DeepLabV3",
+    "deeplabv3plus": "DeepLabV3+",
+    "upernet": "UPerNet",
+    "hrnet": "HRNet (FCN head)",
+    "ocrnet": "OCRNet",
+    "unet": "U-Net",
+    "segformer": "SegFormer",
+    "lraspp": "LR-ASPP",
+    "segnet": "SegNet",
+    "fpn": "FPN",
+}
 METRIC_ORDER = ("mIoU", "mIoU(ms+flip)", "mDice", "Dice", "pixel_accuracy")
 
 
@@ -76,16 +87,25 @@ def render_page(models: list[dict[str, Any]]) -> str:
     for f in order:  # GitHub's heading ids: "DeepLabV3+" is "deeplabv3" again, so it gets "-1"
         anchor = _anchor(FAMILY_TITLES.get(f, f))
         anchors.append(anchor if anchor not in anchors else f"{anchor}-{anchors.count(anchor)}")
-    lines += [f"- [{FAMILY_TITLES.get(f, f)}](#{a}): {sum(len(v) for v in groups[f].values())}"
-              for f, a in zip(order, anchors)]
+    lines += [
+        f"- [{FAMILY_TITLES.get(f, f)}](#{a}): {sum(len(v) for v in groups[f].values())}"
+        for f, a in zip(order, anchors)
+    ]
     for fam in order:
         lines += ["", f"## {FAMILY_TITLES.get(fam, fam)}"]
         for ds in sorted(groups[fam]):
-            lines += ["", f"### {ds}", "", "| name | encoder | training | published | weights |",
-                      "|---|---|---|---|---|"]
+            lines += [
+                "",
+                f"### {ds}",
+                "",
+                "| name | encoder | training | published | weights |",
+                "|---|---|---|---|---|",
+            ]
             for e in sorted(groups[fam][ds], key=lambda e: e["name"]):
-                lines.append(f"| `{e['name']}` | `{e['encoder']}` | {_training(e)} | {_metrics(e['metrics']['values'])}"
-                             f" | {_source(e)} |")
+                lines.append(
+                    f"| `{e['name']}` | `{e['encoder']}` | {_training(e)} | {_metrics(e['metrics']['values'])}"
+                    f" | {_source(e)} |"
+                )
     return "\n".join(lines) + "\n"
 
 

@@ -77,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in results if not r["ok"]]
     total = time.perf_counter() - start
     structures = len({structure(e) for e in entries})
-    print(f"{len(results) - len(failed)}/{len(results)} entries load strictly ({structures} distinct structures), "
-          f"{len(failed)} failed, {total:.0f} s")
+    print(
+        f"{len(results) - len(failed)}/{len(results)} entries load strictly ({structures} distinct structures), "
+        f"{len(failed)} failed, {total:.0f} s"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"entries": results, "seconds": round(total, 1), "structures": structures}, f, indent=2)

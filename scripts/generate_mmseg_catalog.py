@@ -48,32 +48,51 @@ NAME_FIXES = (("mapillay", "mapillary"),)  # spelling in config names, fixed in 
 
 # mmseg dataset class -> (dataset name, training set, evaluation set, split evaluated)
 DATASETS: dict[str, tuple[str, str, str, str]] = {
-    "CityscapesDataset": ("Cityscapes", "Cityscapes train (gtFine, 2975 images)", "Cityscapes val (500 images)",
-                          "val"),
+    "CityscapesDataset": ("Cityscapes", "Cityscapes train (gtFine, 2975 images)", "Cityscapes val (500 images)", "val"),
     "ADE20KDataset": ("ADE20K", "ADE20K train (20210 images)", "ADE20K val (2000 images)", "val"),
-    "PascalVOCDataset": ("Pascal VOC 2012 + Aug", "Pascal VOC 2012 train + SBD aug (10582 images)",
-                         "Pascal VOC 2012 val (1449 images)", "val"),
-    "PascalContextDataset": ("Pascal Context", "Pascal Context train (4996 images, 60 classes)",
-                             "Pascal Context val (5104 images, 60 classes)", "val"),
-    "PascalContextDataset59": ("Pascal Context 59", "Pascal Context train (4996 images, 59 classes)",
-                               "Pascal Context val (5104 images, 59 classes)", "val"),
+    "PascalVOCDataset": (
+        "Pascal VOC 2012 + Aug",
+        "Pascal VOC 2012 train + SBD aug (10582 images)",
+        "Pascal VOC 2012 val (1449 images)",
+        "val",
+    ),
+    "PascalContextDataset": (
+        "Pascal Context",
+        "Pascal Context train (4996 images, 60 classes)",
+        "Pascal Context val (5104 images, 60 classes)",
+        "val",
+    ),
+    "PascalContextDataset59": (
+        "Pascal Context 59",
+        "Pascal Context train (4996 images, 59 classes)",
+        "Pascal Context val (5104 images, 59 classes)",
+        "val",
+    ),
     "COCOStuffDataset": ("COCO-Stuff", "COCO-Stuff train", "COCO-Stuff test/val", "val"),
     "LoveDADataset": ("LoveDA", "LoveDA train", "LoveDA val", "val"),
     "PotsdamDataset": ("Potsdam", "ISPRS Potsdam train (512x512 tiles)", "ISPRS Potsdam val (512x512 tiles)", "val"),
-    "ISPRSDataset": ("Vaihingen", "ISPRS Vaihingen train (512x512 tiles)", "ISPRS Vaihingen val (512x512 tiles)",
-                     "val"),
+    "ISPRSDataset": (
+        "Vaihingen",
+        "ISPRS Vaihingen train (512x512 tiles)",
+        "ISPRS Vaihingen val (512x512 tiles)",
+        "val",
+    ),
     "iSAIDDataset": ("iSAID", "iSAID train (896x896 tiles)", "iSAID val (896x896 tiles)", "val"),
-    "MapillaryDataset_v1": ("Mapillary Vistas v1.2", "Mapillary Vistas train (v1.2 labels, 65 classes)",
-                            "Mapillary Vistas val (v1.2 labels)", "val"),
+    "MapillaryDataset_v1": (
+        "Mapillary Vistas v1.2",
+        "Mapillary Vistas train (v1.2 labels, 65 classes)",
+        "Mapillary Vistas val (v1.2 labels)",
+        "val",
+    ),
     "DRIVEDataset": ("DRIVE", "DRIVE training (20 images)", "DRIVE test (20 images)", "test"),
     "STAREDataset": ("STARE", "STARE (first 10 images)", "STARE (last 10 images)", "test"),
     "ChaseDB1Dataset": ("CHASE_DB1", "CHASE_DB1 (first 20 images)", "CHASE_DB1 (last 8 images)", "test"),
     "HRFDataset": ("HRF", "HRF (first 15 images)", "HRF (last 30 images)", "test"),
 }
-COCO_STUFF = {"test2014": ("COCO-Stuff 10k", "COCO-Stuff 10k train (9000 images)", "COCO-Stuff 10k test (1000 images)",
-                           "test"),
-              "val2017": ("COCO-Stuff 164k", "COCO-Stuff 164k train2017", "COCO-Stuff 164k val2017 (5000 images)",
-                          "val")}
+COCO_STUFF = {
+    "test2014": ("COCO-Stuff 10k", "COCO-Stuff 10k train (9000 images)", "COCO-Stuff 10k test (1000 images)", "test"),
+    "val2017": ("COCO-Stuff 164k", "COCO-Stuff 164k train2017", "COCO-Stuff 164k val2017 (5000 images)", "val"),
+}
 
 MS_FLIP = "scales 0.5, 0.75, 1.0, 1.25, 1.5, 1.75 of the test size, with horizontal flips"
 
@@ -191,8 +210,11 @@ def dataset_facts(cfg) -> tuple[tuple[str, str, str, str], dict[str, Any]]:
     }
     if resize:
         preprocessing["resize"] = resize
-    preprocessing.update(interpolation="bilinear", ignore_index=int(defaults.get("ignore_index", 255)),
-                         reduce_zero_label=reduce_zero_label)
+    preprocessing.update(
+        interpolation="bilinear",
+        ignore_index=int(defaults.get("ignore_index", 255)),
+        reduce_zero_label=reduce_zero_label,
+    )
     return names, preprocessing
 
 
@@ -204,8 +226,9 @@ def metainfo(cfg) -> dict[str, Any]:
     return test.get("metainfo") or getattr(mmseg.datasets, test.type).METAINFO
 
 
-def entry_for(family: str, model: dict[str, Any], config: str, name: str, spec: dict[str, Any], cfg,
-              version: str) -> dict[str, Any]:
+def entry_for(
+    family: str, model: dict[str, Any], config: str, name: str, spec: dict[str, Any], cfg, version: str
+) -> dict[str, Any]:
     """One catalog entry, in the order the file shows its fields."""
     model_cfg = cfg.model.to_dict()
     head = _last_head(model_cfg)
@@ -214,8 +237,9 @@ def entry_for(family: str, model: dict[str, Any], config: str, name: str, spec: 
     classes, palette = list(info["classes"]), [list(map(int, c)) for c in info["palette"]]
     num_classes = int(head["num_classes"])
     if num_classes != len(classes):
-        raise ValueError(f"decode head predicts {num_classes} classes but {cfg.test_dataloader.dataset.type} "
-                         f"names {len(classes)}")
+        raise ValueError(
+            f"decode head predicts {num_classes} classes but {cfg.test_dataloader.dataset.type} names {len(classes)}"
+        )
     test_cfg = model_cfg.get("test_cfg") or {}
     inference: dict[str, Any] = {"mode": test_cfg.get("mode", "whole")}
     if inference["mode"] == "slide":
@@ -232,21 +256,31 @@ def entry_for(family: str, model: dict[str, Any], config: str, name: str, spec: 
         training["resources"] = str(meta["Training Resources"])
     architecture = ", ".join(str(a) for a in meta.get("Architecture", []))
     resize = preprocessing.get("resize")
-    test_size = (f"resized to fit {resize['max_long_side']}x{resize['max_short_side']} keeping the aspect ratio"
-                 if resize else "at its own size")
-    window = (f"sliding {inference['crop'][0]}x{inference['crop'][1]} windows every "
-              f"{inference['stride'][0]}x{inference['stride'][1]} pixels" if inference["mode"] == "slide"
-              else "whole image")
-    protocol = f"{evaluation}, single scale, {window}, each image {test_size} (bilinear); logits resized " \
-               "to the label size, metrics over the split"
+    test_size = (
+        f"resized to fit {resize['max_long_side']}x{resize['max_short_side']} keeping the aspect ratio"
+        if resize
+        else "at its own size"
+    )
+    window = (
+        f"sliding {inference['crop'][0]}x{inference['crop'][1]} windows every "
+        f"{inference['stride'][0]}x{inference['stride'][1]} pixels"
+        if inference["mode"] == "slide"
+        else "whole image"
+    )
+    protocol = (
+        f"{evaluation}, single scale, {window}, each image {test_size} (bilinear); logits resized "
+        "to the label size, metrics over the split"
+    )
     if any("ms+flip" in k for k in metrics):
         protocol += f"; ms+flip: {MS_FLIP}"
     crop_text = f"{training['crop_size'][0]}x{training['crop_size'][1]} crops, " if crop else ""
     entry: dict[str, Any] = {
         "name": name,
-        "description": (f"{FAMILY_TITLES[family]} ({architecture}) from mmsegmentation, {config.split('/')[-1]}: "
-                        f"{train}, {crop_text}{training['iterations'] // 1000}k iterations of batch "
-                        f"{training['batch_size']}"),
+        "description": (
+            f"{FAMILY_TITLES[family]} ({architecture}) from mmsegmentation, {config.split('/')[-1]}: "
+            f"{train}, {crop_text}{training['iterations'] // 1000}k iterations of batch "
+            f"{training['batch_size']}"
+        ),
         "architecture": spec["architecture"],
         "encoder": spec["encoder"],
     }
@@ -261,15 +295,21 @@ def entry_for(family: str, model: dict[str, Any], config: str, name: str, spec: 
         inference=inference,
         dataset={"name": dataset, "train": train, "eval": evaluation, "eval_split": split},
         training=training,
-        metrics={"values": metrics,
-                 "source": f"mmsegmentation {version}, configs/{family}/metafile.yaml, model {model['Name']} "
-                           f"(https://github.com/open-mmlab/mmsegmentation/blob/v{version}/configs/{family}/"
-                           "metafile.yaml)",
-                 "protocol": protocol},
+        metrics={
+            "values": metrics,
+            "source": f"mmsegmentation {version}, configs/{family}/metafile.yaml, model {model['Name']} "
+            f"(https://github.com/open-mmlab/mmsegmentation/blob/v{version}/configs/{family}/"
+            "metafile.yaml)",
+            "protocol": protocol,
+        },
         license="Apache-2.0",
         paper={"title": str(model["Paper"]["Title"]), "url": str(model["Paper"]["URL"])},
-        upstream={"library": "mmsegmentation", "version": version, "name": model["Name"],
-                  "config": f"configs/{config}.py"},
+        upstream={
+            "library": "mmsegmentation",
+            "version": version,
+            "name": model["Name"],
+            "config": f"configs/{config}.py",
+        },
         weights={"format": "mmseg", "url": model["Weights"], "sha256": sha_prefix(model["Weights"])},
     )
     return entry
@@ -318,7 +358,7 @@ def format_value(value: Any, indent: int) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = [f'{pad}  {json.dumps(k)}: {format_value(v, indent + 2)}' for k, v in value.items()]
+        items = [f"{pad}  {json.dumps(k)}: {format_value(v, indent + 2)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + f"\n{pad}}}"
     if isinstance(value, list) and (_scalar_list(value) or all(_scalar_list(v) for v in value)):
         return "[" + ", ".join(format_value(v, indent) for v in value) + "]"
@@ -396,11 +436,18 @@ def outputs(result: Result, registry_text: str, version: str) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--registry", type=Path, default=ROOT / "registry.json", help="the file to read")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write the catalog here (default: over --registry); docs go next to it in docs/ only "
-                             "when writing the repository's own file")
-    parser.add_argument("--families", default=",".join(FAMILIES),
-                        help=f"comma-separated mmseg config folders (default: all of {', '.join(FAMILIES)})")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the catalog here (default: over --registry); docs go next to it in docs/ only "
+        "when writing the repository's own file",
+    )
+    parser.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        help=f"comma-separated mmseg config folders (default: all of {', '.join(FAMILIES)})",
+    )
     parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on a difference")
     args = parser.parse_args(argv)
     families = [f.strip() for f in args.families.split(",") if f.strip()]
@@ -420,8 +467,10 @@ def main(argv: list[str] | None = None) -> int:
                 stale.append(str(path))
         else:
             path.write_text(texts[key], encoding="utf-8")
-    print(f"{len(result.entries)} mmseg entries, {len(result.left_out)} left out, "
-          f"{sum(result.pending.values())} pending ({time.perf_counter() - start:.1f} s)")
+    print(
+        f"{len(result.entries)} mmseg entries, {len(result.left_out)} left out, "
+        f"{sum(result.pending.values())} pending ({time.perf_counter() - start:.1f} s)"
+    )
     if stale:
         print(f"not up to date: {', '.join(stale)}; run python scripts/generate_mmseg_catalog.py")
         return 1

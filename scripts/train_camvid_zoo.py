@@ -53,29 +53,37 @@ MODELS: dict[str, dict[str, Any]] = {
         "requires": "segzoo-unet",
         "description": "U-Net (small decoder 128-64-32-16-8) with a timm MobileNetV3-Small encoder, trained from "
         "scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
-        "paper": {"title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
-                  "url": "https://arxiv.org/abs/1505.04597"},
+        "paper": {
+            "title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
+            "url": "https://arxiv.org/abs/1505.04597",
+        },
     },
     "segnet-basic-camvid": {
         "requires": "segzoo-segnet",
         "description": "SegNet-Basic (the SegNet paper's 4-stage, 7x7, 64-channel model for CamVid), trained from "
         "scratch by segzoo on CamVid (11 classes) at 240x180 in 12 CPU minutes",
-        "paper": {"title": "SegNet: A Deep Convolutional Encoder-Decoder Architecture for Image Segmentation",
-                  "url": "https://arxiv.org/abs/1511.00561"},
+        "paper": {
+            "title": "SegNet: A Deep Convolutional Encoder-Decoder Architecture for Image Segmentation",
+            "url": "https://arxiv.org/abs/1511.00561",
+        },
     },
     "deeplabv3-mobilenetv3-camvid": {
         "requires": "segzoo-deeplab",
         "description": "DeepLabV3 (output stride 16, 64-channel ASPP) with a timm MobileNetV3-Small encoder, trained "
         "from scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
-        "paper": {"title": "Rethinking Atrous Convolution for Semantic Image Segmentation",
-                  "url": "https://arxiv.org/abs/1706.05587"},
+        "paper": {
+            "title": "Rethinking Atrous Convolution for Semantic Image Segmentation",
+            "url": "https://arxiv.org/abs/1706.05587",
+        },
     },
     "fcn-mobilenetv3-camvid": {
         "requires": "segzoo-fcn",
         "description": "FCN (torchvision-style head, output stride 16) with a timm MobileNetV3-Small encoder, "
         "trained from scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
-        "paper": {"title": "Fully Convolutional Networks for Semantic Segmentation",
-                  "url": "https://arxiv.org/abs/1411.4038"},
+        "paper": {
+            "title": "Fully Convolutional Networks for Semantic Segmentation",
+            "url": "https://arxiv.org/abs/1411.4038",
+        },
     },
 }
 
@@ -88,20 +96,39 @@ def recipe(name: str) -> dict[str, Any]:
 def model_info(name: str) -> dict[str, Any]:
     """``MODELS[name]`` with the architecture, encoder, options and training options (``train``) of its recipe."""
     r = recipe(name)
-    return {**MODELS[name], "architecture": r["architecture"], "encoder": r["encoder"], "options": r["model_options"],
-            "train": r}
+    return {
+        **MODELS[name],
+        "architecture": r["architecture"],
+        "encoder": r["encoder"],
+        "options": r["model_options"],
+        "train": r,
+    }
 
 
 def train_args(name: str, *, data_root: str, runs: Path, threads: int) -> list[str]:
     """The ``segzoo train`` arguments of one model: its recipe, with the data, output and threads of this machine."""
-    return ["--config", str((CONFIGS / f"{name}.json").relative_to(ROOT)), "--data-root", data_root,
-            "--threads", str(threads), "-o", str(runs / name)]
+    return [
+        "--config",
+        str((CONFIGS / f"{name}.json").relative_to(ROOT)),
+        "--data-root",
+        data_root,
+        "--threads",
+        str(threads),
+        "-o",
+        str(runs / name),
+    ]
 
 
 def command(name: str, args: argparse.Namespace) -> list[str]:
-    cmd = [sys.executable, "-m", "segzoo.train",
-           *train_args(name, data_root=args.data_root, runs=Path(args.runs), threads=args.threads),
-           "--resume", "auto", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "segzoo.train",
+        *train_args(name, data_root=args.data_root, runs=Path(args.runs), threads=args.threads),
+        "--resume",
+        "auto",
+        "--quiet",
+    ]
     return (["nice", "-n", str(args.nice)] if args.nice else []) + cmd
 
 
@@ -130,26 +157,54 @@ def _val_samples(data_root: str):
 def _evaluate(model, ds) -> dict[str, Any]:
     from segzoo.train import evaluate
 
-    cm = evaluate(model, ds, num_classes=ds.num_classes, ignore_index=ds.ignore_index,
-                  class_names=list(ds.classes), batch_size=4, resize=RESIZE)
+    cm = evaluate(
+        model,
+        ds,
+        num_classes=ds.num_classes,
+        ignore_index=ds.ignore_index,
+        class_names=list(ds.classes),
+        batch_size=4,
+        resize=RESIZE,
+    )
     return cm.compute()
 
 
 def eval_command(directory: Path, data_root: str, json_path: Path | None = None) -> list[str]:
     """``segzoo eval`` of a checkpoint folder on CamVid val: its preprocessing resizes to 240x180, whole-image
     inference, eager float32, predictions resized back to 480x360."""
-    cmd = ["segzoo", "eval", str(directory), "--dataset", DATASET, "--root", data_root, "--split", "val",
-           "--engine", "eager", "--precision", "fp32"]
+    cmd = [
+        "segzoo",
+        "eval",
+        str(directory),
+        "--dataset",
+        DATASET,
+        "--root",
+        data_root,
+        "--split",
+        "val",
+        "--engine",
+        "eager",
+        "--precision",
+        "fp32",
+    ]
     return cmd + (["--json", str(json_path), "--no-progress", "--num-workers", "1"] if json_path else [])
 
 
 def segzoo_eval(directory: Path, args: argparse.Namespace, json_path: Path) -> dict[str, Any]:
     cmd = eval_command(directory, args.data_root, json_path)
-    cmd = [sys.executable, "-m", "segzoo.cli", *cmd[1:]] if not _has_entry_point() else \
-        [str(Path(sys.executable).with_name("segzoo")), *cmd[1:]]
+    cmd = (
+        [sys.executable, "-m", "segzoo.cli", *cmd[1:]]
+        if not _has_entry_point()
+        else [str(Path(sys.executable).with_name("segzoo")), *cmd[1:]]
+    )
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    subprocess.run((["nice", "-n", str(args.nice)] if args.nice else []) + cmd, check=True, cwd=ROOT, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        (["nice", "-n", str(args.nice)] if args.nice else []) + cmd,
+        check=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     return json.loads(json_path.read_text())["metrics"]
 
 
@@ -165,8 +220,14 @@ def _train_times(run: Path) -> dict[str, float]:
 
 
 def _preprocessing() -> dict[str, Any]:
-    return {"mean": MEAN, "std": STD, "resize": {"shorter_side": RESIZE}, "interpolation": "bilinear",
-            "ignore_index": 255, "reduce_zero_label": False}
+    return {
+        "mean": MEAN,
+        "std": STD,
+        "resize": {"shorter_side": RESIZE},
+        "interpolation": "bilinear",
+        "ignore_index": 255,
+        "reduce_zero_label": False,
+    }
 
 
 def _sha256(path: Path) -> str:
@@ -214,8 +275,7 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
         assert next(loaded.parameters()).dtype == torch.float32
         # predictions of the float32 weights vs the float16-stored ones, on 4 val images at 256x192 (a size every
         # model takes without padding)
-        x = F.interpolate(torch.stack([ds[i][0] for i in range(4)]), size=(192, 256), mode="bilinear",
-                          antialias=True)
+        x = F.interpolate(torch.stack([ds[i][0] for i in range(4)]), size=(192, 256), mode="bilinear", antialias=True)
         with torch.no_grad():
             a, b = model(x), loaded(x)
         max_diff = float((a - b).abs().max())
@@ -226,22 +286,33 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
         times = _train_times(run)
         summary = json.loads((run / "summary.json").read_text())
         result = {
-            "name": name, "mIoU": _pct(metrics["mIoU"]), "pixel_accuracy": _pct(metrics["pixel_accuracy"]),
+            "name": name,
+            "mIoU": _pct(metrics["mIoU"]),
+            "pixel_accuracy": _pct(metrics["pixel_accuracy"]),
             "mean_accuracy": _pct(metrics["mean_accuracy"]),
             "iou": dict(zip(ds.classes, [_pct(v) for v in metrics["iou"]])),
-            "mIoU_fp32_weights": _pct(metrics32["mIoU"]), "pixel_accuracy_fp32_weights":
-            _pct(metrics32["pixel_accuracy"]), "eval_command": shlex.join(eval_command(
-                Path("checkpoints") / name, "../shared/datasets/camvid")), "fp16_vs_fp32_max_logit_diff": max_diff,
-            "fp16_vs_fp32_pixel_agreement": agree, "params": params, "size_bytes": weights.stat().st_size,
-            "iterations": summary["iterations"], "epochs": round(summary["epochs"], 2), **times,
-            "sha256": _sha256(weights), "command": f"segzoo train --config configs/{name}.json",
+            "mIoU_fp32_weights": _pct(metrics32["mIoU"]),
+            "pixel_accuracy_fp32_weights": _pct(metrics32["pixel_accuracy"]),
+            "eval_command": shlex.join(eval_command(Path("checkpoints") / name, "../shared/datasets/camvid")),
+            "fp16_vs_fp32_max_logit_diff": max_diff,
+            "fp16_vs_fp32_pixel_agreement": agree,
+            "params": params,
+            "size_bytes": weights.stat().st_size,
+            "iterations": summary["iterations"],
+            "epochs": round(summary["epochs"], 2),
+            **times,
+            "sha256": _sha256(weights),
+            "command": f"segzoo train --config configs/{name}.json",
         }
         (target / "README.md").write_text(model_card(name, result, ds))
         results.append(result)
         entries.append(catalog_entry(name, result, ds))
-        print(f"[{name}] val mIoU {result['mIoU']} pixel acc {result['pixel_accuracy']} (fp32 weights: "
-              f"{result['mIoU_fp32_weights']}), max |logit diff| fp16 vs fp32 {max_diff:.2e}, "
-              f"{result['size_bytes'] / 1e6:.2f} MB, {params / 1e6:.2f}M params", flush=True)
+        print(
+            f"[{name}] val mIoU {result['mIoU']} pixel acc {result['pixel_accuracy']} (fp32 weights: "
+            f"{result['mIoU_fp32_weights']}), max |logit diff| fp16 vs fp32 {max_diff:.2e}, "
+            f"{result['size_bytes'] / 1e6:.2f} MB, {params / 1e6:.2f}M params",
+            flush=True,
+        )
     Path(args.runs).mkdir(parents=True, exist_ok=True)
     (Path(args.runs) / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (Path(args.runs) / "results.md").write_text(results_markdown(results, ds))
@@ -274,8 +345,11 @@ def render(names: list[str], args: argparse.Namespace) -> None:
 
 def results_markdown(results: list[dict[str, Any]], ds) -> str:
     """The tables of docs/camvid-zoo.md."""
-    lines = ["| model | architecture / encoder | mIoU | pixel acc. | mean acc. | params | file (fp16) | iterations "
-             "(epochs) | train time |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | architecture / encoder | mIoU | pixel acc. | mean acc. | params | file (fp16) | iterations "
+        "(epochs) | train time |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         m = model_info(r["name"])
         lines.append(
@@ -283,19 +357,31 @@ def results_markdown(results: list[dict[str, Any]], ds) -> str:
             f"| {r['mean_accuracy']:.2f} | {r['params'] / 1e6:.2f}M | {r['size_bytes'] / 1e6:.2f} MB | "
             f"{r['iterations']} x {m['train']['batch_size']} ({r['epochs']:.1f}) | {r['train_s'] / 60:.1f} min |"
         )
-    lines += ["", "Per-class IoU (%):", "", "| model | " + " | ".join(ds.classes) + " |",
-              "|---|" + "---|" * len(ds.classes)]
+    lines += [
+        "",
+        "Per-class IoU (%):",
+        "",
+        "| model | " + " | ".join(ds.classes) + " |",
+        "|---|" + "---|" * len(ds.classes),
+    ]
     for r in results:
-        lines.append(f"| `{r['name']}` | " + " | ".join("-" if v is None else f"{v:.1f}" for v in r["iou"].values())
-                     + " |")
-    lines += ["", "float32 weights (before export; the trainer's `segzoo.train.evaluate`, tensor resize) vs the "
-              "float16 file (`segzoo eval`, PIL resize); logit difference and identical pixels: both weights through "
-              "the same forward pass on 4 val images:", "",
-              "| model | mIoU fp32 weights | mIoU fp16 file | max abs logit diff | identical pixels |",
-              "|---|---|---|---|---|"]
+        lines.append(
+            f"| `{r['name']}` | " + " | ".join("-" if v is None else f"{v:.1f}" for v in r["iou"].values()) + " |"
+        )
+    lines += [
+        "",
+        "float32 weights (before export; the trainer's `segzoo.train.evaluate`, tensor resize) vs the "
+        "float16 file (`segzoo eval`, PIL resize); logit difference and identical pixels: both weights through "
+        "the same forward pass on 4 val images:",
+        "",
+        "| model | mIoU fp32 weights | mIoU fp16 file | max abs logit diff | identical pixels |",
+        "|---|---|---|---|---|",
+    ]
     for r in results:
-        lines.append(f"| `{r['name']}` | {r['mIoU_fp32_weights']:.2f} | {r['mIoU']:.2f} | "
-                     f"{r['fp16_vs_fp32_max_logit_diff']:.1e} | {100 * r['fp16_vs_fp32_pixel_agreement']:.3f}% |")
+        lines.append(
+            f"| `{r['name']}` | {r['mIoU_fp32_weights']:.2f} | {r['mIoU']:.2f} | "
+            f"{r['fp16_vs_fp32_max_logit_diff']:.1e} | {100 * r['fp16_vs_fp32_pixel_agreement']:.3f}% |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -312,14 +398,17 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
         "num_classes": ds.num_classes,
         "class_names": list(ds.classes),
         "preprocessing": _preprocessing(),
-        "dataset": {"train": "CamVid train (SegNet 11-class, 367 images)", "eval": "CamVid val (101 images)",
-                    "eval_split": "val"},
+        "dataset": {
+            "train": "CamVid train (SegNet 11-class, 367 images)",
+            "eval": "CamVid val (101 images)",
+            "eval_split": "val",
+        },
         "metrics": {
             "values": {"mIoU": r["mIoU"], "pixel_accuracy": r["pixel_accuracy"]},
             "source": f"{r['eval_command']} (weights trained from scratch by segzoo scripts/train_camvid_zoo.py: "
-                      f"segzoo train, {r['iterations']} iterations of {t['batch_size']} crops "
-                      f"{t['crop_size'][0]}x{t['crop_size'][1]} on a "
-                      "2-core CPU; see docs/camvid-zoo.md)",
+            f"segzoo train, {r['iterations']} iterations of {t['batch_size']} crops "
+            f"{t['crop_size'][0]}x{t['crop_size'][1]} on a "
+            "2-core CPU; see docs/camvid-zoo.md)",
             "protocol": PROTOCOL,
         },
         "license": LICENSE,
@@ -343,17 +432,17 @@ def model_card(name: str, r: dict[str, Any], ds) -> str:
 library_name: segzoo
 pipeline_tag: image-segmentation
 license: cc-by-nc-4.0
-tags: [segzoo, semantic-segmentation, {m['architecture']}, camvid]
+tags: [segzoo, semantic-segmentation, {m["architecture"]}, camvid]
 datasets: [camvid]
 ---
 
 # {name}
 
-{m['description']}.
+{m["description"]}.
 
-`{m['architecture']}` ({m['paper']['title']}, {m['paper']['url']}) with encoder `{m['encoder']}` ({opts}),
-11 output classes, {r['params'] / 1e6:.2f}M parameters, stored as float16 ({r['size_bytes'] / 1e6:.2f} MB;
-`segzoo.load` casts them to float32). Needs `pip install segzoo {m['requires']}`.
+`{m["architecture"]}` ({m["paper"]["title"]}, {m["paper"]["url"]}) with encoder `{m["encoder"]}` ({opts}),
+11 output classes, {r["params"] / 1e6:.2f}M parameters, stored as float16 ({r["size_bytes"] / 1e6:.2f} MB;
+`segzoo.load` casts them to float32). Needs `pip install segzoo {m["requires"]}`.
 
 ```python
 import segzoo
@@ -365,9 +454,9 @@ masks = model.predict(images)               # images: 0..1 RGB, see Preprocessin
 
 | metric | value |
 |---|---|
-| mIoU | {r['mIoU']:.2f} |
-| pixel accuracy | {r['pixel_accuracy']:.2f} |
-| mean class accuracy | {r['mean_accuracy']:.2f} |
+| mIoU | {r["mIoU"]:.2f} |
+| pixel accuracy | {r["pixel_accuracy"]:.2f} |
+| mean class accuracy | {r["mean_accuracy"]:.2f} |
 
 | class | IoU |
 |---|---|
@@ -376,13 +465,13 @@ masks = model.predict(images)               # images: 0..1 RGB, see Preprocessin
 Protocol: {PROTOCOL}. Measured with (`segzoo.metrics.ConfusionMatrix` underneath):
 
 ```console
-{r['eval_command']}
+{r["eval_command"]}
 ```
 
 The float32 weights before the float16 export, evaluated with the trainer's `segzoo.train.evaluate` (same
-protocol, tensor resize): mIoU {r['mIoU_fp32_weights']:.2f}, pixel accuracy {r['pixel_accuracy_fp32_weights']:.2f}
-(float16 vs float32 weights: max |logit difference| {r['fp16_vs_fp32_max_logit_diff']:.1e},
-{100 * r['fp16_vs_fp32_pixel_agreement']:.2f}% identical predicted pixels on 4 val images).
+protocol, tensor resize): mIoU {r["mIoU_fp32_weights"]:.2f}, pixel accuracy {r["pixel_accuracy_fp32_weights"]:.2f}
+(float16 vs float32 weights: max |logit difference| {r["fp16_vs_fp32_max_logit_diff"]:.1e},
+{100 * r["fp16_vs_fp32_pixel_agreement"]:.2f}% identical predicted pixels on 4 val images).
 
 ## Classes
 
@@ -397,16 +486,16 @@ RGB in 0..1, normalised with mean {MEAN} and std {STD}; resize so the shorter si
 ## Training
 
 From scratch (random initialisation, also for the encoder: ImageNet weights could not be downloaded where it was
-trained), with segzoo's trainer on CamVid train (367 images): {r['iterations']} iterations ({r['epochs']} epochs)
-of batch {t['batch_size']} random {t['crop_size'][0]}x{t['crop_size'][1]} crops of the 240x180-resized images (random
-scale 0.75-1.5, horizontal flip), AdamW (lr {t['lr']}, weight decay 1e-4), 20 warm-up iterations then poly decay,
+trained), with segzoo's trainer on CamVid train (367 images): {r["iterations"]} iterations ({r["epochs"]} epochs)
+of batch {t["batch_size"]} random {t["crop_size"][0]}x{t["crop_size"][1]} crops of the 240x180-resized images (random
+scale 0.75-1.5, horizontal flip), AdamW (lr {t["lr"]}, weight decay 1e-4), 20 warm-up iterations then poly decay,
 cross-entropy weighted by the square roots of SegNet's median-frequency class weights (void ignored),
-{t['precision']} on a shared 2-core CPU (`nice`, 2 threads):
-{r['train_s']:.0f} s of training ({r['wall_s']:.0f} s with the two validations).
+{t["precision"]} on a shared 2-core CPU (`nice`, 2 threads):
+{r["train_s"]:.0f} s of training ({r["wall_s"]:.0f} s with the two validations).
 The exported weights are the last ones (no checkpoint selection on val), stored as float16.
 
 ```console
-{r['command']}
+{r["command"]}
 ```
 
 (`python scripts/train_camvid_zoo.py` runs it for the four segzoo CamVid models and exports them; see
@@ -431,9 +520,14 @@ or resolutions. One training run (seed 0).
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("action", nargs="?", default="all", choices=["all", "train", "export", "render", "commands"],
-                   help="render: rewrite the model cards, results.md and --catalog from results.json (no evaluation; "
-                   "the weights files are left as they are)")
+    p.add_argument(
+        "action",
+        nargs="?",
+        default="all",
+        choices=["all", "train", "export", "render", "commands"],
+        help="render: rewrite the model cards, results.md and --catalog from results.json (no evaluation; "
+        "the weights files are left as they are)",
+    )
     p.add_argument("--only", action="append", choices=list(MODELS), help="a model (repeatable; default all four)")
     p.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets" / "camvid"))
     p.add_argument("--runs", default=str(ROOT / "runs" / "camvid-zoo"))

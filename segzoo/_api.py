@@ -69,7 +69,7 @@ def load(ref: str | Path, *, num_classes: int | None = None, pretrained: bool = 
         check_count("num_classes", num_classes, MAX_CLASSES)  # before any download
     ref_str = str(ref)
     if ref_str.startswith(HUB_PREFIX):
-        model = loading.load_from_hub(ref_str[len(HUB_PREFIX):], pretrained=pretrained)
+        model = loading.load_from_hub(ref_str[len(HUB_PREFIX) :], pretrained=pretrained)
     elif Path(ref_str).is_dir():
         model = loading.load_from_directory(Path(ref_str), pretrained=pretrained)
     else:
@@ -88,7 +88,10 @@ def load(ref: str | Path, *, num_classes: int | None = None, pretrained: bool = 
         model.reset_classes(num_classes)
         log.warning(
             "re-headed %s from %d to %d classes: encoder and decoder weights kept, classifier newly initialised "
-            "(fine-tune before use)", model.config.get("name", ref_str), old, num_classes,
+            "(fine-tune before use)",
+            model.config.get("name", ref_str),
+            old,
+            num_classes,
         )
     return model.eval()
 

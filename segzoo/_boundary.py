@@ -35,8 +35,20 @@ from typing import Any, NoReturn
 
 from segzoo.errors import SegzooError
 
-__all__ = ["EXIT_BUG", "EXIT_ERROR", "EXIT_INTERRUPTED", "OneLineParser", "calling", "component_of",
-           "configure_logging", "int_at_least", "item_error", "message", "run_command", "user_message"]
+__all__ = [
+    "EXIT_BUG",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "OneLineParser",
+    "calling",
+    "component_of",
+    "configure_logging",
+    "int_at_least",
+    "item_error",
+    "message",
+    "run_command",
+    "user_message",
+]
 
 EXIT_ERROR = 1
 EXIT_BUG = 70
@@ -95,7 +107,7 @@ def message(err: BaseException) -> str:
         for i in range(len(lines) - 1, 0, -1):
             found = pattern.match(lines[i])
             if found and not lines[i].startswith(" "):
-                text = "\n".join([lines[i][found.end():], *lines[i + 1:]])
+                text = "\n".join([lines[i][found.end() :], *lines[i + 1 :]])
                 break
     text = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
     return text if len(text) <= 1000 else text[:997] + "..."
@@ -125,8 +137,12 @@ def _codes(obj: Any) -> list[Any]:
     obj = getattr(obj, "func", obj)  # functools.partial
     if isinstance(obj, type):
         top = obj.__module__.split(".")[0]
-        return [getattr(f, "__code__", None) for cls in obj.__mro__ if cls.__module__.split(".")[0] == top
-                for f in vars(cls).values()]
+        return [
+            getattr(f, "__code__", None)
+            for cls in obj.__mro__
+            if cls.__module__.split(".")[0] == top
+            for f in vars(cls).values()
+        ]
     return [getattr(obj, "__code__", None)]
 
 
@@ -161,7 +177,7 @@ def component_of(err: BaseException) -> str | None:
 
     for note in getattr(err, "__notes__", ()):
         if isinstance(note, str) and note.startswith(_NOTE):
-            return note[len(_NOTE):]
+            return note[len(_NOTE) :]
 
     owners: dict[Any, Any] = {}
     try:
@@ -238,8 +254,11 @@ def run_command(func: Callable[[Any], int], args: Any, *, verbose: bool = False)
         if verbose:
             traceback.print_exc(file=sys.stderr)
         who = component_of(err) or "code run by this command"
-        print(f"segzoo: error: {who} called sys.exit({err.code!r}) before the command finished; this is a bug there "
-              "(`segzoo -v ...` shows where)", file=sys.stderr)
+        print(
+            f"segzoo: error: {who} called sys.exit({err.code!r}) before the command finished; this is a bug there "
+            "(`segzoo -v ...` shows where)",
+            file=sys.stderr,
+        )
         return EXIT_BUG
     except Exception as err:  # noqa: BLE001 - this is the boundary
         if verbose:
@@ -251,11 +270,16 @@ def run_command(func: Callable[[Any], int], args: Any, *, verbose: bool = False)
         component = component_of(err)
         if component is not None:
             package = component.rsplit(" of ", 1)[1]
-            print(f"segzoo: error: {component} raised {type(err).__name__}: {message(err) or '(no message)'}; check "
-                  f"the options given to it, else this is a bug in {package}: report it (`segzoo -v ...` shows the "
-                  "traceback)", file=sys.stderr)
+            print(
+                f"segzoo: error: {component} raised {type(err).__name__}: {message(err) or '(no message)'}; check "
+                f"the options given to it, else this is a bug in {package}: report it (`segzoo -v ...` shows the "
+                "traceback)",
+                file=sys.stderr,
+            )
             return EXIT_ERROR
-        print(f"segzoo: error: unexpected {type(err).__name__}: {message(err) or '(no message)'}; this is a bug in "
-              f"segzoo or a plugin, not in your input: run `segzoo -v ...` for the traceback and report it",
-              file=sys.stderr)
+        print(
+            f"segzoo: error: unexpected {type(err).__name__}: {message(err) or '(no message)'}; this is a bug in "
+            f"segzoo or a plugin, not in your input: run `segzoo -v ...` for the traceback and report it",
+            file=sys.stderr,
+        )
         return EXIT_BUG

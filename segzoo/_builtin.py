@@ -29,10 +29,19 @@ def register_converters(register) -> None:
 
 @hookimpl
 def register_encoders(register) -> None:
-    register("tv_mobilenet_v3_large", "segzoo.nn.mobilenetv3:build_tv_mobilenet_v3_large",
-             description="torchvision's own MobileNetV3-Large (torchvision imported only when built)")
+    register(
+        "tv_mobilenet_v3_large",
+        "segzoo.nn.mobilenetv3:build_tv_mobilenet_v3_large",
+        description="torchvision's own MobileNetV3-Large (torchvision imported only when built)",
+    )
     for depth in (18, 50, 101):
-        register(f"resnet{depth}_v1c", f"segzoo.nn.resnet_v1c:resnet{depth}_v1c",
-                 description=f"mmsegmentation's ResNetV1c-{depth} (3-conv stem) with its dilation rules (D8/D16/D32)")
-        register(f"resnet{depth}_v1b", f"segzoo.nn.resnet_v1c:resnet{depth}_v1b",
-                 description=f"mmsegmentation's ResNet-{depth} (7x7 stem, its \"R-{depth}b\") with its dilation rules")
+        register(
+            f"resnet{depth}_v1c",
+            f"segzoo.nn.resnet_v1c:resnet{depth}_v1c",
+            description=f"mmsegmentation's ResNetV1c-{depth} (3-conv stem) with its dilation rules (D8/D16/D32)",
+        )
+        register(
+            f"resnet{depth}_v1b",
+            f"segzoo.nn.resnet_v1c:resnet{depth}_v1b",
+            description=f'mmsegmentation\'s ResNet-{depth} (7x7 stem, its "R-{depth}b") with its dilation rules',
+        )

@@ -93,7 +93,7 @@ def read_catalog(path: str | Path) -> list[dict[str, Any]]:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CatalogError(f"catalog file {path} is not valid JSON: {err}") from None
     if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("models"), list):
-        raise CatalogError(f"catalog file {path} must be an object with \"schema_version\": 1 and a \"models\" list")
+        raise CatalogError(f'catalog file {path} must be an object with "schema_version": 1 and a "models" list')
     models = data["models"]
     stamp = _validated_stamp(raw)
     if stamp is None or not stamp.is_file() or not all(isinstance(e, dict) for e in models):

@@ -31,8 +31,9 @@ def architecture_entry(arch: str, *, needed_by: str | None = None) -> Entry:
     return registries().architectures.get(arch)
 
 
-def _unavailable(arch: str, *, needed_by: str | None = None, requires: str | None = None
-                 ) -> tuple[str, str, str] | None:
+def _unavailable(
+    arch: str, *, needed_by: str | None = None, requires: str | None = None
+) -> tuple[str, str, str] | None:
     """``(reason, package, message)`` when ``arch`` cannot serve the catalog model ``needed_by`` (whose entry names
     ``requires``), ``None`` when it can. A required plugin that is loaded but registers no ``arch`` (one that only
     converts weights for it, say) is fine; one whose ``arch`` another plugin replaced is not."""
@@ -41,29 +42,43 @@ def _unavailable(arch: str, *, needed_by: str | None = None, requires: str | Non
     provider = regs.architectures.get(arch).provider if arch in regs.architectures else None
     if provider is not None and (requires is None or provider == requires):
         return None
-    providers = [requires] if requires else sorted({m.obj["requires"] for m in regs.models
-                                                    if m.obj["architecture"] == arch})
+    providers = (
+        [requires] if requires else sorted({m.obj["requires"] for m in regs.models if m.obj["architecture"] == arch})
+    )
     elsewhere = f" ({arch!r} here comes from {provider!r})" if provider else ""
     for package in providers:
         plugin = regs.plugin(package)
         if plugin is None:
             continue
         if plugin.status == "disabled":
-            return ("disabled", package, f"{subject}, provided by {package!r}, which is installed but "
-                    f"{plugin.error or 'disabled'}{elsewhere}")
+            return (
+                "disabled",
+                package,
+                f"{subject}, provided by {package!r}, which is installed but {plugin.error or 'disabled'}{elsewhere}",
+            )
         if plugin.status != "ok":
-            return (plugin.status, package, f"{subject}, provided by {package!r}, which is installed but "
-                    f"{plugin.status}: {plugin.error}{elsewhere} (see `segzoo plugins`)")
+            return (
+                plugin.status,
+                package,
+                f"{subject}, provided by {package!r}, which is installed but "
+                f"{plugin.status}: {plugin.error}{elsewhere} (see `segzoo plugins`)",
+            )
         if provider is None:
             continue
         if arch in plugin.attempted.get("architectures", []):
-            return ("replaced", provider,
-                    f"{subject} from {package!r}, but {provider!r} replaced it (override=True): uninstall "
-                    f"{provider}, or skip it with SEGZOO_DISABLE_PLUGINS={provider}")
+            return (
+                "replaced",
+                provider,
+                f"{subject} from {package!r}, but {provider!r} replaced it (override=True): uninstall "
+                f"{provider}, or skip it with SEGZOO_DISABLE_PLUGINS={provider}",
+            )
         return None
     if providers:
-        return ("not installed", providers[0], f"{subject}, provided by {providers[0]!r}, which is not installed"
-                f"{elsewhere}: pip install {providers[0]}")
+        return (
+            "not installed",
+            providers[0],
+            f"{subject}, provided by {providers[0]!r}, which is not installed{elsewhere}: pip install {providers[0]}",
+        )
     return None if provider else ("unknown", "", f"unknown architecture {arch!r}")
 
 

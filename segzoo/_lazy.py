@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def lazy_attributes(namespace: dict[str, Any], table: dict[str, str]) -> tuple[Callable[[str], Any],
-                                                                               Callable[[], list[str]]]:
+def lazy_attributes(
+    namespace: dict[str, Any], table: dict[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for the package whose ``globals()`` are ``namespace``: ``table`` maps each
     lazy public name to the module that defines it, or to itself for a submodule of that name."""
     package = namespace["__name__"]

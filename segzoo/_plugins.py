@@ -39,10 +39,22 @@ log = logging.getLogger("segzoo")
 
 #: The distributions shipped with segzoo (``plugins/``): they register before any third-party plugin, so no
 #: third-party package can take one of their names without ``override=True``. The one list of them.
-FIRST_PARTY = frozenset({
-    "segzoo-datasets", "segzoo-deeplab", "segzoo-fcn", "segzoo-fpn", "segzoo-hrnet", "segzoo-losses",
-    "segzoo-lraspp", "segzoo-ocrnet", "segzoo-pspnet", "segzoo-segnet", "segzoo-transformers", "segzoo-unet",
-})
+FIRST_PARTY = frozenset(
+    {
+        "segzoo-datasets",
+        "segzoo-deeplab",
+        "segzoo-fcn",
+        "segzoo-fpn",
+        "segzoo-hrnet",
+        "segzoo-losses",
+        "segzoo-lraspp",
+        "segzoo-ocrnet",
+        "segzoo-pspnet",
+        "segzoo-segnet",
+        "segzoo-transformers",
+        "segzoo-unet",
+    }
+)
 #: What plugin code may raise during discovery and still leave the process running: a plugin that calls
 #: ``sys.exit()`` or is interrupted while importing is reported as broken, by name.
 PLUGIN_FAULTS = (Exception, SystemExit, KeyboardInterrupt)
@@ -157,12 +169,16 @@ class Registries:
         unknown = [p for p in self.unavailable() if not p.attempted and not p.name.startswith("SEGZOO_REGISTRY:")]
         if not unknown:
             return ""
-        return ("; installed plugins that are not loaded and could provide it: "
-                + ", ".join(f"{p.package} ({p.why_unavailable()})" for p in unknown) + " (see `segzoo plugins`)")
+        return (
+            "; installed plugins that are not loaded and could provide it: "
+            + ", ".join(f"{p.package} ({p.why_unavailable()})" for p in unknown)
+            + " (see `segzoo plugins`)"
+        )
 
     # -- registration ------------------------------------------------------------------------------------------------
-    def add_plugin(self, plugin: object, *, name: str, package: str | None = None,
-                   version: str | None = None) -> PluginInfo:
+    def add_plugin(
+        self, plugin: object, *, name: str, package: str | None = None, version: str | None = None
+    ) -> PluginInfo:
         """Register a plugin object (module or instance) and everything its hooks contribute, all or nothing.
 
         A name already registered is refused unless the plugin registers it with ``override=True``.
@@ -218,8 +234,9 @@ class Registries:
             for kind, entry, override in staged.entries:
                 existing = self.kind(kind)._entries.get(entry.name)
                 if existing is not None and not override:
-                    staged.refusal = _clash_with_earlier(KIND_SINGULAR[kind], entry.name, existing.provider,
-                                                         staged.info.package or staged.info.name)
+                    staged.refusal = _clash_with_earlier(
+                        KIND_SINGULAR[kind], entry.name, existing.provider, staged.info.package or staged.info.name
+                    )
                     break
         claims: dict[tuple[str, str], list[tuple[_Staged, bool]]] = {}
         for staged in group:
@@ -274,8 +291,10 @@ class Registries:
                 if isinstance(obj, str):
                     check_lazy_spec(obj)
                 elif not callable(obj):
-                    raise SegzooError(f"{KIND_SINGULAR[kind]} {name!r}: expected a callable or a lazy factory "
-                                      f"'package.module:function', got {type(obj).__name__}")
+                    raise SegzooError(
+                        f"{KIND_SINGULAR[kind]} {name!r}: expected a callable or a lazy factory "
+                        f"'package.module:function', got {type(obj).__name__}"
+                    )
             if kind == "models":
                 from segzoo._catalog import validate_entry
 
@@ -304,8 +323,10 @@ def _describe(err: BaseException) -> str:
     if isinstance(err, SystemExit):
         return f"SystemExit: the plugin called sys.exit({err.code!r}) while segzoo loaded it"
     if isinstance(err, KeyboardInterrupt):
-        return ("KeyboardInterrupt: interrupted while segzoo loaded this plugin (if it hangs, `segzoo plugins "
-                "--trace` shows it; skip it with SEGZOO_DISABLE_PLUGINS)")
+        return (
+            "KeyboardInterrupt: interrupted while segzoo loaded this plugin (if it hangs, `segzoo plugins "
+            "--trace` shows it; skip it with SEGZOO_DISABLE_PLUGINS)"
+        )
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return f"{type(err).__name__}: {'; '.join(lines)}"
 
@@ -316,17 +337,23 @@ def _clash_with_earlier(kind: str, name: str, owner: str, package: str) -> str:
     if package.startswith("SEGZOO_REGISTRY:"):
         fix = 'rename the entry, or give it "override": true to replace it on purpose'
     else:
-        fix = (f"rename it in {package!r}, or register it there with override=True to replace it on purpose (or "
-               f"uninstall {package})")
-    return (f"{kind} {name!r} is registered by both {owner!r}{first} and {package!r}; {package!r} was refused so "
-            f"that it cannot take over {who}'s name: {fix}")
+        fix = (
+            f"rename it in {package!r}, or register it there with override=True to replace it on purpose (or "
+            f"uninstall {package})"
+        )
+    return (
+        f"{kind} {name!r} is registered by both {owner!r}{first} and {package!r}; {package!r} was refused so "
+        f"that it cannot take over {who}'s name: {fix}"
+    )
 
 
 def _clash_among(kind: str, name: str, packages: list[str], overriding: int) -> str:
     both = " and ".join(repr(p) for p in packages) if len(packages) == 2 else ", ".join(repr(p) for p in packages)
     why = "none of them says override=True" if not overriding else "more than one says override=True"
-    return (f"{kind} {name!r} is registered by both {both}, and {why}, so all of them were refused: uninstall all "
-            f"but one (or skip one with SEGZOO_DISABLE_PLUGINS), or have exactly one register it with override=True")
+    return (
+        f"{kind} {name!r} is registered by both {both}, and {why}, so all of them were refused: uninstall all "
+        f"but one (or skip one with SEGZOO_DISABLE_PLUGINS), or have exactly one register it with override=True"
+    )
 
 
 def _check_api(plugin: object) -> None:
@@ -375,8 +402,10 @@ def discover(trace: Trace | None = None) -> Registries:
 
     regs = Registries()
     regs.add_plugin(_builtin, name="segzoo", package="segzoo", version=__version__)
-    eps = sorted(metadata.entry_points(group=hookspecs.PROJECT),
-                 key=lambda ep: (ep.dist.name if ep.dist is not None else "", ep.name))
+    eps = sorted(
+        metadata.entry_points(group=hookspecs.PROJECT),
+        key=lambda ep: (ep.dist.name if ep.dist is not None else "", ep.name),
+    )
     first_party = [ep for ep in eps if ep.dist is not None and ep.dist.name in FIRST_PARTY]
     third_party = [ep for ep in eps if ep not in first_party]
     for group in (first_party, third_party):
@@ -434,8 +463,10 @@ def _load(regs: Registries, ep: metadata.EntryPoint, trace: Trace | None) -> _St
         staged, imported = None, time.perf_counter()
     if trace:
         done = time.perf_counter()
-        trace(f"  {info.package}: imported in {imported - start:.3f} s, hooks ran in {done - imported:.3f} s"
-              + (f", {info.status}: {info.error}" if info.status != "ok" else ""))
+        trace(
+            f"  {info.package}: imported in {imported - start:.3f} s, hooks ran in {done - imported:.3f} s"
+            + (f", {info.status}: {info.error}" if info.status != "ok" else "")
+        )
     return staged
 
 
@@ -450,8 +481,13 @@ def _stage_shipped_catalog(regs: Registries, staged: _Staged, module: str) -> No
     for entry in read_catalog(path):
         if entry["name"] in taken:
             raise SegzooError(f"model {entry['name']!r} is both in {path} and registered by a hook; keep one")
-        staged.entries.append(("models", Entry(entry["name"], entry, staged.info.package or staged.info.name,
-                                               staged.info.name, {}, "model"), bool(entry.get("override", False))))
+        staged.entries.append(
+            (
+                "models",
+                Entry(entry["name"], entry, staged.info.package or staged.info.name, staged.info.name, {}, "model"),
+                bool(entry.get("override", False)),
+            )
+        )
         staged.info.attempted.setdefault("models", []).append(entry["name"])
 
 

@@ -19,8 +19,18 @@ from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 __all__ = [
-    "DatasetInfo", "HubSource", "InferenceProtocol", "Metrics", "ModelSpec", "Paper", "PreprocessingSpec",
-    "TrainingInfo", "UpstreamInfo", "UrlSource", "Weights", "spec",
+    "DatasetInfo",
+    "HubSource",
+    "InferenceProtocol",
+    "Metrics",
+    "ModelSpec",
+    "Paper",
+    "PreprocessingSpec",
+    "TrainingInfo",
+    "UpstreamInfo",
+    "UrlSource",
+    "Weights",
+    "spec",
 ]
 
 Size = tuple[int, int]
@@ -157,8 +167,13 @@ class ModelSpec:
     @property
     def config(self) -> dict[str, Any]:
         """What ``segzoo.create`` needs to build the model (the fields a saved ``config.json`` also has)."""
-        return {"architecture": self.architecture, "encoder": self.encoder, "num_classes": self.num_classes,
-                "in_channels": self.in_channels or 3, "options": copy.deepcopy(dict(self.options or {}))}
+        return {
+            "architecture": self.architecture,
+            "encoder": self.encoder,
+            "num_classes": self.num_classes,
+            "in_channels": self.in_channels or 3,
+            "options": copy.deepcopy(dict(self.options or {})),
+        }
 
 
 # -- parsing: driven by the annotations, so that a field added to a class is parsed without more code -------------
@@ -200,8 +215,11 @@ def _value(hint: Any, value: Any) -> Any:
 def _unparse(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj):
         present = getattr(obj, "_present", None)
-        return {f.name: _unparse(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if (f.name in present if present is not None else getattr(obj, f.name) is not None)}
+        return {
+            f.name: _unparse(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if (f.name in present if present is not None else getattr(obj, f.name) is not None)
+        }
     if isinstance(obj, tuple):
         return [_unparse(v) for v in obj]
     if isinstance(obj, Mapping):

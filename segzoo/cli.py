@@ -58,8 +58,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     entries = [segzoo.info(n) for n in names]
     unpinned = any(not e.get("pinned", True) for e in entries)
     rows = [
-        [e["name"] + ("" if e.get("pinned", True) else " *"), e["architecture"], e["encoder"], e["num_classes"],
-         e["dataset"]["eval"], _metric_summary(e), _installed(e)]
+        [
+            e["name"] + ("" if e.get("pinned", True) else " *"),
+            e["architecture"],
+            e["encoder"],
+            e["num_classes"],
+            e["dataset"]["eval"],
+            _metric_summary(e),
+            _installed(e),
+        ]
         for e in entries
     ]
     human = _table(rows, ["name", "architecture", "encoder", "classes", "evaluated on", "metric", "installed"])
@@ -76,18 +83,21 @@ def cmd_architectures(args: argparse.Namespace) -> int:
 
     entries = registry.entries("architectures")
     data = [{"name": e.name, "provided_by": e.provider, **{k: v for k, v in e.metadata.items()}} for e in entries]
-    rows = [[e.name, e.metadata.get("default_encoder", "-"), e.provider, e.metadata.get("description", "")]
-            for e in entries]
+    rows = [
+        [e.name, e.metadata.get("default_encoder", "-"), e.provider, e.metadata.get("description", "")] for e in entries
+    ]
     _emit(args, data, _table(rows, ["architecture", "default encoder", "package", "description"]))
     return 0
 
 
 def _training_summary(training: dict) -> str:
     crop = training.get("crop_size")
-    parts = [f"{crop[0]}x{crop[1]} crops" if crop else "",
-             f"{training['iterations']:,} iterations" if training.get("iterations") else "",
-             f"batch {training['batch_size']}" if training.get("batch_size") else "",
-             training.get("resources", "")]
+    parts = [
+        f"{crop[0]}x{crop[1]} crops" if crop else "",
+        f"{training['iterations']:,} iterations" if training.get("iterations") else "",
+        f"batch {training['batch_size']}" if training.get("batch_size") else "",
+        training.get("resources", ""),
+    ]
     return ", ".join(p for p in parts if p)
 
 
@@ -104,7 +114,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         + (" ..." if entry["num_classes"] > 8 else ""),
         f"  trained on    {entry['dataset']['train']}",
         f"  evaluated on  {entry['dataset']['eval']}",
-        "  metrics       " + (", ".join(f"{k} {v:g}" for k, v in entry["metrics"]["values"].items()) or "-")
+        "  metrics       "
+        + (", ".join(f"{k} {v:g}" for k, v in entry["metrics"]["values"].items()) or "-")
         + f" (source: {entry['metrics']['source']})",
         *([f"  protocol      {entry['metrics']['protocol']}"] if entry["metrics"].get("protocol") else []),
         *([f"  training      {_training_summary(entry['training'])}"] if entry.get("training") else []),
@@ -127,13 +138,19 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     infos = [p.as_dict() for p in registries(trace=trace if args.trace else None).plugins]
     rows = []
     for p in infos:
-        what = "; ".join(
-            f"{kind}: {', '.join(names)}" if len(names) <= 4 else f"{kind}: {len(names)} ({', '.join(names[:2])}, ...)"
-            for kind, names in p["registered"].items()
-        ) or "-"
-        what += "".join(f"; replaced by another package ({kind}): "
-                        + ", ".join(f"{name} by {by}" for name, by in names.items())
-                        for kind, names in p["replaced"].items())
+        what = (
+            "; ".join(
+                f"{kind}: {', '.join(names)}"
+                if len(names) <= 4
+                else f"{kind}: {len(names)} ({', '.join(names[:2])}, ...)"
+                for kind, names in p["registered"].items()
+            )
+            or "-"
+        )
+        what += "".join(
+            f"; replaced by another package ({kind}): " + ", ".join(f"{name} by {by}" for name, by in names.items())
+            for kind, names in p["replaced"].items()
+        )
         rows.append([p["package"] or p["name"], p["version"] or "-", p["status"], p["error"] or what])
     _emit(args, infos, _table(rows, ["package", "version", "status", "registered / error"]))
     return 0
@@ -176,8 +193,13 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 #: modules that add their own sub-commands with ``add_commands(sub, common)``; they must import cheaply
-COMMAND_MODULES: list[str] = ["segzoo.train.cli", "segzoo.evaluation.cli", "segzoo.inference.cli",
-                              "segzoo.hub.cli", "segzoo.hub.convert"]
+COMMAND_MODULES: list[str] = [
+    "segzoo.train.cli",
+    "segzoo.evaluation.cli",
+    "segzoo.inference.cli",
+    "segzoo.hub.cli",
+    "segzoo.hub.convert",
+]
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -221,8 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("plugins", parents=[common], help="installed plugins, what they registered, broken ones")
-    p.add_argument("--trace", action="store_true",
-                   help="print each plugin as it is imported, with its time, on stderr (find one that hangs)")
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="print each plugin as it is imported, with its time, on stderr (find one that hangs)",
+    )
     p.set_defaults(func=cmd_plugins)
     p = sub.add_parser("download", parents=[common], help="download, verify and cache models' weights")
     p.add_argument("names", nargs="+", metavar="NAME")
@@ -236,8 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("new-plugin", help="create a working third-party plugin package from the template")
     p.add_argument("name", help="short name, e.g. 'linknet' -> package segzoo-linknet")
     p.add_argument("--dir", default=".", help="where to create it (default: here)")
-    p.add_argument("--own-encoder", action="store_true",
-                   help="also register the plugin's own (non-timm) encoder, used by default by its architecture")
+    p.add_argument(
+        "--own-encoder",
+        action="store_true",
+        help="also register the plugin's own (non-timm) encoder, used by default by its architecture",
+    )
     p.set_defaults(func=cmd_new_plugin)
     import contextlib
     import importlib
@@ -246,8 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(module).add_commands(sub, common)
     for command in sub.choices.values():  # `segzoo predict ... -v` as well as `segzoo -v predict ...`
         with contextlib.suppress(argparse.ArgumentError):  # a command that has its own -v, or an alias seen twice
-            command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                                 help="log details and full tracebacks")
+            command.add_argument(
+                "-v",
+                "--verbose",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help="log details and full tracebacks",
+            )
     return parser
 
 

@@ -139,8 +139,9 @@ def _quiet(*names: str) -> Iterator[None]:
             lg.setLevel(level)
 
 
-def _export_dynamo(model: nn.Module, example: torch.Tensor, path: Path, opset: int | None, dynamic: bool,
-                   strict: bool = False) -> str:
+def _export_dynamo(
+    model: nn.Module, example: torch.Tensor, path: Path, opset: int | None, dynamic: bool, strict: bool = False
+) -> str:
     from torch.export import Dim
 
     shapes = ({0: Dim.AUTO, 2: Dim.AUTO, 3: Dim.AUTO},) if dynamic else ({0: Dim.AUTO},)
@@ -153,8 +154,16 @@ def _export_dynamo(model: nn.Module, example: torch.Tensor, path: Path, opset: i
     nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("onnx_ir", "onnxscript"):
         warnings.simplefilter("ignore")
-        torch.onnx.export(ep, (example,), str(path), dynamo=True, input_names=["input"], output_names=["logits"],
-                          opset_version=opset, external_data=nbytes > 1_800_000_000)
+        torch.onnx.export(
+            ep,
+            (example,),
+            str(path),
+            dynamo=True,
+            input_names=["input"],
+            output_names=["logits"],
+            opset_version=opset,
+            external_data=nbytes > 1_800_000_000,
+        )
     return f"torch.export strict={strict}"
 
 
@@ -176,8 +185,16 @@ def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, ops
     axes = {0: "batch", 2: "height", 3: "width"} if dynamic else {0: "batch"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(path), dynamo=False, input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": axes, "logits": axes}, opset_version=opset or 17)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            dynamo=False,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": axes, "logits": axes},
+            opset_version=opset or 17,
+        )
     return ""
 
 
@@ -191,8 +208,11 @@ def _declare_axes(path: Path, num_classes: int) -> None:
         return
     proto = onnx.load(str(path), load_external_data=False)
     graph = proto.graph
-    rename = {d.dim_param: name for d, name in zip(graph.input[0].type.tensor_type.shape.dim,
-                                                   ("batch", None, "height", "width")) if name and d.dim_param}
+    rename = {
+        d.dim_param: name
+        for d, name in zip(graph.input[0].type.tensor_type.shape.dim, ("batch", None, "height", "width"))
+        if name and d.dim_param
+    }
     for value in (*graph.input, *graph.output, *graph.value_info):
         for d in value.type.tensor_type.shape.dim:
             if d.dim_param in rename:
@@ -204,8 +224,13 @@ def _declare_axes(path: Path, num_classes: int) -> None:
 
 
 def check_onnx(
-    path: str | Path, model: nn.Module, sizes: Sequence[tuple[int, int]], *, batch_sizes: Sequence[int] | None = None,
-    seed: int = 0, tolerance: float = 1e-4,
+    path: str | Path,
+    model: nn.Module,
+    sizes: Sequence[tuple[int, int]],
+    *,
+    batch_sizes: Sequence[int] | None = None,
+    seed: int = 0,
+    tolerance: float = 1e-4,
 ) -> list[dict[str, Any]]:
     """Run the ONNX file with onnxruntime at each size and compare with eager ``model``
     (:func:`segzoo.inference.agreement.compare_logits`: max |difference|, and whether it passes)."""
@@ -234,8 +259,9 @@ def check_onnx(
             results.append({"size": [n, channels, h, w], "error": str(err).splitlines()[0][:300]})
             continue
         if got.shape != ref.shape:
-            results.append({"size": [n, channels, h, w], "error": f"output shape {tuple(got.shape)}, "
-                            f"expected {tuple(ref.shape)}"})
+            results.append(
+                {"size": [n, channels, h, w], "error": f"output shape {tuple(got.shape)}, expected {tuple(ref.shape)}"}
+            )
             continue
         results.append({"size": [n, channels, h, w], **compare_logits(got, ref, tolerance=tolerance, model=model)})
     return results
@@ -273,8 +299,9 @@ def export_onnx(
         candidates = [("torchscript", False)]
     failures = []
     for name, strict in candidates:
-        example = torch.randn(2 if name == "dynamo" else 1, channels, *sizes[0],
-                              generator=torch.Generator().manual_seed(0))
+        example = torch.randn(
+            2 if name == "dynamo" else 1, channels, *sizes[0], generator=torch.Generator().manual_seed(0)
+        )
         start = time.perf_counter()
         try:
             with exportable(model) as m:
@@ -314,9 +341,13 @@ def export_onnx(
             report["max_abs_diff"] = max(c["max_abs_diff"] for c in checks)
             return report
         name = f"{name} (strict)" if strict else name
-        failures.append(f"{name}: onnxruntime disagrees with PyTorch at " + "; ".join(
-            f"{'x'.join(map(str, c['size']))}: {c.get('error') or 'max |diff| %.2e' % c['max_abs_diff']}"
-            for c in bad))
+        failures.append(
+            f"{name}: onnxruntime disagrees with PyTorch at "
+            + "; ".join(
+                f"{'x'.join(map(str, c['size']))}: {c.get('error') or 'max |diff| %.2e' % c['max_abs_diff']}"
+                for c in bad
+            )
+        )
     hint = "" if onnxscript_available() else " (install onnxscript to try the dynamo exporter)"
     if dynamic:
         hint += "; --static exports a fixed input size instead"

@@ -57,7 +57,7 @@ def _select(text: str, options: dict[str, bool]) -> str:
     out, keep, pos = [], True, 0
     for marker in _BLOCK.finditer(text):
         if keep:
-            out.append(text[pos:marker.start()])
+            out.append(text[pos : marker.start()])
         pos = marker.end()
         if marker.group(1) == "end":
             keep = True
@@ -88,8 +88,9 @@ def _walk(folder: Traversable, prefix: tuple[str, ...] = ()):
             yield (*prefix, item.name), item
 
 
-def new_plugin(name: str, directory: Path | str = ".", *, package: str | None = None,
-               own_encoder: bool = False) -> Path:
+def new_plugin(
+    name: str, directory: Path | str = ".", *, package: str | None = None, own_encoder: bool = False
+) -> Path:
     """Write the plugin ``segzoo-<name>/`` under ``directory`` and return its path.
 
     It holds a ``pyproject.toml`` (entry point in the ``segzoo`` group), the package with ``plugin.py`` (one

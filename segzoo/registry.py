@@ -22,8 +22,19 @@ from segzoo._plugins import reset as _reset
 from segzoo._registry import Entry, did_you_mean
 from segzoo.errors import UnknownNameError
 
-__all__ = ["KINDS", "Entry", "PluginInfo", "add_plugin", "entries", "get", "names", "plugin", "plugins", "reset",
-           "resolve_encoder"]
+__all__ = [
+    "KINDS",
+    "Entry",
+    "PluginInfo",
+    "add_plugin",
+    "entries",
+    "get",
+    "names",
+    "plugin",
+    "plugins",
+    "reset",
+    "resolve_encoder",
+]
 
 #: the kinds of registered names
 KINDS: tuple[str, ...] = tuple(HOOKS.values())

@@ -63,9 +63,28 @@ def test_store_appends_whole_lines_and_survives_a_torn_one(tmp_path):
 
 
 def _bench(store: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "segzoo", "bench", "--models", "*-camvid", "--size", "64", "--repeat", "1",
-            "--warmup", "0", "--throughput-batch", "0", "--engine", "eager", "--no-progress",
-            "--markdown", str(store.with_suffix(".md")), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "segzoo",
+        "bench",
+        "--models",
+        "*-camvid",
+        "--size",
+        "64",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--throughput-batch",
+        "0",
+        "--engine",
+        "eager",
+        "--no-progress",
+        "--markdown",
+        str(store.with_suffix(".md")),
+        *extra,
+    ]
 
 
 @pytest.mark.slow
@@ -108,9 +127,29 @@ def test_dataset_run_compares_with_the_published_metric(tmp_path, hub_server, hf
         pytest.skip("segzoo-fcn is not installed")
     publish_directory(ROOT / "checkpoints" / name, segzoo.info(name)["weights"]["hub"]["repo_id"])
     md = tmp_path / "camvid.md"
-    args = ["bench", "--models", name, "fcn-*", "--dataset", "camvid", "--root", str(CAMVID), "--limit", "2",
-            "--repeat", "1", "--warmup", "0", "--throughput-batch", "0", "--engine", "eager", "--no-progress",
-            "--markdown", str(md)]
+    args = [
+        "bench",
+        "--models",
+        name,
+        "fcn-*",
+        "--dataset",
+        "camvid",
+        "--root",
+        str(CAMVID),
+        "--limit",
+        "2",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--throughput-batch",
+        "0",
+        "--engine",
+        "eager",
+        "--no-progress",
+        "--markdown",
+        str(md),
+    ]
     assert main(args) == 0
     board = json.loads(md.with_suffix(".json").read_text())
     [result] = board["results"]  # the Cityscapes FCNs matched 'fcn-*' but are evaluated elsewhere
@@ -118,8 +157,10 @@ def test_dataset_run_compares_with_the_published_metric(tmp_path, hub_server, hf
     assert result["published"] == published and result["published_metric"] == "mIoU"
     assert result["delta_published"] == pytest.approx(100 * result["mIoU"] - published)
     assert result["flagged"] == (abs(result["delta_published"]) > 0.5)
-    assert result["protocol"].endswith("the published protocol (override with --mode/--crop/--stride)") or \
-        "records no published protocol" in result["protocol"]
+    assert (
+        result["protocol"].endswith("the published protocol (override with --mode/--crop/--stride)")
+        or "records no published protocol" in result["protocol"]
+    )
     assert "measured - published" in md.read_text()
     assert main(args) == 0  # the same command again: nothing to do
     assert "0 run now" in capsys.readouterr().out

@@ -71,7 +71,8 @@ def numpy_miou(predictions: list[np.ndarray], labels: list[np.ndarray], num_clas
     for pred, label in zip(predictions, labels, strict=True):
         keep = label != VOID
         cm += np.bincount(label[keep].astype(np.int64) * num_classes + pred[keep], minlength=num_classes**2).reshape(
-            num_classes, num_classes)
+            num_classes, num_classes
+        )
     tp = np.diag(cm).astype(np.float64)
     union = cm.sum(0) + cm.sum(1) - tp
     iou = tp[union > 0] / union[union > 0]
@@ -85,8 +86,28 @@ def test_eval_equals_an_independent_miou_of_the_predicted_masks(name, cli, tmp_p
         pytest.skip(f"the plugin of {name} is not installed")
     images = sorted((CAMVID / "val").glob("*.png"))[:12]
     folder = str(CHECKPOINTS / name)
-    assert cli(["eval", folder, "--dataset", "camvid", "--root", str(CAMVID), "--split", "val", "--limit", "12",
-                "--num-workers", "0", "--no-progress", "--json", str(tmp_path / "eval.json")]) == 0
+    assert (
+        cli(
+            [
+                "eval",
+                folder,
+                "--dataset",
+                "camvid",
+                "--root",
+                str(CAMVID),
+                "--split",
+                "val",
+                "--limit",
+                "12",
+                "--num-workers",
+                "0",
+                "--no-progress",
+                "--json",
+                str(tmp_path / "eval.json"),
+            ]
+        )
+        == 0
+    )
     assert cli(["predict", folder, *map(str, images), "--out", str(tmp_path / "masks"), "--no-progress"]) == 0
     capsys.readouterr()
     measured = json.loads((tmp_path / "eval.json").read_text())
@@ -109,8 +130,28 @@ def test_catalog_metrics_are_what_eval_measures_on_camvid_val(cli, tmp_path, cap
     name = "fcn-mobilenetv3-camvid"
     if "fcn" not in segzoo.list_architectures():
         pytest.skip("segzoo-fcn is not installed")
-    assert cli(["eval", str(CHECKPOINTS / name), "--dataset", "camvid", "--root", str(CAMVID), "--split", "val",
-                "--num-workers", "1", "--no-progress", "--engine", "eager", "--json", str(tmp_path / "e.json")]) == 0
+    assert (
+        cli(
+            [
+                "eval",
+                str(CHECKPOINTS / name),
+                "--dataset",
+                "camvid",
+                "--root",
+                str(CAMVID),
+                "--split",
+                "val",
+                "--num-workers",
+                "1",
+                "--no-progress",
+                "--engine",
+                "eager",
+                "--json",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     metrics = json.loads((tmp_path / "e.json").read_text())["metrics"]
     published = segzoo.info(name)["metrics"]["values"]

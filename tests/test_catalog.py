@@ -14,13 +14,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def entry(name="demo-model", **changes):
     base = {
-        "name": name, "architecture": "tiny", "encoder": "resnet18", "requires": "segzoo-test-tiny",
-        "num_classes": 2, "class_names": ["background", "thing"],
+        "name": name,
+        "architecture": "tiny",
+        "encoder": "resnet18",
+        "requires": "segzoo-test-tiny",
+        "num_classes": 2,
+        "class_names": ["background", "thing"],
         "preprocessing": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
-        "dataset": {"train": "none", "eval": "none"}, "metrics": {"values": {}, "source": "n/a"},
-        "license": "MIT", "paper": {"title": "t", "url": "https://example.org"},
-        "weights": {"format": "segzoo", "hub": {"repo_id": "org/demo", "filename": "model.safetensors",
-                                                 "revision": "main"}, "sha256": None},
+        "dataset": {"train": "none", "eval": "none"},
+        "metrics": {"values": {}, "source": "n/a"},
+        "license": "MIT",
+        "paper": {"title": "t", "url": "https://example.org"},
+        "weights": {
+            "format": "segzoo",
+            "hub": {"repo_id": "org/demo", "filename": "model.safetensors", "revision": "main"},
+            "sha256": None,
+        },
     }
     base.update(changes)
     return base
@@ -55,8 +64,9 @@ def test_schema_errors_name_file_model_and_field(tmp_path):
     bad = write_catalog(tmp_path / "bad.json", entry(num_classes=3))
     with pytest.raises(CatalogError, match=r"bad.json: model 'demo-model' has num_classes=3 but 2 class_names"):
         read_catalog(bad)
-    bad = write_catalog(tmp_path / "bad2.json", entry(weights={"format": "pickle", "url": "https://x/y.pth",
-                                                                "sha256": "abcdef12"}))
+    bad = write_catalog(
+        tmp_path / "bad2.json", entry(weights={"format": "pickle", "url": "https://x/y.pth", "sha256": "abcdef12"})
+    )
     with pytest.raises(CatalogError, match=r"bad2.json: model 'demo-model', field weights/format"):
         read_catalog(bad)
     url_without_hash = entry(weights={"format": "segzoo", "url": "https://x/y.pth", "sha256": None})

@@ -66,8 +66,9 @@ PAIRS = list(_pairs(ModelSpec, SCHEMA["$defs"]["model"], "model"))
 def test_schema_and_dataclass_agree(where, cls, node):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     assert set(fields) == set(node["properties"]), f"{where}: fields differ from the schema's properties"
-    required = {n for n, f in fields.items()
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    required = {
+        n for n, f in fields.items() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
     assert required == set(node.get("required", [])), f"{where}: required fields differ"
     hints = typing.get_type_hints(cls)
     for name, prop in node["properties"].items():

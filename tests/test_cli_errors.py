@@ -40,8 +40,10 @@ class FineData:
         g = torch.Generator().manual_seed(index)
         pixels = (torch.rand(40, 40, 3, generator=g) * 255).to(torch.uint8)
         labels = (torch.rand(40, 40, generator=g) > 0.5).to(torch.uint8)
-        return (Image.frombytes("RGB", (40, 40), pixels.numpy().tobytes()),
-                Image.frombytes("L", (40, 40), labels.numpy().tobytes()))
+        return (
+            Image.frombytes("RGB", (40, 40), pixels.numpy().tobytes()),
+            Image.frombytes("L", (40, 40), labels.numpy().tobytes()),
+        )
 
 
 class CorruptData(FineData):
@@ -128,8 +130,16 @@ def one_error_line(err: str, *needles: str) -> None:
 def test_predict_on_one_pixel_images(cli, model_dir, tmp_path):
     for size in [(1, 1), (1, 7), (5, 1)]:
         Image.new("RGB", size, (90, 20, 200)).save(tmp_path / f"{size[0]}x{size[1]}.png")
-    rc, err = cli("predict", model_dir, *sorted(tmp_path.glob("*x*.png")), "--out", tmp_path / "out",
-                  "--engine", "eager", "--no-progress")
+    rc, err = cli(
+        "predict",
+        model_dir,
+        *sorted(tmp_path.glob("*x*.png")),
+        "--out",
+        tmp_path / "out",
+        "--engine",
+        "eager",
+        "--no-progress",
+    )
     assert rc == 0, err
     for size in [(1, 1), (1, 7), (5, 1)]:
         assert Image.open(tmp_path / "out" / f"{size[0]}x{size[1]}_mask.png").size == size
@@ -170,8 +180,11 @@ def test_a_plugin_architecture_that_raises_is_named(cli, model_dir, tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
     rc, err = cli("predict", model_dir, tmp_path / "x.png", "--out", tmp_path / "out")
     assert rc == 1
-    one_error_line(err, "architecture 'broken-arch' of segzoo-faulty raised RuntimeError: decoder width must be even",
-                   "bug in segzoo-faulty")
+    one_error_line(
+        err,
+        "architecture 'broken-arch' of segzoo-faulty raised RuntimeError: decoder width must be even",
+        "bug in segzoo-faulty",
+    )
 
 
 def test_a_plugin_that_calls_sys_exit_does_not_end_the_command_silently(cli, model_dir, tmp_path):
@@ -192,19 +205,54 @@ def test_a_plugin_dataset_that_raises_is_named(cli, model_dir):
 def test_dataset_errors_read_the_same_with_and_without_workers(cli, model_dir):
     lines = []
     for workers in ("0", "1"):
-        rc, err = cli("eval", model_dir, "--dataset", "corrupt-data", "--root", ".", "--num-workers", workers,
-                      "--engine", "eager", "--no-progress")
+        rc, err = cli(
+            "eval",
+            model_dir,
+            "--dataset",
+            "corrupt-data",
+            "--root",
+            ".",
+            "--num-workers",
+            workers,
+            "--engine",
+            "eager",
+            "--no-progress",
+        )
         assert rc == 1
         lines.append(err)
     assert lines[0] == lines[1]
-    one_error_line(lines[0], "dataset 'corrupt-data' of segzoo-faulty could not read item 0: ValueError: label file "
-                             "0.png holds class 9")
+    one_error_line(
+        lines[0],
+        "dataset 'corrupt-data' of segzoo-faulty could not read item 0: ValueError: label file 0.png holds class 9",
+    )
 
 
 def test_a_plugin_loss_that_raises_is_named(cli, tmp_path):
-    train = ("train", "--arch", "tiny", "--encoder", "resnet18", "--dataset", "fine-data", "--crop-size", "32",
-             "--batch-size", "2", "--max-iters", "1", "--val-split", "none", "--quiet", "--no-plot", "--device", "cpu",
-             "--num-workers", "0", "--data-root", tmp_path)
+    train = (
+        "train",
+        "--arch",
+        "tiny",
+        "--encoder",
+        "resnet18",
+        "--dataset",
+        "fine-data",
+        "--crop-size",
+        "32",
+        "--batch-size",
+        "2",
+        "--max-iters",
+        "1",
+        "--val-split",
+        "none",
+        "--quiet",
+        "--no-plot",
+        "--device",
+        "cpu",
+        "--num-workers",
+        "0",
+        "--data-root",
+        tmp_path,
+    )
     rc, err = cli(*train, "--loss", "broken-loss", "-o", tmp_path / "run")  # raises in forward()
     assert rc == 1
     one_error_line(err, "loss 'broken-loss' of segzoo-faulty raised RuntimeError: weights tensor has 3 entries")
@@ -273,13 +321,16 @@ def test_huggingface_hub_warnings_are_printed_once(tmp_path):
     assert result.stderr.count("segzoo-warning-42") == 1 and "segzoo: WARNING: segzoo-warning-42" in result.stderr
 
 
-@pytest.mark.parametrize("argv, says", [
-    (["predict", "m", "x.png", "--alpha", "7"], "argument --alpha: expected a number from 0 to 1, got '7'"),
-    (["eval", "m", "--dataset", "d", "--num-workers", "-3"], "argument --num-workers: expected an integer >= 0"),
-    (["eval", "m", "--dataset", "d", "--limit", "-1"], "argument --limit: expected an integer >= 1, got -1"),
-    (["export", "m", "--opset", "3"], "argument --opset: expected an integer >= 7, got 3"),
-    (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
-])
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["predict", "m", "x.png", "--alpha", "7"], "argument --alpha: expected a number from 0 to 1, got '7'"),
+        (["eval", "m", "--dataset", "d", "--num-workers", "-3"], "argument --num-workers: expected an integer >= 0"),
+        (["eval", "m", "--dataset", "d", "--limit", "-1"], "argument --limit: expected an integer >= 1, got -1"),
+        (["export", "m", "--opset", "3"], "argument --opset: expected an integer >= 7, got 3"),
+        (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
+    ],
+)
 def test_usage_errors_are_one_line_too(cli, capsys, argv, says):
     with pytest.raises(SystemExit) as info:
         segzoo.cli.main(argv)
@@ -291,7 +342,18 @@ def test_usage_errors_are_one_line_too(cli, capsys, argv, says):
 def test_eval_warns_once_about_differing_class_names(cli, model_dir):
     config = json.loads((model_dir / "config.json").read_text())
     (model_dir / "config.json").write_text(json.dumps({**config, "class_names": ["sky", "road"]}))
-    rc, err = cli("eval", model_dir, "--dataset", "fine-data", "--root", ".", "--num-workers", "0", "--engine", "eager",
-                  "--no-progress")
+    rc, err = cli(
+        "eval",
+        model_dir,
+        "--dataset",
+        "fine-data",
+        "--root",
+        ".",
+        "--num-workers",
+        "0",
+        "--engine",
+        "eager",
+        "--no-progress",
+    )
     assert rc == 0
     assert err.count("class names of") == 1 and "segzoo: WARNING: class names of" in err, err

@@ -36,13 +36,16 @@ def _own_contract_tests(package: str) -> bool:
 CATALOG = {name: {"build": name in BUILT_ENTRIES} for name in segzoo.list_models()}
 CHECKS = [
     check
-    for plugin in registry.plugins() if plugin.status == "ok" and not _own_contract_tests(plugin.package)
+    for plugin in registry.plugins()
+    if plugin.status == "ok" and not _own_contract_tests(plugin.package)
     for check in contract.plugin_checks(plugin.package, hub=False, settings=CATALOG)
 ]
 
 
-@contract.parametrize_with_checks((c for c in CHECKS if c.kind != "catalog"), marks={
-    f"encoder:{c.subject}": pytest.mark.slow for c in CHECKS if c.kind == "encoder" and "101" in c.subject})
+@contract.parametrize_with_checks(
+    (c for c in CHECKS if c.kind != "catalog"),
+    marks={f"encoder:{c.subject}": pytest.mark.slow for c in CHECKS if c.kind == "encoder" and "101" in c.subject},
+)
 def test_contract(check):
     check()
 
@@ -155,12 +158,15 @@ def test_contract_passes_a_good_architecture_and_honours_declared_opt_outs(broke
     assert provided == {"t-good", "t-unused", "t-swallow", "t-size", "t-bad-meta"}
 
 
-@pytest.mark.parametrize(("name", "failing", "says"), [
-    ("t-unused", "gradients", "decoder.unused.weight"),
-    ("t-swallow", "options", "unknown option was accepted"),
-    ("t-size", "shapes", "expected (2, 3, 64, 64)"),
-    ("t-bad-meta", "metadata", "unsupported= must map"),
-])
+@pytest.mark.parametrize(
+    ("name", "failing", "says"),
+    [
+        ("t-unused", "gradients", "decoder.unused.weight"),
+        ("t-swallow", "options", "unknown option was accepted"),
+        ("t-size", "shapes", "expected (2, 3, 64, 64)"),
+        ("t-bad-meta", "metadata", "unsupported= must map"),
+    ],
+)
 def test_contract_names_the_failing_check(broken, name, failing, says):
     checks = contract.architecture_checks(name, checks=["options", "shapes", "gradients"], sizes=((64, 64),))
     with pytest.raises(AssertionError) as err:
@@ -180,13 +186,22 @@ def test_loss_contract_catches_ignore_index_leak(broken):
 
 def test_check_plugin_runs_everything_a_package_registered_and_lists_every_failure(broken):
     with pytest.raises(AssertionError) as err:
-        contract.check_plugin("segzoo-test-contract", settings={
-            name: {"checks": ["options", "gradients"], "sizes": ((64, 64),)}
-            for name in ("t-good", "t-unused", "t-swallow", "t-size", "t-bad-meta")})
+        contract.check_plugin(
+            "segzoo-test-contract",
+            settings={
+                name: {"checks": ["options", "gradients"], "sizes": ((64, 64),)}
+                for name in ("t-good", "t-unused", "t-swallow", "t-size", "t-bad-meta")
+            },
+        )
     message = str(err.value)
     assert message.startswith("5 of ")
-    for failed in ("plugin:segzoo-test-contract:discovery", "architecture:t-unused:gradients",
-                   "architecture:t-swallow:options", "architecture:t-bad-meta:metadata", "loss:t-leaky:multiclass"):
+    for failed in (
+        "plugin:segzoo-test-contract:discovery",
+        "architecture:t-unused:gradients",
+        "architecture:t-swallow:options",
+        "architecture:t-bad-meta:metadata",
+        "loss:t-leaky:multiclass",
+    ):
         assert f"  {failed}: " in message, message
     assert "architecture:t-good" not in message and "t-good-loss" not in message
 
@@ -203,14 +218,17 @@ def test_discovery_check_finds_a_plugin_that_imports_torch(tmp_path):
     """A real installed plugin (a dist-info with an entry point on PYTHONPATH) whose hook module imports torch."""
     (tmp_path / "heavy_plugin.py").write_text(
         "import segzoo\nimport torch\nSEGZOO_PLUGIN_API = 1\n\n"
-        "@segzoo.hookimpl\ndef register_losses(register):\n    register('heavy-ce', torch.nn.CrossEntropyLoss)\n")
+        "@segzoo.hookimpl\ndef register_losses(register):\n    register('heavy-ce', torch.nn.CrossEntropyLoss)\n"
+    )
     dist = tmp_path / "segzoo_heavy-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: segzoo-heavy\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[segzoo]\nheavy = heavy_plugin\n")
-    code = ("import sys; from segzoo.testing import contract\n"
-            "try:\n    contract.discovery_check('segzoo-heavy')()\nexcept AssertionError as err:\n"
-            "    print(err); sys.exit(3)\n")
+    code = (
+        "import sys; from segzoo.testing import contract\n"
+        "try:\n    contract.discovery_check('segzoo-heavy')()\nexcept AssertionError as err:\n"
+        "    print(err); sys.exit(3)\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 3, result.stdout + result.stderr
@@ -219,12 +237,22 @@ def test_discovery_check_finds_a_plugin_that_imports_torch(tmp_path):
 
 def test_hub_round_trip_of_a_catalog_entry(hub_server, tmp_path, monkeypatch, tiny):
     entry = {
-        "name": "tiny-hub", "architecture": "tiny", "encoder": "resnet18", "requires": "segzoo-test-tiny",
-        "num_classes": 2, "class_names": ["a", "b"], "preprocessing": {"mean": [0.5] * 3, "std": [0.5] * 3},
-        "dataset": {"train": "none", "eval": "none"}, "metrics": {"values": {}, "source": "n/a"},
-        "license": "MIT", "paper": {"title": "t", "url": "https://example.org"},
-        "weights": {"format": "segzoo", "sha256": None,
-                    "hub": {"repo_id": "org/tiny-hub", "filename": "model.safetensors", "revision": "v1"}},
+        "name": "tiny-hub",
+        "architecture": "tiny",
+        "encoder": "resnet18",
+        "requires": "segzoo-test-tiny",
+        "num_classes": 2,
+        "class_names": ["a", "b"],
+        "preprocessing": {"mean": [0.5] * 3, "std": [0.5] * 3},
+        "dataset": {"train": "none", "eval": "none"},
+        "metrics": {"values": {}, "source": "n/a"},
+        "license": "MIT",
+        "paper": {"title": "t", "url": "https://example.org"},
+        "weights": {
+            "format": "segzoo",
+            "sha256": None,
+            "hub": {"repo_id": "org/tiny-hub", "filename": "model.safetensors", "revision": "v1"},
+        },
     }
     path = tmp_path / "catalog.json"
     path.write_text(json.dumps({"schema_version": 1, "models": [entry]}))

@@ -24,8 +24,23 @@ pytestmark = pytest.mark.skipif(not (CAMVID / "valannot").is_dir(), reason=f"Cam
 
 
 def _args(out: Path) -> list[str]:
-    return ["eval", str(CHECKPOINT), "--dataset", "camvid", "--root", str(CAMVID), "--split", "val", "--limit",
-            str(LIMIT), "--engine", "eager", "--no-progress", "--json", str(out)]
+    return [
+        "eval",
+        str(CHECKPOINT),
+        "--dataset",
+        "camvid",
+        "--root",
+        str(CAMVID),
+        "--split",
+        "val",
+        "--limit",
+        str(LIMIT),
+        "--engine",
+        "eager",
+        "--no-progress",
+        "--json",
+        str(out),
+    ]
 
 
 @pytest.mark.slow
@@ -36,8 +51,17 @@ def test_two_processes_give_the_single_process_metrics(tmp_path):
     if "fcn" not in segzoo.list_architectures():
         pytest.skip("segzoo-fcn is not installed")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "segzoo",
-           *_args(tmp_path / "two.json")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "segzoo",
+        *_args(tmp_path / "two.json"),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("mIoU ") == 1  # rank 0 alone reports

@@ -95,8 +95,23 @@ def test_class_count_mismatch_is_a_clear_error(shapes):
 
 def test_eval_cli_prints_a_table_and_writes_json(saved, tmp_path, cli, capsys):
     out = tmp_path / "eval.json"
-    rc = cli(["eval", str(saved), "--dataset", "shapes", "--dataset-option", "length=3", "--split", "val",
-              "--json", str(out), "--no-progress", "--num-workers", "0"])
+    rc = cli(
+        [
+            "eval",
+            str(saved),
+            "--dataset",
+            "shapes",
+            "--dataset-option",
+            "length=3",
+            "--split",
+            "val",
+            "--json",
+            str(out),
+            "--no-progress",
+            "--num-workers",
+            "0",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0
     assert "circle" in text and "mIoU" in text and "model forward" in text
@@ -109,8 +124,18 @@ def test_eval_cli_prints_a_table_and_writes_json(saved, tmp_path, cli, capsys):
 
 
 def test_eval_cli_slide_and_msflip(saved, cli, capsys):
-    base = ["eval", str(saved), "--dataset", "shapes", "--dataset-option", "length=2", "--no-progress",
-            "--num-workers", "0", "--json"]
+    base = [
+        "eval",
+        str(saved),
+        "--dataset",
+        "shapes",
+        "--dataset-option",
+        "length=2",
+        "--no-progress",
+        "--num-workers",
+        "0",
+        "--json",
+    ]
     assert cli([*base, "--crop", "48", "--stride", "32"]) == 0
     slide = json.loads(capsys.readouterr().out)
     assert slide["settings"]["mode"] == "slide" and slide["settings"]["crop"] == [48, 48]
@@ -119,11 +144,14 @@ def test_eval_cli_slide_and_msflip(saved, cli, capsys):
     assert ms["settings"]["mode"] == "msflip" and ms["settings"]["scales"] == [0.75, 1.0]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["eval", "{saved}", "--dataset", "no-such-dataset"], "unknown dataset"),
-    (["eval", "no-such-model", "--dataset", "shapes"], "no-such-model"),
-    (["bench", "no-such-model"], "no-such-model"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["eval", "{saved}", "--dataset", "no-such-dataset"], "unknown dataset"),
+        (["eval", "no-such-model", "--dataset", "shapes"], "no-such-model"),
+        (["bench", "no-such-model"], "no-such-model"),
+    ],
+)
 def test_cli_errors_are_one_line(saved, cli, capsys, argv, message):
     rc = cli([a.format(saved=saved) for a in argv])
     err = capsys.readouterr().err.strip()
@@ -132,14 +160,44 @@ def test_cli_errors_are_one_line(saved, cli, capsys, argv, message):
 
 def test_bench_writes_json_markdown_and_plot(saved, tmp_path, cli, capsys):
     md = tmp_path / "board" / "leaderboard.md"
-    rc = cli(["bench", str(saved), "--dataset", "shapes", "--dataset-option", "length=2", "--num-workers", "0",
-              "--repeat", "3", "--warmup", "1", "--throughput-batch", "2", "--markdown", str(md), "--no-progress"])
+    rc = cli(
+        [
+            "bench",
+            str(saved),
+            "--dataset",
+            "shapes",
+            "--dataset-option",
+            "length=2",
+            "--num-workers",
+            "0",
+            "--repeat",
+            "3",
+            "--warmup",
+            "1",
+            "--throughput-batch",
+            "2",
+            "--markdown",
+            str(md),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     assert "fcn18" in capsys.readouterr().out
     data = json.loads(md.with_suffix(".json").read_text())
     r = data["results"][0]
-    for key in ("mIoU", "pixel_accuracy", "latency_ms", "throughput_img_s", "peak_memory_mb", "params_m", "gmacs",
-                "model_time_share", "input_size", "engine", "precision"):
+    for key in (
+        "mIoU",
+        "pixel_accuracy",
+        "latency_ms",
+        "throughput_img_s",
+        "peak_memory_mb",
+        "params_m",
+        "gmacs",
+        "model_time_share",
+        "input_size",
+        "engine",
+        "precision",
+    ):
         assert r.get(key) is not None, key
     assert set(r["latency_ms"]) >= {"p50", "p95", "mean"} and r["latency_ms"]["p95"] >= r["latency_ms"]["p50"]
     assert r["input_size"] == [64, 64] and r["params_m"] == pytest.approx(11.767, abs=1e-3)
@@ -151,9 +209,29 @@ def test_bench_writes_json_markdown_and_plot(saved, tmp_path, cli, capsys):
 
 def test_bench_bf16_reports_the_miou_change(saved, tmp_path, cli):
     md = tmp_path / "lb.md"
-    rc = cli(["bench", str(saved), "--dataset", "shapes", "--dataset-option", "length=2", "--num-workers", "0",
-              "--repeat", "1", "--warmup", "0", "--throughput-batch", "0", "--precision", "bf16",
-              "--markdown", str(md), "--no-progress"])
+    rc = cli(
+        [
+            "bench",
+            str(saved),
+            "--dataset",
+            "shapes",
+            "--dataset-option",
+            "length=2",
+            "--num-workers",
+            "0",
+            "--repeat",
+            "1",
+            "--warmup",
+            "0",
+            "--throughput-batch",
+            "0",
+            "--precision",
+            "bf16",
+            "--markdown",
+            str(md),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     r = json.loads(md.with_suffix(".json").read_text())["results"][0]
     assert r["precision"] == "bf16" and "mIoU_fp32" in r
@@ -204,13 +282,50 @@ def test_a_prepared_split_gives_the_same_metrics_and_refuses_other_preprocessing
 
 def test_bench_shares_one_decoded_split_between_models(saved, tmp_path, cli):
     md = tmp_path / "lb.md"
-    rc = cli(["bench", str(saved), str(saved), "--dataset", "shapes", "--dataset-option", "length=2",
-              "--repeat", "1", "--warmup", "0", "--throughput-batch", "0", "--markdown", str(md), "--no-progress"])
+    rc = cli(
+        [
+            "bench",
+            str(saved),
+            str(saved),
+            "--dataset",
+            "shapes",
+            "--dataset-option",
+            "length=2",
+            "--repeat",
+            "1",
+            "--warmup",
+            "0",
+            "--throughput-batch",
+            "0",
+            "--markdown",
+            str(md),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     data = json.loads(md.with_suffix(".json").read_text())
     caches = [r["data_cache"] for r in data["results"]]
     assert caches[0] == caches[1] and caches[0]["images"] == 2
     assert "decoded and preprocessed once" in md.read_text()
-    rc = cli(["bench", str(saved), "--dataset", "shapes", "--dataset-option", "length=2", "--data-cache-mb", "0",
-              "--repeat", "1", "--warmup", "0", "--throughput-batch", "0", "--markdown", str(md), "--no-progress"])
+    rc = cli(
+        [
+            "bench",
+            str(saved),
+            "--dataset",
+            "shapes",
+            "--dataset-option",
+            "length=2",
+            "--data-cache-mb",
+            "0",
+            "--repeat",
+            "1",
+            "--warmup",
+            "0",
+            "--throughput-batch",
+            "0",
+            "--markdown",
+            str(md),
+            "--no-progress",
+        ]
+    )
     assert rc == 0 and "data_cache" not in json.loads(md.with_suffix(".json").read_text())["results"][0]

@@ -44,8 +44,9 @@ def test_example_is_listed_by_the_cli(installed):
 
 def test_example_passes_its_own_contract_tests(installed):
     # one torch thread: the machine's cores are shared with the other pytest workers
-    result = run(["pytest", "-q", "-p", "no:cacheprovider"], installed["site"], cwd=installed["project"],
-                 OMP_NUM_THREADS="1")
+    result = run(
+        ["pytest", "-q", "-p", "no:cacheprovider"], installed["site"], cwd=installed["project"], OMP_NUM_THREADS="1"
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     # one item per contract check (discovery 1, linknet 11, catalog entry 6, linknet with convnext_atto 5), plus 2
     assert "25 passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-2000:]

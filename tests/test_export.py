@@ -87,8 +87,20 @@ def test_export_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(segzoo.cli, "COMMAND_MODULES", modules)
     model = _create("fcn", "resnet18")
     model.save_pretrained(tmp_path / "m")
-    rc = segzoo.cli.main(["export", str(tmp_path / "m"), "--format", "onnx", "--out", str(tmp_path / "m.onnx"),
-                          "--size", "64", "--opset", "17"])
+    rc = segzoo.cli.main(
+        [
+            "export",
+            str(tmp_path / "m"),
+            "--format",
+            "onnx",
+            "--out",
+            str(tmp_path / "m.onnx"),
+            "--size",
+            "64",
+            "--opset",
+            "17",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and (tmp_path / "m.onnx").is_file()
     assert out.count("max |diff|") == 2 and "dynamic batch, height, width" in out
@@ -125,8 +137,10 @@ def test_segnet_basic_checkpoint_exports_with_dynamic_sizes(tmp_path):
     report = export_onnx(model, tmp_path / "segnet.onnx", size=64)
     assert report["exporter"] == "dynamo" and report["dynamic_axes"] == ["batch", "height", "width"]
     assert all(c["ok"] and c["class_agreement"] >= 0.99 for c in report["checks"])
-    assert _declared_shapes(tmp_path / "segnet.onnx") == [["batch", 3, "height", "width"],
-                                                          ["batch", model.num_classes, "height", "width"]]
+    assert _declared_shapes(tmp_path / "segnet.onnx") == [
+        ["batch", 3, "height", "width"],
+        ["batch", model.num_classes, "height", "width"],
+    ]
     extra = check_onnx(tmp_path / "segnet.onnx", model, [(90, 120)], batch_sizes=[1])
     assert extra[0]["ok"], extra
 

@@ -48,8 +48,9 @@ def test_plugin_works_alone(dist):
     loaded = [dist, *_first_party_requirements(dist)]
     packages = ",".join(d.replace("-", "_") for d in loaded)
     env = {"SEGZOO_PLUGINS": ",".join(loaded), "PATH": "/usr/bin:/bin"}
-    run = subprocess.run([sys.executable, "-c", CHECK, dist, packages], capture_output=True, text=True, env=env,
-                         timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", CHECK, dist, packages], capture_output=True, text=True, env=env, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["other_plugins_imported"] == []

@@ -51,9 +51,18 @@ def timed_failure(fn) -> tuple[float, str]:
 
 @pytest.fixture
 def unpinned_entry(hf_env, tmp_path, monkeypatch, tiny):
-    use_catalog(tmp_path, monkeypatch, catalog_entry("tiny-far", {
-        "format": "segzoo", "sha256": None,
-        "hub": {"repo_id": "segzoo-test/far", "filename": "model.safetensors", "revision": "main"}}))
+    use_catalog(
+        tmp_path,
+        monkeypatch,
+        catalog_entry(
+            "tiny-far",
+            {
+                "format": "segzoo",
+                "sha256": None,
+                "hub": {"repo_id": "segzoo-test/far", "filename": "model.safetensors", "revision": "main"},
+            },
+        ),
+    )
 
 
 def test_unreachable_hub_fails_in_about_a_second_with_one_line(hf_env, unpinned_entry, caplog):
@@ -81,8 +90,11 @@ def test_black_hole_url_source_is_bounded_by_the_download_timeout(hf_env, tmp_pa
 
     monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 1)
     with black_hole() as url:
-        use_catalog(tmp_path, monkeypatch, catalog_entry("tiny-silent", {
-            "format": "segzoo", "url": f"{url}/w-12345678.pth", "sha256": "12345678"}))
+        use_catalog(
+            tmp_path,
+            monkeypatch,
+            catalog_entry("tiny-silent", {"format": "segzoo", "url": f"{url}/w-12345678.pth", "sha256": "12345678"}),
+        )
         seconds, message = timed_failure(lambda: segzoo.load("tiny-silent"))
     assert seconds < 6, f"took {seconds:.1f} s"
     assert "sent no data for 1 s (HF_HUB_DOWNLOAD_TIMEOUT)" in message and "\n" not in message
@@ -109,9 +121,18 @@ def test_cached_pinned_file_needs_no_network(hub_server, hf_env, tmp_path, monke
     commit = hub_server.commit("segzoo-test/near", {"model.safetensors": blob})
     import hashlib
 
-    use_catalog(tmp_path, monkeypatch, catalog_entry("tiny-near", {
-        "format": "segzoo", "sha256": hashlib.sha256(blob).hexdigest(),
-        "hub": {"repo_id": "segzoo-test/near", "filename": "model.safetensors", "revision": commit}}))
+    use_catalog(
+        tmp_path,
+        monkeypatch,
+        catalog_entry(
+            "tiny-near",
+            {
+                "format": "segzoo",
+                "sha256": hashlib.sha256(blob).hexdigest(),
+                "hub": {"repo_id": "segzoo-test/near", "filename": "model.safetensors", "revision": commit},
+            },
+        ),
+    )
     segzoo.load("tiny-near")
     with black_hole() as url:  # the Hub now never answers: a pinned, cached entry does not ask it
         hf_env.use_endpoint(url)
@@ -127,11 +148,18 @@ def test_publish_without_disabling_xet(hub_server, hf_env, tmp_path, tiny):
     folder = segzoo.create("tiny", num_classes=3).save_pretrained(tmp_path / "m")
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_XET"}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
-    code = ("import sys, tiny_plugin; from segzoo import _plugins, cli; "
-            "_plugins.registries().add_plugin(tiny_plugin, name='tiny', package='segzoo-test-tiny'); "
-            "sys.exit(cli.main(sys.argv[1:]))")
-    run = subprocess.run([sys.executable, "-c", code, "publish", str(folder), "me/tiny-xet"], capture_output=True,
-                         text=True, env=env, timeout=120)
+    code = (
+        "import sys, tiny_plugin; from segzoo import _plugins, cli; "
+        "_plugins.registries().add_plugin(tiny_plugin, name='tiny', package='segzoo-test-tiny'); "
+        "sys.exit(cli.main(sys.argv[1:]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, "publish", str(folder), "me/tiny-xet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Traceback" not in run.stderr and "offers no Xet storage" in run.stderr
     assert f"at commit {hub_server.resolve('me/tiny-xet')}" in run.stdout

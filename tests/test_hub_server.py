@@ -151,8 +151,11 @@ def test_range_requests(hub_server: HubServer, repo: str) -> None:
     regular = f"{hub_server.url}/{REPO}/resolve/main/config.json"
     assert _get(regular, "bytes=2-5") == (206, CONFIG.encode()[2:6], f"bytes 2-5/{len(CONFIG)}")
     assert _get(regular, "bytes=-3")[:2] == (206, CONFIG.encode()[-3:])
-    assert _get(regular, f"bytes={len(CONFIG)}-") == (416, json.dumps({"error": "Range Not Satisfiable"}).encode(),
-                                                      f"bytes */{len(CONFIG)}")
+    assert _get(regular, f"bytes={len(CONFIG)}-") == (
+        416,
+        json.dumps({"error": "Range Not Satisfiable"}).encode(),
+        f"bytes */{len(CONFIG)}",
+    )
     lfs = f"{hub_server.url}/{REPO}/resolve/{repo}/model.safetensors"  # 302 to the CDN, Range kept
     assert _get(lfs, "bytes=1000-") == (206, WEIGHTS[1000:], f"bytes 1000-{len(WEIGHTS) - 1}/{len(WEIGHTS)}")
 
@@ -189,8 +192,9 @@ def test_create_repo_and_upload_folder_round_trip(hub_server: HubServer, tmp_pat
     assert info.oid == hub_server.resolve("alice/uploaded")
     assert hub_server.list_files("alice/uploaded") == sorted([".gitattributes", *files])
     uploads = [path for method, path in hub_server.requests if method == "PUT"]
-    assert sorted(uploads) == sorted(f"/lfs-upload/{hashlib.sha256(files[n]).hexdigest()}"
-                                     for n in ("model.safetensors", "big.txt"))
+    assert sorted(uploads) == sorted(
+        f"/lfs-upload/{hashlib.sha256(files[n]).hexdigest()}" for n in ("model.safetensors", "big.txt")
+    )
     for name, data in files.items():
         assert hub_server.read("alice/uploaded", name) == data
         assert Path(hf_hub_download("alice/uploaded", name)).read_bytes() == data
@@ -209,7 +213,11 @@ def test_snapshot_download(hub_server: HubServer, repo: str) -> None:
 
     assert folder.name == head
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
-        ".gitattributes", "config.json", "model.safetensors", "nested/extra.txt"]
+        ".gitattributes",
+        "config.json",
+        "model.safetensors",
+        "nested/extra.txt",
+    ]
     assert (folder / "model.safetensors").read_bytes() == WEIGHTS
     assert Path(snapshot_download(REPO, revision=repo, allow_patterns=["*.json"])).name == repo
 
@@ -239,8 +247,12 @@ def test_serve_command_outside_pytest(tmp_path: Path, hf_env: HfEnv) -> None:
     (repo / "sub").mkdir(parents=True)
     (repo / "config.json").write_text(CONFIG)
     (repo / "sub" / "model.safetensors").write_bytes(WEIGHTS)
-    proc = subprocess.Popen([sys.executable, "-m", "segzoo.testing.hub", "serve", str(tmp_path / "hub")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segzoo.testing.hub", "serve", str(tmp_path / "hub")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = _first_line(proc)
         assert line.startswith("HF_ENDPOINT=http://127.0.0.1:"), line + proc.stderr.read()
@@ -255,7 +267,11 @@ def test_serve_command_outside_pytest(tmp_path: Path, hf_env: HfEnv) -> None:
 
 
 def test_serve_command_refuses_a_missing_folder(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "segzoo.testing.hub", "serve", str(tmp_path / "nope")],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "segzoo.testing.hub", "serve", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "is not a folder" in result.stderr

@@ -204,15 +204,23 @@ def test_unknown_engine_is_a_clear_error(fcn):
 
 # -- preprocessing ---------------------------------------------------------------------------------------------------
 def test_preprocessing_from_config():
-    pre = Preprocessing.from_config({"mean": [0.5] * 3, "std": [0.25] * 3, "resize": {"shorter_side": 32},
-                                     "interpolation": "bilinear", "ignore_index": 255})
+    pre = Preprocessing.from_config(
+        {
+            "mean": [0.5] * 3,
+            "std": [0.25] * 3,
+            "resize": {"shorter_side": 32},
+            "interpolation": "bilinear",
+            "ignore_index": 255,
+        }
+    )
     assert pre.output_size(80, 40) == (64, 32)
     img = Image.new("RGB", (80, 40), (128, 0, 255))
     t = pre(img)
     assert t.shape == (3, 32, 64)
     torch.testing.assert_close(t[:, 0, 0], torch.tensor([(128 / 255 - 0.5) / 0.25, -2.0, 2.0]))
-    assert Preprocessing.from_config({"mean": [0.5] * 3, "std": [0.25] * 3, "resize": {"height": 8, "width": 16}
-                                      }).output_size(80, 40) == (16, 8)
+    assert Preprocessing.from_config(
+        {"mean": [0.5] * 3, "std": [0.25] * 3, "resize": {"height": 8, "width": 16}}
+    ).output_size(80, 40) == (16, 8)
     with pytest.raises(Exception, match="resize"):
         Preprocessing.from_config({"mean": [0.5] * 3, "std": [0.25] * 3, "resize": {"longest": 3}})
 
@@ -231,8 +239,20 @@ def test_predict_cli_writes_mask_equal_to_model_predict(fcn, tmp_path, cli, caps
     pixels = (torch.rand(40, 56, 3, generator=gen) * 255).to(torch.uint8)
     image = Image.frombytes("RGB", (56, 40), pixels.numpy().tobytes())
     image.save(tmp_path / "street.png")
-    rc = cli(["predict", str(tmp_path / "model"), str(tmp_path / "street.png"), "--out", str(tmp_path / "out"),
-              "--engine", "eager", "--dataset", "shapes", "--no-progress"])
+    rc = cli(
+        [
+            "predict",
+            str(tmp_path / "model"),
+            str(tmp_path / "street.png"),
+            "--out",
+            str(tmp_path / "out"),
+            "--engine",
+            "eager",
+            "--dataset",
+            "shapes",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     assert "street_mask.png" in capsys.readouterr().out
     mask = Image.open(tmp_path / "out" / "street_mask.png")

@@ -43,8 +43,10 @@ def upstream_entry(file_server, hf_env, tmp_path, monkeypatch, tiny):  # noqa: F
     state, reference = tiny_weights(7)
     blob = pth_bytes({"net." + k: v for k, v in state.items()})
     handler.files["/tiny-7.pth"] = blob
-    entry = catalog_entry("tiny-upstream", {"format": "torchvision", "url": f"{base}/tiny-7.pth",
-                                            "sha256": hashlib.sha256(blob).hexdigest()})
+    entry = catalog_entry(
+        "tiny-upstream",
+        {"format": "torchvision", "url": f"{base}/tiny-7.pth", "sha256": hashlib.sha256(blob).hexdigest()},
+    )
     use_catalog(tmp_path, monkeypatch, entry)
     return reference
 
@@ -80,7 +82,7 @@ def test_a_converter_declaring_target_gets_the_model_being_loaded(upstream_entry
 
     def convert(state_dict, entry, target=None):
         seen.append(target)
-        return fit_state_dict({k[len("net."):]: v for k, v in state_dict.items()}, target, what="test")
+        return fit_state_dict({k[len("net.") :]: v for k, v in state_dict.items()}, target, what="test")
 
     _plugins.registries().add_plugin(_plugin(convert), name="conv", package="segzoo-test-conv")
     builds = _count_builds(monkeypatch)
@@ -91,14 +93,24 @@ def test_a_converter_declaring_target_gets_the_model_being_loaded(upstream_entry
 
 
 def test_fit_names_problems_in_the_checkpoints_terms():
-    expected = {"a.weight": torch.empty(2, 3), "bn.num_batches_tracked": torch.zeros((), dtype=torch.long),
-                "b.bias": torch.empty(4)}
+    expected = {
+        "a.weight": torch.empty(2, 3),
+        "bn.num_batches_tracked": torch.zeros((), dtype=torch.long),
+        "b.bias": torch.empty(4),
+    }
     fitted = fit_state_dict({"b.bias": torch.ones(4), "a.weight": torch.ones(2, 3)}, expected, what="x")
     assert list(fitted) == list(expected) and fitted["bn.num_batches_tracked"].item() == 0
-    with pytest.raises(WeightsError, match=r"^ckpt: 1 missing keys: up\.b\.bias; 1 unexpected keys: up\.c; "
-                                           r"1 tensors of another shape: up\.a\.weight \(3, 3\) \(model: \(2, 3\)\)$"):
-        fit_state_dict({"a.weight": torch.ones(3, 3), "c": torch.ones(1)}, expected, what="ckpt",
-                       checkpoint_name=lambda k: "up." + k)
+    with pytest.raises(
+        WeightsError,
+        match=r"^ckpt: 1 missing keys: up\.b\.bias; 1 unexpected keys: up\.c; "
+        r"1 tensors of another shape: up\.a\.weight \(3, 3\) \(model: \(2, 3\)\)$",
+    ):
+        fit_state_dict(
+            {"a.weight": torch.ones(3, 3), "c": torch.ones(1)},
+            expected,
+            what="ckpt",
+            checkpoint_name=lambda k: "up." + k,
+        )
 
 
 def test_transforms_take_the_resize_override(tiny):

@@ -391,9 +391,7 @@ def test_all_reduce_with_two_gloo_processes(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent))
     from test_metrics import _dist_worker as worker
 
-    torch.multiprocessing.spawn(
-        worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True
-    )
+    torch.multiprocessing.spawn(worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True)
     pred, target = _shared_data()
     cm, bf = ConfusionMatrix(5, ignore_index=255), BoundaryF1(5, ignore_index=255)
     cm.update(pred, target)

@@ -53,9 +53,15 @@ def test_catalog_page_is_generated_from_registry_json():
 
 def test_page_groups_by_family_and_dataset():
     page = _script("catalog_page")
-    entry = {"name": "x-1", "architecture": "pspnet", "encoder": "e", "upstream": {"config": "configs/hrnet/a.py"},
-             "dataset": {"name": "DRIVE", "eval": "DRIVE test"}, "metrics": {"values": {"mDice": 88.38}},
-             "weights": {"format": "mmseg", "url": "https://h/x.pth"}}
+    entry = {
+        "name": "x-1",
+        "architecture": "pspnet",
+        "encoder": "e",
+        "upstream": {"config": "configs/hrnet/a.py"},
+        "dataset": {"name": "DRIVE", "eval": "DRIVE test"},
+        "metrics": {"values": {"mDice": 88.38}},
+        "weights": {"format": "mmseg", "url": "https://h/x.pth"},
+    }
     text = page.render_page([entry, {**entry, "name": "x-2", "upstream": {"config": "configs/pspnet/b.py"}}])
     assert text.index("## HRNet (FCN head)") < text.index("### DRIVE") < text.index("`x-1`") < text.index("## PSPNet")
     assert "mDice 88.38" in text and "2 models" in text
@@ -75,14 +81,21 @@ def test_splice_keeps_other_entries_byte_for_byte():
 
 def test_catalog_names():
     gen = _script("generate_mmseg_catalog")
-    assert gen.catalog_name("pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024") == \
-        "pspnet-r50-d8-40k-cityscapes-512x1024"
-    assert gen.catalog_name("unet/unet_s5-d16_deeplabv3_4xb4-40k_chase-db1-128x128") == \
-        "unet-s5-d16-deeplabv3-40k-chase-db1-128x128"
-    assert gen.catalog_name("deeplabv3plus/deeplabv3plus_r50-d8_4xb2-300k_mapillay_v1_65-1280x1280") == \
-        "deeplabv3plus-r50-d8-300k-mapillary-v1-65-1280x1280"
-    assert gen.catalog_name("ocrnet/ocrnet_r101-d8_8xb2-40k_cityscapes-512x1024", keep_gpus=True) == \
-        "ocrnet-r101-d8-8xb2-40k-cityscapes-512x1024"
+    assert (
+        gen.catalog_name("pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024") == "pspnet-r50-d8-40k-cityscapes-512x1024"
+    )
+    assert (
+        gen.catalog_name("unet/unet_s5-d16_deeplabv3_4xb4-40k_chase-db1-128x128")
+        == "unet-s5-d16-deeplabv3-40k-chase-db1-128x128"
+    )
+    assert (
+        gen.catalog_name("deeplabv3plus/deeplabv3plus_r50-d8_4xb2-300k_mapillay_v1_65-1280x1280")
+        == "deeplabv3plus-r50-d8-300k-mapillary-v1-65-1280x1280"
+    )
+    assert (
+        gen.catalog_name("ocrnet/ocrnet_r101-d8_8xb2-40k_cityscapes-512x1024", keep_gpus=True)
+        == "ocrnet-r101-d8-8xb2-40k-cityscapes-512x1024"
+    )
     assert gen.catalog_name("hrnet/fcn_hr18s_4xb4-80k_loveda-512x512") == "hrnet-fcn-hr18s-80k-loveda-512x512"
 
 
@@ -223,8 +236,28 @@ def published_dir(tmp_path_factory):
 def _eval(capsys, *args) -> tuple[dict, str]:
     from segzoo.cli import main
 
-    assert main(["eval", *args, "--dataset", "shapes", "--split", "val", "--dataset-option", "length=2",
-                 "--dataset-option", "size=64", "--engine", "eager", "--no-progress", "--json", "-"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                *args,
+                "--dataset",
+                "shapes",
+                "--split",
+                "val",
+                "--dataset-option",
+                "length=2",
+                "--dataset-option",
+                "size=64",
+                "--engine",
+                "eager",
+                "--no-progress",
+                "--json",
+                "-",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     return json.loads(out), out
 

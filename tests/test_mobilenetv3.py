@@ -11,8 +11,9 @@ import segzoo  # noqa: F401
 from segzoo.nn import create_encoder
 
 
-@pytest.mark.parametrize(("output_stride", "reductions"), [(32, [2, 4, 8, 16, 32]), (16, [2, 4, 8, 16, 16]),
-                                                            (8, [2, 4, 8, 8, 8])])
+@pytest.mark.parametrize(
+    ("output_stride", "reductions"), [(32, [2, 4, 8, 16, 32]), (16, [2, 4, 8, 16, 16]), (8, [2, 4, 8, 8, 8])]
+)
 def test_tv_mobilenet_strides(output_stride, reductions):
     encoder = create_encoder("tv_mobilenet_v3_large", in_channels=1, output_stride=output_stride).eval()
     assert encoder.reductions == reductions and encoder.out_channels == [16, 24, 40, 80, 960]
@@ -49,10 +50,16 @@ def test_output_stride_16_is_torchvisions_segmentation_backbone():
 
 def test_output_stride_8_dilates_the_stride_16_stage_like_torchvision_dilates_the_last():
     encoder = create_encoder("tv_mobilenet_v3_large", in_channels=3, output_stride=8)
-    depthwise = {i: conv for i, block in enumerate(encoder.features) for conv in block.modules()
-                 if isinstance(conv, nn.Conv2d) and conv.groups > 1}
+    depthwise = {
+        i: conv
+        for i, block in enumerate(encoder.features)
+        for conv in block.modules()
+        if isinstance(conv, nn.Conv2d) and conv.groups > 1
+    }
     assert {i: c.dilation[0] for i, c in depthwise.items() if c.dilation[0] > 1} == {
-        **dict.fromkeys(range(7, 13), 2), **dict.fromkeys(range(13, 16), 4)}
+        **dict.fromkeys(range(7, 13), 2),
+        **dict.fromkeys(range(13, 16), 4),
+    }
     assert all(c.stride == (1, 1) for i, c in depthwise.items() if i >= 7)
     assert all(c.padding[0] == (c.kernel_size[0] - 1) // 2 * c.dilation[0] for c in depthwise.values())
 

@@ -9,8 +9,13 @@ def test_create_gives_logits_at_input_resolution(tiny):
     model = segzoo.create("tiny", num_classes=5).eval()
     x = torch.randn(2, 3, 70, 90)
     assert model(x).shape == (2, 5, 70, 90)
-    assert model.config == {"architecture": "tiny", "encoder": "resnet18", "num_classes": 5, "in_channels": 3,
-                            "options": {}}
+    assert model.config == {
+        "architecture": "tiny",
+        "encoder": "resnet18",
+        "num_classes": 5,
+        "in_channels": 3,
+        "options": {},
+    }
 
 
 def test_state_dict_keys_follow_the_documented_layout(tiny):
@@ -113,14 +118,18 @@ def test_class_map_equals_argmax_including_ties_and_resizes_first():
     assert class_map(scores, (7, 9)).shape == (2, 7, 9)
 
 
-@pytest.mark.parametrize("arch, encoder, classes, title, says", [
-    ("enet", "enet", 1, "# enet\n", "architecture `enet` (with its own encoder), 1 class, 3 input channels."),
-    ("upernet", "mit_b0", 150, "# upernet-mit_b0\n", "architecture `upernet`, encoder `mit_b0`, 150 classes"),
-])
+@pytest.mark.parametrize(
+    "arch, encoder, classes, title, says",
+    [
+        ("enet", "enet", 1, "# enet\n", "architecture `enet` (with its own encoder), 1 class, 3 input channels."),
+        ("upernet", "mit_b0", 150, "# upernet-mit_b0\n", "architecture `upernet`, encoder `mit_b0`, 150 classes"),
+    ],
+)
 def test_model_card_reads_right_for_any_name(arch, encoder, classes, title, says):
     from segzoo.hub.serialization import default_model_card
 
-    card = default_model_card({"architecture": arch, "encoder": encoder, "num_classes": classes, "in_channels": 3,
-                               "segzoo_version": ""})
+    card = default_model_card(
+        {"architecture": arch, "encoder": encoder, "num_classes": classes, "in_channels": 3, "segzoo_version": ""}
+    )
     assert title in card and says in card
     assert " A `" not in card and "\nA `" not in card and "segzoo) ." not in card

@@ -36,8 +36,12 @@ def own_encoder(tmp_path_factory):
 
 def _run_own_tests(installed) -> str:
     # one torch thread: the machine's cores are shared with the other pytest workers
-    result = run(["pytest", "-q", "-rs", "-p", "no:cacheprovider"], installed["site"], cwd=installed["project"],
-                 OMP_NUM_THREADS="1")
+    result = run(
+        ["pytest", "-q", "-rs", "-p", "no:cacheprovider"],
+        installed["site"],
+        cwd=installed["project"],
+        OMP_NUM_THREADS="1",
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert "skipped" not in result.stdout and "failed" not in result.stdout, result.stdout[-3000:]
     return result.stdout
@@ -47,9 +51,16 @@ def test_generated_files(installed):
     source = installed["source"]
     files = sorted(p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file())
     assert files == [
-        ".gitignore", "README.md", "conftest.py", "pyproject.toml",
-        "segzoo_demo_thing/__init__.py", "segzoo_demo_thing/dataset.py", "segzoo_demo_thing/loss.py",
-        "segzoo_demo_thing/model.py", "segzoo_demo_thing/plugin.py", "tests/test_segzoo_demo_thing.py",
+        ".gitignore",
+        "README.md",
+        "conftest.py",
+        "pyproject.toml",
+        "segzoo_demo_thing/__init__.py",
+        "segzoo_demo_thing/dataset.py",
+        "segzoo_demo_thing/loss.py",
+        "segzoo_demo_thing/model.py",
+        "segzoo_demo_thing/plugin.py",
+        "tests/test_segzoo_demo_thing.py",
     ]
     text = "\n".join(p.read_text() for p in source.rglob("*") if p.is_file())
     assert not re.search(r"\{\{ *(\w+|if [\w ]+|end) *\}\}", text), "a placeholder or option marker was left"
@@ -68,7 +79,9 @@ def test_generated_plugin_is_discovered_and_listed(installed):
     plugin = {p["package"]: p for p in json.loads(result.stdout)}["segzoo-demo-thing"]
     assert plugin["status"] == "ok", plugin["error"]
     assert plugin["registered"] == {
-        "architectures": ["demo-thing"], "losses": ["demo-thing-dice"], "datasets": ["demo-thing-shapes"],
+        "architectures": ["demo-thing"],
+        "losses": ["demo-thing-dice"],
+        "datasets": ["demo-thing-shapes"],
         "models": ["demo-thing-resnet18-shapes"],
     }
     listed = run(["segzoo.cli", "list", "--json", "demo-thing-*"], installed["site"])

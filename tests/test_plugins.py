@@ -18,15 +18,25 @@ import pytest
 from segzoo._registry import Entry, Registry
 from segzoo.errors import NameClashError
 
+
 def demo_entry(arch: str, dist: str) -> dict:
     return {
-        "name": f"{arch}-demo", "architecture": arch, "encoder": "resnet18", "requires": dist,
-        "num_classes": 2, "class_names": ["background", "thing"],
+        "name": f"{arch}-demo",
+        "architecture": arch,
+        "encoder": "resnet18",
+        "requires": dist,
+        "num_classes": 2,
+        "class_names": ["background", "thing"],
         "preprocessing": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
-        "dataset": {"train": "none", "eval": "none"}, "metrics": {"values": {}, "source": "n/a"},
-        "license": "MIT", "paper": {"title": "t", "url": "https://example.org"},
-        "weights": {"format": "segzoo", "hub": {"repo_id": f"demo/{arch}", "filename": "model.safetensors",
-                                                 "revision": "main"}, "sha256": None},
+        "dataset": {"train": "none", "eval": "none"},
+        "metrics": {"values": {}, "source": "n/a"},
+        "license": "MIT",
+        "paper": {"title": "t", "url": "https://example.org"},
+        "weights": {
+            "format": "segzoo",
+            "hub": {"repo_id": f"demo/{arch}", "filename": "model.safetensors", "revision": "main"},
+            "sha256": None,
+        },
     }
 
 
@@ -108,7 +118,11 @@ def test_plugin_that_raises_at_import_is_reported_and_others_keep_working(site):
 
 
 def test_plugin_that_raises_while_registering_contributes_nothing(site):
-    make_dist(site, "segzoo-halfway", "segzoo_halfway", '''
+    make_dist(
+        site,
+        "segzoo-halfway",
+        "segzoo_halfway",
+        """
         import segzoo
         from tiny_plugin import build_tiny
 
@@ -116,7 +130,8 @@ def test_plugin_that_raises_while_registering_contributes_nothing(site):
         def register_architectures(register):
             register("halfway", build_tiny)
             raise ValueError("registration failed")
-    ''')
+    """,
+    )
     plugins = plugins_json(site)
     assert plugins["segzoo-halfway"]["status"] == "broken"
     assert "registration failed" in plugins["segzoo-halfway"]["error"]
@@ -143,20 +158,30 @@ def test_environment_selects_plugins(site):
 
 
 def test_misspelt_hook_and_wrong_signature_are_reported(site):
-    make_dist(site, "segzoo-typo", "segzoo_typo", '''
+    make_dist(
+        site,
+        "segzoo-typo",
+        "segzoo_typo",
+        """
         import segzoo
 
         @segzoo.hookimpl
         def register_architecture(register):
             pass
-    ''')
-    make_dist(site, "segzoo-badsig", "segzoo_badsig", '''
+    """,
+    )
+    make_dist(
+        site,
+        "segzoo-badsig",
+        "segzoo_badsig",
+        """
         import segzoo
 
         @segzoo.hookimpl
         def register_losses(register, extra):
             pass
-    ''')
+    """,
+    )
     plugins = plugins_json(site)
     typo = "unknown hook 'register_architecture' (did you mean 'register_architectures'?)"
     assert typo in plugins["segzoo-typo"]["error"]
@@ -176,9 +201,14 @@ def test_catalog_entry_without_its_plugin_says_what_to_install(site, tmp_path):
     env = {"SEGZOO_REGISTRY": str(catalog)}
     code = "import segzoo; segzoo.load('{}')"
     not_installed = python(site, code.format("omega-demo"), **env)
-    assert not_installed.stderr.strip().splitlines()[-1].endswith(
-        "model 'omega-demo' needs architecture 'omega', provided by 'segzoo-omega', which is not installed: "
-        "pip install segzoo-omega")
+    assert (
+        not_installed.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "model 'omega-demo' needs architecture 'omega', provided by 'segzoo-omega', which is not installed: "
+            "pip install segzoo-omega"
+        )
+    )
     listed = segzoo_cli(site, "list", "omega-*", **env)
     assert "pip install segzoo-omega" in listed.stdout
     disabled = python(site, code.format("alpha-demo"), SEGZOO_DISABLE_PLUGINS="segzoo-alpha")
@@ -192,15 +222,19 @@ def test_catalog_entry_without_its_plugin_says_what_to_install(site, tmp_path):
 
 def test_discovering_the_installed_plugins_stays_cheap():
     """`segzoo list` and friends must not pay for torch: plugins import their models when first built."""
-    code = ("import sys, segzoo; segzoo.list_models(); segzoo.list_architectures(); segzoo.list_losses(); "
-            "segzoo.list_datasets(); print([m for m in ('torch', 'timm') if m in sys.modules])")
+    code = (
+        "import sys, segzoo; segzoo.list_models(); segzoo.list_architectures(); segzoo.list_losses(); "
+        "segzoo.list_datasets(); print([m for m in ('torch', 'timm') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 def test_import_segzoo_does_not_import_heavy_dependencies():
-    code = ("import sys, segzoo; "
-            "print(sorted(m for m in ('torch', 'timm', 'torchvision', 'huggingface_hub') if m in sys.modules))")
+    code = (
+        "import sys, segzoo; "
+        "print(sorted(m for m in ('torch', 'timm', 'torchvision', 'huggingface_hub') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert json.loads(out.replace("'", '"')) == []
 

@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def arch_plugin(*names: str, override: bool = False, builder: str = "tiny_plugin:build_tiny") -> str:
-    lines = "\n".join(f"    register({n!r}, {builder!r}, override={override}, default_encoder='resnet18')"
-                      for n in names)
+    lines = "\n".join(
+        f"    register({n!r}, {builder!r}, override={override}, default_encoder='resnet18')" for n in names
+    )
     return f"import segzoo\n\n@segzoo.hookimpl\ndef register_architectures(register):\n{lines}\n"
 
 
@@ -102,8 +103,12 @@ def test_third_party_clash_refuses_both_whatever_the_names(site, names):
 @pytest.mark.parametrize("overriding", ["segzoo-aaa", "segzoo-zzz"])
 def test_third_party_clash_goes_to_the_only_one_that_overrides(site, overriding):
     for dist, module in (("segzoo-aaa", "segzoo_t_one"), ("segzoo-zzz", "segzoo_t_two")):
-        make_dist(site, dist, module, arch_plugin("enet", override=dist == overriding)
-                  + f"    register('{module}', 'tiny_plugin:build_tiny')\n")
+        make_dist(
+            site,
+            dist,
+            module,
+            arch_plugin("enet", override=dist == overriding) + f"    register('{module}', 'tiny_plugin:build_tiny')\n",
+        )
     assert status("segzoo-aaa") == status("segzoo-zzz") == ("ok", None)
     assert registry.get("architectures", "enet").provider == overriding
     assert {"segzoo_t_one", "segzoo_t_two"} <= set(registry.names("architectures"))
@@ -120,15 +125,21 @@ def test_two_overrides_of_one_name_refuse_both(site):
 @pytest.mark.parametrize("fault", ["raise SystemExit(3)", "import sys; sys.exit()", "raise KeyboardInterrupt"])
 @pytest.mark.parametrize("where", ["import", "hook"])
 def test_exit_and_interrupt_in_a_plugin_mark_it_broken(site, capsys, fault, where):
-    source = (f"{fault}\n" if where == "import" else
-              f"import segzoo\n\n@segzoo.hookimpl\ndef register_losses(register):\n    {fault}\n")
+    source = (
+        f"{fault}\n"
+        if where == "import"
+        else f"import segzoo\n\n@segzoo.hookimpl\ndef register_losses(register):\n    {fault}\n"
+    )
     make_dist(site, "segzoo-quitter", "segzoo_t_quitter", source)
     assert main(["plugins", "--json"]) == 0  # the process goes on and prints its answer
     plugins = {p["package"]: p for p in json.loads(capsys.readouterr().out)}
     quitter = plugins["segzoo-quitter"]
     assert quitter["status"] == "broken"
-    assert quitter["error"].startswith("SystemExit: the plugin called sys.exit(" if "exit" in fault.lower()
-                                       else "KeyboardInterrupt: interrupted while segzoo loaded this plugin")
+    assert quitter["error"].startswith(
+        "SystemExit: the plugin called sys.exit("
+        if "exit" in fault.lower()
+        else "KeyboardInterrupt: interrupted while segzoo loaded this plugin"
+    )
     assert plugins["segzoo-unet"]["status"] == "ok"
 
 
@@ -144,8 +155,13 @@ def test_trace_shows_each_plugin_before_it_is_imported(site, capsys):
 
 def test_lazy_factory_is_imported_on_first_use_and_a_bad_one_names_its_plugin(site):
     (site / "segzoo_t_lazy_model.py").write_text("from tiny_plugin import build_tiny as build\n")
-    make_dist(site, "segzoo-lazy", "segzoo_t_lazy", arch_plugin("lazy", builder="segzoo_t_lazy_model:build")
-              + "    register('gone', 'segzoo_t_missing.model:build', default_encoder='resnet18')\n")
+    make_dist(
+        site,
+        "segzoo-lazy",
+        "segzoo_t_lazy",
+        arch_plugin("lazy", builder="segzoo_t_lazy_model:build")
+        + "    register('gone', 'segzoo_t_missing.model:build', default_encoder='resnet18')\n",
+    )
     assert registry.get("architectures", "lazy").raw == "segzoo_t_lazy_model:build"
     assert "segzoo_t_lazy_model" not in sys.modules  # discovery did not import it
     import tiny_plugin
@@ -156,13 +172,18 @@ def test_lazy_factory_is_imported_on_first_use_and_a_bad_one_names_its_plugin(si
         segzoo.create("gone", num_classes=2)
     assert str(caught.value).startswith(
         "architecture 'gone' of segzoo-lazy cannot be loaded from 'segzoo_t_missing.model:build': "
-        "ModuleNotFoundError: No module named 'segzoo_t_missing'")
+        "ModuleNotFoundError: No module named 'segzoo_t_missing'"
+    )
 
 
 @pytest.mark.parametrize("obj", ["'no colon here'", "42"])
 def test_malformed_factory_breaks_the_plugin_at_registration(site, obj):
-    make_dist(site, "segzoo-typo", "segzoo_t_typo",
-              f"import segzoo\n\n@segzoo.hookimpl\ndef register_losses(register):\n    register('typo', {obj})\n")
+    make_dist(
+        site,
+        "segzoo-typo",
+        "segzoo_t_typo",
+        f"import segzoo\n\n@segzoo.hookimpl\ndef register_losses(register):\n    register('typo', {obj})\n",
+    )
     state, error = status("segzoo-typo")
     assert state == "broken" and ("'package.module:function'" in error)
     assert "typo" not in registry.names("losses")
@@ -176,8 +197,9 @@ def test_unknown_name_errors_name_plugins_that_could_have_provided_it(site, monk
     assert "it would come from 'segzoo-refused', which is broken: NameClashError: " in str(caught.value)
     with pytest.raises(UnknownNameError) as caught:
         segzoo.create_loss("focal_tversky")
-    assert ("installed plugins that are not loaded and could provide it: segzoo-crash (broken: ImportError: "
-            "needs libfoo)") in str(caught.value)
+    assert (
+        "installed plugins that are not loaded and could provide it: segzoo-crash (broken: ImportError: needs libfoo)"
+    ) in str(caught.value)
     monkeypatch.setenv("SEGZOO_DISABLE_PLUGINS", "segzoo-losses")
     registry.reset()
     with pytest.raises(UnknownNameError, match=r"segzoo-losses \(disabled by SEGZOO_DISABLE_PLUGINS\)"):

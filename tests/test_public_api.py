@@ -17,7 +17,7 @@ BEGIN, END = "<!-- public-modules:begin -->", "<!-- public-modules:end -->"
 def public_modules() -> set[str]:
     """The listed modules; ``segzoo.testing.*`` stands for every public submodule of ``segzoo.testing``."""
     text = (ROOT / "docs" / "index.md").read_text()
-    block = text[text.index(BEGIN):text.index(END)]
+    block = text[text.index(BEGIN) : text.index(END)]
     return set(re.findall(r"`(segzoo(?:\.\w+)*(?:\.\*)?)`", block))
 
 
@@ -75,8 +75,10 @@ def test_every_listed_public_module_exists():
 def test_the_check_catches_private_imports(tmp_path):
     """The check itself can fail: each kind of private use is reported."""
     bad = tmp_path / "plugin.py"
-    bad.write_text("import segzoo._plugins\nfrom segzoo._api import info\nfrom segzoo.data.base import _ranges\n"
-                   "from segzoo.hub.serialization import publish_directory\nfrom segzoo.testing import contract\n")
+    bad.write_text(
+        "import segzoo._plugins\nfrom segzoo._api import info\nfrom segzoo.data.base import _ranges\n"
+        "from segzoo.hub.serialization import publish_directory\nfrom segzoo.testing import contract\n"
+    )
     problems = private_uses(bad, public_modules())
     assert [p.split(": ", 1)[1] for p in problems] == [
         "imports private module segzoo._plugins",

@@ -107,8 +107,17 @@ def test_calibration_images_are_spread_over_the_split_and_padded():
 
 
 def _args(**kw):
-    base = dict(precision="int8", dataset="shapes", root=None, split="val", dataset_option=[("length", 3)],
-                calibration_dataset=None, calibration_root=None, calibration_split=None, calibrate_on_evaluated=False)
+    base = dict(
+        precision="int8",
+        dataset="shapes",
+        root=None,
+        split="val",
+        dataset_option=[("length", 3)],
+        calibration_dataset=None,
+        calibration_root=None,
+        calibration_split=None,
+        calibrate_on_evaluated=False,
+    )
     return argparse.Namespace(**{**base, **kw})
 
 
@@ -141,8 +150,28 @@ def test_cli_eval_and_bench_int8(saved, shared_cache, tmp_path, cli, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["engine"]["precision"] == "int8" and report["engine"]["int8"]["calibration_images"] == 1
     md = tmp_path / "lb.md"
-    assert cli(["bench", str(saved), *data, "--precision", "int8", "--calibration-size", "1", "--repeat", "1",
-                "--warmup", "0", "--throughput-batch", "0", "--markdown", str(md)]) == 0
+    assert (
+        cli(
+            [
+                "bench",
+                str(saved),
+                *data,
+                "--precision",
+                "int8",
+                "--calibration-size",
+                "1",
+                "--repeat",
+                "1",
+                "--warmup",
+                "0",
+                "--throughput-batch",
+                "0",
+                "--markdown",
+                str(md),
+            ]
+        )
+        == 0
+    )
     r = json.loads(md.with_suffix(".json").read_text())["results"][0]
     assert r["precision"] == "int8" and r["int8"]["cache"] == "hit"  # eval built it, on the same image
     assert r["mIoU_change"] == pytest.approx(100 * (r["mIoU"] - r["mIoU_fp32"]))
@@ -162,8 +191,10 @@ def test_cli_export_and_predict_int8(saved, shared_cache, tmp_path, cli, capsys)
     assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
     image = tmp_path / "a.png"
     segzoo.create_dataset("shapes", None, "val", length=1)[0][0].save(image)
-    assert cli(["predict", str(saved), str(image), "--out", str(tmp_path / "p"), "--no-progress", *calib,
-                "--json", "-"]) == 0
+    assert (
+        cli(["predict", str(saved), str(image), "--out", str(tmp_path / "p"), "--no-progress", *calib, "--json", "-"])
+        == 0
+    )
     captured = capsys.readouterr()
     assert json.loads(captured.out)["engine"]["int8"]["cache"] == "hit", captured
 
@@ -175,10 +206,15 @@ def test_int8_keeps_the_classes_of_a_trained_camvid_model(cache):
     from segzoo.inference.preprocessing import Preprocessing
 
     model = segzoo.load(str(CHECKPOINT))
-    engine = Engine(model, precision="int8", calibration=segzoo.create_dataset("camvid", str(CAMVID), "train"),
-                    calibration_size=4)
-    val = quantize.calibration_inputs(segzoo.create_dataset("camvid", str(CAMVID), "val"),
-                                      Preprocessing.from_model(model), size=2, divisor=model.input_divisor)
+    engine = Engine(
+        model, precision="int8", calibration=segzoo.create_dataset("camvid", str(CAMVID), "train"), calibration_size=4
+    )
+    val = quantize.calibration_inputs(
+        segzoo.create_dataset("camvid", str(CAMVID), "val"),
+        Preprocessing.from_model(model),
+        size=2,
+        divisor=model.input_divisor,
+    )
     with torch.inference_mode():
         for x in val:
             agree = float((engine(x).argmax(1) == model(x).argmax(1)).float().mean())

@@ -28,12 +28,27 @@ def test_recipe_is_a_valid_config_that_builds_its_checkpoints_model(name):
     config = TrainConfig.from_json(ROOT / "configs" / f"{name}.json").validate()
     saved = json.loads((ROOT / "checkpoints" / name / "config.json").read_text())
     assert (config.architecture, config.encoder, config.model_options) == (
-        saved["architecture"], saved["encoder"], saved["options"])
+        saved["architecture"],
+        saved["encoder"],
+        saved["options"],
+    )
     assert config.resize == saved["preprocessing"]["resize"]["shorter_side"]
     # what a reproduction needs, written down rather than left to defaults that may change
     raw = json.loads((ROOT / "configs" / f"{name}.json").read_text())
-    assert {"seed", "schedule", "max_iters", "batch_size", "lr", "optimizer", "crop_size", "scale_range", "hflip",
-            "loss", "loss_options", "precision"} <= set(raw)
+    assert {
+        "seed",
+        "schedule",
+        "max_iters",
+        "batch_size",
+        "lr",
+        "optimizer",
+        "crop_size",
+        "scale_range",
+        "hflip",
+        "loss",
+        "loss_options",
+        "precision",
+    } <= set(raw)
     assert config.output == f"runs/camvid-zoo/{name}"
 
 
@@ -45,15 +60,49 @@ def test_segzoo_train_config_starts_and_runs_two_iterations(name, tmp_path, monk
 
     monkeypatch.chdir(ROOT)  # the recipes name their data and output relative to the repository root
     out = tmp_path / "run"
-    rc = main(["--config", f"configs/{name}.json", "--data-root", str(CAMVID), "--max-iters", "2",
-               "--crop-size", "64", "--batch-size", "2", "--train-split", "train[:4]", "--val-split", "none",
-               "--num-workers", "0", "--threads", "1", "--no-plot", "--quiet", "--device", "cpu", "-o", str(out)])
+    rc = main(
+        [
+            "--config",
+            f"configs/{name}.json",
+            "--data-root",
+            str(CAMVID),
+            "--max-iters",
+            "2",
+            "--crop-size",
+            "64",
+            "--batch-size",
+            "2",
+            "--train-split",
+            "train[:4]",
+            "--val-split",
+            "none",
+            "--num-workers",
+            "0",
+            "--threads",
+            "1",
+            "--no-plot",
+            "--quiet",
+            "--device",
+            "cpu",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["iterations"] == 2
     run = json.loads((out / "config.json").read_text())
     recipe = json.loads((ROOT / "configs" / f"{name}.json").read_text())
-    overridden = {"max_iters", "crop_size", "batch_size", "data_root", "val_split", "train_split", "num_workers",
-                  "threads", "output"}
+    overridden = {
+        "max_iters",
+        "crop_size",
+        "batch_size",
+        "data_root",
+        "val_split",
+        "train_split",
+        "num_workers",
+        "threads",
+        "output",
+    }
     kept = {k: v for k, v in recipe.items() if k not in overridden}
     assert {k: run[k] for k in kept} == kept  # the overrides changed only what they name

@@ -13,12 +13,15 @@ from segzoo.nn.resnet_v1c import DilatedResNet
 
 
 def _dilations(encoder: DilatedResNet, stage: int) -> list[int]:
-    return [block.conv2.dilation[0] if hasattr(block, "conv3") else block.conv1.dilation[0]
-            for block in getattr(encoder, f"layer{stage}")]
+    return [
+        block.conv2.dilation[0] if hasattr(block, "conv3") else block.conv1.dilation[0]
+        for block in getattr(encoder, f"layer{stage}")
+    ]
 
 
-@pytest.mark.parametrize("output_stride, reductions", [(8, [2, 4, 8, 8, 8]), (16, [2, 4, 8, 16, 16]),
-                                                       (32, [2, 4, 8, 16, 32])])
+@pytest.mark.parametrize(
+    "output_stride, reductions", [(8, [2, 4, 8, 8, 8]), (16, [2, 4, 8, 16, 16]), (32, [2, 4, 8, 16, 32])]
+)
 def test_output_stride_sets_strides_and_contracted_dilations(output_stride, reductions):
     with torch.device("meta"):
         encoder = create_encoder("resnet50_v1c", output_stride=output_stride)

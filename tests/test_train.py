@@ -24,8 +24,9 @@ from segzoo.train.schedule import lr_factor
 ROOT = Path(__file__).resolve().parents[1]
 
 #: ~0.5 M parameters, ~30 ms per 4x64x64 training step on one CPU thread
-UNET = dict(architecture="unet", encoder="mobilenetv3_small_050",
-            model_options={"decoder_channels": [64, 32, 16, 16, 8]})
+UNET = dict(
+    architecture="unet", encoder="mobilenetv3_small_050", model_options={"decoder_channels": [64, 32, 16, 16, 8]}
+)
 #: timm's test ResNet inside FCN with an auxiliary head (and dropout in both heads)
 FCN = dict(architecture="fcn", encoder="test_resnet", model_options={"aux": True})
 
@@ -40,8 +41,16 @@ def one_thread():
 
 def config(tmp_path: Path, arch: dict = UNET, **kw) -> TrainConfig:
     base = dict(
-        **arch, dataset="shapes", dataset_options={"length": 32}, val_dataset_options={"length": 8}, crop_size=64,
-        scale_range=[0.75, 1.25], batch_size=4, output=str(tmp_path / "run"), quiet=True, seed=0,
+        **arch,
+        dataset="shapes",
+        dataset_options={"length": 32},
+        val_dataset_options={"length": 8},
+        crop_size=64,
+        scale_range=[0.75, 1.25],
+        batch_size=4,
+        output=str(tmp_path / "run"),
+        quiet=True,
+        seed=0,
     )
     base.update(kw)
     return TrainConfig(**base)
@@ -99,20 +108,39 @@ def test_freeze_then_unfreeze_per_group_lrs_and_aux_head(tmp_path):
             return
         m = trainer.model
         enc = model.encoder.state_dict()
-        seen.append({
-            "step": trainer.state.iteration - 1,
-            "requires_grad": {p.requires_grad for p in m.encoder.parameters()},
-            "encoder_training": m.encoder.training,
-            "decoder_training": m.decoder.training,
-            "encoder_unchanged": all(torch.equal(enc[k], encoder0[k]) for k in enc),
-            "lrs": dict(trainer.last_lrs),
-            "groups": [(g["name"], g["base_lr"], g["momentum"], g["nesterov"], g["weight_decay"])
-                       for g in trainer.optimizer.param_groups],
-        })
+        seen.append(
+            {
+                "step": trainer.state.iteration - 1,
+                "requires_grad": {p.requires_grad for p in m.encoder.parameters()},
+                "encoder_training": m.encoder.training,
+                "decoder_training": m.decoder.training,
+                "encoder_unchanged": all(torch.equal(enc[k], encoder0[k]) for k in enc),
+                "lrs": dict(trainer.last_lrs),
+                "groups": [
+                    (g["name"], g["base_lr"], g["momentum"], g["nesterov"], g["weight_decay"])
+                    for g in trainer.optimizer.param_groups
+                ],
+            }
+        )
 
-    cfg = config(tmp_path, arch={}, val_split=None, dataset_options={"length": 8}, batch_size=2, max_iters=7,
-                 freeze_encoder_iters=3, lr=0.02, encoder_lr=0.002, nesterov=True, weight_decay=5e-4,
-                 warmup_iters=2, warmup_start_factor=0.25, schedule="poly", poly_power=1.0, aux_weight=0.4)
+    cfg = config(
+        tmp_path,
+        arch={},
+        val_split=None,
+        dataset_options={"length": 8},
+        batch_size=2,
+        max_iters=7,
+        freeze_encoder_iters=3,
+        lr=0.02,
+        encoder_lr=0.002,
+        nesterov=True,
+        weight_decay=5e-4,
+        warmup_iters=2,
+        warmup_start_factor=0.25,
+        schedule="poly",
+        poly_power=1.0,
+        aux_weight=0.4,
+    )
     from segzoo.train import Trainer
 
     Trainer(cfg, model=model, callbacks=[record]).fit()
@@ -138,8 +166,16 @@ def test_catalog_model_is_reheaded_and_its_preprocessing_used(tmp_path):
     from segzoo.train import Trainer
 
     # the Hub is not reachable in the tests: pretrained=False builds the catalog architecture with random weights
-    cfg = config(tmp_path, arch={}, model="lraspp-mobilenetv3-large", pretrained=False, val_split=None,
-                 dataset_options={"length": 2}, batch_size=2, max_iters=1)
+    cfg = config(
+        tmp_path,
+        arch={},
+        model="lraspp-mobilenetv3-large",
+        pretrained=False,
+        val_split=None,
+        dataset_options={"length": 2},
+        batch_size=2,
+        max_iters=1,
+    )
     trainer = Trainer(cfg)
     trainer.fit()
     m = trainer.model
@@ -157,16 +193,19 @@ def test_catalog_model_is_reheaded_and_its_preprocessing_used(tmp_path):
     assert trainer.train_samples.transform.transforms[-1].mean == pytest.approx([0.2, 0.3, 0.4])
     from segzoo.train.data import normalization
 
-    assert normalization({}, 1) == (pytest.approx([(0.485 + 0.456 + 0.406) / 3]),
-                                    pytest.approx([(0.229 + 0.224 + 0.225) / 3]))
+    assert normalization({}, 1) == (
+        pytest.approx([(0.485 + 0.456 + 0.406) / 3]),
+        pytest.approx([(0.229 + 0.224 + 0.225) / 3]),
+    )
 
 
 def test_aux_weight_zero_leaves_the_aux_head_alone(tmp_path):
     torch.manual_seed(0)
     model = segzoo.create("fcn", encoder="test_resnet", num_classes=3, aux=True)
     aux0 = {k: v.clone() for k, v in model.aux_head.state_dict().items() if "running" not in k}
-    cfg = config(tmp_path, arch={}, val_split=None, dataset_options={"length": 4}, batch_size=2, max_iters=2,
-                 aux_weight=0.0)
+    cfg = config(
+        tmp_path, arch={}, val_split=None, dataset_options={"length": 4}, batch_size=2, max_iters=2, aux_weight=0.0
+    )
     from segzoo.train import Trainer
 
     Trainer(cfg, model=model).fit()
@@ -178,8 +217,15 @@ def test_aux_weight_zero_leaves_the_aux_head_alone(tmp_path):
 def test_training_learns_shapes_and_writes_the_run(tmp_path):
     from segzoo.train import Trainer, evaluate
 
-    cfg = config(tmp_path, dataset_options={"length": 48}, epochs=4, optimizer="adamw", lr=3e-3, weight_decay=0.01,
-                 warmup_iters=3)
+    cfg = config(
+        tmp_path,
+        dataset_options={"length": 48},
+        epochs=4,
+        optimizer="adamw",
+        lr=3e-3,
+        weight_decay=0.01,
+        warmup_iters=3,
+    )
     torch.manual_seed(0)
     model = segzoo.create("unet", encoder=UNET["encoder"], num_classes=3, **UNET["model_options"])
     val = segzoo.create_dataset("shapes", None, "val", length=8)
@@ -227,10 +273,18 @@ def test_plot_curves_with_missing_values(tmp_path):
 
     records = [
         {"iteration": 10, "lr": {"encoder": 1e-3, "decoder": 1e-2}, "train_loss": 1.0},
-        {"iteration": 20, "lr": {"encoder": 5e-4, "decoder": 5e-3}, "train_loss": 0.5,
-         "val": {"mIoU": None, "pixel_accuracy": 0.5}},
-        {"iteration": 30, "lr": {"encoder": 1e-4, "decoder": 1e-3}, "train_loss": 0.4,
-         "val": {"mIoU": 0.6, "pixel_accuracy": 0.8}},
+        {
+            "iteration": 20,
+            "lr": {"encoder": 5e-4, "decoder": 5e-3},
+            "train_loss": 0.5,
+            "val": {"mIoU": None, "pixel_accuracy": 0.5},
+        },
+        {
+            "iteration": 30,
+            "lr": {"encoder": 1e-4, "decoder": 1e-3},
+            "train_loss": 0.4,
+            "val": {"mIoU": 0.6, "pixel_accuracy": 0.8},
+        },
     ]
     out = plot_curves(records, tmp_path / "c.png", title="t")
     with Image.open(out) as im:
@@ -246,8 +300,7 @@ def test_early_stopping_on_val_miou(tmp_path, monkeypatch):
         return {"mIoU": next(scores), "pixel_accuracy": 0.5}
 
     monkeypatch.setattr(Trainer, "evaluate", fake_evaluate)
-    cfg = config(tmp_path, arch=FCN, dataset_options={"length": 4}, batch_size=2, epochs=6,
-                 early_stopping_patience=2)
+    cfg = config(tmp_path, arch=FCN, dataset_options={"length": 4}, batch_size=2, epochs=6, early_stopping_patience=2)
     summary = Trainer(cfg).fit()
     lines = read_lines(Path(cfg.output) / "metrics.jsonl")
     # evaluations after epochs 1..4: 0.5, 0.6 (best), 0.55, 0.58 -> two without improvement: stop at epoch 4
@@ -259,11 +312,49 @@ def test_early_stopping_on_val_miou(tmp_path, monkeypatch):
 # -- exact resume after SIGKILL ----------------------------------------------------------------------------------------
 def _train_cmd(run: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "segzoo.train", "--arch", "fcn", "--encoder", "test_resnet", "--model-option", "aux=true",
-        "--dataset", "shapes", "--dataset-option", "length=26", "--val-dataset-option", "length=5",
-        "--crop-size", "64", "--scale-range", "0.6", "1.4", "-b", "2", "--epochs", "5", "--lr", "0.02",
-        "--warmup-iters", "5", "--freeze-encoder-iters", "8", "--encoder-lr", "0.005", "--clip-grad-norm", "5",
-        "--checkpoint-every", "5", "--quiet", "--no-plot", "--seed", "3", "-o", str(run), *extra,
+        sys.executable,
+        "-m",
+        "segzoo.train",
+        "--arch",
+        "fcn",
+        "--encoder",
+        "test_resnet",
+        "--model-option",
+        "aux=true",
+        "--dataset",
+        "shapes",
+        "--dataset-option",
+        "length=26",
+        "--val-dataset-option",
+        "length=5",
+        "--crop-size",
+        "64",
+        "--scale-range",
+        "0.6",
+        "1.4",
+        "-b",
+        "2",
+        "--epochs",
+        "5",
+        "--lr",
+        "0.02",
+        "--warmup-iters",
+        "5",
+        "--freeze-encoder-iters",
+        "8",
+        "--encoder-lr",
+        "0.005",
+        "--clip-grad-norm",
+        "5",
+        "--checkpoint-every",
+        "5",
+        "--quiet",
+        "--no-plot",
+        "--seed",
+        "3",
+        "-o",
+        str(run),
+        *extra,
     ]
 
 
@@ -288,8 +379,13 @@ def test_resume_after_sigkill_is_bit_exact(tmp_path):
     assert 0 < killed["trainer"]["iteration"] < total, "B was not killed before the end"
     assert killed["trainer"]["batch"] != 0, "the checkpoint to resume from should be mid-epoch"
 
-    resumed = subprocess.run([sys.executable, "-m", "segzoo.train", "--resume", str(run_b), "--num-workers", "0"],
-                             env=env, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "segzoo.train", "--resume", str(run_b), "--num-workers", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert proc_a.wait(timeout=300) == 0, proc_a.stderr.read().decode()
     proc_a.stderr.close()
@@ -380,8 +476,16 @@ def test_precision_bf16_on_cpu_and_fp16_needs_cuda(tmp_path):
     from segzoo.train import Trainer
 
     seen = []
-    cfg = config(tmp_path, arch=FCN, val_split=None, dataset_options={"length": 4}, batch_size=2, max_iters=2,
-                 precision="bf16", device="cpu")
+    cfg = config(
+        tmp_path,
+        arch=FCN,
+        val_split=None,
+        dataset_options={"length": 4},
+        batch_size=2,
+        max_iters=2,
+        precision="bf16",
+        device="cpu",
+    )
     summary = Trainer(cfg, callbacks=[lambda t, e: seen.append(e)]).fit()
     assert math.isfinite(summary["last"]["train_loss"]) and seen.count("step") == 2
     with pytest.raises(TrainConfigError, match="fp16.*CUDA"):
@@ -436,8 +540,13 @@ def test_split_slices_hold_out_samples_and_refuse_overlap(tmp_path):
     assert parse_split("train[-5:]") == ("train", slice(-5, None))
     with pytest.raises(TrainConfigError):
         parse_split("train[1:2:3]")
-    cfg = TrainConfig(architecture="unet", dataset="shapes", dataset_options={"length": 10},
-                      train_split="train[:7]", val_split="train[7:]")
+    cfg = TrainConfig(
+        architecture="unet",
+        dataset="shapes",
+        dataset_options={"length": 10},
+        train_split="train[:7]",
+        val_split="train[7:]",
+    )
     train, val = build_datasets(cfg)
     assert (len(train), len(val), train.num_classes, val.ignore_index) == (7, 3, 3, 255)
     image, mask = val[0]
@@ -468,31 +577,63 @@ def test_cli_builds_the_config_and_registers_segzoo_train(tmp_path, monkeypatch)
 
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
-    args = parser.parse_args(["--arch", "unet", "--dataset", "camvid", "--data-root", "d", "--crop-size", "32", "48",
-                              "--model-option", "decoder_channels=[8,8,8,8,8]", "--model-option", "name=x",
-                              "--no-pretrained", "--val-split", "none", "-o", str(tmp_path / "r")])
+    args = parser.parse_args(
+        [
+            "--arch",
+            "unet",
+            "--dataset",
+            "camvid",
+            "--data-root",
+            "d",
+            "--crop-size",
+            "32",
+            "48",
+            "--model-option",
+            "decoder_channels=[8,8,8,8,8]",
+            "--model-option",
+            "name=x",
+            "--no-pretrained",
+            "--val-split",
+            "none",
+            "-o",
+            str(tmp_path / "r"),
+        ]
+    )
     cfg, resume = cli.build_config(args)
-    assert (cfg.architecture, cfg.crop_size, cfg.val_split, cfg.pretrained, resume) == ("unet", [32, 48], None,
-                                                                                       False, False)
+    assert (cfg.architecture, cfg.crop_size, cfg.val_split, cfg.pretrained, resume) == (
+        "unet",
+        [32, 48],
+        None,
+        False,
+        False,
+    )
     assert cfg.model_options == {"decoder_channels": [8, 8, 8, 8, 8], "name": "x"} and cfg.lr == 0.01
     run = tmp_path / "r"
     run.mkdir()
     (run / "config.json").write_text(json.dumps(cfg.to_dict()))
     cfg2, resume2 = cli.build_config(parser.parse_args(["--resume", str(run), "--num-workers", "3"]))
-    assert resume2 is True and cfg2.num_workers == 3 and cfg2.replace(num_workers=0) == cfg.replace(
-        num_workers=0, output=str(run))
+    assert (
+        resume2 is True
+        and cfg2.num_workers == 3
+        and cfg2.replace(num_workers=0) == cfg.replace(num_workers=0, output=str(run))
+    )
     with pytest.raises(TrainConfigError, match="takes the run's options"):
         cli.build_config(parser.parse_args(["--resume", str(run), "--lr", "1"]))
-    assert cli.build_config(parser.parse_args(["--arch", "unet", "--dataset", "shapes", "--resume", "auto"]))[1] \
-        == "auto"
+    assert (
+        cli.build_config(parser.parse_args(["--arch", "unet", "--dataset", "shapes", "--resume", "auto"]))[1] == "auto"
+    )
 
     import segzoo.cli
 
     assert "segzoo.train.cli" in segzoo.cli.COMMAND_MODULES
     ns = segzoo.cli.build_parser().parse_args(["train", "--arch", "unet", "--dataset", "shapes", "--json"])
     assert ns.func is cli.run and ns.json and ns.architecture == "unet"
-    out = subprocess.run([sys.executable, "-c", "import sys, segzoo.train.cli; print('torch' in sys.modules)"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, segzoo.train.cli; print('torch' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "False", "segzoo.train.cli must not import torch"
 
 

@@ -41,10 +41,20 @@ def _train_config(run_dir: Path):
     from segzoo.train import TrainConfig
 
     return TrainConfig(
-        architecture=MODEL["architecture"], encoder=MODEL["encoder"],
-        model_options={"decoder_channels": MODEL["decoder_channels"]}, dataset="shapes",
-        dataset_options={"length": 18}, val_dataset_options={"length": 5}, crop_size=64, batch_size=2, epochs=2,
-        freeze_encoder_iters=2, checkpoint_every=3, lr=0.02, output=str(run_dir), seed=1,
+        architecture=MODEL["architecture"],
+        encoder=MODEL["encoder"],
+        model_options={"decoder_channels": MODEL["decoder_channels"]},
+        dataset="shapes",
+        dataset_options={"length": 18},
+        val_dataset_options={"length": 5},
+        crop_size=64,
+        batch_size=2,
+        epochs=2,
+        freeze_encoder_iters=2,
+        checkpoint_every=3,
+        lr=0.02,
+        output=str(run_dir),
+        seed=1,
     )
 
 
@@ -70,11 +80,13 @@ def _worker(out: Path) -> None:
     run_dir = (out / "run").resolve()
     writes: list[str] = []
     if rank == 1:
+
         def audit(event, args):
             if event == "open":
                 path, mode, flags = args
                 writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                    mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+                    mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+                )
                 paths = [path] if writing else []
             elif event in ("os.rename", "os.remove", "os.mkdir", "os.rmdir", "shutil.rmtree", "os.truncate"):
                 paths = [a for a in args[:2] if isinstance(a, (str, bytes, os.PathLike))]
@@ -93,10 +105,16 @@ def _worker(out: Path) -> None:
 
     trainer = Trainer(_train_config(run_dir), callbacks=[watch])
     summary = trainer.fit()
-    report = {"rank": rank, "writes": writes, "summary_iterations": summary["iterations"],
-              "encoder_changed_after_unfreeze": any(
-                  not torch.equal(v, encoder_after_unfreeze[0][k])
-                  for k, v in trainer.model.encoder.state_dict().items() if "running" not in k)}
+    report = {
+        "rank": rank,
+        "writes": writes,
+        "summary_iterations": summary["iterations"],
+        "encoder_changed_after_unfreeze": any(
+            not torch.equal(v, encoder_after_unfreeze[0][k])
+            for k, v in trainer.model.encoder.state_dict().items()
+            if "running" not in k
+        ),
+    }
     torch.save(trainer.model.state_dict(), out / f"weights-rank{rank}.pt")
     (out / f"report-rank{rank}.json").write_text(json.dumps(report))
     dist.barrier()
@@ -108,8 +126,17 @@ def _worker(out: Path) -> None:
 def launched(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           __file__, "--worker", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        __file__,
+        "--worker",
+        str(out),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return out, proc
@@ -139,8 +166,15 @@ def test_two_process_training_writes_only_from_rank_zero(launched):
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [(r["epoch"], r["iteration"]) for r in lines] == [(1, 4), (2, 8)]  # once each, not once per process
     assert sum(lines[0]["val"]["support"]) == 5 * 64 * 64
-    for name in ("config.json", "checkpoint-last.pt", "checkpoint-best.pt", "best", "final", "curves.png",
-                 "summary.json"):
+    for name in (
+        "config.json",
+        "checkpoint-last.pt",
+        "checkpoint-best.pt",
+        "best",
+        "final",
+        "curves.png",
+        "summary.json",
+    ):
         assert (run / name).exists(), name
     ckpt = load_checkpoint(run / "checkpoint-last.pt")
     assert ckpt["world_size"] == 2 and len(ckpt["ranks"]) == 2 and ckpt["trainer"]["iteration"] == 8

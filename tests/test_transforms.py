@@ -75,8 +75,9 @@ def test_mask_values_are_never_interpolated(transform, seed):
         assert after == before  # blocks are big enough to survive any resize used here
 
 
-@pytest.mark.parametrize("transform", [T.RandomRotation(40), T.RandomCrop(80), T.CenterCrop(70), T.RandomScale()],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "transform", [T.RandomRotation(40), T.RandomCrop(80), T.CenterCrop(70), T.RandomScale()], ids=repr
+)
 def test_wide_masks_keep_values_and_get_the_given_ignore_index(transform):
     transform.ignore_index = 65535 if hasattr(transform, "ignore_index") else None
     torch.manual_seed(0)
@@ -87,8 +88,16 @@ def test_wide_masks_keep_values_and_get_the_given_ignore_index(transform):
 
 
 def test_compose_with_to_tensor_and_normalize_gives_the_trainer_form():
-    tf = T.Compose([T.RandomScale((0.5, 1.5)), T.RandomCrop(32), T.RandomHorizontalFlip(), T.ColorJitter(0.2, 0.2),
-                    T.ToTensor(), T.Normalize()])
+    tf = T.Compose(
+        [
+            T.RandomScale((0.5, 1.5)),
+            T.RandomCrop(32),
+            T.RandomHorizontalFlip(),
+            T.ColorJitter(0.2, 0.2),
+            T.ToTensor(),
+            T.Normalize(),
+        ]
+    )
     torch.manual_seed(0)
     image, mask = tf(noise_image(), block_mask())
     assert image.dtype == torch.float32 and image.shape == (3, 32, 32)
@@ -214,8 +223,12 @@ def test_hue_shift_of_half_a_turn_maps_red_to_cyan():
 
 def test_to_tensor_dtypes_ranges_and_modes():
     img, m = T.ToTensor()(Image.new("RGB", (5, 4), (255, 0, 51)), Image.new("L", (5, 4), 7))
-    assert img.shape == (3, 4, 5) and img.dtype == torch.float32 and img[0].eq(1).all() and img[2].allclose(
-        torch.tensor(0.2))
+    assert (
+        img.shape == (3, 4, 5)
+        and img.dtype == torch.float32
+        and img[0].eq(1).all()
+        and img[2].allclose(torch.tensor(0.2))
+    )
     assert m.shape == (4, 5) and m.dtype == torch.int64 and m.eq(7).all()
     gray, _ = T.ToTensor()(Image.new("L", (5, 4), 255), None)
     assert gray.shape == (1, 4, 5)
@@ -253,8 +266,16 @@ def test_mask_none_passes_through():
     assert mask is None and image.shape == (3, 16, 16)
 
 
-PIPELINE = T.Compose([T.RandomScale((0.5, 2.0)), T.RandomCrop(24), T.RandomHorizontalFlip(), T.RandomRotation(20),
-                      T.ColorJitter(0.3, 0.3, 0.3, 0.05), T.ToTensor()])
+PIPELINE = T.Compose(
+    [
+        T.RandomScale((0.5, 2.0)),
+        T.RandomCrop(24),
+        T.RandomHorizontalFlip(),
+        T.RandomRotation(20),
+        T.ColorJitter(0.3, 0.3, 0.3, 0.05),
+        T.ToTensor(),
+    ]
+)
 
 
 def test_seeding_makes_pipelines_reproducible():
@@ -277,8 +298,9 @@ class _PairDataset(torch.utils.data.Dataset):
 
 def test_dataloader_with_two_workers_is_reproducible_from_the_generator_seed():
     def run(seed):
-        loader = torch.utils.data.DataLoader(_PairDataset(), batch_size=2, shuffle=True, num_workers=2,
-                                             generator=torch.Generator().manual_seed(seed))
+        loader = torch.utils.data.DataLoader(
+            _PairDataset(), batch_size=2, shuffle=True, num_workers=2, generator=torch.Generator().manual_seed(seed)
+        )
         return [(x.clone(), y.clone()) for x, y in loader]
 
     a, b, c = run(7), run(7), run(8)

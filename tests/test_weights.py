@@ -34,11 +34,18 @@ def tiny_weights(seed: int) -> tuple[dict[str, torch.Tensor], torch.nn.Module]:
 
 def catalog_entry(name: str, weights: dict) -> dict:
     return {
-        "name": name, "architecture": "tiny", "encoder": "resnet18", "requires": "segzoo-test-tiny",
-        "num_classes": 3, "class_names": ["a", "b", "c"],
+        "name": name,
+        "architecture": "tiny",
+        "encoder": "resnet18",
+        "requires": "segzoo-test-tiny",
+        "num_classes": 3,
+        "class_names": ["a", "b", "c"],
         "preprocessing": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
-        "dataset": {"train": "synthetic", "eval": "synthetic"}, "metrics": {"values": {}, "source": "n/a"},
-        "license": "MIT", "paper": {"title": "test", "url": "https://example.org"}, "weights": weights,
+        "dataset": {"train": "synthetic", "eval": "synthetic"},
+        "metrics": {"values": {}, "source": "n/a"},
+        "license": "MIT",
+        "paper": {"title": "test", "url": "https://example.org"},
+        "weights": weights,
     }
 
 
@@ -59,12 +66,22 @@ def served(hub_server, tmp_path, monkeypatch, tiny):
     hub_server.create_repo(REPO)
     first = hub_server.commit(REPO, {"model.safetensors": blob1})
     second = hub_server.commit(REPO, {"model.safetensors": blob2})
-    pinned = catalog_entry("tiny-pinned", {"format": "segzoo", "sha256": hashlib.sha256(blob1).hexdigest(),
-                                           "hub": {"repo_id": REPO, "filename": "model.safetensors",
-                                                   "revision": first}})
-    latest = catalog_entry("tiny-latest", {"format": "segzoo", "sha256": hashlib.sha256(blob2).hexdigest(),
-                                           "hub": {"repo_id": REPO, "filename": "model.safetensors",
-                                                   "revision": "main"}})
+    pinned = catalog_entry(
+        "tiny-pinned",
+        {
+            "format": "segzoo",
+            "sha256": hashlib.sha256(blob1).hexdigest(),
+            "hub": {"repo_id": REPO, "filename": "model.safetensors", "revision": first},
+        },
+    )
+    latest = catalog_entry(
+        "tiny-latest",
+        {
+            "format": "segzoo",
+            "sha256": hashlib.sha256(blob2).hexdigest(),
+            "hub": {"repo_id": REPO, "filename": "model.safetensors", "revision": "main"},
+        },
+    )
     use_catalog(tmp_path, monkeypatch, pinned, latest)
     return {"models": (model1, model2), "commits": (first, second)}
 
@@ -76,8 +93,11 @@ def same_outputs(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 
 def weight_downloads(hub_server) -> int:
-    return sum(1 for r in hub_server.requests if r.method == "GET" and "model.safetensors" in r.path
-               or r.method == "GET" and "/cdn/" in r.path)
+    return sum(
+        1
+        for r in hub_server.requests
+        if r.method == "GET" and "model.safetensors" in r.path or r.method == "GET" and "/cdn/" in r.path
+    )
 
 
 def test_first_download_verifies_caches_and_loads(served, hub_server, hf_env):
@@ -116,12 +136,22 @@ def test_tampered_file_is_refused_deleted_and_cache_stays_consistent(served, hub
 def test_missing_repo_and_missing_file_are_one_line_errors(hub_server, tmp_path, monkeypatch, tiny):
     hub_server.create_repo("segzoo-test/empty")
     hub_server.commit("segzoo-test/empty", {"README.md": b"nothing here"})
-    no_repo = catalog_entry("no-repo", {"format": "segzoo", "sha256": None,
-                                        "hub": {"repo_id": "segzoo-test/absent", "filename": "model.safetensors",
-                                                "revision": "main"}})
-    no_file = catalog_entry("no-file", {"format": "segzoo", "sha256": None,
-                                        "hub": {"repo_id": "segzoo-test/empty", "filename": "model.safetensors",
-                                                "revision": "main"}})
+    no_repo = catalog_entry(
+        "no-repo",
+        {
+            "format": "segzoo",
+            "sha256": None,
+            "hub": {"repo_id": "segzoo-test/absent", "filename": "model.safetensors", "revision": "main"},
+        },
+    )
+    no_file = catalog_entry(
+        "no-file",
+        {
+            "format": "segzoo",
+            "sha256": None,
+            "hub": {"repo_id": "segzoo-test/empty", "filename": "model.safetensors", "revision": "main"},
+        },
+    )
     use_catalog(tmp_path, monkeypatch, no_repo, no_file)
     with pytest.raises(WeightsError, match=r"repository 'segzoo-test/absent' not found .*\(404\)") as err:
         segzoo.load("no-repo")
@@ -230,8 +260,11 @@ def test_url_source_is_verified_converted_once_and_cached(file_server, hf_env, t
 def test_url_source_with_wrong_hash_leaves_nothing(file_server, hf_env, tmp_path, monkeypatch, tiny):
     handler, base = file_server
     handler.files["/w.pth"] = pth_bytes(tiny_weights(6)[0])
-    use_catalog(tmp_path, monkeypatch, catalog_entry("tiny-bad", {"format": "segzoo", "url": f"{base}/w.pth",
-                                                                  "sha256": "0" * 64}))
+    use_catalog(
+        tmp_path,
+        monkeypatch,
+        catalog_entry("tiny-bad", {"format": "segzoo", "url": f"{base}/w.pth", "sha256": "0" * 64}),
+    )
     with pytest.raises(WeightsIntegrityError):
         segzoo.load("tiny-bad")
     assert not any(download.cache_dir().rglob("*.safetensors")) and not any(download.cache_dir().rglob(".download-*"))
@@ -241,15 +274,23 @@ def test_pickled_objects_are_never_unpickled(file_server, hf_env, tmp_path, monk
     handler, base = file_server
     blob = pth_bytes({"weights": torch.zeros(1), "payload": argparse.Namespace(code="anything")})
     handler.files["/evil.pth"] = blob
-    use_catalog(tmp_path, monkeypatch, catalog_entry("tiny-evil", {
-        "format": "segzoo", "url": f"{base}/evil.pth", "sha256": hashlib.sha256(blob).hexdigest()}))
+    use_catalog(
+        tmp_path,
+        monkeypatch,
+        catalog_entry(
+            "tiny-evil", {"format": "segzoo", "url": f"{base}/evil.pth", "sha256": hashlib.sha256(blob).hexdigest()}
+        ),
+    )
     with pytest.raises(WeightsError, match="refused to unpickle objects"):
         segzoo.load("tiny-evil")
 
 
 def test_plain_http_is_refused_outside_loopback(hf_env, tmp_path, monkeypatch, tiny):
-    use_catalog(tmp_path, monkeypatch, catalog_entry("tiny-http", {
-        "format": "segzoo", "url": "http://example.org/w.pth", "sha256": "0" * 8}))
+    use_catalog(
+        tmp_path,
+        monkeypatch,
+        catalog_entry("tiny-http", {"format": "segzoo", "url": "http://example.org/w.pth", "sha256": "0" * 8}),
+    )
     with pytest.raises(WeightsError, match="refusing to download weights over http"):
         segzoo.load("tiny-http")
 
@@ -258,9 +299,12 @@ def test_plain_http_is_refused_outside_loopback(hf_env, tmp_path, monkeypatch, t
 def test_cli_download_and_errors(served, hub_server, hf_env):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     # the subprocess discovers the test architecture through a SEGZOO_REGISTRY entry + an injected plugin
-    code = ("import sys, tiny_plugin; from segzoo import _plugins, cli; "
-            "_plugins.registries().add_plugin(tiny_plugin, name='tiny', package='segzoo-test-tiny'); "
-            "sys.exit(cli.main(sys.argv[1:]))")
+    code = (
+        "import sys, tiny_plugin; from segzoo import _plugins, cli; "
+        "_plugins.registries().add_plugin(tiny_plugin, name='tiny', package='segzoo-test-tiny'); "
+        "sys.exit(cli.main(sys.argv[1:]))"
+    )
+
     def run(*a):
         return subprocess.run([sys.executable, "-c", code, *a], capture_output=True, text=True, env=env, timeout=120)
 
@@ -275,8 +319,13 @@ def test_cli_download_and_errors(served, hub_server, hf_env):
     missing = run("download", "tiny-pinnd")
     assert missing.returncode == 1
     assert missing.stderr.strip() == "segzoo: error: unknown model 'tiny-pinnd'; did you mean 'tiny-pinned'?"
-    offline = subprocess.run([sys.executable, "-c", code, "download", "tiny-latest"], capture_output=True,
-                             text=True, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=120)
+    offline = subprocess.run(
+        [sys.executable, "-c", code, "download", "tiny-latest"],
+        capture_output=True,
+        text=True,
+        env={**env, "HF_HUB_OFFLINE": "1"},
+        timeout=120,
+    )
     assert offline.returncode == 1 and len(offline.stderr.strip().splitlines()) == 1
     assert "not in the local cache" in offline.stderr
 
@@ -284,8 +333,14 @@ def test_cli_download_and_errors(served, hub_server, hf_env):
 def test_reading_safetensors_holds_exact_tensors_and_rejects_truncation(tmp_path):
     from segzoo.hub.loading import _read_safetensors
 
-    state = {"w": torch.randn(3, 4), "h": torch.randn(5).half(), "b": torch.randn(2).bfloat16(),
-             "n": torch.tensor(7), "e": torch.zeros(0, 2), "m": torch.tensor([True, False])}
+    state = {
+        "w": torch.randn(3, 4),
+        "h": torch.randn(5).half(),
+        "b": torch.randn(2).bfloat16(),
+        "n": torch.tensor(7),
+        "e": torch.zeros(0, 2),
+        "m": torch.tensor([True, False]),
+    }
     path = tmp_path / "x.safetensors"
     path.write_bytes(save(state))
     loaded = _read_safetensors(path)

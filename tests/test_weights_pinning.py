@@ -29,8 +29,11 @@ def catalog_entry(name: str) -> dict:
 
 def test_segformer_b0_is_pinned_to_the_confirmed_safetensors_file():
     weights = catalog_entry(B0)["weights"]
-    assert weights["hub"] == {"repo_id": B0_REPO, "filename": "model.safetensors",
-                              "revision": "489d5cd81a0b59fab9b7ea758d3548ebe99677da"}
+    assert weights["hub"] == {
+        "repo_id": B0_REPO,
+        "filename": "model.safetensors",
+        "revision": "489d5cd81a0b59fab9b7ea758d3548ebe99677da",
+    }
     assert weights["sha256"] == "6ae39addd01de6b1b8bde2cf677d43a5cd733424b8d186de3f95d1c51fee23f9"
     assert weights["size"] == 15_036_944
     info = segzoo.info(B0)
@@ -38,8 +41,11 @@ def test_segformer_b0_is_pinned_to_the_confirmed_safetensors_file():
 
 
 def test_unpinned_entries_say_what_is_missing():
-    unpinned = [e for e in read_catalog(packaged_catalog_path()) if "hub" in e["weights"] and e["name"] != B0
-                and "segformer" in e["name"]]
+    unpinned = [
+        e
+        for e in read_catalog(packaged_catalog_path())
+        if "hub" in e["weights"] and e["name"] != B0 and "segformer" in e["name"]
+    ]
     assert unpinned, "the other SegFormer entries are not confirmed and stay unpinned"
     info = segzoo.info(unpinned[0]["name"])
     assert info["pinned"] is False
@@ -60,8 +66,9 @@ def test_pinned_segformer_entry_loads_a_transformers_safetensors_file(hub_server
     reference.save_pretrained(tmp_path / "upstream")
     blob = (tmp_path / "upstream" / "model.safetensors").read_bytes()
     hub_server.create_repo(B0_REPO)
-    commit = hub_server.commit(B0_REPO, {"model.safetensors": blob,
-                                         "config.json": (tmp_path / "upstream" / "config.json").read_bytes()})
+    commit = hub_server.commit(
+        B0_REPO, {"model.safetensors": blob, "config.json": (tmp_path / "upstream" / "config.json").read_bytes()}
+    )
     entry = catalog_entry(B0)
     entry["name"] = "segformer-b0-served"
     entry["weights"].update(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
@@ -77,8 +84,9 @@ def test_pinned_segformer_entry_loads_a_transformers_safetensors_file(hub_server
         _plugins.reset()
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
-        expected = F.interpolate(reference.eval()(pixel_values=x).logits, size=(64, 96), mode="bilinear",
-                                 align_corners=False)
+        expected = F.interpolate(
+            reference.eval()(pixel_values=x).logits, size=(64, 96), mode="bilinear", align_corners=False
+        )
         assert (model(x) - expected).abs().max().item() <= 1e-4
 
 
@@ -108,13 +116,22 @@ def test_catalog_pin_writes_commit_sha256_and_size_and_nothing_else(hub_server, 
     weights = next(e for e in json.loads(after)["models"] if e["name"] == B1)["weights"]
     assert weights["hub"]["revision"] == commit
     assert weights["sha256"] == hashlib.sha256(blob).hexdigest() and weights["size"] == 3000
-    changed = [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0)
-               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    assert sorted(changed) == sorted([
-        '-        "sha256": null,', f'+        "sha256": "{weights["sha256"]}",',
-        '-          "revision": "main"', f'+          "revision": "{commit}"',
-        "-        }", "+        },", '+        "size": 3000',
-    ])
+    changed = [
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert sorted(changed) == sorted(
+        [
+            '-        "sha256": null,',
+            f'+        "sha256": "{weights["sha256"]}",',
+            '-          "revision": "main"',
+            f'+          "revision": "{commit}"',
+            "-        }",
+            "+        },",
+            '+        "size": 3000',
+        ]
+    )
     assert f"{B1}: pinned {repo}@{commit}" in capsys.readouterr().out
     assert pin(B1, "--catalog", str(catalog_copy)) == 0  # again: nothing to change
     assert catalog_copy.read_text() == after and "already pinned" in capsys.readouterr().out
@@ -141,8 +158,9 @@ def test_catalog_pin_refuses_what_it_cannot_do(hub_server, catalog_copy, capsys)
     from segzoo.hub.cli import cmd_catalog_pin
 
     with pytest.raises(CatalogError, match=f"has no entry 'segformer-b1-ade20k-51'; did you mean '{B1}'"):
-        cmd_catalog_pin(argparse.Namespace(names=["segformer-b1-ade20k-51"], catalog=str(catalog_copy),
-                                           dry_run=False, json=False))
+        cmd_catalog_pin(
+            argparse.Namespace(names=["segformer-b1-ade20k-51"], catalog=str(catalog_copy), dry_run=False, json=False)
+        )
     assert pin("segformer-b1-ade20k-51", "--catalog", str(catalog_copy)) == 1
     assert pin("deeplabv3-resnet50", "--catalog", str(catalog_copy)) == 1  # a URL entry never downloaded here
     assert pin(B1, "--catalog", str(catalog_copy)) == 1  # the repository does not exist on this Hub
@@ -176,5 +194,7 @@ def test_url_entry_is_pinned_from_the_trust_store(hf_env, catalog_copy, capsys):
     assert f"this machine trusts {full[:16]}" in reason and f"segzoo catalog pin {name}" in reason
     assert pin(name, "--catalog", str(catalog_copy)) == 0
     assert next(e for e in json.loads(catalog_copy.read_text())["models"] if e["name"] == name)["weights"] == {
-        **weights, "sha256": full}
+        **weights,
+        "sha256": full,
+    }
     assert f"{name}: pinned {weights['url']} sha256 {full}" in capsys.readouterr().out

@@ -97,15 +97,23 @@ def test_a_converted_file_without_its_record_is_not_trusted(url_model):
 
 
 @pytest.mark.slow
-def test_hub_pickle_conversion_follows_the_branch_and_rebuilds_offline(hub_server, hf_env, tmp_path, monkeypatch,
-                                                                       tiny):
+def test_hub_pickle_conversion_follows_the_branch_and_rebuilds_offline(hub_server, hf_env, tmp_path, monkeypatch, tiny):
     repo = "segzoo-test/tiny-bin"
     (state1, model1), (state2, model2) = tiny_weights(21), tiny_weights(22)
     hub_server.create_repo(repo)
     hub_server.commit(repo, {"pytorch_model.bin": pth_bytes(state1)})
-    use_catalog(tmp_path, monkeypatch, catalog_entry("tiny-bin", {
-        "format": "segzoo", "sha256": None, "hub": {"repo_id": repo, "filename": "pytorch_model.bin",
-                                                    "revision": "main"}}))
+    use_catalog(
+        tmp_path,
+        monkeypatch,
+        catalog_entry(
+            "tiny-bin",
+            {
+                "format": "segzoo",
+                "sha256": None,
+                "hub": {"repo_id": repo, "filename": "pytorch_model.bin", "revision": "main"},
+            },
+        ),
+    )
     assert same_outputs(segzoo.load("tiny-bin"), model1)
     hub_server.commit(repo, {"pytorch_model.bin": pth_bytes(state2)})  # upstream changes main
     assert same_outputs(segzoo.load("tiny-bin"), model2), "a conversion keyed by the branch name would be stale"
@@ -122,8 +130,13 @@ def test_pickled_objects_are_refused_in_segzoo_words(file_server, hf_env, tmp_pa
     handler, base = file_server
     blob = pth_bytes({"w": torch.zeros(1), "payload": argparse.Namespace(code="anything")})
     handler.files["/evil.pth"] = blob
-    use_catalog(tmp_path, monkeypatch, catalog_entry("tiny-evil", {
-        "format": "segzoo", "url": f"{base}/evil.pth", "sha256": hashlib.sha256(blob).hexdigest()}))
+    use_catalog(
+        tmp_path,
+        monkeypatch,
+        catalog_entry(
+            "tiny-evil", {"format": "segzoo", "url": f"{base}/evil.pth", "sha256": hashlib.sha256(blob).hexdigest()}
+        ),
+    )
     with pytest.raises(WeightsError) as err:
         segzoo.load("tiny-evil")
     message = str(err.value)
@@ -136,18 +149,28 @@ def _crafted(header: object, data: bytes = b"\0" * 8, *, length: int | None = No
     return struct.pack("<Q", len(raw) if length is None else length) + raw + data
 
 
-@pytest.mark.parametrize("blob, why", [
-    (_crafted({"w": {"dtype": "F32", "shape": [-1, -2], "data_offsets": [0, 8]}}), "non-negative"),
-    (_crafted([1, 2, 3]), "not an object"),
-    (_crafted("text"), "not an object"),
-    (_crafted({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, length=1 << 62), "header length"),
-    (_crafted({"w": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}), "outside"),
-    (_crafted({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-               "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}), "overlap"),
-    (_crafted({"w": {"dtype": "X9", "shape": [2], "data_offsets": [0, 8]}}), "dtype"),
-    (_crafted({"w": "nothing"}), "dtype"),
-    (b"\x01", "not a readable safetensors file"),
-])
+@pytest.mark.parametrize(
+    "blob, why",
+    [
+        (_crafted({"w": {"dtype": "F32", "shape": [-1, -2], "data_offsets": [0, 8]}}), "non-negative"),
+        (_crafted([1, 2, 3]), "not an object"),
+        (_crafted("text"), "not an object"),
+        (_crafted({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, length=1 << 62), "header length"),
+        (_crafted({"w": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}), "outside"),
+        (
+            _crafted(
+                {
+                    "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                    "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]},
+                }
+            ),
+            "overlap",
+        ),
+        (_crafted({"w": {"dtype": "X9", "shape": [2], "data_offsets": [0, 8]}}), "dtype"),
+        (_crafted({"w": "nothing"}), "dtype"),
+        (b"\x01", "not a readable safetensors file"),
+    ],
+)
 def test_crafted_safetensors_headers_are_one_line(tmp_path, blob, why):
     from segzoo.hub.loading import _read_safetensors
 
@@ -158,15 +181,18 @@ def test_crafted_safetensors_headers_are_one_line(tmp_path, blob, why):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("field, value, expected", [
-    ("num_classes", "11", "positive integer"),
-    ("num_classes", None, "positive integer"),
-    ("num_classes", 0, "positive integer"),
-    ("num_classes", True, "positive integer"),
-    ("options", [1, 2], "keyword arguments"),
-    ("encoder", 5, "string"),
-    ("class_names", "abc", "list of strings"),
-])
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("num_classes", "11", "positive integer"),
+        ("num_classes", None, "positive integer"),
+        ("num_classes", 0, "positive integer"),
+        ("num_classes", True, "positive integer"),
+        ("options", [1, 2], "keyword arguments"),
+        ("encoder", 5, "string"),
+        ("class_names", "abc", "list of strings"),
+    ],
+)
 def test_wrong_types_in_config_json_are_one_line(tmp_path, tiny, field, value, expected):
     torch.manual_seed(0)
     folder = segzoo.create("tiny", num_classes=3).save_pretrained(tmp_path / "m")
@@ -182,9 +208,14 @@ def test_catalog_refuses_dotdot_absolute_and_overlong_names(tmp_path, monkeypatc
     from segzoo._catalog import read_catalog
 
     def catalog_with(**changes) -> str:
-        entry = catalog_entry("tiny-x", {"format": "segzoo", "sha256": None,
-                                         "hub": {"repo_id": "a/b", "filename": "model.safetensors",
-                                                 "revision": "main"}})
+        entry = catalog_entry(
+            "tiny-x",
+            {
+                "format": "segzoo",
+                "sha256": None,
+                "hub": {"repo_id": "a/b", "filename": "model.safetensors", "revision": "main"},
+            },
+        )
         entry["weights"]["hub"].update(changes.get("hub", {}))
         entry["name"] = changes.get("name", entry["name"])
         path = tmp_path / "c.json"

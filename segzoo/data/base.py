@@ -119,9 +119,7 @@ def image_size(path: Path | str) -> tuple[int, int]:
         raise UnreadableFileError(f"cannot read {path}: {err}") from err
 
 
-def collect_files(
-    folder: Path, suffixes: str | Sequence[str], *, recursive: bool = False
-) -> dict[str, Path]:
+def collect_files(folder: Path, suffixes: str | Sequence[str], *, recursive: bool = False) -> dict[str, Path]:
     """Files in ``folder`` whose names end with one of ``suffixes`` (case-insensitive), keyed by their path relative
     to ``folder`` with the suffix removed (``"frankfurt/frankfurt_000000_000294"``). Hidden files are skipped."""
     suffixes = (suffixes,) if isinstance(suffixes, str) else tuple(suffixes)
@@ -158,11 +156,15 @@ def pair_files(
     if missing or extra:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} of {len(images)} images in {image_dir} have no mask in {mask_dir}: "
-                         f"{describe_files(missing)}")
+            parts.append(
+                f"{len(missing)} of {len(images)} images in {image_dir} have no mask in {mask_dir}: "
+                f"{describe_files(missing)}"
+            )
         if extra:
-            parts.append(f"{len(extra)} of {len(masks)} masks in {mask_dir} have no image in {image_dir}: "
-                         f"{describe_files(extra)}")
+            parts.append(
+                f"{len(extra)} of {len(masks)} masks in {mask_dir} have no image in {image_dir}: "
+                f"{describe_files(extra)}"
+            )
         raise PairingError(f"{where}: " + "; ".join(parts) + " (restore or remove the unmatched files)")
     keys = sorted(images, key=sort_key or numeric_key)
     return [(images[k], masks[k]) for k in keys]
@@ -302,7 +304,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
         self.classes = list(self.__dict__.get("classes", type(self).classes))
         self.palette = [list(c) for c in self.__dict__.get("palette", type(self).palette)]
         if len(self.palette) < len(self.classes):  # fill missing colours from the VOC colour map
-            self.palette += voc_colormap(len(self.classes))[len(self.palette):]
+            self.palette += voc_colormap(len(self.classes))[len(self.palette) :]
         self.ignore_index = self.__dict__.get("ignore_index", type(self).ignore_index)
         self._check_split(split)
         self._check_root()
@@ -458,8 +460,10 @@ class SegmentationDataset(torch.utils.data.Dataset):
                 size = self.load_image(i).size if decode_images else self.image_size(i)
                 if size != mask.size:
                     img_path, mask_path = self.files[i]
-                    problems.append(f"image {img_path} is {size[0]}x{size[1]} but its mask {mask_path} is "
-                                    f"{mask.size[0]}x{mask.size[1]} (WxH)")
+                    problems.append(
+                        f"image {img_path} is {size[0]}x{size[1]} but its mask {mask_path} is "
+                        f"{mask.size[0]}x{mask.size[1]} (WxH)"
+                    )
                     continue
                 if mask.mode == "L":
                     counts.update({v: c for v, c in enumerate(mask.histogram()) if c})
@@ -470,8 +474,10 @@ class SegmentationDataset(torch.utils.data.Dataset):
         if problems:
             shown = "\n  ".join(problems[:20])
             more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-            raise DatasetError(f"{self.name} split {self.split!r}: {len(problems)} of {len(self)} samples have "
-                               f"problems:\n  {shown}{more}")
+            raise DatasetError(
+                f"{self.name} split {self.split!r}: {len(problems)} of {len(self)} samples have "
+                f"problems:\n  {shown}{more}"
+            )
         return {"samples": len(self), "pixels": dict(sorted(counts.items()))}
 
     # -- root and split checks -------------------------------------------------------------------------------------

@@ -78,8 +78,12 @@ class Preprocessing:
                 )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"mean": list(self.mean), "std": list(self.std), "resize": None if self.resize is None else
-                dict(self.resize), "interpolation": self.interpolation}
+        return {
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "resize": None if self.resize is None else dict(self.resize),
+            "interpolation": self.interpolation,
+        }
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """``(width, height)`` an image of that size is resized to."""
@@ -91,8 +95,10 @@ class Preprocessing:
                 return s, int(s * height / width)
             return int(s * width / height), s
         if "max_long_side" in self.resize:  # mmseg's keep_ratio Resize: the largest scale within both limits
-            factor = min(int(self.resize["max_long_side"]) / max(width, height),
-                         int(self.resize["max_short_side"]) / min(width, height))
+            factor = min(
+                int(self.resize["max_long_side"]) / max(width, height),
+                int(self.resize["max_short_side"]) / min(width, height),
+            )
             return int(width * factor + 0.5), int(height * factor + 0.5)
         return int(self.resize["width"]), int(self.resize["height"])
 
@@ -100,8 +106,11 @@ class Preprocessing:
         size = self.output_size(*image.size)
         if size == image.size:
             return image
-        resample = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
-                    "nearest": Image.Resampling.NEAREST}[self.interpolation]
+        resample = {
+            "bilinear": Image.Resampling.BILINEAR,
+            "bicubic": Image.Resampling.BICUBIC,
+            "nearest": Image.Resampling.NEAREST,
+        }[self.interpolation]
         return image.resize(size, resample)
 
     def convert(self, image: Image.Image) -> Image.Image:

@@ -53,8 +53,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure_latency(fn, x: torch.Tensor, *, warmup: int, repeat: int, device: torch.device,
-                    progress: bool = False, desc: str = "latency") -> list[float]:
+def measure_latency(
+    fn,
+    x: torch.Tensor,
+    *,
+    warmup: int,
+    repeat: int,
+    device: torch.device,
+    progress: bool = False,
+    desc: str = "latency",
+) -> list[float]:
     from tqdm.auto import tqdm
 
     for _ in range(warmup):
@@ -133,9 +141,14 @@ def bench_model(
     name = _model_name(ref, model)
     settings = settings or InferenceSettings(batch_size=batch_size)
     pre = model.transforms(resize=resize, override=resize_override)
-    record: dict[str, Any] = {"model": name, "ref": str(ref), "architecture": model.config.get("architecture"),
-                              "encoder": model.config.get("encoder"), "num_classes": model.num_classes,
-                              "random_weights": not pretrained}
+    record: dict[str, Any] = {
+        "model": name,
+        "ref": str(ref),
+        "architecture": model.config.get("architecture"),
+        "encoder": model.config.get("encoder"),
+        "num_classes": model.num_classes,
+        "random_weights": not pretrained,
+    }
     params = sum(p.numel() for p in model.parameters())
     record["params_m"] = params / 1e6
 
@@ -156,8 +169,16 @@ def bench_model(
     reference = None
     if precision in ("bf16", "int8") and compare_fp32 and dataset is not None:
         reference = Engine(model, engine, "fp32", dev, copy=True)
-    eng = Engine(model, engine, precision, dev, copy=False, calibration=calibration,
-                 calibration_size=calibration_size, preprocessing=pre)
+    eng = Engine(
+        model,
+        engine,
+        precision,
+        dev,
+        copy=False,
+        calibration=calibration,
+        calibration_size=calibration_size,
+        preprocessing=pre,
+    )
     record.update(engine=eng.engine, precision=precision, device=str(dev), batchnorm_folded=eng.folded)
     if eng.int8:
         record["int8"] = eng.int8
@@ -171,9 +192,18 @@ def bench_model(
         if prepared[key] is not None:
             dataset = prepared[key]
             record["data_cache"] = dataset.describe()
-        result = evaluate(eng, dataset, preprocessing=pre, settings=settings, batch_size=batch_size, limit=limit,
-                          num_workers=num_workers, boundary=boundary, progress=progress,
-                          description=f"{name} eval")
+        result = evaluate(
+            eng,
+            dataset,
+            preprocessing=pre,
+            settings=settings,
+            batch_size=batch_size,
+            limit=limit,
+            num_workers=num_workers,
+            boundary=boundary,
+            progress=progress,
+            description=f"{name} eval",
+        )
         m = result["metrics"]
         record.update({k: m[k] for k in ("mIoU", "pixel_accuracy", "mean_accuracy", "fwIoU", "mDice") if k in m})
         if "mBF" in m:
@@ -183,9 +213,18 @@ def bench_model(
         record["eval_timing"] = result["timing"]
         record["metrics"] = m
         if reference is not None:
-            ref_result = evaluate(reference, dataset, preprocessing=pre, settings=settings, batch_size=batch_size,
-                                  limit=limit, num_workers=num_workers, progress=progress,
-                                  description=f"{name} eval fp32", class_names=m["class_names"])
+            ref_result = evaluate(
+                reference,
+                dataset,
+                preprocessing=pre,
+                settings=settings,
+                batch_size=batch_size,
+                limit=limit,
+                num_workers=num_workers,
+                progress=progress,
+                description=f"{name} eval fp32",
+                class_names=m["class_names"],
+            )
             record["mIoU_fp32"] = ref_result["metrics"]["mIoU"]
             record["mIoU_change"] = 100 * (record["mIoU"] - record["mIoU_fp32"])
             reference = None
@@ -200,21 +239,26 @@ def bench_model(
         torch.cuda.reset_peak_memory_stats(dev)
     else:
         reset_peak_rss()
-    times = measure_latency(run, x1, warmup=warmup, repeat=repeat, device=dev, progress=progress,
-                            desc=f"{name} latency")
+    times = measure_latency(
+        run, x1, warmup=warmup, repeat=repeat, device=dev, progress=progress, desc=f"{name} latency"
+    )
     if dev.type == "cuda":
         record["peak_memory_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
         record["peak_memory_kind"] = "cuda max_memory_allocated"
     else:
         record["peak_memory_mb"] = peak_rss_mb()
         record["peak_memory_kind"] = "process RSS high-water mark (VmHWM)"
-    record["latency_ms"] = {"p50": 1000 * percentile(times, 50), "p95": 1000 * percentile(times, 95),
-                            "mean": 1000 * statistics.fmean(times), "repeat": repeat, "warmup": warmup}
+    record["latency_ms"] = {
+        "p50": 1000 * percentile(times, 50),
+        "p95": 1000 * percentile(times, 95),
+        "mean": 1000 * statistics.fmean(times),
+        "repeat": repeat,
+        "warmup": warmup,
+    }
     if throughput_batch and throughput_batch > 0:
         xb = torch.randn(throughput_batch, channels, h, w, generator=generator).to(dev)
         reps = max(2, repeat // 4)
-        tb = measure_latency(run, xb, warmup=1, repeat=reps, device=dev, progress=progress,
-                             desc=f"{name} throughput")
+        tb = measure_latency(run, xb, warmup=1, repeat=reps, device=dev, progress=progress, desc=f"{name} throughput")
         record["throughput_img_s"] = throughput_batch / statistics.median(tb)
         record["throughput_batch"] = throughput_batch
     return record
@@ -258,10 +302,10 @@ def run_bench(
         "fingerprint": fingerprint(resolve_device(kwargs.get("device"))),
         "conventions": {
             "gmacs": "multiply-accumulates of one batch-1 inference at input_size = FlopCounterMode FLOPs / 2 "
-                     "(torchvision's 'GFLOPS' convention)",
+            "(torchvision's 'GFLOPS' convention)",
             "latency_ms": "batch 1, full inference mode, percentiles over repeat timed calls",
             "peak_memory_mb": "CPU: process VmHWM during the batch-1 runs (reset via /proc/self/clear_refs); "
-                              "CUDA: max_memory_allocated",
+            "CUDA: max_memory_allocated",
             "model_time_share": "model forward time / evaluation wall time",
         },
         "results": results,

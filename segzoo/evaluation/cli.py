@@ -33,17 +33,28 @@ def _option(text: str) -> tuple[str, Any]:
 
 def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
     g = p.add_argument_group("dataset")
-    g.add_argument("--dataset", required=required, help="registered dataset name (segzoo datasets: camvid, voc2012, "
-                                                       "cityscapes, ade20k, shapes, ...)")
+    g.add_argument(
+        "--dataset",
+        required=required,
+        help="registered dataset name (segzoo datasets: camvid, voc2012, cityscapes, ade20k, shapes, ...)",
+    )
     g.add_argument("--root", default=None, help="dataset folder (not needed for 'shapes')")
-    g.add_argument("--split", default="val",
-                   help="default: a catalog entry's published eval split (e.g. test), else val")
-    g.add_argument("--dataset-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
-                   help="extra dataset argument (JSON value), e.g. length=16 for shapes; repeatable")
+    g.add_argument(
+        "--split", default="val", help="default: a catalog entry's published eval split (e.g. test), else val"
+    )
+    g.add_argument(
+        "--dataset-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra dataset argument (JSON value), e.g. length=16 for shapes; repeatable",
+    )
     g.add_argument("--limit", type=int_at_least(1), default=None, metavar="N", help="only the first N images")
     g.add_argument("--batch-size", type=int_at_least(1), default=1)
-    g.add_argument("--num-workers", type=int_at_least(0), default=None,
-                   help="DataLoader workers (default min(4, cores-1))")
+    g.add_argument(
+        "--num-workers", type=int_at_least(0), default=None, help="DataLoader workers (default min(4, cores-1))"
+    )
     g.add_argument("--boundary", action="store_true", help="also compute boundary F1 (mBF)")
     g.add_argument("--boundary-tolerance", type=float, default=2.0, metavar="PX")
 
@@ -74,8 +85,12 @@ def protocol_settings(model: Any, args: argparse.Namespace, requested: Any):
         return requested, f"{describe_settings(requested)}, as requested"
     if not published:
         return requested, f"{describe_settings(requested)} (the model records no published protocol)"
-    settings = InferenceSettings(mode=published["mode"], crop=published.get("crop"), stride=published.get("stride"),
-                                 batch_size=requested.batch_size)
+    settings = InferenceSettings(
+        mode=published["mode"],
+        crop=published.get("crop"),
+        stride=published.get("stride"),
+        batch_size=requested.batch_size,
+    )
     return settings, f"{describe_settings(settings)}, the published protocol (override with --mode/--crop/--stride)"
 
 
@@ -122,19 +137,44 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from segzoo.evaluation import sharding
 
     with sharding.session(args.device) as dist_info:  # under torchrun: each rank scores its share of the images
-        engine = Engine(model, args.engine, args.precision, dist_info.device if dist_info.distributed else args.device,
-                        copy=False, calibration=calibration_from_args(args, evaluated=True),
-                        calibration_size=args.calibration_size, preprocessing=pre)
-        result = evaluate(engine, dataset, preprocessing=pre, settings=settings, batch_size=args.batch_size,
-                          limit=args.limit, num_workers=args.num_workers, boundary=args.boundary,
-                          boundary_tolerance=args.boundary_tolerance,
-                          progress=not args.no_progress and sharding.is_main(),
-                          description=f"eval {args.dataset}", class_names=names)
+        engine = Engine(
+            model,
+            args.engine,
+            args.precision,
+            dist_info.device if dist_info.distributed else args.device,
+            copy=False,
+            calibration=calibration_from_args(args, evaluated=True),
+            calibration_size=args.calibration_size,
+            preprocessing=pre,
+        )
+        result = evaluate(
+            engine,
+            dataset,
+            preprocessing=pre,
+            settings=settings,
+            batch_size=args.batch_size,
+            limit=args.limit,
+            num_workers=args.num_workers,
+            boundary=args.boundary,
+            boundary_tolerance=args.boundary_tolerance,
+            progress=not args.no_progress and sharding.is_main(),
+            description=f"eval {args.dataset}",
+            class_names=names,
+        )
         if not sharding.is_main():
             return 0
-    data = {"model": str(args.model), "dataset": args.dataset, "split": args.split, "images": result["images"],
-            "settings": result["settings"], "protocol": protocol, "engine": engine.describe(),
-            "metrics": result["metrics"], "timing": result["timing"], "fingerprint": fingerprint(engine.device)}
+    data = {
+        "model": str(args.model),
+        "dataset": args.dataset,
+        "split": args.split,
+        "images": result["images"],
+        "settings": result["settings"],
+        "protocol": protocol,
+        "engine": engine.describe(),
+        "metrics": result["metrics"],
+        "timing": result["timing"],
+        "fingerprint": fingerprint(engine.device),
+    }
     if args.json == "-":
         write_json(data, "-")
         return 0
@@ -144,21 +184,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     header = ["id", "class", "IoU", "Dice", "precision", "recall", "pixels"]
     if "bf" in m:
         header.insert(6, "BF")
-    print(f"{data['model']} on {args.dataset} {args.split} ({result['images']} images), mode {settings.mode}, "
-          f"engine {engine.engine}, {engine.precision}, {engine.device}")
+    print(
+        f"{data['model']} on {args.dataset} {args.split} ({result['images']} images), mode {settings.mode}, "
+        f"engine {engine.engine}, {engine.precision}, {engine.device}"
+    )
     print(f"protocol: {protocol}; resize {dict(pre.resize) if pre.resize else 'none'}")
     print(table(per_class_rows(m), header))
-    summary = (f"mIoU {_pct(m['mIoU'])}  pixel acc {_pct(m['pixel_accuracy'])}  mean acc {_pct(m['mean_accuracy'])}"
-               f"  fwIoU {_pct(m['fwIoU'])}  mDice {_pct(m['mDice'])}")
+    summary = (
+        f"mIoU {_pct(m['mIoU'])}  pixel acc {_pct(m['pixel_accuracy'])}  mean acc {_pct(m['mean_accuracy'])}"
+        f"  fwIoU {_pct(m['fwIoU'])}  mDice {_pct(m['mDice'])}"
+    )
     if "mBF" in m:
         summary += f"  mBF {_pct(m['mBF'])}"
     print(summary)
-    print(f"{t['wall_s']:.1f} s ({t['images_per_s']:.2f} img/s); model forward {100 * t['model_time_share']:.0f}% of "
-          f"the time, waiting for data {100 * t['data_time_share']:.0f}%, scoring at the label resolution "
-          f"{100 * t.get('post_time_share', t['post_s'] / t['wall_s']):.0f}%")
+    print(
+        f"{t['wall_s']:.1f} s ({t['images_per_s']:.2f} img/s); model forward {100 * t['model_time_share']:.0f}% of "
+        f"the time, waiting for data {100 * t['data_time_share']:.0f}%, scoring at the label resolution "
+        f"{100 * t.get('post_time_share', t['post_s'] / t['wall_s']):.0f}%"
+    )
     for r in t.get("ranks", []):
-        print(f"  rank {r['rank']} ({r['host']}): {r['images']} images in {r['wall_s']:.1f} s, model forward "
-              f"{r['model_s']:.1f} s")
+        print(
+            f"  rank {r['rank']} ({r['host']}): {r['images']} images in {r['wall_s']:.1f} s, model forward "
+            f"{r['model_s']:.1f} s"
+        )
     if args.json is not None:
         print(f"wrote {args.json}")
     return 0
@@ -177,21 +225,40 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json not in (None, "-"):
         check_writable(args.json, option="--json")
     if bool(args.models) == bool(args.patterns):
-        raise SegzooError(("give MODEL... (models to load) or --models PATTERN... (catalog entries), not both"
-                           if args.models else "nothing to bench: give MODEL... (models to load) or --models "
-                           "PATTERN... (catalog entries)"))
+        raise SegzooError(
+            (
+                "give MODEL... (models to load) or --models PATTERN... (catalog entries), not both"
+                if args.models
+                else "nothing to bench: give MODEL... (models to load) or --models PATTERN... (catalog entries)"
+            )
+        )
     if args.patterns:
         return _cmd_zoo(args, settings)
     args.split = args.split or "val"
     dataset = _dataset(args)
     bench = run_bench(
-        args.models, dataset=dataset, dataset_name=args.dataset, split=args.split if dataset is not None else None,
-        engine=args.engine, precision=args.precision, device=args.device, settings=settings, size=args.size,
-        resize=not args.no_resize, resize_override=args.resize, batch_size=args.batch_size, limit=args.limit,
+        args.models,
+        dataset=dataset,
+        dataset_name=args.dataset,
+        split=args.split if dataset is not None else None,
+        engine=args.engine,
+        precision=args.precision,
+        device=args.device,
+        settings=settings,
+        size=args.size,
+        resize=not args.no_resize,
+        resize_override=args.resize,
+        batch_size=args.batch_size,
+        limit=args.limit,
         num_workers=args.num_workers,
-        warmup=args.warmup, repeat=args.repeat, throughput_batch=args.throughput_batch,
-        compare_fp32=not args.no_compare_fp32, boundary=args.boundary, progress=not args.no_progress,
-        data_cache_mb=args.data_cache_mb, calibration=calibration_from_args(args, evaluated=True),
+        warmup=args.warmup,
+        repeat=args.repeat,
+        throughput_batch=args.throughput_batch,
+        compare_fp32=not args.no_compare_fp32,
+        boundary=args.boundary,
+        progress=not args.no_progress,
+        data_cache_mb=args.data_cache_mb,
+        calibration=calibration_from_args(args, evaluated=True),
         calibration_size=args.calibration_size,
     )
     markdown, plot, json_path = _write_leaderboard(bench, args)
@@ -240,34 +307,65 @@ def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
         from segzoo import registry
 
         num_classes = len(registry.get("datasets", args.dataset).metadata.get("classes") or []) or None
-    selection = select_entries(args.patterns, dataset=args.dataset, num_classes=num_classes,
-                               any_dataset=args.any_dataset)
+    selection = select_entries(
+        args.patterns, dataset=args.dataset, num_classes=num_classes, any_dataset=args.any_dataset
+    )
     if not selection.names:
         reasons = "; ".join(f"{n}: {why}" for n, why in selection.skipped[:3])
-        raise SegzooError(f"--models {' '.join(args.patterns)} selects no entry that can run here ({reasons}"
-                          f"{' ...' if len(selection.skipped) > 3 else ''})")
+        raise SegzooError(
+            f"--models {' '.join(args.patterns)} selects no entry that can run here ({reasons}"
+            f"{' ...' if len(selection.skipped) > 3 else ''})"
+        )
     store = ResultStore(args.store or Path(args.markdown).with_suffix(".jsonl"))
     with sharding.session(args.device) as dist_info:
         main = sharding.is_main()
         if main:
-            weights = "catalog weights" if args.dataset else "RANDOM weights (speed only: built from each entry's " \
-                                                             "config, nothing downloaded)"
-            print(f"{len(selection.names)} catalog entries selected, {len(selection.skipped)} left out; {weights}; "
-                  f"results store {store.path}" + (f"; {dist_info.world_size} processes" if
-                                                   dist_info.distributed else ""))
-        run = run_zoo(selection.names, args, store=store, requested=requested, device=dist_info.device,
-                      progress=not args.no_progress, report_only=args.report_only)
+            weights = (
+                "catalog weights"
+                if args.dataset
+                else "RANDOM weights (speed only: built from each entry's config, nothing downloaded)"
+            )
+            print(
+                f"{len(selection.names)} catalog entries selected, {len(selection.skipped)} left out; {weights}; "
+                f"results store {store.path}" + (f"; {dist_info.world_size} processes" if dist_info.distributed else "")
+            )
+        run = run_zoo(
+            selection.names,
+            args,
+            store=store,
+            requested=requested,
+            device=dist_info.device,
+            progress=not args.no_progress,
+            report_only=args.report_only,
+        )
     if not main:
         return 0
-    settings = {**requested.as_dict(), "engine": args.engine, "precision": args.precision,
-                "batch_size": args.batch_size, "throughput_batch": args.throughput_batch, "repeat": args.repeat,
-                "warmup": args.warmup, "limit": args.limit}
+    settings = {
+        **requested.as_dict(),
+        "engine": args.engine,
+        "precision": args.precision,
+        "batch_size": args.batch_size,
+        "throughput_batch": args.throughput_batch,
+        "repeat": args.repeat,
+        "warmup": args.warmup,
+        "limit": args.limit,
+    }
     if args.dataset:
-        settings["mode"] = "each entry's published protocol" if not any(
-            getattr(args, k, None) for k in _PROTOCOL_ARGS) else settings["mode"]
+        settings["mode"] = (
+            "each entry's published protocol"
+            if not any(getattr(args, k, None) for k in _PROTOCOL_ARGS)
+            else settings["mode"]
+        )
     split = args.split or ("per entry (the catalog's eval_split)" if args.dataset else None)
-    bench = zoo_bench(selection.names, run["keys"], store, dataset=args.dataset, split=split,
-                      tolerance=args.tolerance, settings=settings)
+    bench = zoo_bench(
+        selection.names,
+        run["keys"],
+        store,
+        dataset=args.dataset,
+        split=split,
+        tolerance=args.tolerance,
+        settings=settings,
+    )
     bench["run"] = {k: run[k] for k in ("ran", "skipped", "failed", "wall_s")}
     bench["left_out"] = selection.skipped
     markdown, plot, json_path = _write_leaderboard(bench, args)
@@ -276,16 +374,21 @@ def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
         return 0
     header, rows = leaderboard_rows(bench)
     print(table(rows, header))
-    print(f"{run['ran']} run now in {run['wall_s']:.0f} s, {run['skipped']} already in {store.path}, "
-          f"{len(run['failed'])} failed" + "".join(f"\n  {n}: {e}" for n, e in run["failed"]))
+    print(
+        f"{run['ran']} run now in {run['wall_s']:.0f} s, {run['skipped']} already in {store.path}, "
+        f"{len(run['failed'])} failed" + "".join(f"\n  {n}: {e}" for n, e in run["failed"])
+    )
     print(f"wrote {markdown}, {plot} and {json_path}")
     return 0
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("eval", help="evaluate a model on a dataset split (mIoU, accuracy, per-class table)",
-                       description="Metrics of MODEL on a registered dataset split, with whole-image, sliding-window "
-                                   "or multi-scale+flip inference.")
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a model on a dataset split (mIoU, accuracy, per-class table)",
+        description="Metrics of MODEL on a registered dataset split, with whole-image, sliding-window "
+        "or multi-scale+flip inference.",
+    )
     p.add_argument("model", help="catalog name, hf-hub:org/repo or a save_pretrained directory")
     _add_dataset_args(p, required=True)
     add_inference_args(p, evaluates=True)
@@ -293,43 +396,87 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_eval, split=None)  # a catalog entry's eval_split, else val
 
-    p = sub.add_parser("bench", help="benchmark models: accuracy, latency, throughput, memory, GMACs; leaderboard",
-                       description="For each MODEL: the evaluation (with --dataset), latency p50/p95 at batch 1, "
-                                   "throughput, peak memory, parameters and GMACs; writes a markdown leaderboard, a "
-                                   "JSON file and an mIoU-vs-latency plot.")
+    p = sub.add_parser(
+        "bench",
+        help="benchmark models: accuracy, latency, throughput, memory, GMACs; leaderboard",
+        description="For each MODEL: the evaluation (with --dataset), latency p50/p95 at batch 1, "
+        "throughput, peak memory, parameters and GMACs; writes a markdown leaderboard, a "
+        "JSON file and an mIoU-vs-latency plot.",
+    )
     p.add_argument("models", nargs="*", metavar="MODEL")
-    p.add_argument("--models", dest="patterns", nargs="+", default=[], metavar="PATTERN",
-                   help="catalog entries instead of MODELs: name globs ('*', 'pspnet-*'), families (pspnet), "
-                        "plugins (segzoo-hrnet) or datasets; with --dataset only the entries evaluated on it, each "
-                        "with its published protocol; resumable (--store); without --dataset speed only, random "
-                        "weights, --size required")
+    p.add_argument(
+        "--models",
+        dest="patterns",
+        nargs="+",
+        default=[],
+        metavar="PATTERN",
+        help="catalog entries instead of MODELs: name globs ('*', 'pspnet-*'), families (pspnet), "
+        "plugins (segzoo-hrnet) or datasets; with --dataset only the entries evaluated on it, each "
+        "with its published protocol; resumable (--store); without --dataset speed only, random "
+        "weights, --size required",
+    )
     _add_dataset_args(p, required=False)
     p.set_defaults(split=None)  # --models: each entry's eval_split; MODELs: val
     add_inference_args(p, evaluates=True)
-    p.add_argument("--size", type=_size, default=None, metavar="N|HxW",
-                   help="input size for latency/GMACs (default: the first evaluation input, else 512)")
+    p.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        metavar="N|HxW",
+        help="input size for latency/GMACs (default: the first evaluation input, else 512)",
+    )
     p.add_argument("--repeat", type=int_at_least(1), default=10, help="timed calls for latency (default 10)")
     p.add_argument("--warmup", type=int_at_least(0), default=2, help="untimed calls first (default 2)")
-    p.add_argument("--throughput-batch", type=int_at_least(0), default=4,
-                   help="batch size for throughput (default 4; 0 skips)")
-    p.add_argument("--data-cache-mb", type=float, default=2048, metavar="MIB",
-                   help="decode and preprocess the split once into memory, up to this size, shared by all models "
-                        "(default 2048; 0 streams it from disk for each evaluation)")
-    p.add_argument("--no-compare-fp32", action="store_true",
-                   help="with --precision bf16 or int8: skip the fp32 evaluation that gives the mIoU change")
+    p.add_argument(
+        "--throughput-batch", type=int_at_least(0), default=4, help="batch size for throughput (default 4; 0 skips)"
+    )
+    p.add_argument(
+        "--data-cache-mb",
+        type=float,
+        default=2048,
+        metavar="MIB",
+        help="decode and preprocess the split once into memory, up to this size, shared by all models "
+        "(default 2048; 0 streams it from disk for each evaluation)",
+    )
+    p.add_argument(
+        "--no-compare-fp32",
+        action="store_true",
+        help="with --precision bf16 or int8: skip the fp32 evaluation that gives the mIoU change",
+    )
     p.add_argument("--markdown", default="docs/leaderboard.md", help="leaderboard file (default docs/leaderboard.md)")
     p.add_argument("--plot", default=None, help="plot file (default: the markdown path with .png)")
-    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
-                   help="JSON results file (default: the markdown path with .json); no PATH: also print JSON")
-    p.add_argument("--store", default=None, metavar="PATH",
-                   help="--models: the results store, one JSON line per finished result; a rerun skips what it holds "
-                        "(default: the markdown path with .jsonl)")
-    p.add_argument("--report-only", action="store_true",
-                   help="--models: rebuild the leaderboard from the store without running anything (e.g. while a "
-                        "long run goes on)")
-    p.add_argument("--tolerance", type=float, default=0.5, metavar="POINTS",
-                   help="--models: flag |measured - published| above this many mIoU points (default 0.5)")
-    p.add_argument("--any-dataset", action="store_true",
-                   help="--models with --dataset: also entries evaluated on another dataset (same class count)")
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="PATH",
+        help="JSON results file (default: the markdown path with .json); no PATH: also print JSON",
+    )
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="PATH",
+        help="--models: the results store, one JSON line per finished result; a rerun skips what it holds "
+        "(default: the markdown path with .jsonl)",
+    )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="--models: rebuild the leaderboard from the store without running anything (e.g. while a "
+        "long run goes on)",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.5,
+        metavar="POINTS",
+        help="--models: flag |measured - published| above this many mIoU points (default 0.5)",
+    )
+    p.add_argument(
+        "--any-dataset",
+        action="store_true",
+        help="--models with --dataset: also entries evaluated on another dataset (same class count)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_bench)

@@ -90,8 +90,14 @@ class PreparedSplit(torch.utils.data.Dataset):
         return {"images": len(self), "mib": round(self.nbytes / 2**20, 1), "decode_s": round(self.seconds, 2)}
 
 
-def prepare_split(dataset: Any, preprocessing: Any, *, limit: int | None = None, budget_mb: float = 2048,
-                  num_workers: int | None = None) -> PreparedSplit | None:
+def prepare_split(
+    dataset: Any,
+    preprocessing: Any,
+    *,
+    limit: int | None = None,
+    budget_mb: float = 2048,
+    num_workers: int | None = None,
+) -> PreparedSplit | None:
     """The split as a :class:`PreparedSplit`, or None when it would take more than ``budget_mb`` of memory
     (estimated from the first sample; the evaluation then streams from disk)."""
     data = EvalDataset(dataset, preprocessing, limit)
@@ -107,8 +113,11 @@ def prepare_split(dataset: Any, preprocessing: Any, *, limit: int | None = None,
         if len(samples) == 1:
             estimate = len(data) * (image.numel() * image.element_size() + mask.numel() * mask.element_size())
             if estimate > budget_mb * 2**20:
-                log.info("not caching the split in memory: about %.0f MiB, over the %.0f MiB budget",
-                         estimate / 2**20, budget_mb)
+                log.info(
+                    "not caching the split in memory: about %.0f MiB, over the %.0f MiB budget",
+                    estimate / 2**20,
+                    budget_mb,
+                )
                 return None
     return PreparedSplit(samples, dataset, preprocessing, time.perf_counter() - start)
 
@@ -138,10 +147,18 @@ def check_classes(model: Any, dataset: Any, *, name: str = "the dataset", model_
         )
     names = list((getattr(model, "config", {}) or {}).get("class_names") or [])
     if names and classes and [n.lower() for n in names] != [c.lower() for c in classes]:
-        diffs = [f"{k}: {a!r} vs {b!r}" for k, (a, b) in enumerate(zip(names, classes, strict=False)) if
-                 a.lower() != b.lower()]
-        log.warning("class names of %s and %s differ (%s%s); evaluating by class index", model_name, name,
-                    ", ".join(diffs[:3]), " ..." if len(diffs) > 3 else "")
+        diffs = [
+            f"{k}: {a!r} vs {b!r}"
+            for k, (a, b) in enumerate(zip(names, classes, strict=False))
+            if a.lower() != b.lower()
+        ]
+        log.warning(
+            "class names of %s and %s differ (%s%s); evaluating by class index",
+            model_name,
+            name,
+            ", ".join(diffs[:3]),
+            " ..." if len(diffs) > 3 else "",
+        )
     return classes or names or [f"class {k}" for k in range(n_model)]
 
 
@@ -192,8 +209,10 @@ def evaluate(
 
     if isinstance(dataset, PreparedSplit):
         if dataset.preprocessing != preprocessing.as_dict():
-            raise SegzooError("the prepared split was preprocessed otherwise than this evaluation asks: prepare it "
-                              f"again ({dataset.preprocessing} vs {preprocessing.as_dict()})")
+            raise SegzooError(
+                "the prepared split was preprocessed otherwise than this evaluation asks: prepare it "
+                f"again ({dataset.preprocessing} vs {preprocessing.as_dict()})"
+            )
         data = dataset if limit is None else torch.utils.data.Subset(dataset, range(min(len(dataset), limit)))
         num_workers = 0  # already in memory
     else:
@@ -210,11 +229,17 @@ def evaluate(
     if num_workers > 0:
         loader_kwargs.update(prefetch_factor=prefetch_factor, persistent_workers=False)
     loader = torch.utils.data.DataLoader(
-        data, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate,
-        pin_memory=device.type == "cuda", **loader_kwargs,
+        data,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+        **loader_kwargs,
     )
-    cm = ConfusionMatrix(num_classes, ignore_index=ignore_index, class_names=class_names if len(class_names) ==
-                         num_classes else None)
+    cm = ConfusionMatrix(
+        num_classes, ignore_index=ignore_index, class_names=class_names if len(class_names) == num_classes else None
+    )
     bf = BoundaryF1(num_classes, tolerance_px=boundary_tolerance, ignore_index=ignore_index) if boundary else None
 
     model_s = data_s = post_s = 0.0
@@ -264,25 +289,33 @@ def evaluate(
     if bf is not None:
         metrics.update({k: v for k, v in bf.compute().items() if k not in ("num_classes", "class_names")})
     metrics.setdefault("class_names", class_names)
-    timing = sharding.gather_timing({
-        "wall_s": wall,
-        "model_s": model_s,
-        "data_wait_s": data_s,
-        "post_s": post_s,
-        "model_time_share": model_s / wall if wall > 0 else math.nan,
-        "data_time_share": data_s / wall if wall > 0 else math.nan,
-        "images_per_s": images / wall if wall > 0 else math.nan,
-    }, images)
+    timing = sharding.gather_timing(
+        {
+            "wall_s": wall,
+            "model_s": model_s,
+            "data_wait_s": data_s,
+            "post_s": post_s,
+            "model_time_share": model_s / wall if wall > 0 else math.nan,
+            "data_time_share": data_s / wall if wall > 0 else math.nan,
+            "images_per_s": images / wall if wall > 0 else math.nan,
+        },
+        images,
+    )
     if sharding.D.world_size() > 1:  # the whole split's counts, not this rank's
         images, pixels = (int(v) for v in sharding.D.all_reduce_sum([images, pixels]))
     return {
         "metrics": metrics,
         "images": images,
         "pixels": pixels,
-        "settings": {**settings.as_dict(), "batch_size": batch_size, "num_workers": num_workers,
-                     "prefetch_factor": prefetch_factor if num_workers > 0 else None,
-                     "preprocessing": preprocessing.as_dict(), "ignore_index": ignore_index,
-                     "boundary_tolerance_px": boundary_tolerance if boundary else None},
+        "settings": {
+            **settings.as_dict(),
+            "batch_size": batch_size,
+            "num_workers": num_workers,
+            "prefetch_factor": prefetch_factor if num_workers > 0 else None,
+            "preprocessing": preprocessing.as_dict(),
+            "ignore_index": ignore_index,
+            "boundary_tolerance_px": boundary_tolerance if boundary else None,
+        },
         "timing": timing,
     }
 
@@ -306,8 +339,15 @@ def per_class_rows(metrics: dict[str, Any], names: Sequence[str] | None = None) 
 
     rows = []
     for k, name in enumerate(names):
-        row = [str(k), name, pct(metrics["iou"][k]), pct(metrics["dice"][k]), pct(metrics["precision"][k]),
-               pct(metrics["recall"][k]), str(metrics["support"][k])]
+        row = [
+            str(k),
+            name,
+            pct(metrics["iou"][k]),
+            pct(metrics["dice"][k]),
+            pct(metrics["precision"][k]),
+            pct(metrics["recall"][k]),
+            str(metrics["support"][k]),
+        ]
         if "bf" in metrics:
             row.insert(6, pct(metrics["bf"][k]))
         rows.append(row)

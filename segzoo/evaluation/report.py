@@ -25,22 +25,46 @@ def _num(v: Any, fmt: str = "{:.2f}", scale: float = 1.0) -> str:
 
 
 def leaderboard_rows(bench: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    results = sorted(bench["results"], key=lambda r: -(r.get("mIoU") if r.get("mIoU") == r.get("mIoU") and
-                                                        r.get("mIoU") is not None else -1))
+    results = sorted(
+        bench["results"],
+        key=lambda r: -(r.get("mIoU") if r.get("mIoU") == r.get("mIoU") and r.get("mIoU") is not None else -1),
+    )
     has_delta = any("mIoU_change" in r for r in results)
-    header = ["model", "mIoU", "pixel acc", "mean acc", "p50 ms", "p95 ms", "img/s", "peak MiB", "params M",
-              "GMACs", "engine", "model time", "data wait"]
+    header = [
+        "model",
+        "mIoU",
+        "pixel acc",
+        "mean acc",
+        "p50 ms",
+        "p95 ms",
+        "img/s",
+        "peak MiB",
+        "params M",
+        "GMACs",
+        "engine",
+        "model time",
+        "data wait",
+    ]
     if has_delta:
         header.insert(2, "mIoU change vs fp32")
     rows = []
     for r in results:
         lat = r.get("latency_ms", {})
-        row = [r["model"], _num(r.get("mIoU"), scale=100), _num(r.get("pixel_accuracy"), scale=100),
-               _num(r.get("mean_accuracy"), scale=100), _num(lat.get("p50"), "{:.1f}"), _num(lat.get("p95"), "{:.1f}"),
-               _num(r.get("throughput_img_s"), "{:.2f}"), _num(r.get("peak_memory_mb"), "{:.0f}"),
-               _num(r.get("params_m"), "{:.2f}"), _num(r.get("gmacs"), "{:.1f}"), str(r.get("engine", "-")),
-               _num(r.get("model_time_share"), "{:.0f}%", 100),
-               _num((r.get("eval_timing") or {}).get("data_time_share"), "{:.0f}%", 100)]
+        row = [
+            r["model"],
+            _num(r.get("mIoU"), scale=100),
+            _num(r.get("pixel_accuracy"), scale=100),
+            _num(r.get("mean_accuracy"), scale=100),
+            _num(lat.get("p50"), "{:.1f}"),
+            _num(lat.get("p95"), "{:.1f}"),
+            _num(r.get("throughput_img_s"), "{:.2f}"),
+            _num(r.get("peak_memory_mb"), "{:.0f}"),
+            _num(r.get("params_m"), "{:.2f}"),
+            _num(r.get("gmacs"), "{:.1f}"),
+            str(r.get("engine", "-")),
+            _num(r.get("model_time_share"), "{:.0f}%", 100),
+            _num((r.get("eval_timing") or {}).get("data_time_share"), "{:.0f}%", 100),
+        ]
         if has_delta:
             row.insert(2, _num(r.get("mIoU_change"), "{:+.2f}"))
         rows.append(row)
@@ -60,8 +84,10 @@ def _zoo_columns(results: list[dict[str, Any]], header: list[str], rows: list[li
         drop = {"mIoU", "pixel acc", "mean acc", "model time", "data wait"}
         keep = [i for i, h in enumerate(header) if h not in drop]
         header = [header[i] for i in keep] + ["weights"]
-        rows = [[row[i] for i in keep] + ["random" if r.get("random_weights") else "catalog"]
-                for r, row in zip(results, rows, strict=True)]
+        rows = [
+            [row[i] for i in keep] + ["random" if r.get("random_weights") else "catalog"]
+            for r, row in zip(results, rows, strict=True)
+        ]
     return header, rows
 
 
@@ -69,18 +95,28 @@ def _zoo_notes(bench: dict[str, Any]) -> list[str]:
     """Paragraphs of a ``segzoo bench --models`` leaderboard: weights, how much of the selection is done, runtime."""
     notes = []
     if any(r.get("random_weights") for r in bench["results"]):
-        notes.append("**Random weights**: speed only, every model built from its catalog config without downloading "
-                     "its weights; latency, memory, parameters and GMACs do not depend on the weight values.")
+        notes.append(
+            "**Random weights**: speed only, every model built from its catalog config without downloading "
+            "its weights; latency, memory, parameters and GMACs do not depend on the weight values."
+        )
     if "selected" in bench:
         done = len(bench["results"])
-        notes.append(f"{done} of {bench['selected']} selected catalog entries measured"
-                     + (f" ({len(bench['missing'])} not yet: the run was stopped or they failed; rerun the same "
-                        "command to resume)" if bench["missing"] else "")
-                     + f"; {bench['bench_s_total'] / 60:.1f} minutes of benchmarking in all, read from "
-                     f"`{Path(bench['store']).name}`.")
+        notes.append(
+            f"{done} of {bench['selected']} selected catalog entries measured"
+            + (
+                f" ({len(bench['missing'])} not yet: the run was stopped or they failed; rerun the same "
+                "command to resume)"
+                if bench["missing"]
+                else ""
+            )
+            + f"; {bench['bench_s_total'] / 60:.1f} minutes of benchmarking in all, read from "
+            f"`{Path(bench['store']).name}`."
+        )
     if any("published" in r for r in bench["results"]):
-        notes.append(f"measured - published: points of the catalog's published metric; `!` marks a difference "
-                     f"beyond {bench.get('tolerance_points')} points (docs/benchmarking.md says why this tolerance).")
+        notes.append(
+            f"measured - published: points of the catalog's published metric; `!` marks a difference "
+            f"beyond {bench.get('tolerance_points')} points (docs/benchmarking.md says why this tolerance)."
+        )
     return [n + "\n" for n in notes]
 
 
@@ -88,8 +124,10 @@ def _cache_note(bench: dict[str, Any]) -> str:
     cache = next((r["data_cache"] for r in bench["results"] if r.get("data_cache")), None)
     if not cache:
         return ""
-    return (f" The split was decoded and preprocessed once ({cache['images']} images, {cache['mib']} MiB in memory, "
-            f"{cache['decode_s']} s) and shared by the evaluations, so data wait is reading it from memory.")
+    return (
+        f" The split was decoded and preprocessed once ({cache['images']} images, {cache['mib']} MiB in memory, "
+        f"{cache['decode_s']} s) and shared by the evaluations, so data wait is reading it from memory."
+    )
 
 
 def leaderboard_markdown(bench: dict[str, Any], *, plot_name: str | None = None) -> str:
@@ -187,11 +225,13 @@ def plot_accuracy_latency(bench: dict[str, Any], path: str | Path) -> Path:
     ax.set_xlabel("latency p50, batch 1 (ms)")
     ax.set_ylabel("mIoU (%)")
     s = bench["settings"]
-    ax.set_title(f"{bench.get('dataset') or ''} {bench.get('split') or ''} - {s.get('mode')}, {s.get('engine')}, "
-                 f"{s.get('precision')} on {bench['fingerprint'].get('device')}".strip(), fontsize=9)
+    ax.set_title(
+        f"{bench.get('dataset') or ''} {bench.get('split') or ''} - {s.get('mode')}, {s.get('engine')}, "
+        f"{s.get('precision')} on {bench['fingerprint'].get('device')}".strip(),
+        fontsize=9,
+    )
     if not xs:
-        ax.text(0.5, 0.5, "no accuracy measured (run with --dataset)", ha="center", va="center",
-                transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no accuracy measured (run with --dataset)", ha="center", va="center", transform=ax.transAxes)
     ax.margins(x=0.15, y=0.12)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()

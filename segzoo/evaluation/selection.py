@@ -57,8 +57,9 @@ def _matches(pattern: str, entry: dict[str, Any], provider: str | None) -> bool:
     return evaluated_on(entry, pattern, None) if "*" not in pattern else False
 
 
-def select_entries(patterns: Sequence[str], *, dataset: str | None = None, num_classes: int | None = None,
-                   any_dataset: bool = False) -> Selection:
+def select_entries(
+    patterns: Sequence[str], *, dataset: str | None = None, num_classes: int | None = None, any_dataset: bool = False
+) -> Selection:
     """The catalog names the patterns select, in catalog order, and the ones left out with the reason.
 
     Raises :class:`~segzoo.errors.UnknownNameError` (with the closest names) for a pattern that matches nothing."""
@@ -72,8 +73,10 @@ def select_entries(patterns: Sequence[str], *, dataset: str | None = None, num_c
         hits = [e for e in entries if _matches(pattern, e.obj, e.provider)]
         if not hits:
             families = {e.obj["architecture"] for e in entries} | {e.obj["requires"] for e in entries}
-            raise UnknownNameError(f"--models {pattern!r} matches no catalog entry (by name, family, plugin or "
-                                   f"dataset){did_you_mean(pattern, [e.name for e in entries] + sorted(families))}")
+            raise UnknownNameError(
+                f"--models {pattern!r} matches no catalog entry (by name, family, plugin or "
+                f"dataset){did_you_mean(pattern, [e.name for e in entries] + sorted(families))}"
+            )
         for e in hits:
             chosen.setdefault(e.name, e)
     selection = Selection()

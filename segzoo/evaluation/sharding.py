@@ -53,8 +53,12 @@ def gather_timing(timing: dict[str, Any], images: int) -> dict[str, Any]:
     wall times; ``ranks`` keeps each rank's own numbers and host."""
     if D.world_size() == 1:
         return timing
-    mine = {"rank": D.rank(), "host": socket.gethostname(), "images": images,
-            **{k: timing[k] for k in ("wall_s", "model_s", "data_wait_s", "post_s")}}
+    mine = {
+        "rank": D.rank(),
+        "host": socket.gethostname(),
+        "images": images,
+        **{k: timing[k] for k in ("wall_s", "model_s", "data_wait_s", "post_s")},
+    }
     ranks = D.all_gather_objects(mine)
     wall = max(r["wall_s"] for r in ranks)
     total = {k: sum(r[k] for r in ranks) for k in ("wall_s", "model_s", "data_wait_s", "post_s")}

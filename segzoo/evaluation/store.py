@@ -47,15 +47,21 @@ class ResultStore:
                 line = json.loads(text)
                 lines[line["key"]] = line
             except (json.JSONDecodeError, KeyError, TypeError):
-                log.warning("%s line %d is not a complete result (a run killed while writing it?); ignored",
-                            self.path, number)
+                log.warning(
+                    "%s line %d is not a complete result (a run killed while writing it?); ignored", self.path, number
+                )
         return lines
 
     def append(self, fields: dict[str, Any], result: dict[str, Any], fingerprint: dict[str, Any]) -> str:
         """Write one finished result now (flushed and fsynced); returns its key."""
         key = result_key(fields)
-        line = {"key": key, "fields": fields, "result": result, "fingerprint": fingerprint,
-                "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        line = {
+            "key": key,
+            "fields": fields,
+            "result": result,
+            "fingerprint": fingerprint,
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
         text = json.dumps(line, default=str, allow_nan=True) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+b") as f:

@@ -50,8 +50,7 @@ def compare_published(entry: dict[str, Any], result: dict[str, Any], tolerance: 
     if measured is None:
         return {"published_metric": metric, "published": value}
     delta = 100 * measured - value
-    return {"published_metric": metric, "published": value, "delta_published": delta,
-            "flagged": abs(delta) > tolerance}
+    return {"published_metric": metric, "published": value, "delta_published": delta, "flagged": abs(delta) > tolerance}
 
 
 def _entry_settings(entry: dict[str, Any], args: Any, requested: Any) -> tuple[Any, str]:
@@ -63,13 +62,34 @@ def _entry_settings(entry: dict[str, Any], args: Any, requested: Any) -> tuple[A
 
 def _fields(name: str, split: str | None, settings: Any, opts: dict[str, Any]) -> dict[str, Any]:
     """What a result depends on: its key in the store."""
-    keep = ("dataset", "limit", "engine", "precision", "device", "size", "resize", "no_resize", "batch_size",
-            "repeat", "warmup", "throughput_batch", "pretrained")
+    keep = (
+        "dataset",
+        "limit",
+        "engine",
+        "precision",
+        "device",
+        "size",
+        "resize",
+        "no_resize",
+        "batch_size",
+        "repeat",
+        "warmup",
+        "throughput_batch",
+        "pretrained",
+    )
     return {"model": name, "split": split, "protocol": settings.as_dict(), **{k: opts.get(k) for k in keep}}
 
 
-def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: Any, device: Any,
-            progress: bool = True, report_only: bool = False) -> dict[str, Any]:
+def run_zoo(
+    names: Sequence[str],
+    args: Any,
+    *,
+    store: ResultStore,
+    requested: Any,
+    device: Any,
+    progress: bool = True,
+    report_only: bool = False,
+) -> dict[str, Any]:
     """Benchmark ``names`` as the parsed ``segzoo bench`` ``args`` say, skipping what ``store`` holds (everything,
     with ``report_only``: the keys only, to rebuild the leaderboard while a run goes on). Every rank calls this.
     Returns ``{"keys": {name: key}, "ran": n, "skipped": n, "failed": [(name, error)], "wall_s"}``."""
@@ -82,11 +102,21 @@ def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: A
 
     start = time.perf_counter()
     with_data = args.dataset is not None
-    opts = {"dataset": args.dataset, "limit": args.limit if with_data else None, "engine": args.engine,
-            "precision": args.precision, "device": str(device), "size": list(args.size) if args.size else None,
-            "resize": args.resize, "no_resize": args.no_resize, "batch_size": args.batch_size,
-            "repeat": args.repeat, "warmup": args.warmup, "throughput_batch": args.throughput_batch,
-            "pretrained": with_data}
+    opts = {
+        "dataset": args.dataset,
+        "limit": args.limit if with_data else None,
+        "engine": args.engine,
+        "precision": args.precision,
+        "device": str(device),
+        "size": list(args.size) if args.size else None,
+        "resize": args.resize,
+        "no_resize": args.no_resize,
+        "batch_size": args.batch_size,
+        "repeat": args.repeat,
+        "warmup": args.warmup,
+        "throughput_batch": args.throughput_batch,
+        "pretrained": with_data,
+    }
     entries = {n: segzoo.info(n) for n in names}
     plan = {}
     for name in names:
@@ -99,16 +129,35 @@ def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: A
     todo = D.broadcast_object([n for n in names if plan[n][4] not in done])
     pending = [] if report_only else todo
     show = progress and sharding.is_main()
-    bar = tqdm(total=len(names), initial=len(names) - len(pending), desc="zoo", unit="model", disable=not show,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(names),
+        initial=len(names) - len(pending),
+        desc="zoo",
+        unit="model",
+        disable=not show,
+        dynamic_ncols=True,
+    )
     failed: list[tuple[str, str]] = []
     datasets: dict[str, Any] = {}
     prepared: dict[str, Any] = {}
-    common = dict(engine=args.engine, precision=args.precision, device=str(device), size=args.size,
-                  resize=not args.no_resize, resize_override=args.resize, batch_size=args.batch_size,
-                  limit=args.limit, num_workers=args.num_workers, warmup=args.warmup, repeat=args.repeat,
-                  throughput_batch=args.throughput_batch, compare_fp32=not args.no_compare_fp32,
-                  boundary=args.boundary, data_cache_mb=args.data_cache_mb, pretrained=with_data)
+    common = dict(
+        engine=args.engine,
+        precision=args.precision,
+        device=str(device),
+        size=args.size,
+        resize=not args.no_resize,
+        resize_override=args.resize,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        num_workers=args.num_workers,
+        warmup=args.warmup,
+        repeat=args.repeat,
+        throughput_batch=args.throughput_batch,
+        compare_fp32=not args.no_compare_fp32,
+        boundary=args.boundary,
+        data_cache_mb=args.data_cache_mb,
+        pretrained=with_data,
+    )
 
     def one(name: str, **extra: Any) -> dict[str, Any] | None:
         split, settings, protocol, _, _ = plan[name]
@@ -120,8 +169,7 @@ def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: A
             dataset = datasets[split]
         t0 = time.perf_counter()
         try:
-            record = bench_model(name, dataset=dataset, settings=settings, prepared_splits=prepared, **common,
-                                 **extra)
+            record = bench_model(name, dataset=dataset, settings=settings, prepared_splits=prepared, **common, **extra)
         except Exception as err:  # noqa: BLE001 - one broken entry must not end a catalog-wide run
             if with_data and D.world_size() > 1:
                 raise  # the other ranks wait in a collective: stop them all
@@ -130,8 +178,13 @@ def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: A
             return None
         finally:
             gc.collect()
-        record.update(bench_s=time.perf_counter() - t0, protocol=protocol, host=socket.gethostname(),
-                      rank=D.rank(), concurrent_ranks=1 if with_data else D.world_size())
+        record.update(
+            bench_s=time.perf_counter() - t0,
+            protocol=protocol,
+            host=socket.gethostname(),
+            rank=D.rank(),
+            concurrent_ranks=1 if with_data else D.world_size(),
+        )
         return record
 
     if with_data:  # all ranks on each model (images sharded inside evaluate); rank 0 times the speed alone
@@ -145,7 +198,7 @@ def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: A
     else:  # models dealt round-robin to the ranks
         world = D.world_size()
         for first in range(0, len(pending), world):
-            batch = pending[first:first + world]
+            batch = pending[first : first + world]
             mine = batch[D.rank()] if D.rank() < len(batch) else None
             bar.set_postfix_str(", ".join(batch))
             record = one(mine, progress=show) if mine is not None else None
@@ -158,12 +211,25 @@ def run_zoo(names: Sequence[str], args: Any, *, store: ResultStore, requested: A
                         failed.append(failure)
             bar.update(len(batch))
     bar.close()
-    return {"keys": {n: plan[n][4] for n in names}, "ran": len(pending), "skipped": len(names) - len(todo),
-            "failed": failed, "wall_s": time.perf_counter() - start}
+    return {
+        "keys": {n: plan[n][4] for n in names},
+        "ran": len(pending),
+        "skipped": len(names) - len(todo),
+        "failed": failed,
+        "wall_s": time.perf_counter() - start,
+    }
 
 
-def zoo_bench(names: Sequence[str], keys: dict[str, str], store: ResultStore, *, dataset: str | None,
-              split: str | None, tolerance: float, settings: dict[str, Any]) -> dict[str, Any]:
+def zoo_bench(
+    names: Sequence[str],
+    keys: dict[str, str],
+    store: ResultStore,
+    *,
+    dataset: str | None,
+    split: str | None,
+    tolerance: float,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
     """The leaderboard data (``run_bench``'s form) of ``names``, read back from the store, with the published
     comparison from the catalog. Names without a stored result are listed in ``missing``."""
     import datetime as _dt
@@ -198,7 +264,7 @@ def zoo_bench(names: Sequence[str], keys: dict[str, str], store: ResultStore, *,
         "bench_s_total": sum(r.get("bench_s") or 0 for r in results),
         "conventions": {
             "gmacs": "multiply-accumulates of one batch-1 inference at input_size = FlopCounterMode FLOPs / 2 "
-                     "(torchvision's 'GFLOPS' convention)",
+            "(torchvision's 'GFLOPS' convention)",
             "latency_ms": "batch 1, full inference mode, percentiles over repeat timed calls",
             "delta_published": "measured - published, in points of the published metric (mIoU or mDice)",
             "random_weights": "speed only: built from the catalog config, no weights downloaded",

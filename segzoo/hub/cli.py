@@ -23,8 +23,10 @@ def cmd_catalog_pin(args: argparse.Namespace) -> int:
     if unknown:
         from segzoo._registry import did_you_mean
 
-        raise CatalogError(f"{path} has no entry {unknown[0]!r}{did_you_mean(unknown[0], entries)}; give the file "
-                           "that defines it with --catalog")
+        raise CatalogError(
+            f"{path} has no entry {unknown[0]!r}{did_you_mean(unknown[0], entries)}; give the file "
+            "that defines it with --catalog"
+        )
     updates = {name: resolve_pin(entries[name]) for name in dict.fromkeys(args.names)}
     changed = {name: w for name, w in updates.items() if w != entries[name]["weights"]}
     if changed and not args.dry_run:
@@ -47,11 +49,19 @@ def cmd_catalog_pin(args: argparse.Namespace) -> int:
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("catalog", help="maintain catalog files (pin Hub entries to commits and hashes)")
     catalog = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
-    pin = catalog.add_parser("pin", parents=[common], help="resolve revisions to commits and record sha256 and size",
-                             description="Ask the Hub (HF_ENDPOINT) for each entry's commit, file sha256 and size "
-                                         "and write them into the catalog file, leaving the rest of it unchanged.")
-    pin.add_argument("names", nargs="+", metavar="NAME",
-                     help="catalog entries: Hub sources are asked from the Hub, URL sources from the trust store")
+    pin = catalog.add_parser(
+        "pin",
+        parents=[common],
+        help="resolve revisions to commits and record sha256 and size",
+        description="Ask the Hub (HF_ENDPOINT) for each entry's commit, file sha256 and size "
+        "and write them into the catalog file, leaving the rest of it unchanged.",
+    )
+    pin.add_argument(
+        "names",
+        nargs="+",
+        metavar="NAME",
+        help="catalog entries: Hub sources are asked from the Hub, URL sources from the trust store",
+    )
     pin.add_argument("--catalog", metavar="FILE", help="the catalog file to edit (default: segzoo's registry.json)")
     pin.add_argument("--dry-run", action="store_true", help="print what would be written, write nothing")
     pin.set_defaults(func=cmd_catalog_pin)

@@ -39,16 +39,24 @@ def convert(name: str, file: str | Path, out: str | Path, *, verify: bool = True
     if verify:
         expected = weights.get("sha256")
         if not expected:
-            raise WeightsError(f"catalog entry {name!r} records no sha256 to check {path.name} against; pass "
-                               "--no-verify (verify=False) to convert it unchecked")
+            raise WeightsError(
+                f"catalog entry {name!r} records no sha256 to check {path.name} against; pass "
+                "--no-verify (verify=False) to convert it unchecked"
+            )
         actual = download.file_sha256(path)
         if not download.hash_matches(actual, expected):
-            raise WeightsError(f"{path} has sha256 {actual[:16]}..., but {name!r} expects {expected[:16]}...: it is "
-                               f"not the checkpoint of this entry ({source}); download that file, or pass "
-                               "--no-verify to convert it anyway")
+            raise WeightsError(
+                f"{path} has sha256 {actual[:16]}..., but {name!r} expects {expected[:16]}...: it is "
+                f"not the checkpoint of this entry ({source}); download that file, or pass "
+                "--no-verify to convert it anyway"
+            )
     else:
-        log.warning("NOT VERIFIED: %s was not checked against the sha256 of %r (--no-verify); the converted "
-                    "model is only as trustworthy as the file", path, name)
+        log.warning(
+            "NOT VERIFIED: %s was not checked against the sha256 of %r (--no-verify); the converted "
+            "model is only as trustworthy as the file",
+            path,
+            name,
+        )
     what = f"{path.name} (for {name!r})"
     raw = _read_safetensors(path) if path.suffix == ".safetensors" else _read_pickle(path, what)
     model = load_from_catalog(entry, pretrained=True, upstream=raw)
@@ -76,11 +84,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("convert", help="convert an upstream checkpoint downloaded by hand into a save_pretrained "
-                                       "folder",
-                       description="Verify FILE against catalog entry NAME's sha256, convert it with the entry's "
-                                   "converter (mmseg, torchvision or transformers checkpoints) and write a "
-                                   "save_pretrained folder that segzoo.load(DIR) loads.")
+    p = sub.add_parser(
+        "convert",
+        help="convert an upstream checkpoint downloaded by hand into a save_pretrained folder",
+        description="Verify FILE against catalog entry NAME's sha256, convert it with the entry's "
+        "converter (mmseg, torchvision or transformers checkpoints) and write a "
+        "save_pretrained folder that segzoo.load(DIR) loads.",
+    )
     p.add_argument("name", help="catalog name the checkpoint belongs to, or its weights URL or file name")
     p.add_argument("file", help="the checkpoint (.pth/.pt/.bin read with weights_only=True, or .safetensors)")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="folder to write")

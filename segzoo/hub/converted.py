@@ -67,8 +67,11 @@ def find(cache_name: str, source_sha256: str, converter: str) -> Lookup:
     except OSError as err:
         return _discard(target, f"{target} cannot be read ({err.strerror})")
     if actual != expected:
-        what = (f"size {actual_size} instead of {size}" if actual is None
-                else f"sha256 {actual[:16]}... instead of {expected[:16]}...")
+        what = (
+            f"size {actual_size} instead of {size}"
+            if actual is None
+            else f"sha256 {actual[:16]}... instead of {expected[:16]}..."
+        )
         return _discard(target, f"converted file {target} was corrupt ({what}) and was deleted")
     return Lookup(target)
 
@@ -84,9 +87,7 @@ def _discard(target: Path, problem: str | None) -> Lookup:
     return Lookup(None, problem)
 
 
-def store(
-    state: dict[str, torch.Tensor], cache_name: str, *, source_sha256: str, origin: str, converter: str
-) -> Path:
+def store(state: dict[str, torch.Tensor], cache_name: str, *, source_sha256: str, origin: str, converter: str) -> Path:
     """Write the converted state dict and its record (each atomically, the record last)."""
     from safetensors.torch import save_file
 

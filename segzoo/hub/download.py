@@ -125,8 +125,10 @@ def hub_error(err: Exception, repo_id: str, filename: str, revision: str | None,
 
     rev = f"@{revision}" if revision else ""
     if isinstance(err, errors.RepositoryNotFoundError):
-        return WeightsError(f"{what}: repository {repo_id!r} not found on {constants.ENDPOINT} (404); check the name, "
-                            "or log in with `hf auth login` if it is private")
+        return WeightsError(
+            f"{what}: repository {repo_id!r} not found on {constants.ENDPOINT} (404); check the name, "
+            "or log in with `hf auth login` if it is private"
+        )
     if isinstance(err, errors.RevisionNotFoundError):
         return WeightsError(f"{what}: revision {revision!r} does not exist in {repo_id!r} (404)")
     if isinstance(err, errors.EntryNotFoundError):
@@ -162,11 +164,15 @@ def _verify_hub_blob(path: Path, sha256: str | None, what: str) -> None:
 
 def _disk_error(err: OSError, what: str) -> WeightsError:
     if err.errno == errno.ENOSPC:
-        return WeightsError(f"{what}: no space left on device under {cache_dir().parent}; free space or set "
-                            "HF_HUB_CACHE to a larger disk")
+        return WeightsError(
+            f"{what}: no space left on device under {cache_dir().parent}; free space or set "
+            "HF_HUB_CACHE to a larger disk"
+        )
     if err.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
-        return WeightsError(f"{what}: cannot write to the cache ({err.strerror}: {err.filename}); set HF_HUB_CACHE "
-                            "to a writable directory")
+        return WeightsError(
+            f"{what}: cannot write to the cache ({err.strerror}: {err.filename}); set HF_HUB_CACHE "
+            "to a writable directory"
+        )
     return WeightsError(f"{what}: {type(err).__name__}: {err}")
 
 
@@ -175,8 +181,10 @@ def _check_url(url: str) -> None:
     parsed = urlparse(url)
     if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in _LOOPBACK):
         return
-    raise WeightsError(f"refusing to download weights over {parsed.scheme or 'an unknown scheme'}: {url} "
-                       "(only https, or http on loopback for local mirrors)")
+    raise WeightsError(
+        f"refusing to download weights over {parsed.scheme or 'an unknown scheme'}: {url} "
+        "(only https, or http on loopback for local mirrors)"
+    )
 
 
 @contextlib.contextmanager

@@ -43,8 +43,11 @@ def fit_state_dict(
             fitted[key] = torch.zeros((), dtype=torch.long)
     missing = sorted(checkpoint_name(k) for k in reference if k not in fitted)
     extra = [*unexpected, *(checkpoint_name(k) for k in fitted if k not in reference)]
-    mismatched = [f"{checkpoint_name(k)} {tuple(fitted[k].shape)} (model: {tuple(ref.shape)})"
-                  for k, ref in reference.items() if k in fitted and tuple(fitted[k].shape) != tuple(ref.shape)]
+    mismatched = [
+        f"{checkpoint_name(k)} {tuple(fitted[k].shape)} (model: {tuple(ref.shape)})"
+        for k, ref in reference.items()
+        if k in fitted and tuple(fitted[k].shape) != tuple(ref.shape)
+    ]
     if missing or extra or mismatched:
         problems = []
         if missing:

@@ -37,8 +37,16 @@ PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 
 
 _SAFETENSORS_DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool,
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
 }
 
 
@@ -90,8 +98,12 @@ def _safetensors_header(raw: bytes, data_size: int) -> list[tuple[str, torch.dty
         shape, offsets = tensor.get("shape"), tensor.get("data_offsets")
         if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
             raise ValueError(f"tensor {name!r} has shape {shape!r}; dimensions must be non-negative integers")
-        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets)
-                or not 0 <= offsets[0] <= offsets[1] <= data_size):
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(type(o) is int for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1] <= data_size
+        ):
             raise ValueError(f"tensor {name!r} has data_offsets {offsets!r} outside the file's {data_size} data bytes")
         dtype = _SAFETENSORS_DTYPES[tensor["dtype"]]
         if offsets[1] - offsets[0] != math.prod(shape) * dtype.itemsize:
@@ -147,8 +159,9 @@ def _takes_target(convert: Converter) -> bool:
         return False
 
 
-def run_converter(convert: Converter, state: dict[str, torch.Tensor], entry: dict[str, Any],
-                  target: torch.nn.Module | None) -> dict[str, torch.Tensor]:
+def run_converter(
+    convert: Converter, state: dict[str, torch.Tensor], entry: dict[str, Any], target: torch.nn.Module | None
+) -> dict[str, torch.Tensor]:
     """``convert(state, entry)``, or ``convert(state, entry, target=model)`` for converters that declare a
     ``target`` parameter (the model being loaded, on the meta device: its keys and shapes, nothing allocated).
     Either way ``remap.build_meta_model`` answers with the same target, so the model is built once per load."""
@@ -201,8 +214,13 @@ def _url_state(entry: dict[str, Any], convert, what: str) -> dict[str, torch.Ten
             f"{entry['name']}` with network access"
         )
     with download.downloaded_url(url, sha, what=what) as (raw, actual):
-        path = converted.store(convert(_read_pickle(raw, what), entry), entry["name"], source_sha256=actual,
-                               origin=url, converter=converted.converter_version(entry))
+        path = converted.store(
+            convert(_read_pickle(raw, what), entry),
+            entry["name"],
+            source_sha256=actual,
+            origin=url,
+            converter=converted.converter_version(entry),
+        )
     return _read_safetensors(path)
 
 
@@ -213,8 +231,13 @@ def _converted_state(entry, raw: Path, source_sha256: str, origin: str, convert,
     version = converted.converter_version(entry)
     found = converted.find(entry["name"], source_sha256, version)
     if found.path is None:
-        path = converted.store(convert(_read_pickle(raw, what), entry), entry["name"], source_sha256=source_sha256,
-                               origin=origin, converter=version)
+        path = converted.store(
+            convert(_read_pickle(raw, what), entry),
+            entry["name"],
+            source_sha256=source_sha256,
+            origin=origin,
+            converter=version,
+        )
     else:
         path = found.path
     return _read_safetensors(path)
@@ -232,8 +255,13 @@ def build_target(build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
         return build()
 
 
-def build_with_weights(build: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor], *, what: str,
-                       target: torch.nn.Module | None = None) -> torch.nn.Module:
+def build_with_weights(
+    build: Callable[[], torch.nn.Module],
+    state: dict[str, torch.Tensor],
+    *,
+    what: str,
+    target: torch.nn.Module | None = None,
+) -> torch.nn.Module:
     """``target`` (default: ``build_target(build)``) with ``state`` in it, checked by ``fit_state_dict`` first."""
     model = build_target(build) if target is None else target
     on_meta = any(t.is_meta for t in [*model.parameters(), *model.buffers()])
@@ -246,8 +274,12 @@ def build_with_weights(build: Callable[[], torch.nn.Module], state: dict[str, to
 
 
 def _load(model: torch.nn.Module, state: dict[str, torch.Tensor], *, what: str, assign: bool):
-    fitted = fit_state_dict(state, model, what=f"{what} do not fit the model (the entry's architecture, encoder or "
-                                               "options, or the plugin's converter, do not match the checkpoint)")
+    fitted = fit_state_dict(
+        state,
+        model,
+        what=f"{what} do not fit the model (the entry's architecture, encoder or "
+        "options, or the plugin's converter, do not match the checkpoint)",
+    )
     expected = model.state_dict()
     for key, value in fitted.items():
         if value.is_floating_point() and value.dtype != expected[key].dtype:
@@ -256,8 +288,13 @@ def _load(model: torch.nn.Module, state: dict[str, torch.Tensor], *, what: str, 
     return model.eval()
 
 
-def load_from_catalog(entry: dict[str, Any], *, pretrained: bool, state: dict[str, torch.Tensor] | None = None,
-                      upstream: dict[str, torch.Tensor] | None = None):
+def load_from_catalog(
+    entry: dict[str, Any],
+    *,
+    pretrained: bool,
+    state: dict[str, torch.Tensor] | None = None,
+    upstream: dict[str, torch.Tensor] | None = None,
+):
     """The load pipeline: typed spec -> target built once -> fetch, verify, convert for it -> fit -> model.
 
     ``state``: converted weights already in hand; ``upstream``: an upstream checkpoint in hand (``segzoo
@@ -313,8 +350,10 @@ def load_from_directory(directory: Path, *, pretrained: bool = True):
 def _check_config(config: Any, config_file: Path) -> None:
     """A config.json with a missing field or a field of the wrong type gets one line naming the field."""
     if not isinstance(config, dict):
-        raise WeightsError(f"{config_file} holds a JSON {type(config).__name__}, not an object; it was not written by "
-                           "segzoo's save_pretrained")
+        raise WeightsError(
+            f"{config_file} holds a JSON {type(config).__name__}, not an object; it was not written by "
+            "segzoo's save_pretrained"
+        )
     missing = [k for k in ("architecture", "encoder", "num_classes") if k not in config]
     if missing:
         raise WeightsError(f"{config_file} lacks {', '.join(missing)}; it was not written by segzoo's save_pretrained")

@@ -67,8 +67,16 @@ def encoder_from_mmseg(backbone: dict) -> tuple[str, int, dict[str, Any]]:
     depth = backbone.get("depth")
     if depth not in _STAGE_CHANNELS:
         raise ValueError(f"ResNet depth {depth!r} is not supported (18, 50, 101)")
-    for key, expected in (("in_channels", 3), ("stem_channels", 64), ("base_channels", 64), ("num_stages", 4),
-                          ("style", "pytorch"), ("avg_down", False), ("dcn", None), ("plugins", None)):
+    for key, expected in (
+        ("in_channels", 3),
+        ("stem_channels", 64),
+        ("base_channels", 64),
+        ("num_stages", 4),
+        ("style", "pytorch"),
+        ("avg_down", False),
+        ("dcn", None),
+        ("plugins", None),
+    ):
         if backbone.get(key, expected) != expected:
             raise ValueError(f"ResNet {key}={backbone[key]!r} is not supported (only {expected!r})")
     if tuple(backbone.get("out_indices", (0, 1, 2, 3))) != (0, 1, 2, 3):
@@ -106,8 +114,16 @@ def aux_dilation_from_mmseg(model_cfg: dict, align_corners: bool) -> int | None:
         raise ValueError(f"auxiliary head {aux.get('type')!r} is not supported (FCNHead only)")
     check_conv_cfg(aux, "auxiliary head")
     in_channels = stage_channels(model_cfg["backbone"])[2]
-    expected = {"in_index": 2, "in_channels": in_channels, "channels": in_channels // 4, "num_convs": 1,
-                "concat_input": False, "kernel_size": 3, "dropout_ratio": 0.1, "input_transform": None}
+    expected = {
+        "in_index": 2,
+        "in_channels": in_channels,
+        "channels": in_channels // 4,
+        "num_convs": 1,
+        "concat_input": False,
+        "kernel_size": 3,
+        "dropout_ratio": 0.1,
+        "input_transform": None,
+    }
     for key, value in expected.items():
         if aux.get(key, value) != value:
             raise ValueError(f"auxiliary FCNHead {key}={aux[key]!r} is not supported (expected {value!r})")
@@ -118,8 +134,11 @@ def aux_dilation_from_mmseg(model_cfg: dict, align_corners: bool) -> int | None:
 
 def backbone_rules(deep_stem: bool) -> list[tuple[str, str]]:
     """mmseg ResNet keys -> :class:`segzoo.nn.resnet_v1c.DilatedResNet` keys (the blocks share torchvision's names)."""
-    stem = [("backbone.stem.", "encoder.stem.")] if deep_stem else [
-        ("backbone.conv1.", "encoder.stem.0."), ("backbone.bn1.", "encoder.stem.1.")]
+    stem = (
+        [("backbone.stem.", "encoder.stem.")]
+        if deep_stem
+        else [("backbone.conv1.", "encoder.stem.0."), ("backbone.bn1.", "encoder.stem.1.")]
+    )
     return [*stem, ("backbone.layer", "encoder.layer")]
 
 

@@ -116,13 +116,20 @@ def stream_url(url: str, out: BinaryIO, *, what: str) -> None:
             if response.status_code != 200:
                 raise WeightsError(f"{what}: {url} answered HTTP {response.status_code}; check the URL or retry later")
             size = response.headers.get("Content-Length")
-            with tqdm(total=int(size) if size and size.isdigit() else None, unit="B", unit_scale=True,
-                      desc=filename, name="huggingface_hub.http_get") as bar:
+            with tqdm(
+                total=int(size) if size and size.isdigit() else None,
+                unit="B",
+                unit_scale=True,
+                desc=filename,
+                name="huggingface_hub.http_get",
+            ) as bar:
                 for chunk in response.iter_bytes(1 << 20):
                     out.write(chunk)
                     bar.update(len(chunk))
     except httpx2.TimeoutException:
-        raise WeightsError(f"{what}: {url} sent no data for {timeout:g} s (HF_HUB_DOWNLOAD_TIMEOUT); check the "
-                           "network or proxy, or retry later") from None
+        raise WeightsError(
+            f"{what}: {url} sent no data for {timeout:g} s (HF_HUB_DOWNLOAD_TIMEOUT); check the "
+            "network or proxy, or retry later"
+        ) from None
     except httpx2.HTTPError as err:
         raise WeightsError(f"{what}: cannot download {url} ({_reason(err)}); check the network or proxy") from None

@@ -32,12 +32,16 @@ def pin_status(entry: dict[str, Any]) -> tuple[bool, str]:
 
         seen = trust.record(weights["url"])
         if seen is None:
-            return False, (f"only the sha256 prefix {sha!r} from the file name is recorded; the full hash of the first "
-                           "download is trusted from then on (trust on first use)")
-        return False, (f"only the sha256 prefix {sha!r} is in the catalog; this machine trusts "
-                       f"{seen['sha256'][:16]}... "
-                       f"since its first download ({seen.get('first_seen', '?')}); `segzoo catalog pin "
-                       f"{entry['name']}` writes it into the catalog")
+            return False, (
+                f"only the sha256 prefix {sha!r} from the file name is recorded; the full hash of the first "
+                "download is trusted from then on (trust on first use)"
+            )
+        return False, (
+            f"only the sha256 prefix {sha!r} is in the catalog; this machine trusts "
+            f"{seen['sha256'][:16]}... "
+            f"since its first download ({seen.get('first_seen', '?')}); `segzoo catalog pin "
+            f"{entry['name']}` writes it into the catalog"
+        )
     revision = weights["hub"]["revision"]
     missing = []
     if not _COMMIT.fullmatch(revision):
@@ -80,8 +84,10 @@ def resolve_pin(entry: dict[str, Any]) -> dict[str, Any]:
         sha, size = download.file_sha256(path), path.stat().st_size
     old = weights.get("sha256")
     if old and not sha.startswith(old):
-        raise WeightsError(f"{what}: the Hub's file has sha256 {sha}, which contradicts the catalog's {old}; "
-                           "nothing was written. Check which one is right before pinning")
+        raise WeightsError(
+            f"{what}: the Hub's file has sha256 {sha}, which contradicts the catalog's {old}; "
+            "nothing was written. Check which one is right before pinning"
+        )
     weights["sha256"] = sha
     if size is not None:
         weights["size"] = int(size)
@@ -96,9 +102,11 @@ def _pin_from_trust_store(entry: dict[str, Any], weights: dict[str, Any], what: 
         return weights
     known = trust.trusted_sha256(weights["url"])
     if known is None:
-        raise WeightsError(f"{what}: no full sha256 of {weights['url']} is known here yet; run `segzoo download "
-                           f"{entry['name']}` (verified against the prefix {weights['sha256']!r} and recorded), "
-                           "then pin")
+        raise WeightsError(
+            f"{what}: no full sha256 of {weights['url']} is known here yet; run `segzoo download "
+            f"{entry['name']}` (verified against the prefix {weights['sha256']!r} and recorded), "
+            "then pin"
+        )
     weights["sha256"] = known
     return weights
 
@@ -134,7 +142,7 @@ def _weights_span(text: str, data: dict, name: str, path: Path) -> tuple[int, in
         if value != entries[0]["weights"]:
             continue
         line_start = text.rfind("\n", 0, key.start()) + 1
-        indent = text[line_start:key.start()]
+        indent = text[line_start : key.start()]
         inner = re.compile(r"\n([ \t]*)\S").search(text, key.end(), end)
         unit = len(inner.group(1)) - len(indent) if inner else 0
         return key.end(), end, indent, max(unit, 0)

@@ -35,8 +35,13 @@ _TARGET: ContextVar[tuple[tuple, torch.nn.Module] | None] = ContextVar("segzoo_c
 
 
 def _config_key(entry: dict[str, Any]) -> tuple:
-    return (entry["architecture"], entry["encoder"], entry["num_classes"], entry.get("in_channels", 3),
-            repr(sorted(entry.get("options", {}).items())))
+    return (
+        entry["architecture"],
+        entry["encoder"],
+        entry["num_classes"],
+        entry.get("in_channels", 3),
+        repr(sorted(entry.get("options", {}).items())),
+    )
 
 
 @contextmanager
@@ -66,7 +71,7 @@ def torchvision_backbone_rule(model: torch.nn.Module) -> tuple[str, str]:
 def _rename(key: str, rules: Rules) -> str | None:
     for old, new in rules:
         if key.startswith(old):
-            return new + key[len(old):]
+            return new + key[len(old) :]
     return None
 
 
@@ -97,7 +102,10 @@ def remap(
     inverse = _inverse(rules)
     what = entry.get("name") or entry["architecture"]
     return fit_state_dict(
-        renamed, expected, unexpected=unexpected, checkpoint_name=lambda k: origin.get(k) or _rename(k, inverse) or k,
+        renamed,
+        expected,
+        unexpected=unexpected,
+        checkpoint_name=lambda k: origin.get(k) or _rename(k, inverse) or k,
         what=f"this is not a {upstream} state dict for {what!r} (architecture {entry['architecture']!r}, encoder "
-             f"{entry['encoder']!r}, options {entry.get('options', {})}, {entry['num_classes']} classes)",
+        f"{entry['encoder']!r}, options {entry.get('options', {})}, {entry['num_classes']} classes)",
     )

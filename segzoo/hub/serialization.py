@@ -132,8 +132,10 @@ def _upload_folder(api, **kwargs):
     except Exception as err:  # noqa: BLE001 - hf_xet raises a builtin ConnectionError
         if constants.HF_HUB_DISABLE_XET or "xet-write-token" not in str(err):
             raise
-        log.warning("%s offers no Xet storage; uploading over Git LFS instead (set HF_HUB_DISABLE_XET=1 to skip "
-                    "trying Xet)", constants.ENDPOINT)
+        log.warning(
+            "%s offers no Xet storage; uploading over Git LFS instead (set HF_HUB_DISABLE_XET=1 to skip trying Xet)",
+            constants.ENDPOINT,
+        )
     previous = constants.HF_HUB_DISABLE_XET
     constants.HF_HUB_DISABLE_XET = True
     try:

@@ -49,9 +49,9 @@ def smp_encoder_key(key: str) -> str:
     ``encoder.model.<k>`` (smp ``tu-`` encoders, timm features_only) -> ``encoder.body.<k>``;
     ``encoder.<k>`` (smp ResNets, torchvision module names = timm's) -> ``encoder.body.<k>``.
     """
-    rest = key[len("encoder."):]
+    rest = key[len("encoder.") :]
     if rest.startswith("model."):
-        rest = rest[len("model."):]
+        rest = rest[len("model.") :]
     return "encoder.body." + rest
 
 
@@ -80,7 +80,7 @@ def convert_smp_state_dict(
                 unused_encoder.append(key)
                 continue
         elif key.startswith(head_prefix):
-            new = "head.classifier." + key[len(head_prefix):]
+            new = "head.classifier." + key[len(head_prefix) :]
         else:
             new = key  # decoder.* as it is; anything else is reported as unexpected under its own name
         renamed[new] = value
@@ -90,9 +90,12 @@ def convert_smp_state_dict(
     stages = {k.split(".")[1] if not k.startswith("encoder.model.") else k.split(".")[2] for k in unused_encoder}
     unexpected = unused_encoder if missing or not stages <= {"layer3", "layer4", "fc"} else []
     return fit_state_dict(
-        renamed, model, unexpected=unexpected, checkpoint_name=lambda k: upstream_name.get(k, k),
+        renamed,
+        model,
+        unexpected=unexpected,
+        checkpoint_name=lambda k: upstream_name.get(k, k),
         what=f"smp checkpoint does not match segzoo {entry['architecture']!r} with encoder {entry['encoder']!r} "
-             "(the entry's options do not describe this checkpoint)",
+        "(the entry's options do not describe this checkpoint)",
     )
 
 

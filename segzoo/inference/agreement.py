@@ -35,8 +35,10 @@ def compare_logits(got: torch.Tensor, ref: torch.Tensor, *, tolerance: float, mo
     }
     if getattr(model, "discontinuous", False):
         report["ok"] = report["within_tolerance"] >= MIN_WITHIN and report["class_agreement"] >= MIN_CLASS_AGREEMENT
-        report["criterion"] = (f">= {MIN_WITHIN:.0%} of logits within {tolerance:g} and >= "
-                               f"{MIN_CLASS_AGREEMENT:.0%} of pixels with the same class")
+        report["criterion"] = (
+            f">= {MIN_WITHIN:.0%} of logits within {tolerance:g} and >= "
+            f"{MIN_CLASS_AGREEMENT:.0%} of pixels with the same class"
+        )
     else:
         report["ok"] = report["max_abs_diff"] <= tolerance
     return report

@@ -53,12 +53,19 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_runtime_args(p: argparse.ArgumentParser) -> None:
     """--engine, --precision, --device."""
-    p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
-                   help="how the forward pass runs (auto = channels_last: folded BatchNorm + NHWC; see "
-                        "docs/benchmarking.md)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
-                   help="bf16 runs under bfloat16 autocast (fast on CPUs with AMX/AVX512-BF16 and recent GPUs); "
-                        "int8 runs an onnxruntime statically quantized copy on CPU (needs calibration images)")
+    p.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default="auto",
+        help="how the forward pass runs (auto = channels_last: folded BatchNorm + NHWC; see docs/benchmarking.md)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "int8"),
+        default="fp32",
+        help="bf16 runs under bfloat16 autocast (fast on CPUs with AMX/AVX512-BF16 and recent GPUs); "
+        "int8 runs an onnxruntime statically quantized copy on CPU (needs calibration images)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
 
 
@@ -68,17 +75,37 @@ def add_calibration_args(p: argparse.ArgumentParser, *, evaluates: bool = False)
 
     g = p.add_argument_group("int8 calibration (with --precision int8)")
     same = " (default: --dataset)" if evaluates else ""
-    g.add_argument("--calibration-dataset", default=None, metavar="NAME",
-                   help=f"registered dataset whose images set the int8 activation ranges{same}")
-    g.add_argument("--calibration-root", default=None, metavar="PATH",
-                   help="its folder" + (" (default: --root when it is the same dataset)" if evaluates else ""))
-    g.add_argument("--calibration-split", default=None, metavar="SPLIT",
-                   help=f"its split (default: {DEFAULT_CALIBRATION_SPLIT}; never the evaluated images)")
-    g.add_argument("--calibration-size", type=int_at_least(1), default=DEFAULT_CALIBRATION_SIZE, metavar="N",
-                   help=f"images, spread evenly over the split (default {DEFAULT_CALIBRATION_SIZE})")
+    g.add_argument(
+        "--calibration-dataset",
+        default=None,
+        metavar="NAME",
+        help=f"registered dataset whose images set the int8 activation ranges{same}",
+    )
+    g.add_argument(
+        "--calibration-root",
+        default=None,
+        metavar="PATH",
+        help="its folder" + (" (default: --root when it is the same dataset)" if evaluates else ""),
+    )
+    g.add_argument(
+        "--calibration-split",
+        default=None,
+        metavar="SPLIT",
+        help=f"its split (default: {DEFAULT_CALIBRATION_SPLIT}; never the evaluated images)",
+    )
+    g.add_argument(
+        "--calibration-size",
+        type=int_at_least(1),
+        default=DEFAULT_CALIBRATION_SIZE,
+        metavar="N",
+        help=f"images, spread evenly over the split (default {DEFAULT_CALIBRATION_SIZE})",
+    )
     if evaluates:
-        g.add_argument("--calibrate-on-evaluated", action="store_true",
-                       help="allow calibrating on the evaluated split itself (flatters the int8 accuracy)")
+        g.add_argument(
+            "--calibrate-on-evaluated",
+            action="store_true",
+            help="allow calibrating on the evaluated split itself (flatters the int8 accuracy)",
+        )
 
 
 def calibration_from_args(args: argparse.Namespace, *, evaluated: bool = False):
@@ -91,16 +118,20 @@ def calibration_from_args(args: argparse.Namespace, *, evaluated: bool = False):
         return None
     name = args.calibration_dataset or (args.dataset if evaluated else None)
     if name is None:
-        raise SegzooError("--precision int8 needs calibration images: --calibration-dataset NAME --calibration-root "
-                          "PATH (e.g. the training split of the data the model was trained on)")
+        raise SegzooError(
+            "--precision int8 needs calibration images: --calibration-dataset NAME --calibration-root "
+            "PATH (e.g. the training split of the data the model was trained on)"
+        )
     same = evaluated and name == args.dataset
     root = args.calibration_root or (args.root if same else None)
     split = args.calibration_split or DEFAULT_CALIBRATION_SPLIT
     options = dict(getattr(args, "dataset_option", None) or []) if same else {}
     if same and split == args.split and _same_folder(root, args.root) and not args.calibrate_on_evaluated:
-        raise SegzooError(f"int8 calibration would use the evaluated images ({name} {split}); calibrate on another "
-                          f"split (--calibration-split, default {DEFAULT_CALIBRATION_SPLIT}) or pass "
-                          "--calibrate-on-evaluated")
+        raise SegzooError(
+            f"int8 calibration would use the evaluated images ({name} {split}); calibrate on another "
+            f"split (--calibration-split, default {DEFAULT_CALIBRATION_SPLIT}) or pass "
+            "--calibrate-on-evaluated"
+        )
     return segzoo.create_dataset(name, root, split, **options)
 
 
@@ -112,19 +143,36 @@ def add_inference_args(p: argparse.ArgumentParser, *, evaluates: bool = False) -
     """--mode, --crop, --stride, --scales, --flip, --no-resize, plus the runtime and int8 calibration options
     (``evaluates``: the command evaluates ``--dataset``, which calibration defaults to)."""
     g = p.add_argument_group("inference")
-    g.add_argument("--mode", choices=("whole", "slide", "msflip"), default=None,
-                   help="whole image (default), sliding window, or multi-scale (+flip) test-time augmentation; "
-                        "default: msflip when --scales/--flip is given, slide when --crop is given")
+    g.add_argument(
+        "--mode",
+        choices=("whole", "slide", "msflip"),
+        default=None,
+        help="whole image (default), sliding window, or multi-scale (+flip) test-time augmentation; "
+        "default: msflip when --scales/--flip is given, slide when --crop is given",
+    )
     g.add_argument("--crop", type=_size, default=None, metavar="N|HxW", help="sliding-window size")
-    g.add_argument("--stride", type=_size, default=None, metavar="N|HxW",
-                   help="sliding-window step (default: 2/3 of the crop)")
-    g.add_argument("--scales", type=_floats, default=None, metavar="S,S,...",
-                   help="msflip scales (default 0.5,0.75,1.0,1.25,1.5,1.75)")
+    g.add_argument(
+        "--stride", type=_size, default=None, metavar="N|HxW", help="sliding-window step (default: 2/3 of the crop)"
+    )
+    g.add_argument(
+        "--scales",
+        type=_floats,
+        default=None,
+        metavar="S,S,...",
+        help="msflip scales (default 0.5,0.75,1.0,1.25,1.5,1.75)",
+    )
     g.add_argument("--flip", action="store_true", help="msflip: also average horizontally flipped passes")
-    g.add_argument("--resize", default=None, metavar="N|HxW",
-                   help="override the model's preprocessing resize: N = shorter side, HxW = exact size")
-    g.add_argument("--no-resize", action="store_true",
-                   help="ignore the model's preprocessing resize (infer at each image's own size)")
+    g.add_argument(
+        "--resize",
+        default=None,
+        metavar="N|HxW",
+        help="override the model's preprocessing resize: N = shorter side, HxW = exact size",
+    )
+    g.add_argument(
+        "--no-resize",
+        action="store_true",
+        help="ignore the model's preprocessing resize (infer at each image's own size)",
+    )
     add_runtime_args(g)
     add_calibration_args(p, evaluates=evaluates)
 
@@ -138,14 +186,25 @@ def settings_from_args(args: argparse.Namespace, batch_size: int = 1):
     if mode != "msflip" and (args.scales or args.flip):
         raise SegzooError(f"--scales and --flip apply to --mode msflip, not {mode}")
     return InferenceSettings(
-        mode=mode, crop=args.crop, stride=args.stride, scales=list(args.scales or MMSEG_SCALES), flip=args.flip,
-        slide=mode == "msflip" and args.crop is not None, batch_size=batch_size,
+        mode=mode,
+        crop=args.crop,
+        stride=args.stride,
+        scales=list(args.scales or MMSEG_SCALES),
+        flip=args.flip,
+        slide=mode == "msflip" and args.crop is not None,
+        batch_size=batch_size,
     )
 
 
 def add_json_arg(p: argparse.ArgumentParser, what: str = "results") -> None:
-    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
-                   help=f"write the {what} as JSON to PATH (no PATH: print JSON instead of the table)")
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="PATH",
+        help=f"write the {what} as JSON to PATH (no PATH: print JSON instead of the table)",
+    )
 
 
 def write_json(data: Any, target: str | None) -> None:
@@ -185,9 +244,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
         check_writable(args.json, option="--json")
     model = load_model(args.model)
     pre = preprocessing_from_args(model, args)
-    engine = Engine(model, args.engine, args.precision, args.device, copy=False,
-                    calibration=calibration_from_args(args), calibration_size=args.calibration_size,
-                    preprocessing=pre)
+    engine = Engine(
+        model,
+        args.engine,
+        args.precision,
+        args.device,
+        copy=False,
+        calibration=calibration_from_args(args),
+        calibration_size=args.calibration_size,
+        preprocessing=pre,
+    )
     palette, source = resolve_palette(model, args.dataset)
     names = class_names_of(model, args.dataset)
     out_dir = Path(args.out)
@@ -199,8 +265,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
         mask = predict_image(engine, image, pre, settings)
         results.append(save_prediction(path, mask, out_dir, palette, names, image=image, alpha=args.alpha))
     if args.json is not None:
-        write_json({"palette_source": source, "engine": engine.describe(), "settings": settings.as_dict(),
-                    "predictions": results}, args.json)
+        write_json(
+            {
+                "palette_source": source,
+                "engine": engine.describe(),
+                "settings": settings.as_dict(),
+                "predictions": results,
+            },
+            args.json,
+        )
         if args.json != "-":
             _print_predictions(results)
         return 0
@@ -214,8 +287,7 @@ def _print_predictions(results: list[dict]) -> None:
     rows = []
     for r in results:
         top = sorted(r["classes"].items(), key=lambda kv: -kv[1])[:3]
-        rows.append([Path(r["image"]).name, r["mask"], r["overlay"],
-                     ", ".join(f"{k} {100 * v:.0f}%" for k, v in top)])
+        rows.append([Path(r["image"]).name, r["mask"], r["overlay"], ", ".join(f"{k} {100 * v:.0f}%" for k, v in top)])
     print(table(rows, ["image", "mask", "overlay", "main classes"]))
 
 
@@ -235,21 +307,33 @@ def cmd_export(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     if calibration is not None:
         return _export_int8(args, model, calibration, out)
-    report = export_onnx(model, out, opset=args.opset, size=args.size, exporter=args.exporter,
-                         dynamic=not args.static, check=not args.no_check, tolerance=args.tolerance)
+    report = export_onnx(
+        model,
+        out,
+        opset=args.opset,
+        size=args.size,
+        exporter=args.exporter,
+        dynamic=not args.static,
+        check=not args.no_check,
+        tolerance=args.tolerance,
+    )
     if args.json is not None:
         write_json(report, args.json)
         if args.json == "-":
             return 0
     axes = ", ".join(report["dynamic_axes"])
-    print(f"wrote {report['path']} ({report['file_mb']} MiB, {report['exporter']} exporter, dynamic {axes}, "
-          f"{report['export_seconds']} s)")
+    print(
+        f"wrote {report['path']} ({report['file_mb']} MiB, {report['exporter']} exporter, dynamic {axes}, "
+        f"{report['export_seconds']} s)"
+    )
     for c in report.get("checks", []):
         line = f"  onnxruntime vs eager at {'x'.join(map(str, c['size']))}: max |diff| {c['max_abs_diff']:.2e}"
         if "criterion" in c:
-            line += (f"; {100 * c['within_tolerance']:.2f}% of logits within {args.tolerance:g}, "
-                     f"{100 * c['class_agreement']:.3f}% of pixels with the same class (a discontinuous model, "
-                     f"checked for {c['criterion']})")
+            line += (
+                f"; {100 * c['within_tolerance']:.2f}% of logits within {args.tolerance:g}, "
+                f"{100 * c['class_agreement']:.3f}% of pixels with the same class (a discontinuous model, "
+                f"checked for {c['criterion']})"
+            )
         print(line)
     return 0
 
@@ -260,30 +344,43 @@ def _export_int8(args: argparse.Namespace, model: Any, calibration: Any, out: st
 
     from segzoo.inference.engine import Engine
 
-    engine = Engine(model, "auto", "int8", "cpu", copy=False, calibration=calibration,
-                    calibration_size=args.calibration_size)
+    engine = Engine(
+        model, "auto", "int8", "cpu", copy=False, calibration=calibration, calibration_size=args.calibration_size
+    )
     info = dict(engine.int8 or {})
     shutil.copyfile(info["path"], out)
-    report = {"path": str(out), "precision": "int8", "format": "ONNX QDQ (int8 weights per channel, uint8 "
-              "activations)", "dynamic_axes": ["batch", "height", "width"],
-              "file_mb": round(Path(out).stat().st_size / 2**20, 2), "probe_max_abs_diff": engine.max_abs_diff,
-              **{k: v for k, v in info.items() if k != "path"}}
+    report = {
+        "path": str(out),
+        "precision": "int8",
+        "format": "ONNX QDQ (int8 weights per channel, uint8 activations)",
+        "dynamic_axes": ["batch", "height", "width"],
+        "file_mb": round(Path(out).stat().st_size / 2**20, 2),
+        "probe_max_abs_diff": engine.max_abs_diff,
+        **{k: v for k, v in info.items() if k != "path"},
+    }
     if args.json is not None:
         write_json(report, args.json)
         if args.json == "-":
             return 0
-    print(f"wrote {out} ({report['file_mb']} MiB, int8 QDQ, dynamic batch, height, width; calibrated on "
-          f"{info.get('calibration_images')} images, {info.get('cache')} in the cache)")
-    print(f"  int8 vs fp32 on a calibration image: max |diff| {engine.max_abs_diff:.2e}, "
-          f"{100 * info.get('argmax_agreement', float('nan')):.2f}% of pixels with the same class; fp32 kept for "
-          f"{', '.join(info.get('fp32_nodes') or []) or 'nothing'}")
+    print(
+        f"wrote {out} ({report['file_mb']} MiB, int8 QDQ, dynamic batch, height, width; calibrated on "
+        f"{info.get('calibration_images')} images, {info.get('cache')} in the cache)"
+    )
+    print(
+        f"  int8 vs fp32 on a calibration image: max |diff| {engine.max_abs_diff:.2e}, "
+        f"{100 * info.get('argmax_agreement', float('nan')):.2f}% of pixels with the same class; fp32 kept for "
+        f"{', '.join(info.get('fp32_nodes') or []) or 'nothing'}"
+    )
     return 0
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("predict", help="predict masks for images: palette mask PNGs and coloured overlays",
-                       description="Writes <stem>_mask.png (palette PNG, pixel value = class id) and "
-                                   "<stem>_overlay.png (image blended with the class colours, with a legend).")
+    p = sub.add_parser(
+        "predict",
+        help="predict masks for images: palette mask PNGs and coloured overlays",
+        description="Writes <stem>_mask.png (palette PNG, pixel value = class id) and "
+        "<stem>_overlay.png (image blended with the class colours, with a legend).",
+    )
     p.add_argument("model", help="catalog name, hf-hub:org/repo or a save_pretrained directory")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--out", default="predictions", help="output folder (default: predictions)")
@@ -299,14 +396,23 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default="onnx", choices=("onnx",))
     p.add_argument("--out", default=None, help="output file (default: <model>.onnx)")
     p.add_argument("--opset", type=int_at_least(7), default=None, help="ONNX opset (default: the exporter's)")
-    p.add_argument("--size", type=_size, default=None, metavar="N|HxW",
-                   help="example input size (default 256; rounded up to the model's input divisor)")
+    p.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        metavar="N|HxW",
+        help="example input size (default 256; rounded up to the model's input divisor)",
+    )
     p.add_argument("--exporter", choices=("auto", "dynamo", "torchscript"), default="auto")
     p.add_argument("--static", action="store_true", help="fixed height and width (the --size), dynamic batch only")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max |diff| to eager accepted by the check")
-    p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
-                   help="int8: onnxruntime static quantization (QDQ), calibrated on --calibration-dataset")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="int8: onnxruntime static quantization (QDQ), calibrated on --calibration-dataset",
+    )
     add_calibration_args(p)
     add_json_arg(p, "export report")
     p.set_defaults(func=cmd_export)

@@ -127,11 +127,14 @@ class Engine:
         if precision == "int8" and (self.engine != "onnxruntime" or self.device.type != "cpu"):
             raise SegzooError("int8 runs on the onnxruntime engine on CPU only; use --engine auto --device cpu")
         if precision == "int8" and calibration is None:
-            raise SegzooError("int8 needs calibration images: pass calibration=<a dataset split or tensors> "
-                              "(CLI: --calibration-dataset NAME --calibration-root PATH)")
+            raise SegzooError(
+                "int8 needs calibration images: pass calibration=<a dataset split or tensors> "
+                "(CLI: --calibration-dataset NAME --calibration-root PATH)"
+            )
         if precision == "bf16" and not bf16_supported(self.device):
-            log.warning("bf16 requested but this %s has no native bfloat16 support: expect it to be slow",
-                        self.device.type)
+            log.warning(
+                "bf16 requested but this %s has no native bfloat16 support: expect it to be slow", self.device.type
+            )
         self.model = model
         self.num_classes = getattr(model, "num_classes", None)
         self.input_divisor = int(getattr(model, "input_divisor", 1) or 1)
@@ -188,8 +191,9 @@ class Engine:
         work = work.to(memory_format=torch.channels_last)
         if self.precision == "fp32" and self.device.type == "cpu" and self.engine == "channels_last":
             try:
-                self.fused = fuse_conv_relu(work, _probe_input(work, self.device).contiguous(
-                    memory_format=torch.channels_last))
+                self.fused = fuse_conv_relu(
+                    work, _probe_input(work, self.device).contiguous(memory_format=torch.channels_last)
+                )
             except Exception as err:  # noqa: BLE001
                 log.debug("conv+ReLU fusion skipped: %s", err)
         if self.precision == "bf16":
@@ -209,8 +213,9 @@ class Engine:
             self._tmp = tempfile.TemporaryDirectory(prefix="segzoo-onnx-")
             onnx_path = Path(self._tmp.name) / "model.onnx"
             # small example and check sizes: the check is what proves the graph is right at other sizes
-            report = export_onnx(model.to("cpu"), onnx_path, size=64, check=tolerance is not None,
-                                 tolerance=tolerance or 1e-4)
+            report = export_onnx(
+                model.to("cpu"), onnx_path, size=64, check=tolerance is not None, tolerance=tolerance or 1e-4
+            )
             self.max_abs_diff = report.get("max_abs_diff")
         elif tolerance is not None:
             checks = check_onnx(onnx_path, model.to("cpu"), default_sizes(model, 64), tolerance=tolerance)
@@ -234,8 +239,9 @@ class Engine:
             providers.insert(0, "CUDAExecutionProvider")
         return ort.InferenceSession(str(onnx_path), options, providers=providers)
 
-    def _setup_int8(self, model: nn.Module, calibration: Any, size: int | None, settings: Any,
-                    preprocessing: Any) -> None:
+    def _setup_int8(
+        self, model: nn.Module, calibration: Any, size: int | None, settings: Any, preprocessing: Any
+    ) -> None:
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
@@ -245,8 +251,12 @@ class Engine:
         from segzoo.inference.quantize import DEFAULT_CALIBRATION_SIZE, calibration_inputs, int8_session
 
         model.to("cpu")
-        inputs = calibration_inputs(calibration, preprocessing or Preprocessing.from_model(model),
-                                    size=size or DEFAULT_CALIBRATION_SIZE, divisor=self.input_divisor)
+        inputs = calibration_inputs(
+            calibration,
+            preprocessing or Preprocessing.from_model(model),
+            size=size or DEFAULT_CALIBRATION_SIZE,
+            divisor=self.input_divisor,
+        )
         self._session, self.int8 = int8_session(model, inputs, self._open_session, settings)
         self._input_name = self._session.get_inputs()[0].name
         # how far int8 moves the logits, on a calibration image (random inputs are outside the calibrated ranges)

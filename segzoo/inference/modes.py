@@ -164,11 +164,13 @@ def infer_msflip(
         xs = _resize(x, size, align_corners=False)
         batch = torch.cat([xs, xs.flip(-1)], dim=0) if flip else xs
         if crop is not None:
-            logits = infer_slide(fn, batch, crop=crop, stride=stride or crop, divisor=divisor,
-                                 batch_size=max(batch_size, batch.shape[0]))
+            logits = infer_slide(
+                fn, batch, crop=crop, stride=stride or crop, divisor=divisor, batch_size=max(batch_size, batch.shape[0])
+            )
         elif batch.shape[0] > max(batch_size, n):
-            logits = torch.cat([infer_whole(fn, batch[:n], divisor=divisor),
-                                infer_whole(fn, batch[n:], divisor=divisor)], dim=0)
+            logits = torch.cat(
+                [infer_whole(fn, batch[:n], divisor=divisor), infer_whole(fn, batch[n:], divisor=divisor)], dim=0
+            )
         else:
             logits = infer_whole(fn, batch, divisor=divisor)
         logits = logits.float()
@@ -201,12 +203,19 @@ def infer(
     if settings.mode == "whole":
         return infer_whole(fn, x, divisor=divisor)
     if settings.mode == "slide":
-        return infer_slide(fn, x, crop=settings.crop, stride=settings.stride, divisor=divisor,
-                           batch_size=settings.batch_size)
+        return infer_slide(
+            fn, x, crop=settings.crop, stride=settings.stride, divisor=divisor, batch_size=settings.batch_size
+        )
     return infer_msflip(
-        fn, x, scales=settings.scales, flip=settings.flip, divisor=divisor,
-        crop=settings.crop if settings.slide else None, stride=settings.stride if settings.slide else None,
-        batch_size=settings.batch_size, align_corners=align_corners,
+        fn,
+        x,
+        scales=settings.scales,
+        flip=settings.flip,
+        divisor=divisor,
+        crop=settings.crop if settings.slide else None,
+        stride=settings.stride if settings.slide else None,
+        batch_size=settings.batch_size,
+        align_corners=align_corners,
     )
 
 

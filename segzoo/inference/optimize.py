@@ -91,8 +91,11 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor) -> int:
         raise ValueError("fold_batchnorm needs a model in eval mode")
     pairs = _find_pairs(model, example)
     for _conv_name, conv, norm_name, norm in pairs:
-        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps) if norm.affine else \
-            1.0 / torch.sqrt(norm.running_var + norm.eps)
+        scale = (
+            norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            if norm.affine
+            else 1.0 / torch.sqrt(norm.running_var + norm.eps)
+        )
         shift = (norm.bias if norm.affine else 0.0) - norm.running_mean * scale
         weight = conv.weight.detach().double() * scale.double().reshape(-1, *([1] * (conv.weight.dim() - 1)))
         bias = shift.double() if conv.bias is None else conv.bias.detach().double() * scale.double() + shift.double()
@@ -189,7 +192,17 @@ def _fused_forward(conv: nn.Conv2d):
     def forward(x: torch.Tensor) -> torch.Tensor:
         if x.dtype != torch.float32 or x.device.type != "cpu" or conv.weight.dtype != torch.float32:
             return torch.relu(unfused(x))
-        return op(x, conv.weight, conv.bias, list(conv.padding), list(conv.stride), list(conv.dilation),
-                  conv.groups, "relu", [], "")
+        return op(
+            x,
+            conv.weight,
+            conv.bias,
+            list(conv.padding),
+            list(conv.stride),
+            list(conv.dilation),
+            conv.groups,
+            "relu",
+            [],
+            "",
+        )
 
     return forward

@@ -35,7 +35,7 @@ def resolve_palette(model: Any, dataset: str | None = None) -> tuple[list[list[i
         meta = datasets.get(dataset).metadata
         if meta.get("palette"):
             palette = [list(c) for c in meta["palette"]]
-            return palette + voc_colormap(max(n, len(palette)))[len(palette):], f"dataset {dataset}"
+            return palette + voc_colormap(max(n, len(palette)))[len(palette) :], f"dataset {dataset}"
     names = [str(c).lower() for c in config.get("class_names") or []]
     if names:
         for entry in datasets:
@@ -153,8 +153,11 @@ def save_prediction(
     overlay(image, mask, palette, class_names, alpha=alpha).save(overlay_path)
     counts = torch.bincount(mask.reshape(-1).clamp(min=0), minlength=len(class_names))
     total = max(1, mask.numel())
-    present = {class_names[k] if k < len(class_names) else str(k): round(float(c) / total, 6)
-               for k, c in enumerate(counts.tolist()) if c}
+    present = {
+        class_names[k] if k < len(class_names) else str(k): round(float(c) / total, 6)
+        for k, c in enumerate(counts.tolist())
+        if c
+    }
     return {"image": str(image_path), "mask": str(mask_path), "overlay": str(overlay_path), "classes": present}
 
 
@@ -172,7 +175,9 @@ def open_input(path: Path, *, decode: bool = True) -> Image.Image:
     except FileNotFoundError:
         raise SegzooError(f"image {path} does not exist") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise SegzooError(f"image {path} has more pixels than Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} "
-                          "(PIL.Image.MAX_IMAGE_PIXELS), a guard against decompression bombs; downscale it") from None
+        raise SegzooError(
+            f"image {path} has more pixels than Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} "
+            "(PIL.Image.MAX_IMAGE_PIXELS), a guard against decompression bombs; downscale it"
+        ) from None
     except (OSError, SyntaxError, ValueError) as err:
         raise SegzooError(f"cannot read image {path}: {err}") from None

@@ -40,8 +40,12 @@ if TYPE_CHECKING:  # torch is imported when used: the CLI imports this module's 
 log = logging.getLogger("segzoo")
 
 __all__ = [
-    "DEFAULT_CALIBRATION_SIZE", "DEFAULT_CALIBRATION_SPLIT", "QuantSettings", "calibration_inputs",
-    "int8_session", "weights_fingerprint",
+    "DEFAULT_CALIBRATION_SIZE",
+    "DEFAULT_CALIBRATION_SPLIT",
+    "QuantSettings",
+    "calibration_inputs",
+    "int8_session",
+    "weights_fingerprint",
 ]
 
 #: images used to calibrate: each costs one fp32 pass of the build; with 32 the CamVid models lose under 1 mIoU
@@ -115,7 +119,11 @@ def _pad(x: torch.Tensor, divisor: int) -> torch.Tensor:
 
 
 def calibration_inputs(
-    source: Any, preprocessing: Any = None, *, size: int = DEFAULT_CALIBRATION_SIZE, divisor: int = 1,
+    source: Any,
+    preprocessing: Any = None,
+    *,
+    size: int = DEFAULT_CALIBRATION_SIZE,
+    divisor: int = 1,
 ) -> list[torch.Tensor]:
     """Model inputs ``(1, C, H, W)`` to calibrate on: ``size`` images spread evenly over ``source`` (a dataset whose
     items are ``(image, mask)`` or images; PIL images go through ``preprocessing``), or ``source`` itself when it
@@ -131,11 +139,13 @@ def calibration_inputs(
         try:
             n = len(source)
         except TypeError:
-            raise SegzooError("calibration must be a dataset, a tensor or a list of tensors, not "
-                              f"{type(source).__name__}") from None
+            raise SegzooError(
+                f"calibration must be a dataset, a tensor or a list of tensors, not {type(source).__name__}"
+            ) from None
         if n == 0:
-            raise SegzooError("the calibration dataset is empty; point --calibration-root/--calibration-split at "
-                              "images")
+            raise SegzooError(
+                "the calibration dataset is empty; point --calibration-root/--calibration-split at images"
+            )
         from PIL import Image
 
         tensors = []
@@ -192,8 +202,9 @@ class _Reader:
         return None if t is None else {self._name: t.numpy()}
 
 
-def _build(model: nn.Module, calibration: Sequence[torch.Tensor], settings: QuantSettings, target: Path
-           ) -> dict[str, Any]:
+def _build(
+    model: nn.Module, calibration: Sequence[torch.Tensor], settings: QuantSettings, target: Path
+) -> dict[str, Any]:
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -208,25 +219,37 @@ def _build(model: nn.Module, calibration: Sequence[torch.Tensor], settings: Quan
         try:
             method = CalibrationMethod[settings.calibrate_method]
         except KeyError:
-            raise SegzooError(f"unknown calibration method {settings.calibrate_method!r}; choose from "
-                              f"{', '.join(m.name for m in CalibrationMethod)}") from None
+            raise SegzooError(
+                f"unknown calibration method {settings.calibrate_method!r}; choose from "
+                f"{', '.join(m.name for m in CalibrationMethod)}"
+            ) from None
         name = proto.graph.input[0].name
         out = Path(tmp) / "int8.onnx"
         with _quiet(""):  # onnxruntime's advice to pre-process the graph goes to the root logger
             quantize_static(
-                    str(fp32), str(out), _Reader(name, calibration), quant_format=QuantFormat.QDQ,
-                per_channel=settings.per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                str(fp32),
+                str(out),
+                _Reader(name, calibration),
+                quant_format=QuantFormat.QDQ,
+                per_channel=settings.per_channel,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
                 op_types_to_quantize=list(settings.op_types) if settings.op_types else None,
-                nodes_to_exclude=excluded, calibrate_method=method,
-                extra_options={**({"CalibStridedMinMax": 1} if method == CalibrationMethod.MinMax else {}),
-                               **settings.extra},
+                nodes_to_exclude=excluded,
+                calibrate_method=method,
+                extra_options={
+                    **({"CalibStridedMinMax": 1} if method == CalibrationMethod.MinMax else {}),
+                    **settings.extra,
+                },
             )
         os.replace(out, target)  # atomic: a reader sees the old file or the whole new one
     info = {
         "exporter": report.get("exporter"),
         "fp32_nodes": sorted(set(ops)),
         "fp32_reason": "the classifier convolution and the resize after it: 8-bit logits change the class of "
-                       "pixels where two classes are close (docs/benchmarking.md)" if ops else None,
+        "pixels where two classes are close (docs/benchmarking.md)"
+        if ops
+        else None,
         "calibration_images": len(calibration),
         "build_seconds": round(time.perf_counter() - start, 1),
     }
@@ -253,15 +276,21 @@ def int8_session(
     import onnxruntime
 
     settings = settings or QuantSettings()
-    key_data = {"weights": weights_fingerprint(model), "calibration": _tensors_fingerprint(calibration),
-                "settings": settings.as_dict(), "onnxruntime": onnxruntime.__version__, "format": FORMAT_VERSION}
+    key_data = {
+        "weights": weights_fingerprint(model),
+        "calibration": _tensors_fingerprint(calibration),
+        "settings": settings.as_dict(),
+        "onnxruntime": onnxruntime.__version__,
+        "format": FORMAT_VERSION,
+    }
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:24]
     folder = Path(cache) if cache is not None else _cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise SegzooError(f"cannot create the int8 cache folder {folder}: {err}; set SEGZOO_CACHE to a writable "
-                          "folder") from None
+        raise SegzooError(
+            f"cannot create the int8 cache folder {folder}: {err}; set SEGZOO_CACHE to a writable folder"
+        ) from None
     path, meta = folder / f"{key}.onnx", folder / f"{key}.json"
     if path.is_file():
         try:
@@ -269,12 +298,12 @@ def int8_session(
             info = json.loads(meta.read_text()) if meta.is_file() else {}
             return session, {**info, "cache": "hit", "path": str(path)}
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types for a damaged file
-            log.warning("the cached int8 model %s is damaged (%s); rebuilding it", path,
-                        str(err).splitlines()[0][:200])
+            log.warning("the cached int8 model %s is damaged (%s); rebuilding it", path, str(err).splitlines()[0][:200])
             with contextlib.suppress(OSError):
                 path.unlink()
-    log.info("quantizing the model to int8 on %d calibration images (built once, cached in %s)",
-             len(calibration), folder)
+    log.info(
+        "quantizing the model to int8 on %d calibration images (built once, cached in %s)", len(calibration), folder
+    )
     info = _build(model, calibration, settings, path)
     info["settings"] = settings.as_dict()
     tmp_meta = meta.with_suffix(f".json.{os.getpid()}")

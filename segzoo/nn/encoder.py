@@ -106,14 +106,16 @@ def create_encoder(
     if depth is not None and options:
         raise ConfigurationError("encoder options and encoder depth cannot be combined; leave one of them unset")
     if depth is not None:
-        return _encoder_with_depth(name, depth, in_channels=in_channels, output_stride=output_stride,
-                                   pretrained=pretrained)
+        return _encoder_with_depth(
+            name, depth, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained
+        )
     if output_stride not in (8, 16, 32):
         raise ConfigurationError(f"output_stride must be 8, 16 or 32, got {output_stride}")
     encoders = encoder_registry()
     if name in encoders:
-        encoder = encoders.get(name).obj(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained,
-                                         **(options or {}))
+        encoder = encoders.get(name).obj(
+            in_channels=in_channels, output_stride=output_stride, pretrained=pretrained, **(options or {})
+        )
     else:
         if options:
             raise ConfigurationError(
@@ -153,5 +155,10 @@ def _encoder_with_depth(name: str, depth: int, *, in_channels: int, output_strid
             "encoder: leave depth unset"
         )
     original = tuple(probe.feature_info.out_indices)
-    return TimmEncoder(name, in_channels=in_channels, output_stride=output_stride,
-                       out_indices=tuple(original[i] for i in keep), pretrained=pretrained)
+    return TimmEncoder(
+        name,
+        in_channels=in_channels,
+        output_stride=output_stride,
+        out_indices=tuple(original[i] for i in keep),
+        pretrained=pretrained,
+    )

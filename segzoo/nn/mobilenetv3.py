@@ -61,8 +61,9 @@ class TVMobileNetV3LargeEncoder(Encoder):
                 _dilate(features[i], 2)
         if in_channels != 3:
             stem = features[0][0]
-            features[0][0] = nn.Conv2d(in_channels, stem.out_channels, stem.kernel_size, stem.stride, stem.padding,
-                                       bias=False)
+            features[0][0] = nn.Conv2d(
+                in_channels, stem.out_channels, stem.kernel_size, stem.stride, stem.padding, bias=False
+            )
             nn.init.kaiming_normal_(features[0][0].weight, mode="fan_out")  # torchvision's initialisation
         self.features = features
         self.out_channels = [features[i].out_channels for i in FEATURE_BLOCKS]
@@ -82,7 +83,7 @@ class TVMobileNetV3LargeEncoder(Encoder):
         For ``in_channels`` other than 3 the stem's weights are adapted as timm does (summed for 1 channel, repeated
         and rescaled otherwise).
         """
-        features = {k[len("features."):]: v for k, v in state_dict.items() if k.startswith("features.")}
+        features = {k[len("features.") :]: v for k, v in state_dict.items() if k.startswith("features.")}
         stem = self.features[0][0].weight
         if "0.0.weight" in features and features["0.0.weight"].shape[1] != stem.shape[1]:
             from timm.models import adapt_input_conv
@@ -97,7 +98,8 @@ def build_tv_mobilenet_v3_large(*, in_channels: int, output_stride: int, pretrai
         from torchvision.models import MobileNet_V3_Large_Weights
 
         # torchvision's ImageNet weights (IMAGENET1K_V1: the backbone its segmentation models start from)
-        state = torch.hub.load_state_dict_from_url(MobileNet_V3_Large_Weights.IMAGENET1K_V1.url, map_location="cpu",
-                                                   check_hash=True, weights_only=True)
+        state = torch.hub.load_state_dict_from_url(
+            MobileNet_V3_Large_Weights.IMAGENET1K_V1.url, map_location="cpu", check_hash=True, weights_only=True
+        )
         encoder.load_imagenet_state_dict(state)
     return encoder

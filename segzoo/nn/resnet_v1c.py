@@ -35,8 +35,15 @@ DEFAULT_DILATIONS = {8: (1, 1, 2, 4), 16: (1, 1, 1, 2), 32: (1, 1, 1, 1)}
 
 
 def _conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, dilation: int = 1):
-    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=dilation * (kernel_size // 2),
-                     dilation=dilation, bias=False)
+    conv = nn.Conv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=dilation * (kernel_size // 2),
+        dilation=dilation,
+        bias=False,
+    )
     return conv, nn.BatchNorm2d(out_channels)
 
 
@@ -133,9 +140,12 @@ class DilatedResNet(Encoder):
         self.deep_stem = deep_stem
         if deep_stem:
             self.stem = nn.Sequential(
-                *_conv_bn(in_channels, 32, 3, 2), nn.ReLU(inplace=True),
-                *_conv_bn(32, 32, 3), nn.ReLU(inplace=True),
-                *_conv_bn(32, 64, 3), nn.ReLU(inplace=True),
+                *_conv_bn(in_channels, 32, 3, 2),
+                nn.ReLU(inplace=True),
+                *_conv_bn(32, 32, 3),
+                nn.ReLU(inplace=True),
+                *_conv_bn(32, 64, 3),
+                nn.ReLU(inplace=True),
             )
         else:
             self.stem = nn.Sequential(*_conv_bn(in_channels, 64, 7, 2), nn.ReLU(inplace=True))
@@ -161,16 +171,28 @@ class DilatedResNet(Encoder):
 
 
 def _builder(depth: int, deep_stem: bool):
-    def build(*, in_channels: int = 3, output_stride: int = 32, pretrained: bool = False,
-              dilations: Sequence[int] | None = None, multi_grid: Sequence[int] | None = None) -> DilatedResNet:
+    def build(
+        *,
+        in_channels: int = 3,
+        output_stride: int = 32,
+        pretrained: bool = False,
+        dilations: Sequence[int] | None = None,
+        multi_grid: Sequence[int] | None = None,
+    ) -> DilatedResNet:
         name = f"resnet{depth}_v1{'c' if deep_stem else 'b'}"
         if pretrained:
             raise ConfigurationError(
                 f"segzoo has no ImageNet weights for {name}; load a catalog model that uses it, or pick timm's "
                 f"'resnet{depth}' encoder for ImageNet initialisation"
             )
-        return DilatedResNet(depth, deep_stem=deep_stem, in_channels=in_channels, output_stride=output_stride,
-                             dilations=dilations, multi_grid=multi_grid)
+        return DilatedResNet(
+            depth,
+            deep_stem=deep_stem,
+            in_channels=in_channels,
+            output_stride=output_stride,
+            dilations=dilations,
+            multi_grid=multi_grid,
+        )
 
     build.__doc__ = f"ResNet-{depth} with mmseg's {'3-conv deep' if deep_stem else '7x7'} stem and dilation rules."
     return build

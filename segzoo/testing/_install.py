@@ -18,11 +18,13 @@ _IGNORE = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", "
 
 def _pip(*args: str | Path) -> None:
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
-    result = subprocess.run([sys.executable, "-m", "pip", *map(str, args)], capture_output=True, text=True, env=env,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", *map(str, args)], capture_output=True, text=True, env=env, timeout=300
+    )
     if result.returncode:
-        raise RuntimeError(f"pip {' '.join(map(str, args[:2]))} failed:\n"
-                           f"{result.stdout[-2000:]}{result.stderr[-4000:]}")
+        raise RuntimeError(
+            f"pip {' '.join(map(str, args[:2]))} failed:\n{result.stdout[-2000:]}{result.stderr[-4000:]}"
+        )
 
 
 def install_wheel(project: Path, site: Path, work: Path) -> Path:
@@ -48,8 +50,15 @@ def plugin_env(site: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run(args: list[str | Path], site: Path, *, cwd: Path | None = None, timeout: float = 600,
-        **extra: str) -> subprocess.CompletedProcess:
+def run(
+    args: list[str | Path], site: Path, *, cwd: Path | None = None, timeout: float = 600, **extra: str
+) -> subprocess.CompletedProcess:
     """Run ``python -m <args>`` with ``site`` on the path; returns the completed process (output captured)."""
-    return subprocess.run([sys.executable, "-m", *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          env=plugin_env(site, **extra), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=plugin_env(site, **extra),
+        timeout=timeout,
+    )

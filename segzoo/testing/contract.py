@@ -64,19 +64,24 @@ def _installed(package: str) -> str:
     """The distribution name of an installed, working plugin given by distribution, entry point or import name."""
     regs = registries()
     info = regs.plugin(package) or next(
-        (p for p in regs.plugins if p.package and p.package.replace("-", "_") == package.replace("-", "_")), None)
+        (p for p in regs.plugins if p.package and p.package.replace("-", "_") == package.replace("-", "_")), None
+    )
     if info is None:
         known = sorted(p.package or p.name for p in regs.plugins)
         raise LookupError(
             f"{package!r} is not an installed segzoo plugin (no entry point in the 'segzoo' group; installed: "
-            f"{', '.join(known) or 'none'}); install it, e.g. `pip install -e .`, and check `segzoo plugins`")
+            f"{', '.join(known) or 'none'}); install it, e.g. `pip install -e .`, and check `segzoo plugins`"
+        )
     if info.status != "ok":
         raise LookupError(f"segzoo plugin {info.package!r} is {info.status}: {info.error}")
     return info.package or info.name
 
 
 def plugin_checks(
-    package: str | None = None, *, encoder: str | None = None, settings: Mapping[str, Mapping[str, Any]] | None = None,
+    package: str | None = None,
+    *,
+    encoder: str | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
     hub: bool = True,
 ) -> list[Check]:
     """Every contract check of everything ``package`` registered (all installed plugins when ``None``).
@@ -105,8 +110,9 @@ def plugin_checks(
     return checks
 
 
-def parametrize_with_checks(package_or_checks: str | Iterable[Check], *, marks: Mapping[str, Any] | None = None,
-                            **kwargs: Any) -> Any:
+def parametrize_with_checks(
+    package_or_checks: str | Iterable[Check], *, marks: Mapping[str, Any] | None = None, **kwargs: Any
+) -> Any:
     """A ``pytest.mark.parametrize("check", ...)`` decorator: one test item per check, with readable ids.
 
     ``package_or_checks``: a plugin package (its checks come from :func:`plugin_checks` with ``kwargs``) or checks
@@ -115,8 +121,9 @@ def parametrize_with_checks(package_or_checks: str | Iterable[Check], *, marks: 
     """
     import pytest
 
-    checks = plugin_checks(package_or_checks, **kwargs) if isinstance(package_or_checks, str) else list(
-        package_or_checks)
+    checks = (
+        plugin_checks(package_or_checks, **kwargs) if isinstance(package_or_checks, str) else list(package_or_checks)
+    )
     marks = marks or {}
 
     def marks_of(check: Check) -> list[Any]:

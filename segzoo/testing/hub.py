@@ -87,9 +87,12 @@ def _serve(root: str | None, port: int, stop: threading.Event) -> int:
         print(f"segzoo.testing.hub: error: {err}", file=sys.stderr)
         return 1
     print(f"HF_ENDPOINT={server.url}", flush=True)  # first line: what a script waiting for the server reads
-    print(f"serving {len(repos)} repositories{': ' + ', '.join(repos) if repos else ''}; in another shell:\n"
-          f"  export HF_ENDPOINT={server.url} HF_HUB_DISABLE_XET=1\n"
-          "stop with Ctrl-C", flush=True)
+    print(
+        f"serving {len(repos)} repositories{': ' + ', '.join(repos) if repos else ''}; in another shell:\n"
+        f"  export HF_ENDPOINT={server.url} HF_HUB_DISABLE_XET=1\n"
+        "stop with Ctrl-C",
+        flush=True,
+    )
     try:
         while not stop.wait(0.5):
             pass
@@ -99,8 +102,9 @@ def _serve(root: str | None, port: int, stop: threading.Event) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segzoo.testing.hub",
-                                     description="A local Hugging Face Hub-compatible server for trying segzoo.")
+    parser = argparse.ArgumentParser(
+        prog="python -m segzoo.testing.hub", description="A local Hugging Face Hub-compatible server for trying segzoo."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve repositories from a folder on 127.0.0.1 until stopped")
     serve.add_argument("dir", nargs="?", help="folder with one sub-folder per repository: <org>/<name>/files")

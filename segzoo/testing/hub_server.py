@@ -641,7 +641,7 @@ class HubServer:
 
     def _route_cdn(self, req: _Request) -> _Response:
         match req.method, req.segments:
-            case ("GET" | "HEAD"), ["cdn", oid] if oid in self._lfs_objects:
+            case (("GET" | "HEAD"), ["cdn", oid]) if oid in self._lfs_objects:
                 data = self._tampered.get(oid, self._lfs_objects[oid])
                 return _content(data, {"ETag": f'"{oid}"'}, req.headers.get("Range"))
             case "PUT", ["lfs-upload", oid] if _SHA256_RE.fullmatch(oid):
@@ -664,7 +664,7 @@ class HubServer:
             case "POST", [*_, "info", "lfs", "objects", ("batch" | "verify") as op] if _git_repo(segs):
                 repo = self._repo(_git_repo(segs) or "")
                 return self._lfs_batch(req, repo) if op == "batch" else self._lfs_verify(req)
-            case ("GET" | "HEAD"), [_, *_] if "resolve" in segs[1:3]:
+            case (("GET" | "HEAD"), [_, *_]) if "resolve" in segs[1:3]:
                 repo_id, rest = _split_repo(segs, ("resolve",), self._repos.__contains__)
                 if len(rest) < 3:
                     raise _HttpError(404, "Not Found")
@@ -702,16 +702,12 @@ class HubServer:
         commit = self._commit_of(repo, revision)
         blob = commit.files.get(path)
         if blob is None:
-            raise _HttpError(
-                404, "Entry not found", error_code="EntryNotFound", headers={"X-Repo-Commit": commit.oid}
-            )
+            raise _HttpError(404, "Entry not found", error_code="EntryNotFound", headers={"X-Repo-Commit": commit.oid})
         headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{blob.etag}"'}
         if not blob.lfs:
             return _content(self._served(blob), headers, req.headers.get("Range"))
         location = f"{self.cdn_url}/cdn/{blob.sha256}"
-        headers.update(
-            {"Location": location, "X-Linked-Etag": f'"{blob.sha256}"', "X-Linked-Size": str(blob.size)}
-        )
+        headers.update({"Location": location, "X-Linked-Etag": f'"{blob.sha256}"', "X-Linked-Size": str(blob.size)})
         return _Response(302, f"Found. Redirecting to {location}".encode(), headers, "text/plain; charset=utf-8")
 
     def _model_info(self, req: _Request, repo: _Repo, commit: _Commit) -> _Response:

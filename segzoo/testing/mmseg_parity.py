@@ -25,8 +25,22 @@ from segzoo.testing.mmseg import build_twin, config_path, load_config, randomize
 __all__ = ["CONFIG_CORRECTIONS", "check_family", "check_parity", "config_for", "metafile_models", "structures"]
 
 #: cfg.model fields that do not change the network that runs at inference
-_IGNORED = {"init_cfg", "pretrained", "loss_decode", "sampler", "data_preprocessor", "train_cfg", "test_cfg",
-            "num_classes", "norm_eval", "with_cp", "frozen_stages", "zero_init_residual", "out_channels", "threshold"}
+_IGNORED = {
+    "init_cfg",
+    "pretrained",
+    "loss_decode",
+    "sampler",
+    "data_preprocessor",
+    "train_cfg",
+    "test_cfg",
+    "num_classes",
+    "norm_eval",
+    "with_cp",
+    "frozen_stages",
+    "zero_init_residual",
+    "out_channels",
+    "threshold",
+}
 
 
 def _configs_root() -> Path:
@@ -38,17 +52,17 @@ def _configs_root() -> Path:
 #: name prefix -> the config that does
 CONFIG_CORRECTIONS = {
     "pspnet_r50-d32_512x1024_80k_cityscapes_20220316_224840":  # listed with the R-50b-D32 config
-        "configs/pspnet/pspnet_r50-d32_4xb2-80k_cityscapes-512x1024.py",
+    "configs/pspnet/pspnet_r50-d32_4xb2-80k_cityscapes-512x1024.py",
     "deeplabv3plus_r101-d8_480x480_40k_pascal_context_20200911_165459":  # listed with the R-50 config
-        "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_pascal-context-480x480.py",
+    "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_pascal-context-480x480.py",
     "deeplabv3plus_r101-d8_480x480_80k_pascal_context_20200911_155322":  # listed with the R-50 config
-        "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_pascal-context-480x480.py",
+    "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_pascal-context-480x480.py",
     "deeplabv3plus_r101-d8_512x512_80k_ade20k_20200615_014139":  # listed with the 160k config (same network)
-        "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_ade20k-512x512.py",
+    "configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_ade20k-512x512.py",
     "ocrnet_hr18s_512x512_160k_ade20k_20200615_184505":  # listed with the 80k config (same network)
-        "configs/ocrnet/ocrnet_hr18s_4xb4-160k_ade20k-512x512.py",
+    "configs/ocrnet/ocrnet_hr18s_4xb4-160k_ade20k-512x512.py",
     "ocrnet_hr18_512x512_160k_ade20k_20200615_200940":  # listed with the 80k config (same network)
-        "configs/ocrnet/ocrnet_hr18_4xb4-160k_ade20k-512x512.py",
+    "configs/ocrnet/ocrnet_hr18_4xb4-160k_ade20k-512x512.py",
 }
 
 
@@ -118,7 +132,8 @@ def check_family(
             failures.append(f"{name}: {type(err).__name__}: {err}")
             checked[name] = float("nan")
     assert not failures, f"{len(failures)} of {len(checked)} {family} structures differ from mmseg:\n" + "\n".join(
-        failures)
+        failures
+    )
     return checked
 
 
@@ -150,8 +165,13 @@ def check_parity(
     spec = spec_from_mmseg(cfg.model.to_dict())
     twin = randomize_(build_twin(cfg), seed)
     state_dict = twin.state_dict()
-    entry = {"name": Path(config).stem, "architecture": spec["architecture"], "encoder": spec["encoder"],
-             "num_classes": int(cfg.model.decode_head.num_classes), "options": dict(spec["options"])}
+    entry = {
+        "name": Path(config).stem,
+        "architecture": spec["architecture"],
+        "encoder": spec["encoder"],
+        "num_classes": int(cfg.model.decode_head.num_classes),
+        "options": dict(spec["options"]),
+    }
     without_aux = convert_mmseg(state_dict, entry)
     assert set(without_aux) == set(build_meta_model(entry).state_dict()), "conversion without the auxiliary head"
     has_aux = bool(cfg.model.get("auxiliary_head"))

@@ -39,14 +39,20 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
-def checked_entry(name: str, *, architecture: str, encoder: str, options: dict, weights_format: str,
-                  num_classes: int = 21) -> dict:
+def checked_entry(
+    name: str, *, architecture: str, encoder: str, options: dict, weights_format: str, num_classes: int = 21
+) -> dict:
     """The fields of catalog entry ``name`` that build its model, as the parity test states them. When the installed
     catalog has ``name``, assert that it says the same, so that the test proves the entry users load."""
     import segzoo
 
-    entry = {"name": name, "architecture": architecture, "encoder": encoder, "num_classes": num_classes,
-             "options": options}
+    entry = {
+        "name": name,
+        "architecture": architecture,
+        "encoder": encoder,
+        "num_classes": num_classes,
+        "options": options,
+    }
     if name in segzoo.list_models():
         info = segzoo.info(name)
         assert {k: info.get(k) for k in entry} == entry, f"catalog entry {name!r} disagrees with the parity test"

@@ -20,8 +20,19 @@ import torch
 
 from segzoo.train.config import TrainingError
 
-__all__ = ["LAST", "BEST", "BEST_DIR", "FINAL_DIR", "atomic_save", "atomic_write_bytes", "load_checkpoint",
-           "clean_temporaries", "export_pretrained", "rng_state", "set_rng_state"]
+__all__ = [
+    "LAST",
+    "BEST",
+    "BEST_DIR",
+    "FINAL_DIR",
+    "atomic_save",
+    "atomic_write_bytes",
+    "load_checkpoint",
+    "clean_temporaries",
+    "export_pretrained",
+    "rng_state",
+    "set_rng_state",
+]
 
 LAST = "checkpoint-last.pt"
 BEST = "checkpoint-best.pt"

@@ -66,10 +66,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt("--model", metavar="NAME", help="catalog name, save_pretrained folder or hf-hub:org/repo to fine-tune")
     opt("--arch", "--architecture", field="architecture", metavar="ARCH", help="architecture for segzoo.create")
     opt("--encoder", metavar="NAME", help="encoder for --arch (default: the architecture's)")
-    opt("--model-option", field="model_options", metavar="KEY=VALUE", type=_key_value, action="append",
-        help="option of --arch, VALUE parsed as JSON if it can be (repeatable)")
-    opt("--no-pretrained", field="pretrained", action="store_false",
-        help="--model: start from random weights instead of the catalog's")
+    opt(
+        "--model-option",
+        field="model_options",
+        metavar="KEY=VALUE",
+        type=_key_value,
+        action="append",
+        help="option of --arch, VALUE parsed as JSON if it can be (repeatable)",
+    )
+    opt(
+        "--no-pretrained",
+        field="pretrained",
+        action="store_false",
+        help="--model: start from random weights instead of the catalog's",
+    )
     opt("--pretrained-encoder", action="store_true", help="--arch: ImageNet weights for the encoder (downloads)")
     opt("--in-channels", type=int, metavar="N", help="--arch: input channels (default: 1 for grayscale datasets)")
     g = p.add_argument_group("data")
@@ -77,10 +87,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt("--data-root", metavar="DIR", help="the dataset's folder")
     opt("--train-split", metavar="SPLIT", help="split to train on; SPLIT[start:stop] takes a slice, e.g. 'train[:25]'")
     opt("--val-split", metavar="SPLIT", type=_none_or_str, help="split to validate on ('none': no validation)")
-    opt("--dataset-option", field="dataset_options", metavar="KEY=VALUE", type=_key_value, action="append",
-        help="dataset option for both splits (repeatable)")
-    opt("--val-dataset-option", field="val_dataset_options", metavar="KEY=VALUE", type=_key_value, action="append",
-        help="dataset option for the validation split only (repeatable)")
+    opt(
+        "--dataset-option",
+        field="dataset_options",
+        metavar="KEY=VALUE",
+        type=_key_value,
+        action="append",
+        help="dataset option for both splits (repeatable)",
+    )
+    opt(
+        "--val-dataset-option",
+        field="val_dataset_options",
+        metavar="KEY=VALUE",
+        type=_key_value,
+        action="append",
+        help="dataset option for the validation split only (repeatable)",
+    )
     opt("--resize", type=int, metavar="PX", help="resize images (shorter side) before cropping, and for validation")
     opt("--crop-size", type=int, nargs="+", metavar="PX", help="training crop: SIZE or HEIGHT WIDTH")
     opt("--scale-range", type=float, nargs=2, metavar=("MIN", "MAX"), help="random scale range")
@@ -108,18 +130,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt("--precision", choices=PRECISIONS, help="autocast: bf16 (CPU or GPU), fp16 (GPU, with GradScaler)")
     opt("--clip-grad-norm", type=float, metavar="NORM", help="clip the gradient norm")
     opt("--loss", metavar="NAME", help="registered loss (segzoo.list_losses())")
-    opt("--loss-option", field="loss_options", metavar="KEY=VALUE", type=_key_value, action="append",
-        help="loss option (repeatable), e.g. losses='{\"cross_entropy\": 1, \"dice\": 1}'")
+    opt(
+        "--loss-option",
+        field="loss_options",
+        metavar="KEY=VALUE",
+        type=_key_value,
+        action="append",
+        help='loss option (repeatable), e.g. losses=\'{"cross_entropy": 1, "dice": 1}\'',
+    )
     opt("--aux-weight", type=float, metavar="W", help="weight of the auxiliary head's loss (0: not trained)")
     g = p.add_argument_group("evaluation and checkpoints")
-    opt("--eval-every", type=int, metavar="N",
-        help="validate every N iterations instead of at every epoch end (and at the end)")
-    opt("--early-stopping-patience", "--patience", field="early_stopping_patience", type=int, metavar="N",
-        help="stop after N evaluations without a better val mIoU")
+    opt(
+        "--eval-every",
+        type=int,
+        metavar="N",
+        help="validate every N iterations instead of at every epoch end (and at the end)",
+    )
+    opt(
+        "--early-stopping-patience",
+        "--patience",
+        field="early_stopping_patience",
+        type=int,
+        metavar="N",
+        help="stop after N evaluations without a better val mIoU",
+    )
     opt("--output", "-o", metavar="DIR", help="run directory")
-    opt("--checkpoint-every", type=int, metavar="N",
+    opt(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
         help="write checkpoint-last.pt every N iterations instead of at every epoch end (also at the end and "
-             "when the val mIoU improves)")
+        "when the val mIoU improves)",
+    )
     opt("--seed", type=int, help="seed of initialisation, data order and augmentation")
     opt("--device", help="auto, cpu, cuda or cuda:N")
     opt("--deterministic", action="store_true", help="torch deterministic algorithms (slower on GPU)")
@@ -127,9 +169,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt("--quiet", "-q", action="store_true", help="no progress bars or per-epoch lines")
     opt("--no-plot", field="plot", action="store_false", help="do not write curves.png")
     p.add_argument("--config", metavar="FILE", help="JSON file of options (a run's config.json); flags override it")
-    p.add_argument("--resume", nargs="?", const=True, default=False, metavar="auto|RUN_DIR",
-                   help="continue the run in --output exactly where its last checkpoint left it; 'auto' starts it "
-                        "if it has no checkpoint; RUN_DIR resumes that run with its own config.json")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="auto|RUN_DIR",
+        help="continue the run in --output exactly where its last checkpoint left it; 'auto' starts it "
+        "if it has no checkpoint; RUN_DIR resumes that run with its own config.json",
+    )
 
 
 _LIST_FIELDS = ("model_options", "dataset_options", "val_dataset_options", "loss_options")
@@ -185,10 +233,15 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2, default=str))
     else:
         best = summary["best_mIoU"]
-        best_text = f"best val mIoU {best:.4f} at iteration {summary['best_iteration']}" if best is not None else \
-            "no validation"
-        print(f"trained {summary['iterations']} iterations in {summary['time']:.0f}s; {best_text}"
-              f"{' (stopped early)' if summary['stopped_early'] else ''}; run directory {summary['run_dir']}")
+        best_text = (
+            f"best val mIoU {best:.4f} at iteration {summary['best_iteration']}"
+            if best is not None
+            else "no validation"
+        )
+        print(
+            f"trained {summary['iterations']} iterations in {summary['time']:.0f}s; {best_text}"
+            f"{' (stopped early)' if summary['stopped_early'] else ''}; run directory {summary['run_dir']}"
+        )
     return 0
 
 
@@ -200,16 +253,26 @@ def _rank() -> int:
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``segzoo train`` (called by ``segzoo.cli.build_parser`` for the modules in COMMAND_MODULES)."""
-    p = sub.add_parser("train", parents=[common], help="fine-tune or train a model on a dataset",
-                       description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "train",
+        parents=[common],
+        help="fine-tune or train a model on a dataset",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(p)
     p.set_defaults(func=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m segzoo.train ...``, the same as ``segzoo train ...``."""
-    parser = OneLineParser(prog="python -m segzoo.train", description=DESCRIPTION, epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(
+        prog="python -m segzoo.train",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details and full tracebacks")
     add_arguments(parser)

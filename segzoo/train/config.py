@@ -159,8 +159,10 @@ class TrainConfig:
 
         if not model_given:
             if (self.model is None) == (self.architecture is None):
-                bad("give exactly one of model (catalog name, save_pretrained folder or hf-hub:org/repo) and "
-                    "architecture (with encoder) to say what to train")
+                bad(
+                    "give exactly one of model (catalog name, save_pretrained folder or hf-hub:org/repo) and "
+                    "architecture (with encoder) to say what to train"
+                )
             if self.model is not None and (self.encoder or self.model_options):
                 bad("encoder and model_options apply to architecture=...; a catalog/saved model fixes them")
         if not dataset_given and not self.dataset:
@@ -177,8 +179,15 @@ class TrainConfig:
         for name in ("num_workers", "warmup_iters", "freeze_encoder_epochs", "freeze_encoder_iters", "seed"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 bad(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
-        for name in ("max_iters", "eval_every", "checkpoint_every", "early_stopping_patience", "resize", "threads",
-                     "in_channels"):
+        for name in (
+            "max_iters",
+            "eval_every",
+            "checkpoint_every",
+            "early_stopping_patience",
+            "resize",
+            "threads",
+            "in_channels",
+        ):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 bad(f"{name} must be a positive integer or None, got {value!r}")

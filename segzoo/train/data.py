@@ -65,8 +65,9 @@ class TrainSampler(Sampler):
     :class:`SeededSamples`.
     """
 
-    def __init__(self, length: int, batch_size: int, *, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 shuffle: bool = True) -> None:
+    def __init__(
+        self, length: int, batch_size: int, *, seed: int = 0, rank: int = 0, world_size: int = 1, shuffle: bool = True
+    ) -> None:
         if length < 1:
             raise TrainConfigError("the training set is empty")
         self.length = int(length)
@@ -100,13 +101,13 @@ class TrainSampler(Sampler):
             order = list(range(self.length))
         total = self.per_rank * self.world_size
         order = (order * math.ceil(total / self.length))[:total]
-        return order[self.rank::self.world_size][: self.num_batches * self.batch_size]
+        return order[self.rank :: self.world_size][: self.num_batches * self.batch_size]
 
     def sample_seed(self, epoch: int, index: int) -> int:
         return mix_seed(self.seed, "sample", epoch, index)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        indices = self.epoch_indices(self.epoch)[self.start_batch * self.batch_size:]
+        indices = self.epoch_indices(self.epoch)[self.start_batch * self.batch_size :]
         for index in indices:
             yield index, self.sample_seed(self.epoch, index)
 
@@ -193,8 +194,9 @@ def build_datasets(config: TrainConfig) -> tuple[Any, Any | None]:
     val = None
     if config.val_split:
         _check_val_split(config)
-        val = open_split(config.dataset, config.data_root, config.val_split,
-                         {**config.dataset_options, **config.val_dataset_options})
+        val = open_split(
+            config.dataset, config.data_root, config.val_split, {**config.dataset_options, **config.val_dataset_options}
+        )
         _check_overlap(config, train, val)
     return train, val
 
@@ -264,8 +266,9 @@ def _image_mode(channels: int) -> str | None:
     return {1: "L", 3: "RGB"}.get(channels)
 
 
-def train_transform(config: TrainConfig, mean: Sequence[float], std: Sequence[float], ignore_index: int,
-                    channels: int) -> T.Compose:
+def train_transform(
+    config: TrainConfig, mean: Sequence[float], std: Sequence[float], ignore_index: int, channels: int
+) -> T.Compose:
     """[convert] -> [Resize(resize)] -> RandomScale(scale_range) -> RandomCrop(crop_size) -> RandomHorizontalFlip
     -> ToTensor -> Normalize(mean, std)."""
     steps: list[Callable] = []
@@ -349,8 +352,17 @@ def _seed_worker(seed: int, epoch: int, worker_id: int) -> None:
         np.random.seed(s % 2**32)
 
 
-def make_loader(samples: Dataset, sampler: Sampler, *, batch_size: int, num_workers: int, seed: int, epoch: int,
-                drop_last: bool, pin_memory: bool = False) -> DataLoader:
+def make_loader(
+    samples: Dataset,
+    sampler: Sampler,
+    *,
+    batch_size: int,
+    num_workers: int,
+    seed: int,
+    epoch: int,
+    drop_last: bool,
+    pin_memory: bool = False,
+) -> DataLoader:
     """A DataLoader that never draws from the global RNG and seeds its workers from ``(seed, epoch, worker)``."""
     generator = torch.Generator().manual_seed(mix_seed(seed, "loader", epoch))
     return DataLoader(

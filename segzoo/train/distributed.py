@@ -17,8 +17,19 @@ import torch.distributed as dist
 
 from segzoo.train.config import TrainConfigError
 
-__all__ = ["DistInfo", "setup", "teardown", "is_initialized", "rank", "world_size", "barrier", "all_reduce_sum",
-           "all_gather_objects", "broadcast_object", "free_port"]
+__all__ = [
+    "DistInfo",
+    "setup",
+    "teardown",
+    "is_initialized",
+    "rank",
+    "world_size",
+    "barrier",
+    "all_reduce_sum",
+    "all_gather_objects",
+    "broadcast_object",
+    "free_port",
+]
 
 
 @dataclass

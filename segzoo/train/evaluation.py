@@ -76,8 +76,16 @@ def evaluate(
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     sampler = EvalSampler(len(samples), rank=D.rank(), world_size=D.world_size())
-    loader = make_loader(samples, sampler, batch_size=batch_size, num_workers=num_workers, seed=0, epoch=0,
-                         drop_last=False, pin_memory=device.type == "cuda")
+    loader = make_loader(
+        samples,
+        sampler,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        seed=0,
+        epoch=0,
+        drop_last=False,
+        pin_memory=device.type == "cuda",
+    )
     cm = ConfusionMatrix(num_classes, ignore_index=ignore_index, device=device, class_names=class_names)
     was_training = model.training
     model.eval()

@@ -164,9 +164,16 @@ class Trainer:
             raise TrainingError("this run has no validation split")
         self._sync_buffers()
         cm = evaluate(
-            self.model, self.val_samples, num_classes=self.num_classes, ignore_index=self.ignore_index,
-            class_names=self.classes, batch_size=self.config.val_batch_size, num_workers=self.config.num_workers,
-            device=self.device, precision=self.config.precision, resize=self.config.resize,
+            self.model,
+            self.val_samples,
+            num_classes=self.num_classes,
+            ignore_index=self.ignore_index,
+            class_names=self.classes,
+            batch_size=self.config.val_batch_size,
+            num_workers=self.config.num_workers,
+            device=self.device,
+            precision=self.config.precision,
+            resize=self.config.resize,
             progress=self._show_progress,
         )
         return cm.compute()
@@ -221,15 +228,19 @@ class Trainer:
             )
         model.config["class_names"] = list(self.classes) if self.classes else model.config.get("class_names")
         model.config["preprocessing"] = {
-            **(model.config.get("preprocessing") or {}), "mean": mean, "std": std, "ignore_index": self.ignore_index,
+            **(model.config.get("preprocessing") or {}),
+            "mean": mean,
+            "std": std,
+            "ignore_index": self.ignore_index,
         }
         if c.resize:  # what the exported model was trained and validated at (the catalog's format)
             model.config["preprocessing"].update(resize={"shorter_side": c.resize}, interpolation="bilinear")
         self.train_samples = SeededSamples(train_ds, train_transform(c, mean, std, self.ignore_index, channels))
         self.val_samples = SeededSamples(val_ds, eval_transform(mean, std, channels)) if val_ds is not None else None
 
-        self.sampler = TrainSampler(len(train_ds), c.batch_size, seed=c.seed, rank=info.rank,
-                                    world_size=info.world_size)
+        self.sampler = TrainSampler(
+            len(train_ds), c.batch_size, seed=c.seed, rank=info.rank, world_size=info.world_size
+        )
         self.iters_per_epoch = self.sampler.num_batches
         self.total_iters = c.max_iters or c.epochs * self.iters_per_epoch
         self.num_epochs = math.ceil(self.total_iters / self.iters_per_epoch)
@@ -240,8 +251,13 @@ class Trainer:
             model.aux_head.requires_grad_(False)  # not trained: keep DDP from waiting for its gradients
         self.optimizer = self._build_optimizer(model)
         self.scheduler = LRSchedule(
-            self.optimizer, self.total_iters, schedule=c.schedule, poly_power=c.poly_power,
-            min_lr_ratio=c.min_lr_ratio, warmup_iters=c.warmup_iters, warmup_start_factor=c.warmup_start_factor,
+            self.optimizer,
+            self.total_iters,
+            schedule=c.schedule,
+            poly_power=c.poly_power,
+            min_lr_ratio=c.min_lr_ratio,
+            warmup_iters=c.warmup_iters,
+            warmup_start_factor=c.warmup_start_factor,
         )
         self.scaler = torch.amp.GradScaler("cuda") if c.precision == "fp16" else None
         self.criterion = self._build_loss().to(self.device)
@@ -271,8 +287,10 @@ class Trainer:
             clean_temporaries(self.run_dir)
             exists = path.is_file()
             if exists and resume is False:
-                error = (f"{self.run_dir} already holds a training run ({LAST}); resume it with --resume "
-                         "(resume=True) or choose another --output")
+                error = (
+                    f"{self.run_dir} already holds a training run ({LAST}); resume it with --resume "
+                    "(resume=True) or choose another --output"
+                )
             elif not exists and resume is True:
                 error = f"nothing to resume: {path} does not exist"
             elif exists:
@@ -281,10 +299,14 @@ class Trainer:
                     saved = TrainConfig.from_dict(checkpoint["config"])
                     diffs = saved.differences(self.config)
                     if diffs:
-                        shown = "; ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, a, b in
-                                          ((k, *v) for k, v in diffs.items()))
-                        error = (f"cannot resume {path} exactly with different options ({shown}); pass the run's own "
-                                 f"options (segzoo train --resume {self.run_dir} reads them from its {CONFIG})")
+                        shown = "; ".join(
+                            f"{k}: {a!r} in the checkpoint, {b!r} now"
+                            for k, a, b in ((k, *v) for k, v in diffs.items())
+                        )
+                        error = (
+                            f"cannot resume {path} exactly with different options ({shown}); pass the run's own "
+                            f"options (segzoo train --resume {self.run_dir} reads them from its {CONFIG})"
+                        )
                 except TrainingError as err:
                     error = str(err)
         error, checkpoint = D.broadcast_object((error, checkpoint))
@@ -299,20 +321,29 @@ class Trainer:
         if c.model is not None:
             return segzoo.load(c.model, num_classes=self.num_classes, pretrained=c.pretrained)
         channels = c.in_channels or (1 if getattr(train_ds, "image_mode", "RGB") == "L" else 3)
-        return segzoo.create(c.architecture, encoder=c.encoder, num_classes=self.num_classes, in_channels=channels,
-                             pretrained_encoder=c.pretrained_encoder, **c.model_options)
+        return segzoo.create(
+            c.architecture,
+            encoder=c.encoder,
+            num_classes=self.num_classes,
+            in_channels=channels,
+            pretrained_encoder=c.pretrained_encoder,
+            **c.model_options,
+        )
 
     def _build_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         c = self.config
         encoder = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
         rest = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
         encoder_lr = c.lr if c.encoder_lr is None else c.encoder_lr
-        groups = [{"params": encoder, "lr": encoder_lr, "name": "encoder"},
-                  {"params": rest, "lr": c.lr, "name": "decoder"}]
+        groups = [
+            {"params": encoder, "lr": encoder_lr, "name": "encoder"},
+            {"params": rest, "lr": c.lr, "name": "decoder"},
+        ]
         groups = [g for g in groups if g["params"]]
         if c.optimizer == "sgd":
-            return torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov,
-                                   weight_decay=c.weight_decay)
+            return torch.optim.SGD(
+                groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.weight_decay
+            )
         return torch.optim.AdamW(groups, lr=c.lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
 
     def _build_loss(self) -> nn.Module:
@@ -351,15 +382,18 @@ class Trainer:
             warnings.warn(
                 f"the checkpoint was written by {len(ranks)} processes and is resumed by {self.info.world_size}: "
                 "weights, optimizer and schedule continue, but the data order and random state are not the "
-                "uninterrupted run's", stacklevel=3,
+                "uninterrupted run's",
+                stacklevel=3,
             )
             _seed_all(mix_seed(self.config.seed, "process", self.info.rank, "resumed", self.state.iteration))
             if self.state.batch >= self.iters_per_epoch:
                 self.state.epoch, self.state.batch = self.state.epoch + 1, 0
         if self.is_main:
             self._truncate_metrics(self.state.metrics_lines)
-            self._say(f"resumed {self.run_dir} at iteration {self.state.iteration} "
-                      f"(epoch {self.state.epoch + 1}, batch {self.state.batch})")
+            self._say(
+                f"resumed {self.run_dir} at iteration {self.state.iteration} "
+                f"(epoch {self.state.epoch + 1}, batch {self.state.batch})"
+            )
 
     def _truncate_metrics(self, lines: int) -> None:
         path = self.run_dir / METRICS
@@ -394,9 +428,16 @@ class Trainer:
         c, st = self.config, self.state
         while st.iteration < self.total_iters and not st.stopped_early:
             self.sampler.set_epoch(st.epoch, st.batch)
-            loader = make_loader(self.train_samples, self.sampler, batch_size=c.batch_size,
-                                 num_workers=c.num_workers, seed=c.seed, epoch=st.epoch, drop_last=True,
-                                 pin_memory=self.device.type == "cuda")
+            loader = make_loader(
+                self.train_samples,
+                self.sampler,
+                batch_size=c.batch_size,
+                num_workers=c.num_workers,
+                seed=c.seed,
+                epoch=st.epoch,
+                drop_last=True,
+                pin_memory=self.device.type == "cuda",
+            )
             bar = self._bar(st.epoch, st.batch)
             epoch = st.epoch
             try:
@@ -417,8 +458,14 @@ class Trainer:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=self.iters_per_epoch, initial=start, desc=f"epoch {epoch + 1}/{self.num_epochs}",
-                    unit="it", dynamic_ncols=True, leave=False)
+        return tqdm(
+            total=self.iters_per_epoch,
+            initial=start,
+            desc=f"epoch {epoch + 1}/{self.num_epochs}",
+            unit="it",
+            dynamic_ncols=True,
+            leave=False,
+        )
 
     def _step(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         c, st = self.config, self.state
@@ -468,9 +515,7 @@ class Trainer:
         def every(n: int) -> bool:
             return st.iteration % n == 0
 
-        do_eval = self.val_samples is not None and (
-            last or (every(c.eval_every) if c.eval_every else epoch_end)
-        )
+        do_eval = self.val_samples is not None and (last or (every(c.eval_every) if c.eval_every else epoch_end))
         improved = False
         if do_eval or epoch_end or last:
             improved = self._log(epoch + 1, do_eval)
@@ -529,8 +574,11 @@ class Trainer:
         return improved
 
     def _summary_line(self, r: dict[str, Any]) -> str:
-        parts = [f"epoch {r['epoch']}/{self.num_epochs}", f"it {r['iteration']}/{self.total_iters}",
-                 f"loss {r['train_loss']:.4f}"]
+        parts = [
+            f"epoch {r['epoch']}/{self.num_epochs}",
+            f"it {r['iteration']}/{self.total_iters}",
+            f"loss {r['train_loss']:.4f}",
+        ]
         if "val" in r:
             miou = r["val"]["mIoU"]
             parts.append("val mIoU " + ("nan" if miou is None else f"{miou:.4f}"))
@@ -596,9 +644,14 @@ class Trainer:
         crops = f"{total} crop{'' if total == 1 else 's'}"
         if world > 1:
             crops += f" ({c.batch_size} on each of {world} processes)"
-        lines = ["", "## Training", "", f"Trained with `segzoo train` on `{c.dataset}` "
-                 f"(train split `{c.train_split}`, val split `{c.val_split}`): {st.iteration} iterations, each on "
-                 f"{crops} of {c.crop_hw[0]}x{c.crop_hw[1]} pixels."]
+        lines = [
+            "",
+            "## Training",
+            "",
+            f"Trained with `segzoo train` on `{c.dataset}` "
+            f"(train split `{c.train_split}`, val split `{c.val_split}`): {st.iteration} iterations, each on "
+            f"{crops} of {c.crop_hw[0]}x{c.crop_hw[1]} pixels.",
+        ]
         if which == "best" and st.best_metric is not None:
             lines.append(f"Best validation mIoU {st.best_metric:.4f} at iteration {st.best_iteration}.")
         return card + "\n".join(lines) + "\n"
@@ -624,8 +677,7 @@ class Trainer:
         }
         if self.is_main:
             export_pretrained(self.model, self.run_dir / FINAL_DIR, model_card=self._model_card("final"))
-            atomic_write_bytes((json.dumps(_finite_or_none(summary), indent=2) + "\n").encode(),
-                               self.run_dir / SUMMARY)
+            atomic_write_bytes((json.dumps(_finite_or_none(summary), indent=2) + "\n").encode(), self.run_dir / SUMMARY)
             self._plot()
         D.barrier()
         self._call("end")
@@ -649,4 +701,3 @@ class Trainer:
 def fit(config: TrainConfig | dict[str, Any], *, resume: bool | str = False, **kwargs: Any) -> dict[str, Any]:
     """``Trainer(config, **kwargs).fit(resume=resume)``: train and return the summary."""
     return Trainer(config, **kwargs).fit(resume=resume)
-

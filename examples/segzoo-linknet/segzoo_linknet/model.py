@@ -64,8 +64,9 @@ class LinkNetDecoder(Decoder):
         self.blocks = nn.ModuleList(
             LinkNetDecoderBlock(channels[i], channels[i - 1]) for i in range(len(channels) - 1, 0, -1)
         )
-        self.final = nn.Sequential(full_conv_x2(channels[0], final_channels),
-                                   ConvBNReLU(final_channels, final_channels, 3))
+        self.final = nn.Sequential(
+            full_conv_x2(channels[0], final_channels), ConvBNReLU(final_channels, final_channels, 3)
+        )
         self.out_channels = final_channels
         self.input_divisor = reductions[-1]  # every full-conv doubles exactly: sizes must divide all the way down
 

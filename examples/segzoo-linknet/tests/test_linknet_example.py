@@ -16,8 +16,9 @@ PACKAGE = "segzoo-linknet"
 # stride 2 and are upsampled by the model.
 CHECKS = [
     *contract.plugin_checks(PACKAGE, encoder="resnet18"),
-    *contract.architecture_checks("linknet", encoder="convnext_atto",
-                                  checks=["options", "shapes", "gradients", "save_load"]),
+    *contract.architecture_checks(
+        "linknet", encoder="convnext_atto", checks=["options", "shapes", "gradients", "save_load"]
+    ),
 ]
 
 

@@ -33,9 +33,27 @@ _CLASSES = {
     "VOC2012": "segzoo_datasets.voc",
     "Vaihingen": "segzoo_datasets.isprs",
 }
-__all__ = ["ADE20K", "CHASEDB1", "COCOStuff10k", "COCOStuff164k", "DRIVE", "HRF", "ISAID", "ISBI2012", "STARE",
-           "VOC2012", "CamVid", "Cityscapes", "FolderDataset", "LoveDA", "PascalContext", "PascalContext59",
-           "Potsdam", "Shapes", "Vaihingen"]
+__all__ = [
+    "ADE20K",
+    "CHASEDB1",
+    "COCOStuff10k",
+    "COCOStuff164k",
+    "DRIVE",
+    "HRF",
+    "ISAID",
+    "ISBI2012",
+    "STARE",
+    "VOC2012",
+    "CamVid",
+    "Cityscapes",
+    "FolderDataset",
+    "LoveDA",
+    "PascalContext",
+    "PascalContext59",
+    "Potsdam",
+    "Shapes",
+    "Vaihingen",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from segzoo_datasets.ade20k import ADE20K

@@ -24,19 +24,28 @@ def identity_labels(num_classes: int, ignore_index: int = 255) -> dict[int, int]
 
 def converter_hint(converter: str, needs: str = "") -> str:
     """How to write the converted layout, for error messages (``needs``: what the converter needs besides mmseg)."""
-    return (f"Write it with mmsegmentation's converter: python tools/dataset_converters/{converter}.py <download "
-            f"folder> -o <root>{f' (it needs {needs})' if needs else ''}.")
+    return (
+        f"Write it with mmsegmentation's converter: python tools/dataset_converters/{converter}.py <download "
+        f"folder> -o <root>{f' (it needs {needs})' if needs else ''}."
+    )
 
 
-def img_ann_pairs(dataset: SegmentationDataset, converter: str, *, image_suffix: str = ".png",
-                  label_suffix: str = ".png") -> list[tuple[Path, Path]]:
+def img_ann_pairs(
+    dataset: SegmentationDataset, converter: str, *, image_suffix: str = ".png", label_suffix: str = ".png"
+) -> list[tuple[Path, Path]]:
     """The pairs of ``img_dir/<split>/<name><image_suffix>`` and ``ann_dir/<split>/<name><label_suffix>``."""
     split = dataset.split
     hint = converter_hint(converter)
     image_dir = dataset.require_dir(dataset.root / "img_dir" / split, f"mmseg's converted img_dir/{split} folder", hint)
     label_dir = dataset.require_dir(dataset.root / "ann_dir" / split, f"mmseg's converted ann_dir/{split} folder", hint)
-    return pair_files(collect_files(image_dir, image_suffix), collect_files(label_dir, label_suffix),
-                      dataset=dataset.name, split=split, image_dir=image_dir, mask_dir=label_dir)
+    return pair_files(
+        collect_files(image_dir, image_suffix),
+        collect_files(label_dir, label_suffix),
+        dataset=dataset.name,
+        split=split,
+        image_dir=image_dir,
+        mask_dir=label_dir,
+    )
 
 
 def read_ids(list_file: Path) -> list[str]:
@@ -44,8 +53,15 @@ def read_ids(list_file: Path) -> list[str]:
     return [line.split()[0] for line in list_file.read_text().splitlines() if line.strip()]
 
 
-def listed_pairs(dataset: SegmentationDataset, ids: list[str], list_file: Path, image_dir: Path, image_suffix: str,
-                 label_dir: Path, label_suffix: str) -> list[tuple[Path, Path]]:
+def listed_pairs(
+    dataset: SegmentationDataset,
+    ids: list[str],
+    list_file: Path,
+    image_dir: Path,
+    image_suffix: str,
+    label_dir: Path,
+    label_suffix: str,
+) -> list[tuple[Path, Path]]:
     """``(image_dir/<id><image_suffix>, label_dir/<id><label_suffix>)`` for each listed id, in list order; a
     :class:`PairingError` names every listed file that is missing."""
     where = f"{dataset.name} split {dataset.split!r}"
@@ -56,11 +72,15 @@ def listed_pairs(dataset: SegmentationDataset, ids: list[str], list_file: Path, 
     missing_labels = [label for _, label in files if not label.is_file()]
     parts = []
     if missing_images:
-        parts.append(f"{len(missing_images)} of {len(ids)} images listed in {list_file.name} are missing from "
-                     f"{image_dir}: {describe_files(missing_images)}")
+        parts.append(
+            f"{len(missing_images)} of {len(ids)} images listed in {list_file.name} are missing from "
+            f"{image_dir}: {describe_files(missing_images)}"
+        )
     if missing_labels:
-        parts.append(f"{len(missing_labels)} of {len(ids)} labels listed in {list_file.name} are missing from "
-                     f"{label_dir}: {describe_files(missing_labels)}")
+        parts.append(
+            f"{len(missing_labels)} of {len(ids)} labels listed in {list_file.name} are missing from "
+            f"{label_dir}: {describe_files(missing_labels)}"
+        )
     if parts:
         raise PairingError(f"{where}: " + "; ".join(parts))
     return files

@@ -52,8 +52,12 @@ class ADE20K(SegmentationDataset):
         image_dir = self.require_dir(self.root / "images" / sub, f"the images/{sub} folder")
         mask_dir = self.require_dir(self.root / "annotations" / sub, f"the annotations/{sub} folder")
         return pair_files(
-            collect_files(image_dir, ".jpg"), collect_files(mask_dir, ".png"),
-            dataset=self.name, split=self.split, image_dir=image_dir, mask_dir=mask_dir,
+            collect_files(image_dir, ".jpg"),
+            collect_files(mask_dir, ".png"),
+            dataset=self.name,
+            split=self.split,
+            image_dir=image_dir,
+            mask_dir=mask_dir,
         )
 
     def label_mapping(self) -> dict[int, int]:

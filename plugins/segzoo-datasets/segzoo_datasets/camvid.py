@@ -42,8 +42,12 @@ class CamVid(SegmentationDataset):
         image_dir = self.require_dir(self.root / self.split, f"the {self.split} images folder")
         mask_dir = self.require_dir(self.root / f"{self.split}annot", f"the {self.split} labels folder")
         return pair_files(
-            collect_files(image_dir, ".png"), collect_files(mask_dir, ".png"),
-            dataset=self.name, split=self.split, image_dir=image_dir, mask_dir=mask_dir,
+            collect_files(image_dir, ".png"),
+            collect_files(mask_dir, ".png"),
+            dataset=self.name,
+            split=self.split,
+            image_dir=image_dir,
+            mask_dir=mask_dir,
         )
 
     def label_mapping(self) -> dict[int, int]:

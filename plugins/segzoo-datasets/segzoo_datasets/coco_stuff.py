@@ -51,16 +51,24 @@ class COCOStuff164k(SegmentationDataset):
     def find_files(self) -> list[tuple[Path, Path]]:
         sub = f"{self.split}2017"
         image_dir = self.require_dir(self.root / "images" / sub, f"the images/{sub} folder (COCO's {sub}.zip)")
-        label_dir = self.require_dir(self.root / "annotations" / sub, f"the annotations/{sub} folder "
-                                     "(stuffthingmaps_trainval2017.zip unzipped into annotations/)")
+        label_dir = self.require_dir(
+            self.root / "annotations" / sub,
+            f"the annotations/{sub} folder (stuffthingmaps_trainval2017.zip unzipped into annotations/)",
+        )
         labels = collect_files(label_dir, ".png")
         train_ids = {k[: -len(TRAIN_IDS_SUFFIX)]: p for k, p in labels.items() if k.endswith(TRAIN_IDS_SUFFIX)}
         #: "trainIds" (mmseg's converted files) or "stuffthingmaps" (the original release)
         self.label_format = "trainIds" if train_ids else "stuffthingmaps"
         if not train_ids:
             train_ids = labels
-        return pair_files(collect_files(image_dir, ".jpg"), train_ids, dataset=self.name, split=self.split,
-                          image_dir=image_dir, mask_dir=label_dir)
+        return pair_files(
+            collect_files(image_dir, ".jpg"),
+            train_ids,
+            dataset=self.name,
+            split=self.split,
+            image_dir=image_dir,
+            mask_dir=label_dir,
+        )
 
     def label_mapping(self) -> dict[int, int]:
         if self.label_format == "trainIds":
@@ -111,12 +119,23 @@ or the original cocostuff-10k-v1.1.zip
         if self.mmseg_layout:
             sub = f"{self.split}2014"
             image_dir = self.require_dir(self.root / "images" / sub, f"mmseg's converted images/{sub} folder")
-            label_dir = self.require_dir(self.root / "annotations" / sub, f"mmseg's converted annotations/{sub} "
-                                         "folder", converter_hint("coco_stuff10k"))
-            return pair_files(collect_files(image_dir, ".jpg"), collect_files(label_dir, f"{TRAIN_IDS_SUFFIX}.png"),
-                              dataset=self.name, split=self.split, image_dir=image_dir, mask_dir=label_dir)
-        lists = self.require_dir(self.root / "imageLists", "the imageLists folder of cocostuff-10k-v1.1.zip (or "
-                                 "mmseg's converted images/train2014, images/test2014)")
+            label_dir = self.require_dir(
+                self.root / "annotations" / sub,
+                f"mmseg's converted annotations/{sub} folder",
+                converter_hint("coco_stuff10k"),
+            )
+            return pair_files(
+                collect_files(image_dir, ".jpg"),
+                collect_files(label_dir, f"{TRAIN_IDS_SUFFIX}.png"),
+                dataset=self.name,
+                split=self.split,
+                image_dir=image_dir,
+                mask_dir=label_dir,
+            )
+        lists = self.require_dir(
+            self.root / "imageLists",
+            "the imageLists folder of cocostuff-10k-v1.1.zip (or mmseg's converted images/train2014, images/test2014)",
+        )
         list_file = self.require_file(lists / f"{self.split}.txt", f"the id list {self.split}.txt")
         image_dir = self.require_dir(self.root / "images", "the images folder")
         label_dir = self.require_dir(self.root / "annotations", "the annotations folder (.mat files)")
@@ -128,9 +147,11 @@ or the original cocostuff-10k-v1.1.zip
         try:
             from scipy.io import loadmat
         except ImportError:
-            raise DatasetError(f"{path}: reading COCO-Stuff 10k's original .mat labels needs scipy (pip install "
-                               "scipy), or convert them once with mmsegmentation's "
-                               "tools/dataset_converters/coco_stuff10k.py") from None
+            raise DatasetError(
+                f"{path}: reading COCO-Stuff 10k's original .mat labels needs scipy (pip install "
+                "scipy), or convert them once with mmsegmentation's "
+                "tools/dataset_converters/coco_stuff10k.py"
+            ) from None
         try:
             labels = loadmat(str(path))["S"]
         except (OSError, ValueError, KeyError, NotImplementedError) as err:

@@ -63,8 +63,16 @@ class DRIVE(SegmentationDataset):
   test/1st_manual/01_manual1.gif ..., test/2nd_manual/01_manual2.gif ..."""
     palette_indices = False  # GIF labels are gray levels
 
-    def __init__(self, root, split="train", transform=None, *, fov_as_ignore: bool | None = None, annotator: int = 1,
-                 check_values=True):
+    def __init__(
+        self,
+        root,
+        split="train",
+        transform=None,
+        *,
+        fov_as_ignore: bool | None = None,
+        annotator: int = 1,
+        check_values=True,
+    ):
         if annotator not in (1, 2):
             raise DatasetError(f"drive annotator must be 1 or 2, got {annotator!r}")
         self.annotator = annotator
@@ -72,8 +80,10 @@ class DRIVE(SegmentationDataset):
             root = Path(root) / "DRIVE"
         self.mmseg_layout = root is not None and any((Path(root) / "images" / d).is_dir() for d in _MMSEG_DIRS.values())
         if self.mmseg_layout and fov_as_ignore:
-            raise DatasetError("drive: mmseg's converted layout has no FOV masks; use fov_as_ignore=False (or the "
-                               "official layout with its mask/ folders)")
+            raise DatasetError(
+                "drive: mmseg's converted layout has no FOV masks; use fov_as_ignore=False (or the "
+                "official layout with its mask/ folders)"
+            )
         self.fov_as_ignore = not self.mmseg_layout if fov_as_ignore is None else fov_as_ignore
         super().__init__(root, split, transform, check_values=check_values)
 
@@ -82,19 +92,32 @@ class DRIVE(SegmentationDataset):
             self.fov_files = []
             sub = _MMSEG_DIRS[self.split]
             image_dir = self.require_dir(self.root / "images" / sub, f"the mmseg-converted images/{sub} folder")
-            label_dir = self.require_dir(self.root / "annotations" / sub,
-                                         f"the mmseg-converted annotations/{sub} folder")
+            label_dir = self.require_dir(
+                self.root / "annotations" / sub, f"the mmseg-converted annotations/{sub} folder"
+            )
             labels = collect_files(label_dir, f"_manual{self.annotator}.png")
-            return pair_files(collect_files(image_dir, ".png"), labels, dataset=self.name, split=self.split,
-                              image_dir=image_dir, mask_dir=label_dir)
+            return pair_files(
+                collect_files(image_dir, ".png"),
+                labels,
+                dataset=self.name,
+                split=self.split,
+                image_dir=image_dir,
+                mask_dir=label_dir,
+            )
         sub = _SPLIT_DIRS[self.split]
         base = self.root / sub
         image_dir = self.require_dir(base / "images", "the images folder")
         manual = f"{self.annotator}{'st' if self.annotator == 1 else 'nd'}_manual"
         manual_dir = self.require_dir(base / manual, f"the {manual} labels folder")
         fov_dir = self.require_dir(base / "mask", "the FOV mask folder")
-        images = sorted((p for p in image_dir.iterdir() if p.name.lower().endswith((".tif", ".tiff"))
-                         and not p.name.startswith(".")), key=numeric_key)
+        images = sorted(
+            (
+                p
+                for p in image_dir.iterdir()
+                if p.name.lower().endswith((".tif", ".tiff")) and not p.name.startswith(".")
+            ),
+            key=numeric_key,
+        )
         if not images:
             raise PairingError(f"drive split {self.split!r}: no .tif images in {image_dir}")
         files, fovs, missing, missing_fov = [], [], [], []
@@ -113,14 +136,19 @@ class DRIVE(SegmentationDataset):
         if missing or missing_fov or extra:
             parts = []
             if missing:
-                parts.append(f"{len(missing)} of {len(images)} images in {image_dir} have no label in {manual_dir}: "
-                             f"{describe_files(missing)}")
+                parts.append(
+                    f"{len(missing)} of {len(images)} images in {image_dir} have no label in {manual_dir}: "
+                    f"{describe_files(missing)}"
+                )
             if missing_fov:
-                parts.append(f"{len(missing_fov)} of {len(images)} images have no FOV mask in {fov_dir}: "
-                             f"{describe_files(missing_fov)}")
+                parts.append(
+                    f"{len(missing_fov)} of {len(images)} images have no FOV mask in {fov_dir}: "
+                    f"{describe_files(missing_fov)}"
+                )
             if extra:
-                parts.append(f"{len(extra)} labels in {manual_dir} have no image in {image_dir}: "
-                             f"{describe_files(extra)}")
+                parts.append(
+                    f"{len(extra)} labels in {manual_dir} have no image in {image_dir}: {describe_files(extra)}"
+                )
             raise PairingError(f"drive split {self.split!r}: " + "; ".join(parts))
         self.fov_files = fovs
         return files
@@ -151,7 +179,9 @@ class DRIVE(SegmentationDataset):
             return mask
         fov = self.fov(index)
         if fov.size != mask.size:
-            raise PairingError(f"drive: FOV mask {self.fov_files[index]} is {fov.size[0]}x{fov.size[1]} but label "
-                               f"{self.files[index][1]} is {mask.size[0]}x{mask.size[1]} (WxH)")
+            raise PairingError(
+                f"drive: FOV mask {self.fov_files[index]} is {fov.size[0]}x{fov.size[1]} but label "
+                f"{self.files[index][1]} is {mask.size[0]}x{mask.size[1]} (WxH)"
+            )
         outside = Image.new("L", mask.size, self.ignore_index)
         return Image.composite(mask, outside, fov.point([255 if v else 0 for v in range(256)]))

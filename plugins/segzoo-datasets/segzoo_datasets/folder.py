@@ -96,8 +96,9 @@ class FolderDataset(SegmentationDataset):
         else:
             tried = "; ".join(f"{i} + {m}" + (f" + {lf}" if lf else "") for i, m, lf in layouts)
             what = f"split {self.split!r}" if self.split is not None else "images"
-            raise DatasetNotFoundError(f"folder dataset: no {what} found under {self.root}; looked for {tried}."
-                                       f"{self._where_to_get()}")
+            raise DatasetNotFoundError(
+                f"folder dataset: no {what} found under {self.root}; looked for {tried}.{self._where_to_get()}"
+            )
         if not mask_dir.is_dir():
             raise DatasetNotFoundError(f"folder dataset: found images in {image_dir} but no mask folder {mask_dir}")
         images = collect_files(image_dir, self.image_suffix)
@@ -106,12 +107,15 @@ class FolderDataset(SegmentationDataset):
             stems = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
             missing = [s for s in stems if s not in images]
             if missing:
-                raise PairingError(f"folder dataset: {len(missing)} of {len(stems)} names in {list_file} have no "
-                                   f"image in {image_dir}: {', '.join(missing[:10])}")
+                raise PairingError(
+                    f"folder dataset: {len(missing)} of {len(stems)} names in {list_file} have no "
+                    f"image in {image_dir}: {', '.join(missing[:10])}"
+                )
             images = {s: images[s] for s in stems}
             masks = {s: masks[s] for s in stems if s in masks}
-        return pair_files(images, masks, dataset="folder dataset", split=self.split, image_dir=image_dir,
-                          mask_dir=mask_dir)
+        return pair_files(
+            images, masks, dataset="folder dataset", split=self.split, image_dir=image_dir, mask_dir=mask_dir
+        )
 
     def label_mapping(self) -> dict[int, int]:
         mapping = super().label_mapping()

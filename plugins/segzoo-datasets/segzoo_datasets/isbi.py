@@ -35,10 +35,14 @@ class ISBI2012(SegmentationDataset):
     homepage = _INFO["homepage"]
     license = _INFO["license"]
     image_mode = "L"
-    homepage = ("https://imagej.net/events/isbi-2012-segmentation-challenge (challenge); PNG slices as used here: "
-                "https://github.com/zhixuhao/unet (data/membrane)")
-    license = ("no explicit data licence: research and benchmarking use; cite Cardona et al. 2010 and "
-               "Arganda-Carreras et al. 2015")
+    homepage = (
+        "https://imagej.net/events/isbi-2012-segmentation-challenge (challenge); PNG slices as used here: "
+        "https://github.com/zhixuhao/unet (data/membrane)"
+    )
+    license = (
+        "no explicit data licence: research and benchmarking use; cite Cardona et al. 2010 and "
+        "Arganda-Carreras et al. 2015"
+    )
     layout = """\
 <root>/
   train/image/0.png ... 29.png    grayscale 512x512 (slices of train-volume.tif)
@@ -65,8 +69,12 @@ class ISBI2012(SegmentationDataset):
         image_dir = self.require_dir(self.root / self.split / "image", "the image folder")
         mask_dir = self.require_dir(self.root / self.split / "label", "the label folder")
         return pair_files(
-            collect_files(image_dir, (".png", ".tif", ".tiff")), collect_files(mask_dir, (".png", ".tif", ".tiff")),
-            dataset=self.name, split=self.split, image_dir=image_dir, mask_dir=mask_dir,
+            collect_files(image_dir, (".png", ".tif", ".tiff")),
+            collect_files(mask_dir, (".png", ".tif", ".tiff")),
+            dataset=self.name,
+            split=self.split,
+            image_dir=image_dir,
+            mask_dir=mask_dir,
         )
 
     def label_mapping(self) -> dict[int, int]:

@@ -46,8 +46,10 @@ or mmseg's converted layout (tools/dataset_converters/loveda.py)
             return img_ann_pairs(self, "loveda")
         base = self.root / _ORIGINAL_DIRS[self.split]
         if not base.is_dir() and (self.root / f"{base.name}.zip").is_file():
-            raise DatasetNotFoundError(f"loveda: {base.name}.zip in {self.root} is not unzipped; unzip it there "
-                                       f"(unzip {self.root / base.name}.zip -d {self.root})")
+            raise DatasetNotFoundError(
+                f"loveda: {base.name}.zip in {self.root} is not unzipped; unzip it there "
+                f"(unzip {self.root / base.name}.zip -d {self.root})"
+            )
         self.require_dir(base, f"the original {base.name} folder (or mmseg's converted img_dir/{self.split})")
         images: dict[str, Path] = {}
         labels: dict[str, Path] = {}
@@ -60,8 +62,14 @@ or mmseg's converted layout (tools/dataset_converters/loveda.py)
             labels.update({f"{region}/{k}": p for k, p in collect_files(label_dir, ".png").items()})
         if not images:
             self.require_dir(base / _REGIONS[0], f"the {base.name}/Rural and {base.name}/Urban folders")
-        return pair_files(images, labels, dataset=self.name, split=self.split, image_dir=base / "*" / "images_png",
-                          mask_dir=base / "*" / "masks_png")
+        return pair_files(
+            images,
+            labels,
+            dataset=self.name,
+            split=self.split,
+            image_dir=base / "*" / "images_png",
+            mask_dir=base / "*" / "masks_png",
+        )
 
     def label_mapping(self) -> dict[int, int]:
         return reduce_zero_label(len(self.classes), self.ignore_index)

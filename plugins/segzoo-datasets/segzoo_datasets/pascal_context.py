@@ -46,11 +46,13 @@ class PascalContext(SegmentationDataset):
 
     def find_files(self) -> list[tuple[Path, Path]]:
         hint = converter_hint("pascal_context", "the Detail API and trainval_merged.json")
-        sets = self.require_dir(self.root / "ImageSets" / "SegmentationContext",
-                                "the ImageSets/SegmentationContext folder", hint)
+        sets = self.require_dir(
+            self.root / "ImageSets" / "SegmentationContext", "the ImageSets/SegmentationContext folder", hint
+        )
         image_dir = self.require_dir(self.root / "JPEGImages", "VOC 2010's JPEGImages folder")
-        label_dir = self.require_dir(self.root / "SegmentationClassContext", "the SegmentationClassContext folder",
-                                     hint)
+        label_dir = self.require_dir(
+            self.root / "SegmentationClassContext", "the SegmentationClassContext folder", hint
+        )
         list_file = self.require_file(sets / f"{self.split}.txt", f"the id list {self.split}.txt", hint)
         return listed_pairs(self, read_ids(list_file), list_file, image_dir, ".jpg", label_dir, ".png")
 

@@ -76,8 +76,14 @@ class _RetinalVessels(SegmentationDataset):
         sub = _MMSEG_DIRS[self.split]
         image_dir = self.require_dir(self.root / "images" / sub, f"the mmseg-converted images/{sub} folder")
         label_dir = self.require_dir(self.root / "annotations" / sub, f"the mmseg-converted annotations/{sub} folder")
-        return pair_files(collect_files(image_dir, ".png"), collect_files(label_dir, self.mmseg_label_suffix()),
-                          dataset=self.name, split=self.split, image_dir=image_dir, mask_dir=label_dir)
+        return pair_files(
+            collect_files(image_dir, ".png"),
+            collect_files(label_dir, self.mmseg_label_suffix()),
+            dataset=self.name,
+            split=self.split,
+            image_dir=image_dir,
+            mask_dir=label_dir,
+        )
 
     def label_mapping(self) -> dict[int, int]:
         if self.mmseg_layout:
@@ -87,14 +93,17 @@ class _RetinalVessels(SegmentationDataset):
     def _value_note(self) -> str:
         return " (the mmseg-converted layout stores 0 background, 1 vessel)" if self.mmseg_layout else ""
 
-    def _pairs(self, images: dict[str, Path], labels: dict[str, Path], image_dir: Path,
-               label_dir: Path) -> list[tuple[Path, Path]]:
+    def _pairs(
+        self, images: dict[str, Path], labels: dict[str, Path], image_dir: Path, label_dir: Path
+    ) -> list[tuple[Path, Path]]:
         return pair_files(images, labels, dataset=self.name, split=None, image_dir=image_dir, mask_dir=label_dir)
 
     def _cut(self, pairs: list[tuple[Path, Path]], train: int, total: int) -> list[tuple[Path, Path]]:
         if len(pairs) != total:
-            raise PairingError(f"{self.name}: expected the {total} labelled images of the original release, found "
-                               f"{len(pairs)} in {self.root}; mmseg's split is defined on the full set")
+            raise PairingError(
+                f"{self.name}: expected the {total} labelled images of the original release, found "
+                f"{len(pairs)} in {self.root}; mmseg's split is defined on the full set"
+            )
         return pairs[:train] if self.split == "train" else pairs[train:]
 
 
@@ -127,8 +136,9 @@ or mmseg's converted layout (tools/dataset_converters/stare.py)
   images/{training,validation}/im0001.png ...
   annotations/{training,validation}/im0001.ah.png, im0001.vk.png ... (0/1)"""
 
-    def __init__(self, root, split: str = "train", transform=None, *, annotator: str = "ah",
-                 check_values: bool = True) -> None:
+    def __init__(
+        self, root, split: str = "train", transform=None, *, annotator: str = "ah", check_values: bool = True
+    ) -> None:
         if annotator not in ("ah", "vk"):
             raise DatasetError(f"stare annotator must be 'ah' (Hoover) or 'vk' (Kouznetsova), got {annotator!r}")
         self.annotator = annotator
@@ -146,8 +156,9 @@ or mmseg's converted layout (tools/dataset_converters/stare.py)
         label_dir = self.require_dir(self.root / f"labels-{self.annotator}", f"the labels-{self.annotator} folder")
         for folder in (image_dir, label_dir):
             if _gzipped(folder) and not collect_files(folder, ".ppm"):
-                raise DatasetNotFoundError(f"stare: {folder} holds .gz files only; decompress them first "
-                                           f"(gunzip {folder}/*.gz)")
+                raise DatasetNotFoundError(
+                    f"stare: {folder} holds .gz files only; decompress them first (gunzip {folder}/*.gz)"
+                )
         labels = collect_files(label_dir, f".{self.annotator}.ppm")
         # the full STARE project has 400 images; 20 are labelled
         images = {k: v for k, v in collect_files(image_dir, ".ppm").items() if k in labels}
@@ -181,8 +192,9 @@ or mmseg's converted layout (tools/dataset_converters/chase_db1.py)
   images/{training,validation}/Image_01L.png ...
   annotations/{training,validation}/Image_01L_1stHO.png, Image_01L_2ndHO.png ... (0/1)"""
 
-    def __init__(self, root, split: str = "train", transform=None, *, annotator: int = 1,
-                 check_values: bool = True) -> None:
+    def __init__(
+        self, root, split: str = "train", transform=None, *, annotator: int = 1, check_values: bool = True
+    ) -> None:
         if annotator not in (1, 2):
             raise DatasetError(f"chase_db1 annotator must be 1 or 2, got {annotator!r}")
         self.annotator = annotator

@@ -37,10 +37,14 @@ class VOC2012(SegmentationDataset):
     license = _INFO["license"]
     ignore_color = (224, 224, 192)  # entry 255 of the VOC colour map: how VOC's own PNGs show borders
     sizes = {"train": 1464, "val": 1449, "trainval": 2913, "trainaug": 10582}
-    homepage = ("http://host.robots.ox.ac.uk/pascal/VOC/voc2012/ (VOCtrainval_11-May-2012.tar); SBD for "
-                "augmented=True: https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/")
-    license = ("images from Flickr under Flickr's terms of use; annotations for research use "
-               "(see the VOC2012 page); cite Everingham et al. 2010 (and Hariharan et al. 2011 for SBD)")
+    homepage = (
+        "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/ (VOCtrainval_11-May-2012.tar); SBD for "
+        "augmented=True: https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/"
+    )
+    license = (
+        "images from Flickr under Flickr's terms of use; annotations for research use "
+        "(see the VOC2012 page); cite Everingham et al. 2010 (and Hariharan et al. 2011 for SBD)"
+    )
     layout = """\
 <root>/                                 (VOCdevkit/VOC2012)
   JPEGImages/<id>.jpg
@@ -49,11 +53,21 @@ class VOC2012(SegmentationDataset):
   SegmentationClassAug/<id>.png         (augmented=True only) SBD labels as index PNGs
   ImageSets/Segmentation/train_aug.txt  (augmented=True only; or trainaug.txt / aug.txt)"""
 
-    def __init__(self, root, split="train", transform=None, *, augmented: bool = False,
-                 aug_list: str | Path | None = None, check_values=True):
+    def __init__(
+        self,
+        root,
+        split="train",
+        transform=None,
+        *,
+        augmented: bool = False,
+        aug_list: str | Path | None = None,
+        check_values=True,
+    ):
         if augmented and split != "train":
-            raise DatasetError(f"voc2012: augmented=True applies to split 'train' only (got {split!r}); the val "
-                               "split is the same with or without SBD")
+            raise DatasetError(
+                f"voc2012: augmented=True applies to split 'train' only (got {split!r}); the val "
+                "split is the same with or without SBD"
+            )
         self.augmented = augmented
         self.aug_list = Path(aug_list) if aug_list is not None else None
         super().__init__(_voc_root(root), split, transform, check_values=check_values)
@@ -69,9 +83,11 @@ class VOC2012(SegmentationDataset):
         aug_dir = None
         if self.augmented:
             aug_dir = self.require_dir(
-                self.root / "SegmentationClassAug", "the SBD labels folder SegmentationClassAug",
+                self.root / "SegmentationClassAug",
+                "the SBD labels folder SegmentationClassAug",
                 "augmented=True needs SBD's labels converted to index PNGs (e.g. with MMSegmentation's "
-                "tools/dataset_converters/voc_aug.py)")
+                "tools/dataset_converters/voc_aug.py)",
+            )
             if self.aug_list is not None:
                 aug_file = self.require_file(self.aug_list, "the SBD id list aug_list")
             else:
@@ -97,20 +113,25 @@ class VOC2012(SegmentationDataset):
         if missing_images or missing_masks:
             parts = []
             if missing_images:
-                parts.append(f"{len(missing_images)} of {len(ids)} listed images are missing from {image_dir}: "
-                             f"{describe_files(missing_images)}")
+                parts.append(
+                    f"{len(missing_images)} of {len(ids)} listed images are missing from {image_dir}: "
+                    f"{describe_files(missing_images)}"
+                )
             if missing_masks:
                 where = f"{mask_dir}" + (f" and {aug_dir}" if aug_dir else "")
-                parts.append(f"{len(missing_masks)} of {len(ids)} listed masks are missing from {where}: "
-                             f"{describe_files(missing_masks)}")
+                parts.append(
+                    f"{len(missing_masks)} of {len(ids)} listed masks are missing from {where}: "
+                    f"{describe_files(missing_masks)}"
+                )
             raise PairingError(f"voc2012 split {self.split!r}: " + "; ".join(parts))
         return files
 
     def _not_found(self, path: Path, what: str, hint: str):
         from segzoo.data import DatasetNotFoundError
 
-        return DatasetNotFoundError(f"voc2012 split {self.split!r} not found: expected {what} in {path}, {hint}"
-                                    f"{self._where_to_get()}")
+        return DatasetNotFoundError(
+            f"voc2012 split {self.split!r} not found: expected {what} in {path}, {hint}{self._where_to_get()}"
+        )
 
     def _value_note(self) -> str:
         return " (0 background, 1..20 classes, 255 border)"

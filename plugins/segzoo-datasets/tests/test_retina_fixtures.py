@@ -13,8 +13,9 @@ W, H = 12, 8
 
 def image(seed: int) -> Image.Image:
     g = torch.Generator().manual_seed(seed)
-    return Image.frombytes("RGB", (W, H), torch.randint(0, 256, (H, W, 3), generator=g, dtype=torch.uint8)
-                           .numpy().tobytes())
+    return Image.frombytes(
+        "RGB", (W, H), torch.randint(0, 256, (H, W, 3), generator=g, dtype=torch.uint8).numpy().tobytes()
+    )
 
 
 def label(values: tuple[int, ...], mode: str = "L") -> Image.Image:
@@ -29,8 +30,28 @@ def ids(mask: Image.Image) -> list[int]:
 
 
 # -- STARE ---------------------------------------------------------------------------------------------------------
-STARE_IDS = ["im0001", "im0002", "im0003", "im0004", "im0005", "im0044", "im0077", "im0081", "im0082", "im0139",
-             "im0162", "im0163", "im0235", "im0236", "im0239", "im0240", "im0255", "im0291", "im0319", "im0324"]
+STARE_IDS = [
+    "im0001",
+    "im0002",
+    "im0003",
+    "im0004",
+    "im0005",
+    "im0044",
+    "im0077",
+    "im0081",
+    "im0082",
+    "im0139",
+    "im0162",
+    "im0163",
+    "im0235",
+    "im0236",
+    "im0239",
+    "im0240",
+    "im0255",
+    "im0291",
+    "im0319",
+    "im0324",
+]
 
 
 def write_stare_original(root):
@@ -172,8 +193,11 @@ def test_hrf_mmseg_layout(tmp_path):
 def test_registered_with_mmseg_splits():
     from segzoo import registry
 
-    for name, sizes in (("stare", {"train": 10, "test": 10}), ("chase_db1", {"train": 20, "test": 8}),
-                        ("hrf", {"train": 15, "test": 30})):
+    for name, sizes in (
+        ("stare", {"train": 10, "test": 10}),
+        ("chase_db1", {"train": 20, "test": 8}),
+        ("hrf", {"train": 15, "test": 30}),
+    ):
         entry = registry.get("datasets", name)
         assert entry.provider == "segzoo-datasets"
         meta = entry.metadata

@@ -60,13 +60,21 @@ def aspp_spec(model_cfg: dict, head_type: str, *, default_output_stride: int) ->
 
 def _conv_rules(mmseg: str, segzoo: str, separable: bool) -> list[tuple[str, str]]:
     if separable:
-        return [(f"{mmseg}.depthwise_conv.conv.", f"{segzoo}.0."), (f"{mmseg}.depthwise_conv.bn.", f"{segzoo}.1."),
-                (f"{mmseg}.pointwise_conv.conv.", f"{segzoo}.3."), (f"{mmseg}.pointwise_conv.bn.", f"{segzoo}.4.")]
+        return [
+            (f"{mmseg}.depthwise_conv.conv.", f"{segzoo}.0."),
+            (f"{mmseg}.depthwise_conv.bn.", f"{segzoo}.1."),
+            (f"{mmseg}.pointwise_conv.conv.", f"{segzoo}.3."),
+            (f"{mmseg}.pointwise_conv.bn.", f"{segzoo}.4."),
+        ]
     return [(f"{mmseg}.conv.", f"{segzoo}.0."), (f"{mmseg}.bn.", f"{segzoo}.1.")]
 
 
 def convert_aspp(
-    state_dict: dict[str, torch.Tensor], entry: dict, extra_rules: list[tuple[str, str]], *, separable: bool,
+    state_dict: dict[str, torch.Tensor],
+    entry: dict,
+    extra_rules: list[tuple[str, str]],
+    *,
+    separable: bool,
     upstream: str,
 ) -> dict[str, torch.Tensor]:
     """Rename the ASPP (``image_pool``, ``aspp_modules``, ``bottleneck``), ``conv_seg`` and ``extra_rules``; reorder
@@ -76,10 +84,13 @@ def convert_aspp(
     rules = _conv_rules("decode_head.aspp_modules.0", "decoder.aspp.convs.0", False)
     for i in range(1, n):
         rules += _conv_rules(f"decode_head.aspp_modules.{i}", f"decoder.aspp.convs.{i}", separable)
-    rules += [("decode_head.image_pool.1.conv.", f"decoder.aspp.convs.{n}.1."),
-              ("decode_head.image_pool.1.bn.", f"decoder.aspp.convs.{n}.2."),
-              *_conv_rules("decode_head.bottleneck", "decoder.aspp.project", False),
-              ("decode_head.conv_seg.", "head.classifier."), *extra_rules]
+    rules += [
+        ("decode_head.image_pool.1.conv.", f"decoder.aspp.convs.{n}.1."),
+        ("decode_head.image_pool.1.bn.", f"decoder.aspp.convs.{n}.2."),
+        *_conv_rules("decode_head.bottleneck", "decoder.aspp.project", False),
+        ("decode_head.conv_seg.", "head.classifier."),
+        *extra_rules,
+    ]
     out, model = remap_mmseg(state_dict, entry, rules, upstream=upstream)
     key = "decoder.aspp.project.0.weight"
     channels = model.decoder.aspp.project[0].out_channels

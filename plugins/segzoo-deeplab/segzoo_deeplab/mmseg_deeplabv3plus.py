@@ -19,8 +19,10 @@ def spec_from_mmseg(model_cfg: dict) -> dict:
     encoder, options, head = aspp_spec(model_cfg, "DepthwiseSeparableASPPHead", default_output_stride=16)
     low = stage_channels(model_cfg["backbone"])[0]
     if head.get("c1_in_channels") != low:
-        raise ValueError(f"DeepLabV3+ c1_in_channels={head.get('c1_in_channels')!r}: segzoo's decoder fuses the "
-                         f"first ResNet stage ({low} channels)")
+        raise ValueError(
+            f"DeepLabV3+ c1_in_channels={head.get('c1_in_channels')!r}: segzoo's decoder fuses the "
+            f"first ResNet stage ({low} channels)"
+        )
     if int(head.get("c1_channels", 48)) != 48:
         options["low_channels"] = int(head["c1_channels"])
     return {"architecture": "deeplabv3plus", "encoder": encoder, "options": options, "requires": "segzoo-deeplab"}
@@ -29,8 +31,10 @@ def spec_from_mmseg(model_cfg: dict) -> dict:
 def convert_mmseg(state_dict: dict[str, torch.Tensor], entry: dict) -> dict[str, torch.Tensor]:
     """An mmseg DeepLabV3+ checkpoint's ``state_dict`` -> segzoo ``deeplabv3plus`` keys (``auxiliary_head.*`` dropped
     unless the entry's model has ``aux``)."""
-    rules = [("decode_head.c1_bottleneck.conv.", "decoder.reduce.0."),
-             ("decode_head.c1_bottleneck.bn.", "decoder.reduce.1."),
-             *separable_rules("decode_head.sep_bottleneck.0", "decoder.block.0"),
-             *separable_rules("decode_head.sep_bottleneck.1", "decoder.block.1")]
+    rules = [
+        ("decode_head.c1_bottleneck.conv.", "decoder.reduce.0."),
+        ("decode_head.c1_bottleneck.bn.", "decoder.reduce.1."),
+        *separable_rules("decode_head.sep_bottleneck.0", "decoder.block.0"),
+        *separable_rules("decode_head.sep_bottleneck.1", "decoder.block.1"),
+    ]
     return convert_aspp(state_dict, entry, rules, separable=True, upstream="mmseg DeepLabV3+")

@@ -166,14 +166,21 @@ class DeepLabV3PlusDecoder(Decoder):
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         low = self.reduce(features[self.low_index])
-        x = F.interpolate(self.aspp(features[-1]), size=low.shape[-2:], mode="bilinear",
-                          align_corners=self.align_corners)
+        x = F.interpolate(
+            self.aspp(features[-1]), size=low.shape[-2:], mode="bilinear", align_corners=self.align_corners
+        )
         return self.block(torch.cat([x, low], dim=1))
 
 
 # -- shared helpers --------------------------------------------------------------------------------------------------
 def dilated_encoder(
-    arch: str, encoder: str, *, in_channels: int, output_stride: int, pretrained: bool, allowed: Sequence[int],
+    arch: str,
+    encoder: str,
+    *,
+    in_channels: int,
+    output_stride: int,
+    pretrained: bool,
+    allowed: Sequence[int],
     options: dict | None = None,
 ) -> Encoder:
     """Create the encoder at one of the ``allowed`` output strides (the core checks it really runs at it)."""
@@ -181,8 +188,9 @@ def dilated_encoder(
         raise ConfigurationError(
             f"{arch}: output_stride must be one of {', '.join(map(str, allowed))}, got {output_stride!r}"
         )
-    return create_encoder(encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained,
-                          options=options)
+    return create_encoder(
+        encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained, options=options
+    )
 
 
 def resolve_index(encoder: Encoder, index: int, *, arch: str, option: str) -> int:
@@ -238,12 +246,19 @@ def build_deeplabv3(
     logits resize; ``encoder_options`` for a segzoo-registered encoder (e.g. ``resnet101_v1c``'s ``multi_grid``).
     """
     enc = dilated_encoder(
-        "deeplabv3", encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder,
-        allowed=(8, 16), options=encoder_options,
+        "deeplabv3",
+        encoder,
+        in_channels=in_channels,
+        output_stride=output_stride,
+        pretrained=pretrained_encoder,
+        allowed=(8, 16),
+        options=encoder_options,
     )
     decoder = DeepLabV3Decoder(
-        enc.out_channels[-1], atrous_rates_for("deeplabv3", output_stride, atrous_rates),
-        channels=_channels("deeplabv3", aspp_channels), mmseg=mmseg_head,
+        enc.out_channels[-1],
+        atrous_rates_for("deeplabv3", output_stride, atrous_rates),
+        channels=_channels("deeplabv3", aspp_channels),
+        mmseg=mmseg_head,
     )
     head = SegmentationHead(decoder.out_channels, num_classes)
     aux_head = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3") if aux else None
@@ -275,8 +290,13 @@ def build_deeplabv3plus(
     branches and decoder convs, 3x3 ASPP projection without dropout); ``align_corners`` for the decoder's upsampling
     and the logits resize; ``encoder_options`` for a segzoo-registered encoder."""
     enc = dilated_encoder(
-        "deeplabv3plus", encoder, in_channels=in_channels, output_stride=output_stride,
-        pretrained=pretrained_encoder, allowed=(8, 16), options=encoder_options,
+        "deeplabv3plus",
+        encoder,
+        in_channels=in_channels,
+        output_stride=output_stride,
+        pretrained=pretrained_encoder,
+        allowed=(8, 16),
+        options=encoder_options,
     )
     if 4 not in enc.reductions:
         raise ConfigurationError(
@@ -285,11 +305,14 @@ def build_deeplabv3plus(
         )
     low_index = max(i for i, r in enumerate(enc.reductions) if r == 4)  # the deepest stride-4 map
     decoder = DeepLabV3PlusDecoder(
-        enc.out_channels[-1], enc.out_channels[low_index], low_index,
+        enc.out_channels[-1],
+        enc.out_channels[low_index],
+        low_index,
         atrous_rates_for("deeplabv3plus", output_stride, atrous_rates),
         channels=_channels("deeplabv3plus", aspp_channels),
         low_reduced=_channels("deeplabv3plus", low_channels, "low_channels"),
-        mmseg=mmseg_head, align_corners=align_corners,
+        mmseg=mmseg_head,
+        align_corners=align_corners,
     )
     head = SegmentationHead(decoder.out_channels, num_classes)
     aux_head = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3plus") if aux else None

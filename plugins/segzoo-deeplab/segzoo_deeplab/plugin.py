@@ -36,7 +36,13 @@ def register_architectures(register):
 @segzoo.hookimpl
 def register_converters(register):
     register("torchvision:deeplabv3", "segzoo_deeplab.convert:convert_torchvision_deeplabv3")
-    register("mmseg:deeplabv3", "segzoo_deeplab.mmseg_deeplabv3:convert_mmseg",
-             description="mmsegmentation DeepLabV3 (ASPPHead on ResNetV1c/ResNet) -> segzoo deeplabv3, mmseg_head")
-    register("mmseg:deeplabv3plus", "segzoo_deeplab.mmseg_deeplabv3plus:convert_mmseg",
-             description="mmsegmentation DeepLabV3+ (DepthwiseSeparableASPPHead) -> segzoo deeplabv3plus, mmseg_head")
+    register(
+        "mmseg:deeplabv3",
+        "segzoo_deeplab.mmseg_deeplabv3:convert_mmseg",
+        description="mmsegmentation DeepLabV3 (ASPPHead on ResNetV1c/ResNet) -> segzoo deeplabv3, mmseg_head",
+    )
+    register(
+        "mmseg:deeplabv3plus",
+        "segzoo_deeplab.mmseg_deeplabv3plus:convert_mmseg",
+        description="mmsegmentation DeepLabV3+ (DepthwiseSeparableASPPHead) -> segzoo deeplabv3plus, mmseg_head",
+    )

@@ -20,8 +20,9 @@ def test_default_is_256(arch):
 @pytest.mark.parametrize("arch", ["deeplabv3", "deeplabv3plus"])
 def test_small_aspp_builds_and_runs(arch):
     torch.manual_seed(0)
-    model = segzoo.create(arch, encoder="tv_mobilenet_v3_large", num_classes=11, output_stride=16,
-                          aspp_channels=64).eval()
+    model = segzoo.create(
+        arch, encoder="tv_mobilenet_v3_large", num_classes=11, output_stride=16, aspp_channels=64
+    ).eval()
     aspp = model.decoder.aspp
     convs = [m for m in aspp.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(c.out_channels == 64 for c in convs)

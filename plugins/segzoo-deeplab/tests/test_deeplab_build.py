@@ -78,8 +78,11 @@ def test_timm_resnet_dilates_like_torchvision_replace_stride_with_dilation():
     first block keeps dilation 1 (stride 1) and the rest use 2; in layer4 the first block uses 2, the rest 4."""
     with torch.device("meta"):
         body = segzoo.create("deeplabv3", encoder="resnet50", num_classes=2).encoder.body
-    convs = {name: (m.stride[0], m.dilation[0], m.padding[0]) for name, m in body.named_modules()
-             if name.endswith("conv2") or name.endswith("downsample.0")}
+    convs = {
+        name: (m.stride[0], m.dilation[0], m.padding[0])
+        for name, m in body.named_modules()
+        if name.endswith("conv2") or name.endswith("downsample.0")
+    }
     assert convs["layer2.0.conv2"] == (2, 1, 1)
     assert convs["layer3.0.conv2"] == (1, 1, 1) and convs["layer3.0.downsample.0"][0] == 1
     assert all(convs[f"layer3.{i}.conv2"] == (1, 2, 2) for i in range(1, 6))

@@ -26,8 +26,7 @@ TOLERANCE = 1e-4
 
 def entry_for(name: str) -> dict:
     _, encoder, options = CASES[name]
-    return checked_entry(name, architecture="deeplabv3", encoder=encoder, options=options,
-                         weights_format="torchvision")
+    return checked_entry(name, architecture="deeplabv3", encoder=encoder, options=options, weights_format="torchvision")
 
 
 @functools.lru_cache(maxsize=None)
@@ -110,8 +109,10 @@ def test_converter_names_missing_and_unexpected_keys():
 
     # the wrong model: torchvision's FCN has a 3x3 conv where DeepLabV3 has its ASPP
     fcn = segmentation.fcn_resnet50(weights=None, weights_backbone=None, num_classes=21, aux_loss=True).state_dict()
-    expected = (r"not a torchvision DeepLabV3 state dict .*missing keys: classifier\.0\.convs\.0\.0\.weight.*"
-                r"unexpected keys: classifier\.0\.weight")
+    expected = (
+        r"not a torchvision DeepLabV3 state dict .*missing keys: classifier\.0\.convs\.0\.0\.weight.*"
+        r"unexpected keys: classifier\.0\.weight"
+    )
     with pytest.raises(WeightsError, match=expected):
         convert_torchvision_deeplabv3(fcn, entry)
 

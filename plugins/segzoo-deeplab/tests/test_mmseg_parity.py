@@ -30,17 +30,23 @@ def test_resnet18_structures_match_mmseg(family):
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_resnet50_and_101_structures_match_mmseg(family):
     module = FAMILIES[family]
-    checked = check_family(family, module.spec_from_mmseg, module.convert_mmseg, aux_option="aux",
-                           select=_depth({50, 101}))
+    checked = check_family(
+        family, module.spec_from_mmseg, module.convert_mmseg, aux_option="aux", select=_depth({50, 101})
+    )
     assert any("mg124" in name for name in checked)
 
 
 def test_multi_grid_is_an_encoder_option():
     spec = mmseg_deeplabv3.spec_from_mmseg(
-        load_config("deeplabv3/deeplabv3_r101-d16-mg124_4xb2-40k_cityscapes-512x1024").model.to_dict())
+        load_config("deeplabv3/deeplabv3_r101-d16-mg124_4xb2-40k_cityscapes-512x1024").model.to_dict()
+    )
     assert spec["encoder"] == "resnet101_v1c"
-    assert spec["options"] == {"output_stride": 16, "encoder_options": {"multi_grid": [1, 2, 4]},
-                               "aspp_channels": 512, "mmseg_head": True}
+    assert spec["options"] == {
+        "output_stride": 16,
+        "encoder_options": {"multi_grid": [1, 2, 4]},
+        "aspp_channels": 512,
+        "mmseg_head": True,
+    }
 
 
 @torch.no_grad()

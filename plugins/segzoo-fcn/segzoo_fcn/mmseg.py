@@ -68,9 +68,14 @@ def convert_mmseg(state_dict: dict[str, torch.Tensor], entry: dict) -> dict[str,
     num_convs = int((entry.get("options") or {}).get("num_convs", 1))
     rules = [("decode_head.convs.0.conv.", "decoder.block.0."), ("decode_head.convs.0.bn.", "decoder.block.1.")]
     for i in range(1, num_convs):
-        rules += [(f"decode_head.convs.{i}.conv.", f"decoder.convs.{i - 1}.0."),
-                  (f"decode_head.convs.{i}.bn.", f"decoder.convs.{i - 1}.1.")]
-    rules += [("decode_head.conv_cat.conv.", "decoder.fuse.0."), ("decode_head.conv_cat.bn.", "decoder.fuse.1."),
-              ("decode_head.conv_seg.", "head.classifier.")]
+        rules += [
+            (f"decode_head.convs.{i}.conv.", f"decoder.convs.{i - 1}.0."),
+            (f"decode_head.convs.{i}.bn.", f"decoder.convs.{i - 1}.1."),
+        ]
+    rules += [
+        ("decode_head.conv_cat.conv.", "decoder.fuse.0."),
+        ("decode_head.conv_cat.bn.", "decoder.fuse.1."),
+        ("decode_head.conv_seg.", "head.classifier."),
+    ]
     out, _ = remap_mmseg(state_dict, entry, rules, upstream="mmseg FCN")
     return out

@@ -63,11 +63,14 @@ class FCNDecoder(Decoder):
         self.out_channels = channels or in_channels // 4
         self.block = ConvBNReLU(in_channels, self.out_channels, kernel_size, dilation=dilation)
         self.convs = nn.Sequential(
-            *(ConvBNReLU(self.out_channels, self.out_channels, kernel_size, dilation=dilation)
-              for _ in range(num_convs - 1))
+            *(
+                ConvBNReLU(self.out_channels, self.out_channels, kernel_size, dilation=dilation)
+                for _ in range(num_convs - 1)
+            )
         )
-        self.fuse = (ConvBNReLU(in_channels + self.out_channels, self.out_channels, kernel_size)
-                     if concat_input else None)
+        self.fuse = (
+            ConvBNReLU(in_channels + self.out_channels, self.out_channels, kernel_size) if concat_input else None
+        )
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         x = features[-1]
@@ -101,10 +104,21 @@ def build_fcn(
     ``aux_dilation`` (its FCN-D6 dilates both heads by 6); ``align_corners`` for the logits resize;
     ``encoder_options`` for a segzoo-registered encoder (e.g. ``resnet50_v1c``'s ``dilations``).
     """
-    enc = create_encoder(encoder, in_channels=in_channels, output_stride=output_stride, pretrained=pretrained_encoder,
-                         options=encoder_options)
-    decoder = FCNDecoder(enc.out_channels[-1], channels=head_channels, num_convs=num_convs, kernel_size=kernel_size,
-                         dilation=head_dilation, concat_input=concat_input)
+    enc = create_encoder(
+        encoder,
+        in_channels=in_channels,
+        output_stride=output_stride,
+        pretrained=pretrained_encoder,
+        options=encoder_options,
+    )
+    decoder = FCNDecoder(
+        enc.out_channels[-1],
+        channels=head_channels,
+        num_convs=num_convs,
+        kernel_size=kernel_size,
+        dilation=head_dilation,
+        concat_input=concat_input,
+    )
     head = SegmentationHead(decoder.out_channels, num_classes)
     head.dropout = nn.Dropout(0.1)  # torchvision's FCNHead uses element-wise dropout, not Dropout2d
     aux_head = None

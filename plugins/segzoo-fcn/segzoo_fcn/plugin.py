@@ -34,5 +34,8 @@ def register_architectures(register):
 @segzoo.hookimpl
 def register_converters(register):
     register("torchvision:fcn", "segzoo_fcn.convert:convert_torchvision_fcn")
-    register("mmseg:fcn", "segzoo_fcn.mmseg:convert_mmseg",
-             description="mmsegmentation FCN (FCNHead on ResNetV1c/ResNet, auxiliary FCNHead) -> segzoo fcn")
+    register(
+        "mmseg:fcn",
+        "segzoo_fcn.mmseg:convert_mmseg",
+        description="mmsegmentation FCN (FCNHead on ResNetV1c/ResNet, auxiliary FCNHead) -> segzoo fcn",
+    )

@@ -10,7 +10,11 @@ from segzoo.testing import contract
 SLOW = pytest.mark.slow
 
 
-@contract.parametrize_with_checks("segzoo-fcn", encoder="resnet18", hub=False, marks={
-    "architecture:fcn(resnet18):compile": SLOW, "architecture:fcn(resnet18):onnx": SLOW})
+@contract.parametrize_with_checks(
+    "segzoo-fcn",
+    encoder="resnet18",
+    hub=False,
+    marks={"architecture:fcn(resnet18):compile": SLOW, "architecture:fcn(resnet18):onnx": SLOW},
+)
 def test_contract(check):
     check()

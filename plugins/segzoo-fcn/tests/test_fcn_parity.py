@@ -94,8 +94,11 @@ def test_converter_names_missing_and_unexpected_keys():
 
     # the wrong model: torchvision's DeepLabV3 has an ASPP where FCN has a 3x3 conv
     deeplab = segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=21, aux_loss=True)
-    with pytest.raises(WeightsError, match=r"not a torchvision FCN state dict .*missing keys: classifier\.0\.weight.*"
-                                           r"unexpected keys: classifier\.0\.convs\.0\.0\.weight"):
+    with pytest.raises(
+        WeightsError,
+        match=r"not a torchvision FCN state dict .*missing keys: classifier\.0\.weight.*"
+        r"unexpected keys: classifier\.0\.convs\.0\.0\.weight",
+    ):
         convert_torchvision_fcn(deeplab.state_dict(), entry)
 
     # a ResNet-50 checkpoint for the ResNet-101 entry

@@ -27,8 +27,12 @@ def test_resnet50_and_101_structures_match_mmseg():
 
 def test_fcn_d6_dilates_both_heads_at_stride_16():
     spec = spec_from_mmseg(load_config("fcn/fcn-d6_r50-d16_4xb2-40k_cityscapes-512x1024").model.to_dict())
-    assert spec == {"architecture": "fcn", "encoder": "resnet50_v1c", "requires": "segzoo-fcn", "options": {
-        "output_stride": 16, "num_convs": 2, "head_dilation": 6, "concat_input": True, "aux_dilation": 6}}
+    assert spec == {
+        "architecture": "fcn",
+        "encoder": "resnet50_v1c",
+        "requires": "segzoo-fcn",
+        "options": {"output_stride": 16, "num_convs": 2, "head_dilation": 6, "concat_input": True, "aux_dilation": 6},
+    }
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,19 @@ from segzoo.errors import ConfigurationError
 from segzoo.hub.smp import convert_smp_state_dict, read_smp_directory, smp_common_options, smp_encoder_kwargs
 
 _KNOWN = {
-    "encoder_name", "encoder_depth", "encoder_weights", "decoder_pyramid_channels", "decoder_segmentation_channels",
-    "decoder_merge_policy", "decoder_dropout", "decoder_interpolation", "in_channels", "classes", "activation",
-    "upsampling", "aux_params",
+    "encoder_name",
+    "encoder_depth",
+    "encoder_weights",
+    "decoder_pyramid_channels",
+    "decoder_segmentation_channels",
+    "decoder_merge_policy",
+    "decoder_dropout",
+    "decoder_interpolation",
+    "in_channels",
+    "classes",
+    "activation",
+    "upsampling",
+    "aux_params",
 }
 
 

@@ -30,8 +30,15 @@ def test_fpn_channels_and_classes(in_channels, num_classes):
 
 def test_fpn_options_and_errors():
     model = segzoo.create(
-        "fpn", encoder="resnet18", num_classes=2, pyramid_channels=64, segmentation_channels=64, merge_policy="cat",
-        dropout=0.0, interpolation="bilinear", align_corners=False,
+        "fpn",
+        encoder="resnet18",
+        num_classes=2,
+        pyramid_channels=64,
+        segmentation_channels=64,
+        merge_policy="cat",
+        dropout=0.0,
+        interpolation="bilinear",
+        align_corners=False,
     ).eval()
     assert model.head.classifier.in_channels == 256 and model.align_corners is False
     with torch.no_grad():

@@ -33,8 +33,16 @@ CASES = {
     "resnet34": ("resnet34", {"classes": 5}),
     "tu-resnet34": ("tu-resnet34", {"classes": 5}),
     "tu-convnext_atto": ("tu-convnext_atto", {"classes": 3}),
-    "resnet18-cat-in1": ("resnet18", {"classes": 2, "in_channels": 1, "decoder_merge_policy": "cat",
-                                      "decoder_pyramid_channels": 64, "decoder_segmentation_channels": 32}),
+    "resnet18-cat-in1": (
+        "resnet18",
+        {
+            "classes": 2,
+            "in_channels": 1,
+            "decoder_merge_policy": "cat",
+            "decoder_pyramid_channels": 64,
+            "decoder_segmentation_channels": 32,
+        },
+    ),
 }
 
 
@@ -67,8 +75,9 @@ def test_registered_converter_and_saved_directory(tmp_path):
 
 
 def test_config_helper():
-    entry = entry_from_smp_config({"_model_class": "FPN", "encoder_name": "tu-convnext_atto", "classes": 3,
-                                   "decoder_dropout": 0.1})
+    entry = entry_from_smp_config(
+        {"_model_class": "FPN", "encoder_name": "tu-convnext_atto", "classes": 3, "decoder_dropout": 0.1}
+    )
     assert entry["encoder"] == "convnext_atto"
     assert entry["options"]["align_corners"] is True and entry["options"]["dropout"] == 0.1
     with pytest.raises(ConfigurationError, match="encoder_depth"):

@@ -129,8 +129,9 @@ class HRNetEncoder(Encoder):
         for stage, (modules, blocks) in enumerate(zip(config.stage_modules, config.stage_blocks), start=2):
             current = list(widths[:stage])
             self.add_module(f"transition{stage - 1}", self._transition(previous, current))
-            self.add_module(f"stage{stage}", nn.Sequential(*(ExchangeModule(tuple(current), blocks)
-                                                              for _ in range(modules))))
+            self.add_module(
+                f"stage{stage}", nn.Sequential(*(ExchangeModule(tuple(current), blocks) for _ in range(modules)))
+            )
             previous = current
         self.out_channels = list(widths)
         self.reductions = [4, 8, 16, 32]
@@ -155,9 +156,7 @@ class HRNetEncoder(Encoder):
         branches = [self.layer1(x)]
         for stage in (2, 3, 4):
             transition = getattr(self, f"transition{stage - 1}")
-            branches = [
-                layer(branches[i] if i < len(branches) else branches[-1]) for i, layer in enumerate(transition)
-            ]
+            branches = [layer(branches[i] if i < len(branches) else branches[-1]) for i, layer in enumerate(transition)]
             branches = getattr(self, f"stage{stage}")(branches)
         return branches
 
@@ -178,15 +177,18 @@ def build_hrnet_encoder(name: str, *, in_channels: int, output_stride: int, pret
 
 
 def hrnetv2_w18_small(*, in_channels: int, output_stride: int, pretrained: bool) -> HRNetEncoder:
-    return build_hrnet_encoder("hrnetv2_w18_small", in_channels=in_channels, output_stride=output_stride,
-                               pretrained=pretrained)
+    return build_hrnet_encoder(
+        "hrnetv2_w18_small", in_channels=in_channels, output_stride=output_stride, pretrained=pretrained
+    )
 
 
 def hrnetv2_w18(*, in_channels: int, output_stride: int, pretrained: bool) -> HRNetEncoder:
-    return build_hrnet_encoder("hrnetv2_w18", in_channels=in_channels, output_stride=output_stride,
-                               pretrained=pretrained)
+    return build_hrnet_encoder(
+        "hrnetv2_w18", in_channels=in_channels, output_stride=output_stride, pretrained=pretrained
+    )
 
 
 def hrnetv2_w48(*, in_channels: int, output_stride: int, pretrained: bool) -> HRNetEncoder:
-    return build_hrnet_encoder("hrnetv2_w48", in_channels=in_channels, output_stride=output_stride,
-                               pretrained=pretrained)
+    return build_hrnet_encoder(
+        "hrnetv2_w48", in_channels=in_channels, output_stride=output_stride, pretrained=pretrained
+    )

@@ -39,11 +39,23 @@ def require(cfg: dict[str, Any], key: str, expected: Any, default: Any, what: st
 def mmseg_extra(name: str) -> dict[str, dict[str, Any]]:
     """mmseg's ``backbone.extra`` (stage1..stage4) for the segzoo encoder ``name``."""
     v = VARIANTS[name]
-    extra = {"stage1": {"num_modules": 1, "num_branches": 1, "block": "BOTTLENECK", "num_blocks": (v.stem_blocks,),
-                        "num_channels": (STEM_WIDTH,)}}
+    extra = {
+        "stage1": {
+            "num_modules": 1,
+            "num_branches": 1,
+            "block": "BOTTLENECK",
+            "num_blocks": (v.stem_blocks,),
+            "num_channels": (STEM_WIDTH,),
+        }
+    }
     for branches, modules, blocks in zip((2, 3, 4), v.stage_modules, v.stage_blocks):
-        extra[f"stage{branches}"] = {"num_modules": modules, "num_branches": branches, "block": "BASIC",
-                                     "num_blocks": (blocks,) * branches, "num_channels": v.widths[:branches]}
+        extra[f"stage{branches}"] = {
+            "num_modules": modules,
+            "num_branches": branches,
+            "block": "BASIC",
+            "num_blocks": (blocks,) * branches,
+            "num_channels": v.widths[:branches],
+        }
     return extra
 
 

@@ -19,8 +19,10 @@ def resize_concat(features: list[torch.Tensor], *, align_corners: bool = False) 
     """All ``features`` resized (bilinear) to the first one's size and concatenated along the channels."""
     size = features[0].shape[-2:]
     return torch.cat(
-        [f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=align_corners)
-         for f in features],
+        [
+            f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=align_corners)
+            for f in features
+        ],
         dim=1,
     )
 
@@ -29,7 +31,11 @@ class HRNetV2Decoder(Decoder):
     """Concatenation of all levels at the finest resolution, mixed by one conv-BN-ReLU (``fuse``)."""
 
     def __init__(
-        self, encoder_channels: list[int], *, channels: int | None = None, kernel_size: int = 1,
+        self,
+        encoder_channels: list[int],
+        *,
+        channels: int | None = None,
+        kernel_size: int = 1,
         align_corners: bool = False,
     ) -> None:
         super().__init__()

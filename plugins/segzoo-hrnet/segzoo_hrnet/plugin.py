@@ -17,8 +17,11 @@ _ENCODERS = {
 @segzoo.hookimpl
 def register_encoders(register):
     for name, description in _ENCODERS.items():
-        register(name, f"segzoo_hrnet.encoder:{name}",
-                 description=f"{description} (strides 4-32, bilinear exchange units as mmsegmentation's)")
+        register(
+            name,
+            f"segzoo_hrnet.encoder:{name}",
+            description=f"{description} (strides 4-32, bilinear exchange units as mmsegmentation's)",
+        )
 
 
 @segzoo.hookimpl
@@ -37,5 +40,8 @@ def register_architectures(register):
 
 @segzoo.hookimpl
 def register_converters(register):
-    register("mmseg:hrnet", "segzoo_hrnet.mmseg:convert_mmseg",
-             description="mmsegmentation HRNet + FCN head (fcn_hr18s / fcn_hr18 / fcn_hr48) -> segzoo hrnet")
+    register(
+        "mmseg:hrnet",
+        "segzoo_hrnet.mmseg:convert_mmseg",
+        description="mmsegmentation HRNet + FCN head (fcn_hr18s / fcn_hr18 / fcn_hr48) -> segzoo hrnet",
+    )

@@ -19,10 +19,13 @@ def test_encoder_branches_and_strides():
     assert [tuple(f.shape[1:]) for f in features] == [(18, 16, 24), (36, 8, 12), (72, 4, 6), (144, 2, 3)]
 
 
-@pytest.mark.parametrize(("name", "widths", "blocks", "params"), [
-    ("hrnetv2_w18", [18, 36, 72, 144], 4, 9.6e6),
-    ("hrnetv2_w48", [48, 96, 192, 384], 4, 65.3e6),
-])
+@pytest.mark.parametrize(
+    ("name", "widths", "blocks", "params"),
+    [
+        ("hrnetv2_w18", [18, 36, 72, 144], 4, 9.6e6),
+        ("hrnetv2_w48", [48, 96, 192, 384], 4, 65.3e6),
+    ],
+)
 def test_bigger_variants(name, widths, blocks, params):
     with torch.device("meta"):
         enc = create_encoder(name)
@@ -52,8 +55,16 @@ def test_hrnet_architecture_defaults():
 
 
 def test_hrnet_options_and_other_encoders():
-    model = segzoo.create("hrnet", encoder="hrnetv2_w18_small", num_classes=2, in_channels=4, channels=32,
-                          kernel_size=3, dropout=0.1, align_corners=True).eval()
+    model = segzoo.create(
+        "hrnet",
+        encoder="hrnetv2_w18_small",
+        num_classes=2,
+        in_channels=4,
+        channels=32,
+        kernel_size=3,
+        dropout=0.1,
+        align_corners=True,
+    ).eval()
     assert model.decoder.fuse[0].kernel_size == (3, 3) and model.head.classifier.in_channels == 32
     assert model.align_corners and model.decoder.align_corners and model.head.dropout.p == 0.1
     with torch.no_grad():

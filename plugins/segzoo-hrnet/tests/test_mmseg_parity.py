@@ -48,11 +48,14 @@ def test_odd_input_size_parity():
 
 def test_options_follow_the_config():
     cfg = load_config("hrnet/fcn_hr18_4xb4-20k_voc12aug-512x512").model.to_dict()
-    assert spec_from_mmseg(cfg) == {"architecture": "hrnet", "encoder": "hrnetv2_w18", "options": {},
-                                    "requires": "segzoo-hrnet"}
+    assert spec_from_mmseg(cfg) == {
+        "architecture": "hrnet",
+        "encoder": "hrnetv2_w18",
+        "options": {},
+        "requires": "segzoo-hrnet",
+    }
     cfg["decode_head"].update(align_corners=True, dropout_ratio=0.1, kernel_size=3, channels=64)
-    assert spec_from_mmseg(cfg)["options"] == {"align_corners": True, "dropout": 0.1, "kernel_size": 3,
-                                               "channels": 64}
+    assert spec_from_mmseg(cfg)["options"] == {"align_corners": True, "dropout": 0.1, "kernel_size": 3, "channels": 64}
 
 
 @pytest.mark.parametrize(

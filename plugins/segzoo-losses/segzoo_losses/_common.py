@@ -48,8 +48,16 @@ def check_ignore_index(loss: str, ignore_index) -> int | None:
     return int(ignore_index)
 
 
-def check_number(loss: str, name: str, value, *, low: float | None = None, high: float | None = None,
-                 low_open: bool = False, optional: bool = False):
+def check_number(
+    loss: str,
+    name: str,
+    value,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    optional: bool = False,
+):
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -71,8 +79,9 @@ def as_vector(loss: str, name: str, value, *, nonnegative: bool = True) -> Tenso
     except (TypeError, ValueError, RuntimeError) as err:
         raise ConfigurationError(f"{loss}: {name} must be a sequence of numbers, got {value!r}") from err
     if vec.dim() != 1 or vec.numel() == 0:
-        raise ConfigurationError(f"{loss}: {name} must be a non-empty 1-D sequence (one value per class), "
-                                 f"got shape {tuple(vec.shape)}")
+        raise ConfigurationError(
+            f"{loss}: {name} must be a non-empty 1-D sequence (one value per class), got shape {tuple(vec.shape)}"
+        )
     if not torch.isfinite(vec).all() or (nonnegative and (vec < 0).any()):
         raise ConfigurationError(f"{loss}: {name} must be finite and non-negative, got {vec.tolist()}")
     return vec  # float64; cast to the logits' dtype at use
@@ -157,8 +166,9 @@ def _shape(t: Tensor) -> str:
 def prepare(loss: str, mode: str, logits: Tensor, target: Tensor, ignore_index: int | None) -> Prepared:
     """Check ``logits`` and ``target`` against ``mode`` and flatten them; errors name the problem."""
     if not isinstance(logits, Tensor) or not isinstance(target, Tensor):
-        raise LossInputError(f"{loss}: logits and target must be tensors, got {type(logits).__name__} and "
-                             f"{type(target).__name__}")
+        raise LossInputError(
+            f"{loss}: logits and target must be tensors, got {type(logits).__name__} and {type(target).__name__}"
+        )
     if not logits.is_floating_point():
         raise LossInputError(f"{loss}: logits must be a floating-point tensor (raw scores), got {logits.dtype}")
     if logits.dim() < 2:
@@ -174,42 +184,60 @@ def prepare(loss: str, mode: str, logits: Tensor, target: Tensor, ignore_index: 
 
     if mode == "multiclass":
         if c < 2:
-            raise LossInputError(f"{loss}: mode='multiclass' needs at least 2 channels, the logits have {c}; "
-                                 "for one foreground class use mode='binary'")
+            raise LossInputError(
+                f"{loss}: mode='multiclass' needs at least 2 channels, the logits have {c}; "
+                "for one foreground class use mode='binary'"
+            )
         if target.shape != (n, *spatial):
             hint = " (squeeze the channel dimension: target[:, 0])" if target.shape == (n, 1, *spatial) else ""
-            hint = hint or (" (that looks like a one-hot or multilabel target: use target.argmax(1), or "
-                            "mode='multilabel')" if target.shape == logits.shape else "")
-            raise LossInputError(f"{loss}: mode='multiclass' expects target (N, H, W) = {_shape(logits[:, 0])} of "
-                                 f"class indices for logits {_shape(logits)}, got {_shape(target)}{hint}")
+            hint = hint or (
+                " (that looks like a one-hot or multilabel target: use target.argmax(1), or mode='multilabel')"
+                if target.shape == logits.shape
+                else ""
+            )
+            raise LossInputError(
+                f"{loss}: mode='multiclass' expects target (N, H, W) = {_shape(logits[:, 0])} of "
+                f"class indices for logits {_shape(logits)}, got {_shape(target)}{hint}"
+            )
         if target.dtype == torch.bool or target.is_floating_point():
-            raise LossInputError(f"{loss}: mode='multiclass' expects integer class indices (torch.long), got "
-                                 f"target of dtype {target.dtype}; convert with target.long() if the values are "
-                                 "class indices")
+            raise LossInputError(
+                f"{loss}: mode='multiclass' expects integer class indices (torch.long), got "
+                f"target of dtype {target.dtype}; convert with target.long() if the values are "
+                "class indices"
+            )
         target = target.long()
         valid = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
         bad = valid & ((target < 0) | (target >= c))
         if bool(bad.any()):
             values = torch.unique(target[bad])[:5].tolist()
-            raise LossInputError(f"{loss}: target contains class indices {values} outside [0, {c - 1}] for {c}-channel "
-                                 f"logits (ignore_index={ignore_index})")
-        return Prepared(mode, logits.reshape(n, c, -1), torch.where(valid, target, 0).reshape(n, -1),
-                        valid.reshape(n, -1))
+            raise LossInputError(
+                f"{loss}: target contains class indices {values} outside [0, {c - 1}] for {c}-channel "
+                f"logits (ignore_index={ignore_index})"
+            )
+        return Prepared(
+            mode, logits.reshape(n, c, -1), torch.where(valid, target, 0).reshape(n, -1), valid.reshape(n, -1)
+        )
 
     if mode == "binary":
         if c != 1:
-            raise LossInputError(f"{loss}: mode='binary' expects logits with 1 channel, got {c} ({_shape(logits)}); "
-                                 "use mode='multiclass' (class indices) or mode='multilabel' (one 0/1 mask per "
-                                 "channel)")
+            raise LossInputError(
+                f"{loss}: mode='binary' expects logits with 1 channel, got {c} ({_shape(logits)}); "
+                "use mode='multiclass' (class indices) or mode='multilabel' (one 0/1 mask per "
+                "channel)"
+            )
         if target.shape == (n, *spatial):
             target = target.unsqueeze(1)
         elif target.shape != logits.shape:
-            raise LossInputError(f"{loss}: mode='binary' expects target {_shape(logits[:, 0])} or {_shape(logits)} "
-                                 f"for logits {_shape(logits)}, got {_shape(target)}")
+            raise LossInputError(
+                f"{loss}: mode='binary' expects target {_shape(logits[:, 0])} or {_shape(logits)} "
+                f"for logits {_shape(logits)}, got {_shape(target)}"
+            )
     elif mode == "multilabel":
         if target.shape != logits.shape:
-            raise LossInputError(f"{loss}: mode='multilabel' expects target of the logits' shape {_shape(logits)} "
-                                 f"(one 0/1 mask per channel), got {_shape(target)}")
+            raise LossInputError(
+                f"{loss}: mode='multilabel' expects target of the logits' shape {_shape(logits)} "
+                f"(one 0/1 mask per channel), got {_shape(target)}"
+            )
     else:  # pragma: no cover - modes are checked at construction
         raise ConfigurationError(f"{loss}: unknown mode {mode!r}")
 
@@ -217,8 +245,9 @@ def prepare(loss: str, mode: str, logits: Tensor, target: Tensor, ignore_index: 
     bad = valid & (target != 0) & (target != 1)
     if bool(bad.any()):
         values = torch.unique(target[bad])[:5].tolist()
-        raise LossInputError(f"{loss}: mode={mode!r} expects target values 0 or 1 (or ignore_index={ignore_index}), "
-                             f"found {values}")
+        raise LossInputError(
+            f"{loss}: mode={mode!r} expects target values 0 or 1 (or ignore_index={ignore_index}), found {values}"
+        )
     target = torch.where(valid, target, 0).to(logits.dtype)
     return Prepared(mode, logits.reshape(n, c, -1), target.reshape(n, c, -1), valid.reshape(n, c, -1))
 

@@ -35,12 +35,15 @@ class CombinedLoss(nn.Module):
             items = []
             for item in losses:
                 if not isinstance(item, (list, tuple)) or len(item) not in (2, 3):
-                    raise ConfigurationError(f"combined: each item of losses must be (name, weight) or "
-                                             f"(name, weight, options), got {item!r}")
+                    raise ConfigurationError(
+                        f"combined: each item of losses must be (name, weight) or (name, weight, options), got {item!r}"
+                    )
                 items.append((item[0], item[1], item[2] if len(item) == 3 else {}))
         else:
-            raise ConfigurationError("combined: losses must be a dict {name: weight} or a list of (name, weight[, "
-                                     f"options]), got {type(losses).__name__}")
+            raise ConfigurationError(
+                "combined: losses must be a dict {name: weight} or a list of (name, weight[, "
+                f"options]), got {type(losses).__name__}"
+            )
         if not items:
             raise ConfigurationError("combined: losses is empty")
 
@@ -58,8 +61,10 @@ class CombinedLoss(nn.Module):
                 try:
                     module = segzoo.create_loss(spec, **{**shared, **options})
                 except TypeError as err:
-                    raise TypeError(f"combined: component {spec!r} does not accept these options "
-                                    f"({', '.join(sorted({**shared, **options}))}): {err}") from err
+                    raise TypeError(
+                        f"combined: component {spec!r} does not accept these options "
+                        f"({', '.join(sorted({**shared, **options}))}): {err}"
+                    ) from err
                 label = spec
             else:
                 raise ConfigurationError(f"combined: a component must be a loss name or an nn.Module, got {spec!r}")

@@ -53,11 +53,15 @@ class CrossEntropyLoss(SegmentationLoss):
         self.label_smoothing = check_number(self.name, "label_smoothing", label_smoothing, low=0.0, high=1.0)
         self.reduction = _check_reduction(self.name, reduction)
         if weight is not None and mode == "binary":
-            raise ConfigurationError(f"{self.name}: weight is per class, which mode='binary' does not have; use "
-                                     "pos_weight to weight the positive class")
+            raise ConfigurationError(
+                f"{self.name}: weight is per class, which mode='binary' does not have; use "
+                "pos_weight to weight the positive class"
+            )
         if pos_weight is not None and mode == "multiclass":
-            raise ConfigurationError(f"{self.name}: pos_weight applies to mode='binary'/'multilabel'; for "
-                                     "mode='multiclass' use weight (one value per class)")
+            raise ConfigurationError(
+                f"{self.name}: pos_weight applies to mode='binary'/'multilabel'; for "
+                "mode='multiclass' use weight (one value per class)"
+            )
         self.register_buffer("weight", as_vector(self.name, "weight", weight), persistent=False)
         if pos_weight is not None and not isinstance(pos_weight, (list, tuple, Tensor)):
             pos_weight = [check_number(self.name, "pos_weight", pos_weight, low=0.0)]
@@ -68,8 +72,14 @@ class CrossEntropyLoss(SegmentationLoss):
         weight = vector_for(self.name, "weight", self.weight, c, x.logits)
         if x.mode == "multiclass":
             target = torch.where(x.valid, x.target, -100)
-            losses = F.cross_entropy(x.logits, target, weight=weight, ignore_index=-100, reduction="none",
-                                     label_smoothing=self.label_smoothing)
+            losses = F.cross_entropy(
+                x.logits,
+                target,
+                weight=weight,
+                ignore_index=-100,
+                reduction="none",
+                label_smoothing=self.label_smoothing,
+            )
             if self.reduction == "sum":
                 return losses.sum()
             counts = x.valid.to(x.logits.dtype)
@@ -139,8 +149,9 @@ class FocalLoss(SegmentationLoss):
         super().__init__(mode, ignore_index)
         self.gamma = check_number(self.name, "gamma", gamma, low=0.0)
         self.normalized = bool(normalized)
-        self.reduced_threshold = check_number(self.name, "reduced_threshold", reduced_threshold, low=0.0,
-                                              high=1.0, low_open=True, optional=True)
+        self.reduced_threshold = check_number(
+            self.name, "reduced_threshold", reduced_threshold, low=0.0, high=1.0, low_open=True, optional=True
+        )
         self.reduction = _check_reduction(self.name, reduction)
         self.eps = check_number(self.name, "eps", eps, low=0.0, low_open=True)
         if alpha is None:
@@ -148,8 +159,10 @@ class FocalLoss(SegmentationLoss):
             self.register_buffer("class_alpha", None, persistent=False)
         elif mode == "multiclass":
             if not isinstance(alpha, (list, tuple, Tensor)):
-                raise ConfigurationError(f"{self.name}: with mode='multiclass' alpha is one factor per class (a list "
-                                         f"of C numbers), got {alpha!r}")
+                raise ConfigurationError(
+                    f"{self.name}: with mode='multiclass' alpha is one factor per class (a list "
+                    f"of C numbers), got {alpha!r}"
+                )
             self.alpha = None
             self.register_buffer("class_alpha", as_vector(self.name, "alpha", alpha), persistent=False)
         else:

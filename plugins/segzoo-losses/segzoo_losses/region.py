@@ -124,8 +124,18 @@ class DiceLoss(TverskyLoss):
         eps: float = 1e-7,
         class_weights=None,
     ) -> None:
-        super().__init__(mode, ignore_index, alpha=0.5, beta=0.5, gamma=1.0, classes=classes, log_loss=log_loss,
-                         smooth=smooth, eps=eps, class_weights=class_weights)
+        super().__init__(
+            mode,
+            ignore_index,
+            alpha=0.5,
+            beta=0.5,
+            gamma=1.0,
+            classes=classes,
+            log_loss=log_loss,
+            smooth=smooth,
+            eps=eps,
+            class_weights=class_weights,
+        )
 
 
 class JaccardLoss(TverskyLoss):
@@ -145,5 +155,15 @@ class JaccardLoss(TverskyLoss):
         eps: float = 1e-7,
         class_weights=None,
     ) -> None:
-        super().__init__(mode, ignore_index, alpha=1.0, beta=1.0, gamma=1.0, classes=classes, log_loss=log_loss,
-                         smooth=smooth, eps=eps, class_weights=class_weights)
+        super().__init__(
+            mode,
+            ignore_index,
+            alpha=1.0,
+            beta=1.0,
+            gamma=1.0,
+            classes=classes,
+            log_loss=log_loss,
+            smooth=smooth,
+            eps=eps,
+            class_weights=class_weights,
+        )

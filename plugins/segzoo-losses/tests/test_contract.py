@@ -5,7 +5,8 @@ from __future__ import annotations
 from segzoo.testing import contract
 
 
-@contract.parametrize_with_checks("segzoo-losses", settings={
-    "combined": {"options": {"losses": {"cross_entropy": 1.0, "dice": 0.5}}}})
+@contract.parametrize_with_checks(
+    "segzoo-losses", settings={"combined": {"options": {"losses": {"cross_entropy": 1.0, "dice": 0.5}}}}
+)
 def test_contract(check):
     check()

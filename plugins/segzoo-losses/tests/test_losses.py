@@ -103,10 +103,12 @@ def test_tversky_2x2_binary():
 @pytest.mark.parametrize("mode", MODES)
 def test_tversky_special_cases_equal_dice_and_jaccard(mode):
     logits, target, _ = make_inputs(mode, seed=3)
-    assert close(TverskyLoss(mode=mode, alpha=0.5, beta=0.5)(logits, target), DiceLoss(mode=mode)(logits, target),
-                 1e-12)
-    assert close(TverskyLoss(mode=mode, alpha=1.0, beta=1.0)(logits, target), JaccardLoss(mode=mode)(logits, target),
-                 1e-12)
+    assert close(
+        TverskyLoss(mode=mode, alpha=0.5, beta=0.5)(logits, target), DiceLoss(mode=mode)(logits, target), 1e-12
+    )
+    assert close(
+        TverskyLoss(mode=mode, alpha=1.0, beta=1.0)(logits, target), JaccardLoss(mode=mode)(logits, target), 1e-12
+    )
     # Dice D and Jaccard J of one class satisfy J = D / (2 - D)
     d = 1 - DiceLoss(mode="binary")(*binary_22())
     j = 1 - JaccardLoss(mode="binary")(*binary_22())
@@ -158,16 +160,16 @@ def test_focal_multiclass_matches_formula():
     logits, target, _ = make_inputs("multiclass", seed=6)
     valid = target != 255
     logp = logits.log_softmax(1).gather(1, target.clamp_max(2).unsqueeze(1)).squeeze(1)[valid]
-    expected = (-(1 - logp.exp()) ** 2 * logp).mean()
+    expected = (-((1 - logp.exp()) ** 2) * logp).mean()
     assert close(FocalLoss(gamma=2)(logits, target), expected, 1e-12)
     # normalized: sum FL / sum (1 - p_t)^gamma
-    expected = (-(1 - logp.exp()) ** 2 * logp).sum() / ((1 - logp.exp()) ** 2).sum()
+    expected = (-((1 - logp.exp()) ** 2) * logp).sum() / ((1 - logp.exp()) ** 2).sum()
     assert close(FocalLoss(gamma=2, normalized=True)(logits, target), expected, 1e-12)
     # reduced focal loss: factor 1 below the threshold
     pt = logp.exp()
     factor = torch.where(pt < 0.5, torch.ones_like(pt), ((1 - pt) / 0.5) ** 2)
     assert close(FocalLoss(gamma=2, reduced_threshold=0.5)(logits, target), (-factor * logp).mean(), 1e-12)
-    assert close(FocalLoss(gamma=2, reduction="sum")(logits, target), (-(1 - pt) ** 2 * logp).sum(), 1e-10)
+    assert close(FocalLoss(gamma=2, reduction="sum")(logits, target), (-((1 - pt) ** 2) * logp).sum(), 1e-10)
 
 
 def _jaccard_loss_of_set(mispredicted: set[int], gt: set[int], pixels: range) -> Fraction:
@@ -221,13 +223,13 @@ def test_lovasz_softmax_vs_direct_extension():
     assert close(LovaszLoss(classes=[1])(logits, target), per_class[1], 1e-12)
     other = torch.randn(1, 3, 3, 4, dtype=torch.float64)
     batch = torch.cat([logits, other]), torch.cat([target, torch.randint(0, 3, (1, 3, 4))])
-    single = [LovaszLoss()(batch[0][i:i + 1], batch[1][i:i + 1]) for i in range(2)]
+    single = [LovaszLoss()(batch[0][i : i + 1], batch[1][i : i + 1]) for i in range(2)]
     assert close(LovaszLoss(per_image=True)(*batch), sum(single) / 2, 1e-12)
 
 
 def test_lovasz_multilabel_is_mean_of_binary_channels():
     logits, target, _ = make_inputs("multilabel", seed=7)
-    per_channel = [LovaszLoss(mode="binary")(logits[:, c:c + 1], target[:, c:c + 1]) for c in range(3)]
+    per_channel = [LovaszLoss(mode="binary")(logits[:, c : c + 1], target[:, c : c + 1]) for c in range(3)]
     assert close(LovaszLoss(mode="multilabel")(logits, target), sum(per_channel) / 3, 1e-12)
 
 
@@ -236,8 +238,9 @@ def test_label_smoothing_matches_torch():
     weight = [0.5, 1.0, 2.0, 0.25]
     for ls in (0.0, 0.1, 0.3):
         ours = CrossEntropyLoss(weight=weight, label_smoothing=ls)(logits, target)
-        ref = F.cross_entropy(logits, target, weight=torch.tensor(weight, dtype=torch.float64), ignore_index=255,
-                              label_smoothing=ls)
+        ref = F.cross_entropy(
+            logits, target, weight=torch.tensor(weight, dtype=torch.float64), ignore_index=255, label_smoothing=ls
+        )
         assert close(ours, ref, 1e-12), ls
         ref_sum = F.cross_entropy(logits, target, ignore_index=255, label_smoothing=ls, reduction="sum")
         assert close(CrossEntropyLoss(label_smoothing=ls, reduction="sum")(logits, target), ref_sum, 1e-9)
@@ -254,12 +257,14 @@ def test_binary_cross_entropy_is_two_class_softmax():
     logits, target, drop = make_inputs("multilabel", seed=10)
     valid = ~drop
     pw, w = torch.tensor([2.0, 0.5, 1.0], dtype=torch.float64), torch.tensor([1.0, 3.0, 0.5], dtype=torch.float64)
-    per = F.binary_cross_entropy_with_logits(logits, target.masked_fill(drop, 0), pos_weight=pw[:, None, None],
-                                             reduction="none")
+    per = F.binary_cross_entropy_with_logits(
+        logits, target.masked_fill(drop, 0), pos_weight=pw[:, None, None], reduction="none"
+    )
     wmap = w[:, None, None].expand_as(per)
     expected = (per * wmap)[valid].sum() / wmap[valid].sum()
-    assert close(CrossEntropyLoss(mode="multilabel", pos_weight=pw.tolist(), weight=w.tolist())(logits, target),
-                 expected, 1e-12)
+    assert close(
+        CrossEntropyLoss(mode="multilabel", pos_weight=pw.tolist(), weight=w.tolist())(logits, target), expected, 1e-12
+    )
 
 
 # -- ignore_index, gradients, empty batches -------------------------------------------------------------------------
@@ -268,8 +273,10 @@ def test_binary_cross_entropy_is_two_class_softmax():
 def _all_losses(mode):
     for name in NAMES:
         yield name, segzoo.create_loss(name, mode=mode)
-    yield "combined", segzoo.create_loss("combined", losses={"cross_entropy": 1.0, "dice": 0.5, "lovasz": 0.25},
-                                         mode=mode)
+    yield (
+        "combined",
+        segzoo.create_loss("combined", losses={"cross_entropy": 1.0, "dice": 0.5, "lovasz": 0.25}, mode=mode),
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -349,8 +356,9 @@ def test_ignore_index_none_and_other_values():
     ref = F.cross_entropy(logits, target)
     assert close(CrossEntropyLoss(ignore_index=None)(logits, target), ref, 1e-12)
     # ignore_index may be a real class (e.g. 0 = background) or negative
-    assert close(CrossEntropyLoss(ignore_index=0)(logits, target), F.cross_entropy(logits, target, ignore_index=0),
-                 1e-12)
+    assert close(
+        CrossEntropyLoss(ignore_index=0)(logits, target), F.cross_entropy(logits, target, ignore_index=0), 1e-12
+    )
     neg = target.masked_fill(target == 2, -1)
     assert close(CrossEntropyLoss(ignore_index=-1)(logits, neg), F.cross_entropy(logits, neg, ignore_index=-1), 1e-12)
     with pytest.raises(LossInputError, match=r"class indices \[255\] outside \[0, 2\]"):
@@ -439,15 +447,22 @@ def test_combined_weighted_sum():
     # per-loss options override the shared ones; repeated names get suffixes; modules and nested combined work
     combined = segzoo.create_loss(
         "combined",
-        losses=[("cross_entropy", 1.0, {"label_smoothing": 0.1}), ("dice", 0.5, {"ignore_index": None}),
-                ("dice", 0.25), (FocalLoss(gamma=1), 2.0), ("combined", 1.0, {"losses": {"jaccard": 1.0}})],
+        losses=[
+            ("cross_entropy", 1.0, {"label_smoothing": 0.1}),
+            ("dice", 0.5, {"ignore_index": None}),
+            ("dice", 0.25),
+            (FocalLoss(gamma=1), 2.0),
+            ("combined", 1.0, {"losses": {"jaccard": 1.0}}),
+        ],
         ignore_index=1,
     )
-    expected = (CrossEntropyLoss(label_smoothing=0.1, ignore_index=1)(logits, target.clamp_max(2))
-                + 0.5 * DiceLoss(ignore_index=None)(logits, target.clamp_max(2))
-                + 0.25 * DiceLoss(ignore_index=1)(logits, target.clamp_max(2))
-                + 2.0 * FocalLoss(gamma=1)(logits, target.clamp_max(2))
-                + JaccardLoss(ignore_index=1)(logits, target.clamp_max(2)))
+    expected = (
+        CrossEntropyLoss(label_smoothing=0.1, ignore_index=1)(logits, target.clamp_max(2))
+        + 0.5 * DiceLoss(ignore_index=None)(logits, target.clamp_max(2))
+        + 0.25 * DiceLoss(ignore_index=1)(logits, target.clamp_max(2))
+        + 2.0 * FocalLoss(gamma=1)(logits, target.clamp_max(2))
+        + JaccardLoss(ignore_index=1)(logits, target.clamp_max(2))
+    )
     assert close(combined(logits, target.clamp_max(2)), expected, 1e-12)
     assert combined.names == ["cross_entropy", "dice", "dice_1", "focal", "combined"]
 

@@ -76,7 +76,7 @@ def test_tversky_matches_smp(mode):
             smp_losses.TverskyLoss(mode=mode, ignore_index=255, alpha=0.3, beta=0.7, classes=[c])(logits, target)
             for c in range(4)
         ]
-        assert_close(ours, sum(x ** 2 for x in per_class) / 4)
+        assert_close(ours, sum(x**2 for x in per_class) / 4)
         smp_value = smp_losses.TverskyLoss(mode=mode, ignore_index=255, alpha=0.3, beta=0.7, gamma=2.0)(logits, target)
         assert_close(smp_value, (sum(per_class) / 4) ** 2)
 
@@ -152,7 +152,7 @@ def test_lovasz_multilabel_differs_from_smp():
     flat_target = target.transpose(0, 1).reshape(1, -1)
     smp_value = smp_losses.LovaszLoss(mode="multilabel")(logits, target)
     assert_close(segzoo.create_loss("lovasz", mode="binary")(flat_logits, flat_target), smp_value)
-    per_channel = [segzoo.create_loss("lovasz", mode="binary")(logits[:, c:c + 1], target[:, c]) for c in range(4)]
+    per_channel = [segzoo.create_loss("lovasz", mode="binary")(logits[:, c : c + 1], target[:, c]) for c in range(4)]
     assert_close(segzoo.create_loss("lovasz", mode="multilabel")(logits, target), sum(per_channel) / 4)
 
 
@@ -175,8 +175,9 @@ def test_binary_cross_entropy_vs_smp_soft_bce():
         target4 = target.unsqueeze(1)
         ratio = target.numel() / (target != 255).sum().item()
         for s, pos_weight in ((None, None), (0.05, None), (0.1, 2.0)):
-            ours = segzoo.create_loss("cross_entropy", mode="binary", label_smoothing=2 * (s or 0.0),
-                                      pos_weight=pos_weight)(logits, target)
+            ours = segzoo.create_loss(
+                "cross_entropy", mode="binary", label_smoothing=2 * (s or 0.0), pos_weight=pos_weight
+            )(logits, target)
             pw = None if pos_weight is None else torch.tensor([pos_weight], dtype=logits.dtype)
             ref = smp_losses.SoftBCEWithLogitsLoss(smooth_factor=s, ignore_index=255, pos_weight=pw)(logits, target4)
             assert_close(ours, ref * ratio)

@@ -16,9 +16,7 @@ LRASPP_RULES: list[tuple[str, str]] = [
 ]
 
 
-def convert_torchvision_lraspp(
-    state_dict: dict[str, torch.Tensor], entry: dict[str, Any]
-) -> dict[str, torch.Tensor]:
+def convert_torchvision_lraspp(state_dict: dict[str, torch.Tensor], entry: dict[str, Any]) -> dict[str, torch.Tensor]:
     """torchvision ``lraspp_mobilenet_v3_large`` -> segzoo ``lraspp`` (encoder ``tv_mobilenet_v3_large``)."""
     model = build_meta_model(entry)
     rules = [torchvision_backbone_rule(model), *LRASPP_RULES]

@@ -63,8 +63,9 @@ class LRASPPHead(SegmentationHead):
     def reset_classes(self, num_classes: int) -> None:
         super().reset_classes(num_classes)
         old = self.low_classifier
-        self.low_classifier = nn.Conv2d(old.in_channels, num_classes, 1).to(device=old.weight.device,
-                                                                            dtype=old.weight.dtype)
+        self.low_classifier = nn.Conv2d(old.in_channels, num_classes, 1).to(
+            device=old.weight.device, dtype=old.weight.dtype
+        )
 
 
 def build_lraspp(

@@ -21,8 +21,7 @@ from segzoo.errors import ConfigurationError
 )
 def test_builds_and_runs_with_other_encoders(encoder, options, in_channels, num_classes):
     torch.manual_seed(0)
-    model = segzoo.create("lraspp", encoder=encoder, num_classes=num_classes, in_channels=in_channels,
-                          **options).eval()
+    model = segzoo.create("lraspp", encoder=encoder, num_classes=num_classes, in_channels=in_channels, **options).eval()
     with torch.no_grad():
         out = model(torch.randn(1, in_channels, 65, 97))
     assert out.shape == (1, num_classes, 65, 97)

@@ -36,8 +36,9 @@ def converted_model(entry: dict | None = None) -> segzoo.SegmentationModel:
     from segzoo_lraspp.convert import convert_torchvision_lraspp
 
     entry = entry or entry_for()
-    model = segzoo.create(entry["architecture"], encoder=entry["encoder"], num_classes=entry["num_classes"],
-                          **entry["options"]).eval()
+    model = segzoo.create(
+        entry["architecture"], encoder=entry["encoder"], num_classes=entry["num_classes"], **entry["options"]
+    ).eval()
     model.load_state_dict(convert_torchvision_lraspp(torchvision_model().state_dict(), entry), strict=True)
     return model
 
@@ -86,15 +87,22 @@ def test_converter_names_missing_and_unexpected_keys():
 
     state = torchvision_model().state_dict()
     broken = {k: v for k, v in state.items() if not k.startswith("classifier.low_classifier.")}
-    with pytest.raises(WeightsError, match=r"2 missing keys: classifier\.low_classifier\.bias, "
-                                           r"classifier\.low_classifier\.weight"):
+    with pytest.raises(
+        WeightsError,
+        match=r"2 missing keys: classifier\.low_classifier\.bias, "
+        r"classifier\.low_classifier\.weight",
+    ):
         convert_torchvision_lraspp(broken, entry_for())
 
     # the wrong model: torchvision's DeepLabV3 on the same backbone
-    deeplab = segmentation.deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21,
-                                                        aux_loss=True)
-    with pytest.raises(WeightsError, match=r"not a torchvision LR-ASPP state dict .*missing keys: "
-                                           r"classifier\.cbr\.0\.weight.*unexpected keys: classifier\.0\.convs"):
+    deeplab = segmentation.deeplabv3_mobilenet_v3_large(
+        weights=None, weights_backbone=None, num_classes=21, aux_loss=True
+    )
+    with pytest.raises(
+        WeightsError,
+        match=r"not a torchvision LR-ASPP state dict .*missing keys: "
+        r"classifier\.cbr\.0\.weight.*unexpected keys: classifier\.0\.convs",
+    ):
         convert_torchvision_lraspp(deeplab.state_dict(), entry_for())
 
     # a model for another number of classes
@@ -126,13 +134,20 @@ def test_segzoo_load_end_to_end(tmp_path, monkeypatch):
     try:
         name = "lraspp-e2e-test"
         entry = {
-            **entry_for(), "name": name, "requires": "segzoo-lraspp", "class_names": [str(i) for i in range(21)],
+            **entry_for(),
+            "name": name,
+            "requires": "segzoo-lraspp",
+            "class_names": [str(i) for i in range(21)],
             "preprocessing": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-            "dataset": {"train": "random", "eval": "random"}, "metrics": {"values": {}, "source": "none"},
-            "license": "BSD-3-Clause", "paper": {"title": "Searching for MobileNetV3",
-                                                 "url": "https://arxiv.org/abs/1905.02244"},
-            "weights": {"format": "torchvision", "sha256": sha[:8],
-                        "url": f"http://127.0.0.1:{server.server_address[1]}/{weights_file.name}"},
+            "dataset": {"train": "random", "eval": "random"},
+            "metrics": {"values": {}, "source": "none"},
+            "license": "BSD-3-Clause",
+            "paper": {"title": "Searching for MobileNetV3", "url": "https://arxiv.org/abs/1905.02244"},
+            "weights": {
+                "format": "torchvision",
+                "sha256": sha[:8],
+                "url": f"http://127.0.0.1:{server.server_address[1]}/{weights_file.name}",
+            },
         }
         catalog_file = tmp_path / "registry.json"
         catalog_file.write_text(json.dumps({"schema_version": 1, "models": [entry]}))

@@ -30,8 +30,11 @@ _CONV_MODULES = {  # mmseg ConvModule (conv + bn) -> segzoo ConvBNReLU (children
     "decode_head.1.object_context_block.bottleneck": "decoder.object_context.bottleneck",
 }
 HEAD_RULES = [
-    *((f"{old}.{part}.", f"{new}.{index}.") for old, new in _CONV_MODULES.items()
-      for part, index in (("conv", 0), ("bn", 1))),
+    *(
+        (f"{old}.{part}.", f"{new}.{index}.")
+        for old, new in _CONV_MODULES.items()
+        for part, index in (("conv", 0), ("bn", 1))
+    ),
     ("decode_head.0.conv_seg.", "aux_head.classifier."),
     ("decode_head.1.conv_seg.", "head.classifier."),
 ]

@@ -82,8 +82,13 @@ class OCRDecoder(Decoder):
     (from :meth:`inputs`) and the region logits, not the encoder's feature list."""
 
     def __init__(
-        self, encoder_channels: list[int], *, head_input: str = "concat", channels: int = 512,
-        key_channels: int = 256, align_corners: bool = False,
+        self,
+        encoder_channels: list[int],
+        *,
+        head_input: str = "concat",
+        channels: int = 512,
+        key_channels: int = 256,
+        align_corners: bool = False,
     ) -> None:
         super().__init__()
         if head_input not in HEAD_INPUTS:
@@ -159,13 +164,27 @@ def build_ocrnet(
     ``ocr_channels`` (pixel and object features, 512), ``ocr_key_channels`` (attention, 256), ``dropout`` (before
     both classifiers, 0), ``align_corners`` (resizing of levels and logits, False).
     """
-    enc = create_encoder(encoder, in_channels=in_channels, pretrained=pretrained_encoder, output_stride=output_stride,
-                         options=encoder_options)
-    decoder = OCRDecoder(enc.out_channels, head_input=head_input, channels=ocr_channels, key_channels=ocr_key_channels,
-                         align_corners=align_corners)
-    regions = ObjectRegionHead(decoder.region_in_channels, num_classes,
-                               channels=region_channels or decoder.region_in_channels,
-                               kernel_size=region_kernel_size, dropout=dropout)
+    enc = create_encoder(
+        encoder,
+        in_channels=in_channels,
+        pretrained=pretrained_encoder,
+        output_stride=output_stride,
+        options=encoder_options,
+    )
+    decoder = OCRDecoder(
+        enc.out_channels,
+        head_input=head_input,
+        channels=ocr_channels,
+        key_channels=ocr_key_channels,
+        align_corners=align_corners,
+    )
+    regions = ObjectRegionHead(
+        decoder.region_in_channels,
+        num_classes,
+        channels=region_channels or decoder.region_in_channels,
+        kernel_size=region_kernel_size,
+        dropout=dropout,
+    )
     model = OCRNet(enc, decoder, SegmentationHead(ocr_channels, num_classes, dropout=dropout), regions)
     model.align_corners = align_corners
     return model

@@ -24,5 +24,8 @@ def register_architectures(register):
 
 @segzoo.hookimpl
 def register_converters(register):
-    register("mmseg:ocrnet", "segzoo_ocrnet.mmseg:convert_mmseg",
-             description="mmsegmentation OCRNet (ocrnet_hr18s / hr18 / hr48 / r101-d8) -> segzoo ocrnet")
+    register(
+        "mmseg:ocrnet",
+        "segzoo_ocrnet.mmseg:convert_mmseg",
+        description="mmsegmentation OCRNet (ocrnet_hr18s / hr18 / hr48 / r101-d8) -> segzoo ocrnet",
+    )

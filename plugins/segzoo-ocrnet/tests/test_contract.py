@@ -23,8 +23,17 @@ def test_contract(check):
 @pytest.mark.slow
 def test_contract_on_a_dilated_resnet():
     """The R-101-D8 layout (head_input='last') on the smallest mmseg ResNet."""
-    contract.run_checks(contract.architecture_checks(
-        "ocrnet", encoder="resnet18_v1c", checks=("shapes", "gradients", "save_load"),
-        options={"output_stride": 8, "head_input": "last", "region_channels": 64, "region_kernel_size": 3,
-                 "dropout": 0.1},
-    ))
+    contract.run_checks(
+        contract.architecture_checks(
+            "ocrnet",
+            encoder="resnet18_v1c",
+            checks=("shapes", "gradients", "save_load"),
+            options={
+                "output_stride": 8,
+                "head_input": "last",
+                "region_channels": 64,
+                "region_kernel_size": 3,
+                "dropout": 0.1,
+            },
+        )
+    )

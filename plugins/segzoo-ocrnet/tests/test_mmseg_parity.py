@@ -25,8 +25,9 @@ def _params():
 
 
 def test_every_checkpoint_has_a_spec_and_every_backbone_a_structure():
-    encoders = {spec_from_mmseg(load_config(str(path)).model.to_dict())["encoder"]
-                for _, path in metafile_models("ocrnet")}
+    encoders = {
+        spec_from_mmseg(load_config(str(path)).model.to_dict())["encoder"] for _, path in metafile_models("ocrnet")
+    }
     assert len(metafile_models("ocrnet")) == 24
     assert encoders == {"hrnetv2_w18_small", "hrnetv2_w18", "hrnetv2_w48", "resnet101_v1c"}
     assert len(STRUCTURES) == 4
@@ -40,8 +41,13 @@ def _check(config, size: tuple[int, int], num_classes: int | None = None) -> Non
             head.num_classes = num_classes
     spec = spec_from_mmseg(cfg.model.to_dict())
     twin = randomize_(build_twin(cfg), seed=1)
-    entry = {"name": "parity", "architecture": spec["architecture"], "encoder": spec["encoder"],
-             "num_classes": int(cfg.model.decode_head[0].num_classes), "options": spec["options"]}
+    entry = {
+        "name": "parity",
+        "architecture": spec["architecture"],
+        "encoder": spec["encoder"],
+        "num_classes": int(cfg.model.decode_head[0].num_classes),
+        "options": spec["options"],
+    }
     model = create_from_entry(entry)
     model.load_state_dict(convert_mmseg(twin.state_dict(), entry), strict=True)
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(2))
@@ -68,11 +74,20 @@ def test_odd_input_size_parity():
 
 def test_options_follow_the_config():
     hr = load_config("ocrnet/ocrnet_hr18_4xb4-20k_voc12aug-512x512").model.to_dict()
-    assert spec_from_mmseg(hr) == {"architecture": "ocrnet", "encoder": "hrnetv2_w18", "options": {},
-                                   "requires": "segzoo-ocrnet"}
+    assert spec_from_mmseg(hr) == {
+        "architecture": "ocrnet",
+        "encoder": "hrnetv2_w18",
+        "options": {},
+        "requires": "segzoo-ocrnet",
+    }
     r101 = load_config("ocrnet/ocrnet_r101-d8_4xb2-40k_cityscapes-512x1024").model.to_dict()
-    assert spec_from_mmseg(r101)["options"] == {"output_stride": 8, "head_input": "last", "region_channels": 256,
-                                                "region_kernel_size": 3, "dropout": 0.1}
+    assert spec_from_mmseg(r101)["options"] == {
+        "output_stride": 8,
+        "head_input": "last",
+        "region_channels": 256,
+        "region_kernel_size": 3,
+        "dropout": 0.1,
+    }
     for head in hr["decode_head"]:
         head["align_corners"] = True
     hr["decode_head"][1].update(channels=256, ocr_channels=128)
@@ -107,7 +122,12 @@ def test_converter_names_what_does_not_fit():
     from segzoo.errors import WeightsError
 
     state_dict = build_twin("ocrnet/ocrnet_hr18s_4xb4-20k_voc12aug-512x512").state_dict()
-    entry = {"name": "x", "architecture": "ocrnet", "encoder": "hrnetv2_w18_small", "num_classes": 21,
-             "options": {"ocr_key_channels": 128}}
+    entry = {
+        "name": "x",
+        "architecture": "ocrnet",
+        "encoder": "hrnetv2_w18_small",
+        "num_classes": 21,
+        "options": {"ocr_key_channels": 128},
+    }
     with pytest.raises(WeightsError, match="tensors of another shape: decode_head.1.object_context_block"):
         convert_mmseg(state_dict, entry)

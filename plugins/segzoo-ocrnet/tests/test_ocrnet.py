@@ -54,9 +54,18 @@ def test_spatial_gather_is_a_softmax_weighted_average():
 
 
 def test_last_head_input_on_a_dilated_resnet():
-    model = segzoo.create("ocrnet", encoder="resnet18_v1c", num_classes=2, output_stride=8, head_input="last",
-                          region_channels=64, region_kernel_size=3, dropout=0.1, ocr_channels=64,
-                          ocr_key_channels=32).eval()
+    model = segzoo.create(
+        "ocrnet",
+        encoder="resnet18_v1c",
+        num_classes=2,
+        output_stride=8,
+        head_input="last",
+        region_channels=64,
+        region_kernel_size=3,
+        dropout=0.1,
+        ocr_channels=64,
+        ocr_key_channels=32,
+    ).eval()
     assert model.decoder.in_channels == 512 and model.aux_head.block[0].in_channels == 256
     assert model.aux_head.block[0].kernel_size == (3, 3) and model.head.dropout.p == 0.1
     with torch.no_grad():

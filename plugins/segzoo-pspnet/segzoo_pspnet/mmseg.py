@@ -44,8 +44,10 @@ def spec_from_mmseg(model_cfg: dict) -> dict:
     scales = tuple(int(s) for s in head.get("pool_scales", _DEFAULT_SCALES))
     channels = int(head["channels"])
     if in_channels % len(scales) or in_channels // len(scales) != channels:
-        raise ValueError(f"PSPHead with {channels} channels per pooled branch on a {in_channels}-channel map is not "
-                         f"supported (segzoo gives each of the {len(scales)} bins {in_channels}//{len(scales)})")
+        raise ValueError(
+            f"PSPHead with {channels} channels per pooled branch on a {in_channels}-channel map is not "
+            f"supported (segzoo gives each of the {len(scales)} bins {in_channels}//{len(scales)})"
+        )
     align_corners = bool(head.get("align_corners", False))
     options: dict[str, Any] = {}
     if output_stride != 8:
@@ -69,10 +71,16 @@ def convert_mmseg(state_dict: dict[str, torch.Tensor], entry: dict) -> dict[str,
     """An mmseg PSPNet checkpoint's ``state_dict`` -> segzoo ``pspnet`` keys (``auxiliary_head.*`` dropped unless
     the entry's model has ``aux_head``)."""
     bins = (entry.get("options") or {}).get("bins", _DEFAULT_SCALES)
-    rules = [(f"decode_head.psp_modules.{i}.1.{part}.", f"decoder.psp.blocks.{i}.pool.1.{index}.")
-             for i in range(len(bins)) for part, index in (("conv", 0), ("bn", 1))]
-    rules += [("decode_head.bottleneck.conv.", "decoder.conv.0."), ("decode_head.bottleneck.bn.", "decoder.conv.1."),
-              ("decode_head.conv_seg.", "head.classifier.")]
+    rules = [
+        (f"decode_head.psp_modules.{i}.1.{part}.", f"decoder.psp.blocks.{i}.pool.1.{index}.")
+        for i in range(len(bins))
+        for part, index in (("conv", 0), ("bn", 1))
+    ]
+    rules += [
+        ("decode_head.bottleneck.conv.", "decoder.conv.0."),
+        ("decode_head.bottleneck.bn.", "decoder.conv.1."),
+        ("decode_head.conv_seg.", "head.classifier."),
+    ]
     out, model = remap_mmseg(state_dict, entry, rules, upstream="mmseg PSPNet")
     blocks = model.decoder.psp.blocks
     sizes = [model.encoder.out_channels[-1]] + [block.pool[1][0].out_channels for block in blocks]

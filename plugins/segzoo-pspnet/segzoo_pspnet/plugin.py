@@ -17,8 +17,10 @@ def register_architectures(register):
         description="PSPNet: pyramid pooling module (bins 1, 2, 3, 6) on a dilated encoder at output stride 8, "
         "optional auxiliary FCN head",
         paper="https://arxiv.org/abs/1612.01105",
-        unsupported={"onnx": "the ONNX exporter cannot express adaptive average pooling to 2/3/6 bins unless they "
-                             "divide the feature size"},
+        unsupported={
+            "onnx": "the ONNX exporter cannot express adaptive average pooling to 2/3/6 bins unless they "
+            "divide the feature size"
+        },
         encoders="any timm features_only backbone; output_stride 8/16 needs one that supports dilation (ResNet, "
         "ResNeSt, EfficientNet, ...), others need output_stride=32; any input size",
     )

@@ -33,8 +33,18 @@ SMP_OPTIONS = {
 }
 
 _KNOWN = {
-    "encoder_name", "encoder_depth", "encoder_weights", "psp_out_channels", "decoder_use_norm", "psp_use_batchnorm",
-    "psp_dropout", "in_channels", "classes", "activation", "upsampling", "aux_params",
+    "encoder_name",
+    "encoder_depth",
+    "encoder_weights",
+    "psp_out_channels",
+    "decoder_use_norm",
+    "psp_use_batchnorm",
+    "psp_dropout",
+    "in_channels",
+    "classes",
+    "activation",
+    "upsampling",
+    "aux_params",
 }
 
 

@@ -10,7 +10,6 @@ from segzoo.testing import contract
 SLOW = pytest.mark.slow
 
 
-@contract.parametrize_with_checks("segzoo-pspnet", encoder="resnet18", hub=False,
-                                 marks={"compile": SLOW, "onnx": SLOW})
+@contract.parametrize_with_checks("segzoo-pspnet", encoder="resnet18", hub=False, marks={"compile": SLOW, "onnx": SLOW})
 def test_contract(check):
     check()

@@ -30,7 +30,11 @@ def test_resnet50_and_101_structures_match_mmseg():
 def test_the_headline_entry_maps_to_resnet50_v1c_at_stride_8():
     cfg = load_config("pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024")
     assert spec_from_mmseg(cfg.model.to_dict()) == {
-        "architecture": "pspnet", "encoder": "resnet50_v1c", "options": {}, "requires": "segzoo-pspnet"}
+        "architecture": "pspnet",
+        "encoder": "resnet50_v1c",
+        "options": {},
+        "requires": "segzoo-pspnet",
+    }
 
 
 def test_d32_keeps_its_dilations_at_stride_32():

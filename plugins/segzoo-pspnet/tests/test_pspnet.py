@@ -58,8 +58,16 @@ def test_pspnet_aux_head():
 
 def test_pspnet_options_and_errors():
     model = segzoo.create(
-        "pspnet", encoder="resnet18", num_classes=2, output_stride=16, bins=(1, 2, 4, 8), psp_out_channels=128,
-        bottleneck_kernel_size=1, head_kernel_size=3, norm_in_global_bin=False, align_corners=True,
+        "pspnet",
+        encoder="resnet18",
+        num_classes=2,
+        output_stride=16,
+        bins=(1, 2, 4, 8),
+        psp_out_channels=128,
+        bottleneck_kernel_size=1,
+        head_kernel_size=3,
+        norm_in_global_bin=False,
+        align_corners=True,
     ).eval()
     assert model.encoder.reductions == [2, 4, 8, 16, 16]
     assert isinstance(model.decoder.psp.blocks[0].pool[1][1], torch.nn.Identity)

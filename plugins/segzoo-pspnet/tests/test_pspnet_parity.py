@@ -34,8 +34,17 @@ CASES = {
     "resnet34": ("resnet34", {"classes": 5}),  # smp default: encoder_depth=3, pyramid pooling on layer2
     "tu-resnet34": ("tu-resnet34", {"classes": 5}),
     "tu-convnext_atto": ("tu-convnext_atto", {"classes": 3}),
-    "resnet18-depth5-in4": ("resnet18", {"classes": 2, "in_channels": 4, "encoder_depth": 5, "upsampling": 32,
-                                         "psp_out_channels": 64, "psp_dropout": 0.5}),
+    "resnet18-depth5-in4": (
+        "resnet18",
+        {
+            "classes": 2,
+            "in_channels": 4,
+            "encoder_depth": 5,
+            "upsampling": 32,
+            "psp_out_channels": 64,
+            "psp_dropout": 0.5,
+        },
+    ),
 }
 
 
@@ -81,8 +90,22 @@ def test_config_helper_errors():
     with pytest.raises(ConfigurationError, match="upsampling"):
         entry_from_smp_config({"_model_class": "PSPNet", "encoder_depth": 5, "upsampling": 8})
     with pytest.raises(ConfigurationError, match="make_dilated"):
-        entry_from_smp_config({"_model_class": "PSPNet", "encoder_name": "resnet34", "output_stride": 16,
-                               "encoder_depth": 5, "upsampling": 16})
-    entry = entry_from_smp_config({"_model_class": "PSPNet", "encoder_name": "tu-resnet18", "output_stride": 16,
-                                   "encoder_depth": 5, "upsampling": 16})
+        entry_from_smp_config(
+            {
+                "_model_class": "PSPNet",
+                "encoder_name": "resnet34",
+                "output_stride": 16,
+                "encoder_depth": 5,
+                "upsampling": 16,
+            }
+        )
+    entry = entry_from_smp_config(
+        {
+            "_model_class": "PSPNet",
+            "encoder_name": "tu-resnet18",
+            "output_stride": 16,
+            "encoder_depth": 5,
+            "upsampling": 16,
+        }
+    )
     assert entry["options"]["output_stride"] == 16 and "encoder_depth" not in entry["options"]

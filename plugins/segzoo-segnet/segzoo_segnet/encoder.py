@@ -125,9 +125,7 @@ class SegNetVGGEncoder(Encoder):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                 nn.init.zeros_(m.bias)
 
-    def forward_with_indices(
-        self, x: torch.Tensor
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Size]]:
+    def forward_with_indices(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Size]]:
         """(pooled features finest first, pooling indices, pre-pooling sizes) — one of each per stage."""
         features, indices, sizes = [], [], []
         for stage in self.stages:

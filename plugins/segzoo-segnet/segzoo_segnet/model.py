@@ -13,9 +13,7 @@ from segzoo.nn import ConvBNReLU, Decoder, SegmentationHead, SegmentationModel, 
 def _conv_bn(cin: int, cout: int, kernel_size: int, relu: bool) -> nn.Sequential:
     if relu:
         return ConvBNReLU(cin, cout, kernel_size)
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel_size, padding=kernel_size // 2, bias=False), nn.BatchNorm2d(cout)
-    )
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel_size, padding=kernel_size // 2, bias=False), nn.BatchNorm2d(cout))
 
 
 class SegNetDecoder(Decoder):
@@ -56,8 +54,9 @@ class SegNetDecoder(Decoder):
                 cin = cout
             stages.append(nn.Sequential(*layers))
         self.stages = nn.ModuleList(stages)
-        self.out_channels = stage_channels[0][0] if len(stage_channels[0]) > 1 or first_stage_conv else \
-            stage_channels[0][-1]
+        self.out_channels = (
+            stage_channels[0][0] if len(stage_channels[0]) > 1 or first_stage_conv else stage_channels[0][-1]
+        )
         self.input_divisor = 1  # unpooling restores the exact pre-pooling sizes, odd ones included
         for m in self.modules():
             if isinstance(m, nn.Conv2d):  # the paper initialises with He et al.'s method

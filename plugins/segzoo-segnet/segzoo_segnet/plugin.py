@@ -18,8 +18,10 @@ def register_architectures(register):
         default_encoder="vgg16_bn_segnet",
         description="SegNet: VGG16-BN encoder whose max-pooling indices drive the mirrored decoder's unpooling",
         paper="https://arxiv.org/abs/1511.00561",
-        unsupported={"onnx": "the TorchScript ONNX exporter has no max_unpool2d; `segzoo export` uses the dynamo "
-                             "exporter (pip install onnxscript) for SegNet"},
+        unsupported={
+            "onnx": "the TorchScript ONNX exporter has no max_unpool2d; `segzoo export` uses the dynamo "
+            "exporter (pip install onnxscript) for SegNet"
+        },
         encoders="only encoders that return pooling indices: vgg16_bn_segnet (the paper's), vgg11/13/19_bn_segnet, "
         "segnet_basic (the paper's SegNet-Basic); "
         "any input size (odd sizes are unpooled exactly)",

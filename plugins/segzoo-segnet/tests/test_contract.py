@@ -10,7 +10,11 @@ from segzoo.testing import contract
 SLOW = pytest.mark.slow
 
 
-@contract.parametrize_with_checks("segzoo-segnet", hub=False, marks={"compile": SLOW, "onnx": SLOW}, settings={
-    "segnet": {"encoder": "vgg11_bn_segnet", "sizes": ((32, 32), (64, 96), (35, 45))}})
+@contract.parametrize_with_checks(
+    "segzoo-segnet",
+    hub=False,
+    marks={"compile": SLOW, "onnx": SLOW},
+    settings={"segnet": {"encoder": "vgg11_bn_segnet", "sizes": ((32, 32), (64, 96), (35, 45))}},
+)
 def test_contract(check):
     check()

@@ -16,7 +16,10 @@ def test_segnet_basic_layout():
     enc_convs = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
     dec_convs = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.kernel_size) for c in enc_convs] == [
-        (3, 64, (7, 7)), (64, 64, (7, 7)), (64, 64, (7, 7)), (64, 64, (7, 7))
+        (3, 64, (7, 7)),
+        (64, 64, (7, 7)),
+        (64, 64, (7, 7)),
+        (64, 64, (7, 7)),
     ]
     assert all(c.bias is None and c.padding == (3, 3) for c in enc_convs + dec_convs)
     assert [(c.in_channels, c.out_channels, c.kernel_size) for c in dec_convs] == [(64, 64, (7, 7))] * 4
@@ -65,8 +68,9 @@ def test_defaults_of_the_vgg_segnet_are_unchanged():
 def test_kernel_size_option_of_the_vgg_encoder_and_decoder():
     torch.manual_seed(0)
     encoder = SegNetVGGEncoder("vgg11", kernel_size=5)
-    assert all(m.kernel_size == (5, 5) and m.padding == (2, 2) for m in encoder.modules()
-               if isinstance(m, torch.nn.Conv2d))
+    assert all(
+        m.kernel_size == (5, 5) and m.padding == (2, 2) for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)
+    )
     decoder = SegNetDecoder(encoder.stage_channels, kernel_size=5, relu=False, first_stage_conv=True)
     convs = [m for m in decoder.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(c.kernel_size == (5, 5) for c in convs)

@@ -84,12 +84,13 @@ def mit_encoder_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, tor
     for key, value in state_dict.items():
         key = _segformer_v5_name(key)
         if key.startswith("segformer.stages."):
-            out[key[len("segformer."):]] = value
+            out[key[len("segformer.") :]] = value
     return out
 
 
-def convert_segformer(state_dict: dict[str, torch.Tensor], entry: dict[str, Any],
-                      target: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+def convert_segformer(
+    state_dict: dict[str, torch.Tensor], entry: dict[str, Any], target: torch.nn.Module | None = None
+) -> dict[str, torch.Tensor]:
     """transformers ``SegformerForSemanticSegmentation`` (either naming) -> segzoo ``segformer`` with a ``mit_b*``;
     ``target``: the model being loaded (segzoo.load passes it), else the entry's model built on meta."""
     if entry.get("encoder") not in MIT_CONFIGS:
@@ -102,11 +103,11 @@ def convert_segformer(state_dict: dict[str, torch.Tensor], entry: dict[str, Any]
     for key, value in state_dict.items():
         name = _segformer_v5_name(key)
         if name.startswith("segformer.stages."):
-            out["encoder." + name[len("segformer."):]] = value
+            out["encoder." + name[len("segformer.") :]] = value
         elif name.startswith("decode_head.linear_projections."):
-            out["decoder." + name[len("decode_head."):]] = value
+            out["decoder." + name[len("decode_head.") :]] = value
         elif name.startswith("decode_head.batch_norm."):
-            out["decoder.fuse.1." + name[len("decode_head.batch_norm."):]] = value
+            out["decoder.fuse.1." + name[len("decode_head.batch_norm.") :]] = value
         elif name in _SEGFORMER_HEAD:
             out[_SEGFORMER_HEAD[name]] = value
         else:
@@ -162,8 +163,9 @@ def _upernet_head_name(key: str) -> str | None:
     return None
 
 
-def convert_upernet(state_dict: dict[str, torch.Tensor], entry: dict[str, Any],
-                    target: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+def convert_upernet(
+    state_dict: dict[str, torch.Tensor], entry: dict[str, Any], target: torch.nn.Module | None = None
+) -> dict[str, torch.Tensor]:
     """transformers ``UperNetForSemanticSegmentation`` with a ConvNeXt backbone -> segzoo ``upernet``;
     ``target`` as for :func:`convert_segformer`."""
     options = entry.get("options", {})
@@ -174,8 +176,9 @@ def convert_upernet(state_dict: dict[str, torch.Tensor], entry: dict[str, Any],
             f"encoder {encoder!r}"
         )
     if options.get("encoder_norms") is False:
-        raise WeightsError("transformers' ConvNextBackbone normalises its outputs; the entry must not set "
-                           "encoder_norms=False")
+        raise WeightsError(
+            "transformers' ConvNextBackbone normalises its outputs; the entry must not set encoder_norms=False"
+        )
     keep_aux = bool(options.get("aux_head", False))
     out: dict[str, torch.Tensor] = {}
     unknown = []
@@ -188,19 +191,25 @@ def convert_upernet(state_dict: dict[str, torch.Tensor], entry: dict[str, Any],
         else:
             out[name] = value
     if not any(k.startswith("encoder.norms.") for k in out) and any(k.startswith("encoder.") for k in out):
-        raise WeightsError("the checkpoint's ConvNeXt backbone has no hidden_states_norms; not a transformers "
-                           "UperNet-ConvNeXt checkpoint")
+        raise WeightsError(
+            "the checkpoint's ConvNeXt backbone has no hidden_states_norms; not a transformers "
+            "UperNet-ConvNeXt checkpoint"
+        )
     return _fit(out, unknown, "UPerNet-ConvNeXt", entry, target)
 
 
 # -- shared --------------------------------------------------------------------------------------------------------
-def _fit(state: dict[str, torch.Tensor], unknown: list[str], what: str, entry: dict[str, Any],
-         target: torch.nn.Module | None) -> dict[str, torch.Tensor]:
+def _fit(
+    state: dict[str, torch.Tensor], unknown: list[str], what: str, entry: dict[str, Any], target: torch.nn.Module | None
+) -> dict[str, torch.Tensor]:
     """segzoo's one fit check: keys without a segzoo counterpart, missing keys and shapes, as one WeightsError."""
     model = entry.get("name") or entry.get("architecture", "the model")
-    return fit_state_dict(state, target if target is not None else build_meta_model(entry), unexpected=unknown,
-                          what=f"this {what} checkpoint does not fit {model!r}; is it a transformers checkpoint of "
-                               "this architecture?")
+    return fit_state_dict(
+        state,
+        target if target is not None else build_meta_model(entry),
+        unexpected=unknown,
+        what=f"this {what} checkpoint does not fit {model!r}; is it a transformers checkpoint of this architecture?",
+    )
 
 
 # -- config.json -> create() arguments -----------------------------------------------------------------------------
@@ -259,8 +268,13 @@ def _segformer_kwargs(config: dict[str, Any]) -> dict[str, Any]:
             f"none of {sorted(MIT_CONFIGS)}"
         )
     name, cfg = found
-    for key, ours in [("num_attention_heads", cfg.num_attention_heads), ("sr_ratios", cfg.sr_ratios),
-                      ("patch_sizes", cfg.patch_sizes), ("strides", cfg.strides), ("mlp_ratios", cfg.mlp_ratios)]:
+    for key, ours in [
+        ("num_attention_heads", cfg.num_attention_heads),
+        ("sr_ratios", cfg.sr_ratios),
+        ("patch_sizes", cfg.patch_sizes),
+        ("strides", cfg.strides),
+        ("mlp_ratios", cfg.mlp_ratios),
+    ]:
         if key in config and tuple(config[key]) != ours:
             raise ConfigurationError(f"SegFormer config {key}={config[key]} differs from {name}'s {list(ours)}")
     if config.get("num_encoder_blocks", 4) != 4 or config.get("hidden_act", "gelu") != "gelu":

@@ -192,7 +192,7 @@ class MixTransformerEncoder(Encoder):
         rates = [rate * i / max(total - 1, 1) for i in range(total)]
         stages, start, prev = [], 0, in_channels
         for i, depth in enumerate(cfg.depths):
-            stages.append(MiTStage(cfg, i, prev, rates[start:start + depth]))
+            stages.append(MiTStage(cfg, i, prev, rates[start : start + depth]))
             start += depth
             prev = cfg.hidden_sizes[i]
         self.stages = nn.ModuleList(stages)
@@ -211,8 +211,14 @@ class MixTransformerEncoder(Encoder):
         return features
 
 
-def build_mit(name: str, *, in_channels: int = 3, output_stride: int = 32, pretrained: bool = False,
-              drop_path_rate: float | None = None) -> MixTransformerEncoder:
+def build_mit(
+    name: str,
+    *,
+    in_channels: int = 3,
+    output_stride: int = 32,
+    pretrained: bool = False,
+    drop_path_rate: float | None = None,
+) -> MixTransformerEncoder:
     if output_stride != 32:
         raise ConfigurationError(
             f"encoder {name!r} has no dilated mode (output_stride={output_stride}); MiT works at output_stride=32 only"

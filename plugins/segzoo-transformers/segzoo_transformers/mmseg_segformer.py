@@ -94,10 +94,14 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(_BLOCK + r"norm1\.(.+)"), r"encoder.stages.\1.blocks.\2.layernorm_before.\3"),
     (re.compile(_BLOCK + r"norm2\.(.+)"), r"encoder.stages.\1.blocks.\2.layernorm_after.\3"),
     (re.compile(_BLOCK + r"attn\.attn\.out_proj\.(.+)"), r"encoder.stages.\1.blocks.\2.attention.o_proj.\3"),
-    (re.compile(_BLOCK + r"attn\.sr\.(.+)"),
-     r"encoder.stages.\1.blocks.\2.attention.sequence_reduction.sequence_reduction.\3"),
-    (re.compile(_BLOCK + r"attn\.norm\.(.+)"),
-     r"encoder.stages.\1.blocks.\2.attention.sequence_reduction.layer_norm.\3"),
+    (
+        re.compile(_BLOCK + r"attn\.sr\.(.+)"),
+        r"encoder.stages.\1.blocks.\2.attention.sequence_reduction.sequence_reduction.\3",
+    ),
+    (
+        re.compile(_BLOCK + r"attn\.norm\.(.+)"),
+        r"encoder.stages.\1.blocks.\2.attention.sequence_reduction.layer_norm.\3",
+    ),
     (re.compile(_BLOCK + r"ffn\.layers\.0\.(.+)"), r"encoder.stages.\1.blocks.\2.mlp.fc1.\3"),
     (re.compile(_BLOCK + r"ffn\.layers\.1\.(.+)"), r"encoder.stages.\1.blocks.\2.mlp.dwconv.dwconv.\3"),
     (re.compile(_BLOCK + r"ffn\.layers\.4\.(.+)"), r"encoder.stages.\1.blocks.\2.mlp.fc2.\3"),

@@ -39,7 +39,9 @@ def spec_from_mmseg(model_cfg: dict) -> dict:
     check_conv_cfg(head, "decode head")
     channels = list(stage_channels(backbone))
     if list(head.get("in_index", (0, 1, 2, 3))) != [0, 1, 2, 3] or head.get("input_transform", None) not in (
-            None, "multiple_select"):
+        None,
+        "multiple_select",
+    ):
         raise ValueError("the UPerHead must read all four ResNet stages (in_index 0..3, multiple_select)")
     if list(head.get("in_channels", channels)) != channels:
         raise ValueError(f"UPerHead in_channels={head['in_channels']} differ from the stages' {channels}")
@@ -73,7 +75,9 @@ def convert_mmseg(state_dict: dict[str, torch.Tensor], entry: dict) -> dict[str,
     for i in range(3):
         rules += _cbr(f"decode_head.lateral_convs.{i}", f"decoder.lateral_convs.{i}")
         rules += _cbr(f"decode_head.fpn_convs.{i}", f"decoder.fpn_convs.{i}")
-    rules += [*_cbr("decode_head.fpn_bottleneck", "decoder.fpn_bottleneck"),
-              ("decode_head.conv_seg.", "head.classifier.")]
+    rules += [
+        *_cbr("decode_head.fpn_bottleneck", "decoder.fpn_bottleneck"),
+        ("decode_head.conv_seg.", "head.classifier."),
+    ]
     out, _ = remap_mmseg(state_dict, entry, rules, upstream="mmseg UPerNet")
     return out

@@ -28,8 +28,10 @@ def register_architectures(register) -> None:
         default_encoder="convnext_tiny",
         description="UPerNet (Xiao et al. 2018): PPM + FPN decoder, optional FCN auxiliary head on stride 16",
         paper="https://arxiv.org/abs/1807.10221",
-        unsupported={"onnx": "the ONNX exporter cannot express adaptive average pooling to 2/3/6 bins unless they "
-                             "divide the feature size"},
+        unsupported={
+            "onnx": "the ONNX exporter cannot express adaptive average pooling to 2/3/6 bins unless they "
+            "divide the feature size"
+        },
         encoders="any encoder with a feature pyramid (the maps at stride >= 4, at most the 4 deepest); timm "
         "convnext_* get transformers' per-output LayerNorms (encoder_norms) by default",
     )
@@ -46,11 +48,23 @@ def register_encoders(register) -> None:
 
 @segzoo.hookimpl
 def register_converters(register) -> None:
-    register("transformers:segformer", "segzoo_transformers.convert:convert_segformer",
-             description="transformers SegformerForSemanticSegmentation (transformers 4 or 5 key names)")
-    register("transformers:upernet", "segzoo_transformers.convert:convert_upernet",
-             description="transformers UperNetForSemanticSegmentation with a ConvNextBackbone")
-    register("mmseg:upernet", "segzoo_transformers.mmseg_upernet:convert_mmseg",
-             description="mmsegmentation UPerNet on ResNetV1c (UPerHead, auxiliary FCNHead) -> segzoo upernet")
-    register("mmseg:segformer", "segzoo_transformers.mmseg_segformer:convert_mmseg",
-             description="mmsegmentation SegFormer (MixVisionTransformer B0-B5 + SegformerHead)")
+    register(
+        "transformers:segformer",
+        "segzoo_transformers.convert:convert_segformer",
+        description="transformers SegformerForSemanticSegmentation (transformers 4 or 5 key names)",
+    )
+    register(
+        "transformers:upernet",
+        "segzoo_transformers.convert:convert_upernet",
+        description="transformers UperNetForSemanticSegmentation with a ConvNextBackbone",
+    )
+    register(
+        "mmseg:upernet",
+        "segzoo_transformers.mmseg_upernet:convert_mmseg",
+        description="mmsegmentation UPerNet on ResNetV1c (UPerHead, auxiliary FCNHead) -> segzoo upernet",
+    )
+    register(
+        "mmseg:segformer",
+        "segzoo_transformers.mmseg_segformer:convert_mmseg",
+        description="mmsegmentation SegFormer (MixVisionTransformer B0-B5 + SegformerHead)",
+    )

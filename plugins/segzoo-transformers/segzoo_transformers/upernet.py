@@ -59,8 +59,10 @@ class PyramidPooling(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         size = x.shape[-2:]
-        return [F.interpolate(block(x), size=size, mode="bilinear", align_corners=self.align_corners)
-                for block in self.blocks]
+        return [
+            F.interpolate(block(x), size=size, mode="bilinear", align_corners=self.align_corners)
+            for block in self.blocks
+        ]
 
 
 class UperNetDecoder(Decoder):
@@ -95,8 +97,9 @@ class UperNetDecoder(Decoder):
             )
         outs = [conv(x) for conv, x in zip(self.fpn_convs, laterals)] + [laterals[-1]]
         size = outs[0].shape[-2:]
-        outs = [outs[0]] + [F.interpolate(x, size=size, mode="bilinear", align_corners=self.align_corners)
-                            for x in outs[1:]]
+        outs = [outs[0]] + [
+            F.interpolate(x, size=size, mode="bilinear", align_corners=self.align_corners) for x in outs[1:]
+        ]
         return self.fpn_bottleneck(torch.cat(outs, dim=1))
 
 

@@ -10,9 +10,15 @@ from segzoo.testing import contract
 SLOW = pytest.mark.slow
 
 
-@contract.parametrize_with_checks("segzoo-transformers", hub=False, settings={"upernet": {"encoder": "resnet18"}},
-                                 marks={"architecture:upernet(resnet18):compile": SLOW,
-                                        "architecture:upernet(resnet18):onnx": SLOW,
-                                        **{f"encoder:mit_b{i}": SLOW for i in range(2, 6)}})
+@contract.parametrize_with_checks(
+    "segzoo-transformers",
+    hub=False,
+    settings={"upernet": {"encoder": "resnet18"}},
+    marks={
+        "architecture:upernet(resnet18):compile": SLOW,
+        "architecture:upernet(resnet18):onnx": SLOW,
+        **{f"encoder:mit_b{i}": SLOW for i in range(2, 6)},
+    },
+)
 def test_contract(check):
     check()

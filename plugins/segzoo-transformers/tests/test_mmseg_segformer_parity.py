@@ -20,36 +20,51 @@ def _encoder_in(names):
 
 
 def test_every_checkpoint_maps_to_a_mit_variant():
-    encoders = [spec_from_mmseg(load_config(str(path)).model.to_dict())["encoder"]
-                for _, path in metafile_models("segformer")]
+    encoders = [
+        spec_from_mmseg(load_config(str(path)).model.to_dict())["encoder"] for _, path in metafile_models("segformer")
+    ]
     assert len(encoders) == 13 and sorted(set(encoders)) == [f"mit_b{i}" for i in range(6)]
     assert len(structures("segformer")) == 6  # B0..B5; the class count and crop size do not change the network
 
 
 def test_b0_matches_mmseg():
-    assert check_family("segformer", spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head",
-                        select=_encoder_in({"mit_b0"}))
+    assert check_family(
+        "segformer", spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head", select=_encoder_in({"mit_b0"})
+    )
 
 
 @pytest.mark.slow
 def test_b1_to_b3_match_mmseg():
-    checked = check_family("segformer", spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head",
-                           select=_encoder_in({"mit_b1", "mit_b2", "mit_b3"}))
+    checked = check_family(
+        "segformer",
+        spec_from_mmseg,
+        convert_mmseg,
+        aux_option="auxiliary_head",
+        select=_encoder_in({"mit_b1", "mit_b2", "mit_b3"}),
+    )
     assert len(checked) == 3
 
 
 @pytest.mark.slow
 def test_b4_and_b5_match_mmseg():
     """The two largest (64M and 85M parameters, about 7 s each on one core)."""
-    checked = check_family("segformer", spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head",
-                           select=_encoder_in({"mit_b4", "mit_b5"}))
+    checked = check_family(
+        "segformer",
+        spec_from_mmseg,
+        convert_mmseg,
+        aux_option="auxiliary_head",
+        select=_encoder_in({"mit_b4", "mit_b5"}),
+    )
     assert len(checked) == 2
 
 
 def test_entries_options():
     assert spec_from_mmseg(load_config(B0).model.to_dict()) == {
-        "architecture": "segformer", "encoder": "mit_b0", "requires": "segzoo-transformers",
-        "options": {"projection": "conv-bn-relu", "layer_norm_eps": 1e-6}}
+        "architecture": "segformer",
+        "encoder": "mit_b0",
+        "requires": "segzoo-transformers",
+        "options": {"projection": "conv-bn-relu", "layer_norm_eps": 1e-6},
+    }
     b5 = spec_from_mmseg(load_config("segformer/segformer_mit-b5_8xb2-160k_ade20k-640x640").model.to_dict())
     assert b5["encoder"] == "mit_b5" and b5["options"]["decoder_channels"] == 256  # mmseg: 256 for every variant
 

@@ -22,15 +22,24 @@ def test_resnet50_align_corners_structure_matches_mmseg():
 
 @pytest.mark.slow
 def test_other_structures_match_mmseg():
-    checked = check_family("upernet", spec_from_mmseg, convert_mmseg, aux_option="aux_head",
-                           select=lambda model_cfg: not _resnet50_aligned(model_cfg))
+    checked = check_family(
+        "upernet",
+        spec_from_mmseg,
+        convert_mmseg,
+        aux_option="aux_head",
+        select=lambda model_cfg: not _resnet50_aligned(model_cfg),
+    )
     assert any("r101" in name for name in checked)
 
 
 def test_spec():
     spec = spec_from_mmseg(load_config("upernet/upernet_r50_4xb2-40k_cityscapes-769x769").model.to_dict())
-    assert spec == {"architecture": "upernet", "encoder": "resnet50_v1c", "options": {"align_corners": True},
-                    "requires": "segzoo-transformers"}
+    assert spec == {
+        "architecture": "upernet",
+        "encoder": "resnet50_v1c",
+        "options": {"align_corners": True},
+        "requires": "segzoo-transformers",
+    }
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,5 @@
 """SegFormer parity with Hugging Face transformers (the upstream reference; needed only by these tests)."""
 
-
 import pytest
 import torch
 import torch.nn.functional as F

@@ -4,7 +4,6 @@ The reference is transformers' model for openmmlab/upernet-convnext-tiny (the co
 with random weights of a realistic scale, random layer scales and random BatchNorm statistics.
 """
 
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -42,8 +41,13 @@ def reference():
 @pytest.fixture(scope="module")
 def ours(reference):
     kwargs = create_kwargs_from_config(reference.config.to_dict())
-    assert kwargs == {"arch": "upernet", "encoder": "convnext_tiny", "num_classes": 150, "in_channels": 3,
-                      "aux_head": True}
+    assert kwargs == {
+        "arch": "upernet",
+        "encoder": "convnext_tiny",
+        "num_classes": 150,
+        "in_channels": 3,
+        "aux_head": True,
+    }
     model = segzoo.create(**kwargs).eval()
     model.load_state_dict(convert_upernet(reference.state_dict(), ENTRY), strict=True)
     return model
@@ -91,8 +95,7 @@ def test_larger_variants_have_transformers_shapes(encoder):
         kwargs = create_kwargs_from_config(ref.config.to_dict())
         model = segzoo.create(**kwargs)
     assert kwargs["encoder"] == encoder and kwargs["aux_head"] is True
-    converted = convert_upernet(ref.state_dict(), {"encoder": encoder, "options": {"aux_head": True}},
-                                target=model)
+    converted = convert_upernet(ref.state_dict(), {"encoder": encoder, "options": {"aux_head": True}}, target=model)
     expected = model.state_dict()
     assert converted.keys() == expected.keys()
     assert all(converted[k].shape == expected[k].shape for k in expected)

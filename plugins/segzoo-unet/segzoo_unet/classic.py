@@ -92,8 +92,9 @@ def build_classic_encoder(*, in_channels: int, output_stride: int, pretrained: b
 
 def build_classic_bn_encoder(*, in_channels: int, output_stride: int, pretrained: bool):
     """``unet-classic-bn``: the classic contracting path with BatchNorm after every conv."""
-    return build_classic_encoder(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained,
-                                 batchnorm=True)
+    return build_classic_encoder(
+        in_channels=in_channels, output_stride=output_stride, pretrained=pretrained, batchnorm=True
+    )
 
 
 class UNetOriginalDecoder(Decoder):

@@ -124,10 +124,18 @@ def build_context_head(
         return FCNContextHead(in_channels, num_classes, channels=width, dropout=dropout)
     if kind == "psp":
         return PSPContextHead(
-            in_channels, num_classes, channels=width, pool_scales=tuple(pool_scales), align_corners=align_corners,
+            in_channels,
+            num_classes,
+            channels=width,
+            pool_scales=tuple(pool_scales),
+            align_corners=align_corners,
             dropout=dropout,
         )
     return ASPPContextHead(
-        in_channels, num_classes, channels=width, dilations=tuple(dilations), align_corners=align_corners,
+        in_channels,
+        num_classes,
+        channels=width,
+        dilations=tuple(dilations),
+        align_corners=align_corners,
         dropout=dropout,
     )

@@ -58,8 +58,15 @@ def _check_backbone(backbone: dict) -> None:
 
 
 def _check_fcn(head: dict, *, in_index: int, in_channels: int, channels: int, what: str) -> None:
-    expected = {"num_convs": 1, "kernel_size": 3, "dilation": 1, "concat_input": False, "in_index": in_index,
-                "in_channels": in_channels, "channels": channels}
+    expected = {
+        "num_convs": 1,
+        "kernel_size": 3,
+        "dilation": 1,
+        "concat_input": False,
+        "in_index": in_index,
+        "in_channels": in_channels,
+        "channels": channels,
+    }
     for key, value in expected.items():
         if key in head and head[key] != value:
             raise ValueError(f"{what} FCNHead {key}={head[key]!r} is not supported on the U-Net (expected {value!r})")
@@ -109,27 +116,43 @@ def spec_from_mmseg(model_cfg: dict) -> dict:
         _check_fcn(aux, in_index=_LEVELS - 2, in_channels=128, channels=64, what="auxiliary")
         if bool(aux.get("align_corners", False)) != bool(options.get("align_corners", False)):
             raise ValueError("auxiliary and decode heads with different align_corners are not supported")
-    return {"architecture": "unet-original", "encoder": "unet-classic-bn", "options": options,
-            "requires": "segzoo-unet"}
+    return {
+        "architecture": "unet-original",
+        "encoder": "unet-classic-bn",
+        "options": options,
+        "requires": "segzoo-unet",
+    }
 
 
 # mmseg key (regex) -> segzoo key; ConvModule's ``conv``/``bn`` become ConvBNReLU's ``0``/``1``
 _RULES: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(r"backbone\.encoder\.0\.0\.convs\.(\d)\.(conv|bn)\.(.+)"),
-     lambda m: f"encoder.stages.0.{_double(m[1], m[2])}.{m[3]}"),
-    (re.compile(r"backbone\.encoder\.(\d)\.1\.convs\.(\d)\.(conv|bn)\.(.+)"),
-     lambda m: f"encoder.stages.{m[1]}.1.{_double(m[2], m[3])}.{m[4]}"),
-    (re.compile(r"backbone\.decoder\.(\d)\.conv_block\.convs\.(\d)\.(conv|bn)\.(.+)"),
-     lambda m: f"decoder.blocks.{_level(m[1])}.{_double(m[2], m[3])}.{m[4]}"),
-    (re.compile(r"backbone\.decoder\.(\d)\.upsample\.interp_upsample\.1\.(conv|bn)\.(.+)"),
-     lambda m: f"decoder.ups.{_level(m[1])}.1.{_cbr(m[2])}.{m[3]}"),
+    (
+        re.compile(r"backbone\.encoder\.0\.0\.convs\.(\d)\.(conv|bn)\.(.+)"),
+        lambda m: f"encoder.stages.0.{_double(m[1], m[2])}.{m[3]}",
+    ),
+    (
+        re.compile(r"backbone\.encoder\.(\d)\.1\.convs\.(\d)\.(conv|bn)\.(.+)"),
+        lambda m: f"encoder.stages.{m[1]}.1.{_double(m[2], m[3])}.{m[4]}",
+    ),
+    (
+        re.compile(r"backbone\.decoder\.(\d)\.conv_block\.convs\.(\d)\.(conv|bn)\.(.+)"),
+        lambda m: f"decoder.blocks.{_level(m[1])}.{_double(m[2], m[3])}.{m[4]}",
+    ),
+    (
+        re.compile(r"backbone\.decoder\.(\d)\.upsample\.interp_upsample\.1\.(conv|bn)\.(.+)"),
+        lambda m: f"decoder.ups.{_level(m[1])}.1.{_cbr(m[2])}.{m[3]}",
+    ),
     (re.compile(r"decode_head\.conv_seg\.(.+)"), lambda m: f"head.classifier.{m[1]}"),
     (re.compile(r"decode_head\.convs\.(\d+)\.(conv|bn)\.(.+)"), lambda m: f"head.convs.{m[1]}.{_cbr(m[2])}.{m[3]}"),
-    (re.compile(r"decode_head\.psp_modules\.(\d+)\.1\.(conv|bn)\.(.+)"),
-     lambda m: f"head.pools.{m[1]}.1.{_cbr(m[2])}.{m[3]}"),
+    (
+        re.compile(r"decode_head\.psp_modules\.(\d+)\.1\.(conv|bn)\.(.+)"),
+        lambda m: f"head.pools.{m[1]}.1.{_cbr(m[2])}.{m[3]}",
+    ),
     (re.compile(r"decode_head\.image_pool\.1\.(conv|bn)\.(.+)"), lambda m: f"head.image_pool.1.{_cbr(m[1])}.{m[2]}"),
-    (re.compile(r"decode_head\.aspp_modules\.(\d+)\.(conv|bn)\.(.+)"),
-     lambda m: f"head.branches.{m[1]}.{_cbr(m[2])}.{m[3]}"),
+    (
+        re.compile(r"decode_head\.aspp_modules\.(\d+)\.(conv|bn)\.(.+)"),
+        lambda m: f"head.branches.{m[1]}.{_cbr(m[2])}.{m[3]}",
+    ),
     (re.compile(r"decode_head\.bottleneck\.(conv|bn)\.(.+)"), lambda m: f"head.bottleneck.{_cbr(m[1])}.{m[2]}"),
     (re.compile(r"auxiliary_head\.convs\.0\.(conv|bn)\.(.+)"), lambda m: f"aux_head.block.{_cbr(m[1])}.{m[2]}"),
     (re.compile(r"auxiliary_head\.conv_seg\.(.+)"), lambda m: f"aux_head.classifier.{m[1]}"),

@@ -100,8 +100,14 @@ def build_unet_original(
         head = SegmentationHead(decoder.out_channels, num_classes, kernel_size=1)
     else:
         head = build_context_head(
-            decode_head, decoder.out_channels, num_classes, channels=head_channels, pool_scales=pool_scales,
-            dilations=dilations, align_corners=align_corners, dropout=head_dropout,
+            decode_head,
+            decoder.out_channels,
+            num_classes,
+            channels=head_channels,
+            pool_scales=pool_scales,
+            dilations=dilations,
+            align_corners=align_corners,
+            dropout=head_dropout,
         )
     aux_head = None
     if auxiliary_head:

@@ -40,8 +40,11 @@ def register_encoders(register):
         description="contracting path of the original U-Net: 2x(3x3 conv+ReLU) at 64/128/256/512/1024 channels, "
         "strides 1..16, no pretrained weights",
     )
-    register("unet-classic-bn", "segzoo_unet.classic:build_classic_bn_encoder",
-             description="unet-classic with BatchNorm after every conv")
+    register(
+        "unet-classic-bn",
+        "segzoo_unet.classic:build_classic_bn_encoder",
+        description="unet-classic with BatchNorm after every conv",
+    )
 
 
 @segzoo.hookimpl

@@ -25,8 +25,17 @@ from segzoo.hub.smp import (
 )
 
 _KNOWN = {
-    "encoder_name", "encoder_depth", "encoder_weights", "decoder_use_norm", "decoder_use_batchnorm",
-    "decoder_channels", "decoder_attention_type", "decoder_interpolation", "in_channels", "classes", "activation",
+    "encoder_name",
+    "encoder_depth",
+    "encoder_weights",
+    "decoder_use_norm",
+    "decoder_use_batchnorm",
+    "decoder_channels",
+    "decoder_attention_type",
+    "decoder_interpolation",
+    "in_channels",
+    "classes",
+    "activation",
     "aux_params",
 }
 

@@ -14,8 +14,10 @@ from segzoo_unet.mmseg import convert_mmseg, spec_from_mmseg  # noqa: E402
 
 def test_every_checkpoint_has_a_spec():
     """All 25 checkpoints of the unet metafile convert: one backbone with the three heads."""
-    heads = {spec_from_mmseg(load_config(str(path)).model.to_dict())["options"]["decode_head"]
-             for _, path in metafile_models("unet")}
+    heads = {
+        spec_from_mmseg(load_config(str(path)).model.to_dict())["options"]["decode_head"]
+        for _, path in metafile_models("unet")
+    }
     assert len(metafile_models("unet")) == 25 and heads == {"aspp", "fcn", "psp"}
 
 
@@ -51,10 +53,15 @@ def test_unsupported_variants_say_why(changes, message):
 
 
 def test_options_are_minimal_and_follow_the_config():
-    spec = spec_from_mmseg(_model_cfg(decode_head__channels=32, decode_head__align_corners=True,
-                                      auxiliary_head__align_corners=True))
-    assert spec["options"] == {"upsampling": "bilinear", "decode_head": "fcn", "head_channels": 32,
-                               "align_corners": True}
+    spec = spec_from_mmseg(
+        _model_cfg(decode_head__channels=32, decode_head__align_corners=True, auxiliary_head__align_corners=True)
+    )
+    assert spec["options"] == {
+        "upsampling": "bilinear",
+        "decode_head": "fcn",
+        "head_channels": 32,
+        "align_corners": True,
+    }
 
 
 def test_unknown_checkpoint_key_is_refused():

@@ -42,8 +42,13 @@ def test_unet_channels_and_classes(in_channels, num_classes):
 def test_unet_options():
     torch.manual_seed(0)
     model = segzoo.create(
-        "unet", encoder="resnet18", num_classes=2, decoder_channels=(64, 48, 32, 24, 8), use_batchnorm=False,
-        attention="scse", interpolation="bilinear",
+        "unet",
+        encoder="resnet18",
+        num_classes=2,
+        decoder_channels=(64, 48, 32, 24, 8),
+        use_batchnorm=False,
+        attention="scse",
+        interpolation="bilinear",
     ).eval()
     assert model.head.classifier.in_channels == 8
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.decoder.modules())
@@ -111,7 +116,11 @@ def test_unet_original_mmseg_layout_trains_with_aux():
     """mmseg's layout: bilinear up-sampling, a context head, the auxiliary head on the stride-2 level."""
     torch.manual_seed(0)
     model = segzoo.create(
-        "unet-original", encoder="unet-classic-bn", num_classes=2, upsampling="bilinear", decode_head="fcn",
+        "unet-original",
+        encoder="unet-classic-bn",
+        num_classes=2,
+        upsampling="bilinear",
+        decode_head="fcn",
         auxiliary_head=True,
     )
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())

@@ -71,14 +71,30 @@ def test_registered_converter_and_saved_directory(tmp_path):
 
 def test_config_helper_options_and_errors():
     entry = entry_from_smp_config(
-        {"_model_class": "Unet", "encoder_name": "tu-efficientnet_b0", "classes": 7, "in_channels": 1,
-         "decoder_use_norm": False, "decoder_attention_type": "scse", "decoder_interpolation": "bilinear",
-         "encoder_depth": 4, "decoder_channels": [128, 64, 32, 16]}
+        {
+            "_model_class": "Unet",
+            "encoder_name": "tu-efficientnet_b0",
+            "classes": 7,
+            "in_channels": 1,
+            "decoder_use_norm": False,
+            "decoder_attention_type": "scse",
+            "decoder_interpolation": "bilinear",
+            "encoder_depth": 4,
+            "decoder_channels": [128, 64, 32, 16],
+        }
     )
     assert entry == {
-        "architecture": "unet", "encoder": "efficientnet_b0", "num_classes": 7, "in_channels": 1,
-        "options": {"decoder_channels": [128, 64, 32, 16], "use_batchnorm": False, "attention": "scse",
-                    "interpolation": "bilinear", "encoder_depth": 4},
+        "architecture": "unet",
+        "encoder": "efficientnet_b0",
+        "num_classes": 7,
+        "in_channels": 1,
+        "options": {
+            "decoder_channels": [128, 64, 32, 16],
+            "use_batchnorm": False,
+            "attention": "scse",
+            "interpolation": "bilinear",
+            "encoder_depth": 4,
+        },
     }
     with pytest.raises(ConfigurationError, match="mit_b0"):
         entry_from_smp_config({"_model_class": "Unet", "encoder_name": "mit_b0"})

@@ -22,12 +22,21 @@ __all__ = ["ARCHITECTURE_CHECKS", "OPTIONAL_FEATURES", "architecture_checks"]
 
 #: Every check of :func:`architecture_checks`, in the order they run.
 ARCHITECTURE_CHECKS = (
-    "options", "config", "shapes", "batch1", "variants", "gradients", "predict", "save_load", "compile",
+    "options",
+    "config",
+    "shapes",
+    "batch1",
+    "variants",
+    "gradients",
+    "predict",
+    "save_load",
+    "compile",
     "onnx",
 )
 #: Features an architecture may declare unsupported: ``register(..., unsupported={"onnx": "why"})``.
 #: ``onnx_dynamic``: the ONNX export works at a fixed input size only (checked at that size).
 OPTIONAL_FEATURES = ("compile", "onnx", "onnx_dynamic")
+
 
 def architecture_checks(
     name: str,
@@ -60,12 +69,15 @@ def architecture_checks(
     options = dict(options or {})
     declared = entry.metadata.get("unsupported") or {}
     valid = isinstance(declared, dict) and all(
-        k in OPTIONAL_FEATURES and isinstance(v, str) and v.strip() for k, v in declared.items())
+        k in OPTIONAL_FEATURES and isinstance(v, str) and v.strip() for k, v in declared.items()
+    )
     unsupported = declared if valid else {}
 
     def metadata() -> None:
-        assert valid, (f"unsupported= must map features among {list(OPTIONAL_FEATURES)} to a non-empty reason "
-                       f"string, got {declared!r}")
+        assert valid, (
+            f"unsupported= must map features among {list(OPTIONAL_FEATURES)} to a non-empty reason "
+            f"string, got {declared!r}"
+        )
 
     def create(num_classes: int = 3, in_channels: int = 3) -> SegmentationModel:
         return segzoo.create(name, encoder=encoder, num_classes=num_classes, in_channels=in_channels, **options)
@@ -82,8 +94,16 @@ def architecture_checks(
         def run() -> str | None:
             with shared.use() as state, quiet(), torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                return _ARCH_CHECKS[check](state, create=create, name=name, encoder=encoder, options=options,
-                                           backend=compile_backend, atol=atol, unsupported=unsupported)
+                return _ARCH_CHECKS[check](
+                    state,
+                    create=create,
+                    name=name,
+                    encoder=encoder,
+                    options=options,
+                    backend=compile_backend,
+                    atol=atol,
+                    unsupported=unsupported,
+                )
 
         return run
 
@@ -123,14 +143,15 @@ def _check_options(state: _ArchState, *, create: Callable, **_: Any) -> None:
             f"top-level module {prefix!r}: state_dict keys must start with encoder./decoder./head./aux_head."
         )
     try:
-        segzoo.create(model.config["architecture"], encoder=model.config["encoder"], num_classes=2,
-                      __not_an_option__=1)
+        segzoo.create(model.config["architecture"], encoder=model.config["encoder"], num_classes=2, __not_an_option__=1)
     except TypeError:
         return
     except Exception as err:  # noqa: BLE001
         raise AssertionError(f"an unknown option raised {type(err).__name__}, expected TypeError: {err}") from None
-    raise AssertionError("an unknown option was accepted silently; the builder must raise TypeError "
-                         "(keyword-only parameters, no **kwargs swallowing)")
+    raise AssertionError(
+        "an unknown option was accepted silently; the builder must raise TypeError "
+        "(keyword-only parameters, no **kwargs swallowing)"
+    )
 
 
 def _check_config(state: _ArchState, *, name: str, encoder: str, options: dict, **_: Any) -> None:
@@ -218,8 +239,9 @@ def _check_gradients(state: _ArchState, **_: Any) -> None:
     finally:
         model.zero_grad(set_to_none=True)
         model.eval()
-    assert not missing, (f"{len(missing)} parameters get no gradient from the loss on the logits "
-                         f"(unused layers?), e.g. {missing[:4]}")
+    assert not missing, (
+        f"{len(missing)} parameters get no gradient from the loss on the logits (unused layers?), e.g. {missing[:4]}"
+    )
     assert not bad, f"{len(bad)} parameters get non-finite gradients, e.g. {bad[:4]}"
 
 
@@ -255,8 +277,9 @@ def _check_save_load(state: _ArchState, **_: Any) -> None:
     assert not differ, f"{len(differ)} tensors differ after the safetensors round trip, e.g. {differ[:3]}"
     x = state.input(1)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(x), model(x), atol=1e-6, rtol=0,
-                                   msg=lambda m: f"reloaded model gives other logits: {m}")
+        torch.testing.assert_close(
+            loaded(x), model(x), atol=1e-6, rtol=0, msg=lambda m: f"reloaded model gives other logits: {m}"
+        )
 
 
 def _check_compile(state: _ArchState, *, backend: str, atol: float, **_: Any) -> str | None:
@@ -277,8 +300,13 @@ def _check_compile(state: _ArchState, *, backend: str, atol: float, **_: Any) ->
                 note = f"compiles with graph breaks only: {str(err).splitlines()[0][:200]}"
     finally:
         torch._dynamo.reset()
-    torch.testing.assert_close(got, expected, atol=atol, rtol=atol,
-                               msg=lambda m: f"torch.compile(backend={backend!r}) output differs from eager: {m}")
+    torch.testing.assert_close(
+        got,
+        expected,
+        atol=atol,
+        rtol=atol,
+        msg=lambda m: f"torch.compile(backend={backend!r}) output differs from eager: {m}",
+    )
     return note
 
 
@@ -294,8 +322,15 @@ def _check_onnx(state: _ArchState, *, atol: float, unsupported: dict, **_: Any) 
     axes = {0: "batch", 2: "height", 3: "width"} if dynamic else {0: "batch"}
     buffer = io.BytesIO()
     try:
-        torch.onnx.export(model, (state.input(1, first),), buffer, dynamo=False, input_names=["image"],
-                          output_names=["logits"], dynamic_axes={"image": axes, "logits": axes})
+        torch.onnx.export(
+            model,
+            (state.input(1, first),),
+            buffer,
+            dynamo=False,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": axes, "logits": axes},
+        )
     except Exception as err:
         raise AssertionError(
             f"torch.onnx.export (TorchScript exporter, {'dynamic' if dynamic else 'fixed'} height/width) failed: "
@@ -318,7 +353,10 @@ def _check_onnx(state: _ArchState, *, atol: float, unsupported: dict, **_: Any) 
         with torch.no_grad():
             expected = model(x)
         torch.testing.assert_close(
-            torch.from_numpy(got), expected, atol=atol, rtol=atol,
+            torch.from_numpy(got),
+            expected,
+            atol=atol,
+            rtol=atol,
             msg=lambda m, s=size: f"ONNX output at {s[0]}x{s[1]} differs from eager: {m}",
         )
     return None if dynamic else f"fixed input size only ({unsupported['onnx_dynamic']})"

@@ -90,14 +90,12 @@ def registries():
     return registries()
 
 
-
 def expect_logits(out: Any, batch: int, classes: int, size: tuple[int, int], what: str) -> None:
     assert isinstance(out, torch.Tensor), f"{what} returned {type(out).__name__}, expected a tensor of logits"
     expected = (batch, classes, *size)
     assert tuple(out.shape) == expected, f"{what} gave logits of shape {tuple(out.shape)}, expected {expected}"
     assert out.dtype == torch.float32, f"{what} gave {out.dtype} logits, expected float32"
     assert torch.isfinite(out).all(), f"{what} gave non-finite logits"
-
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["catalog_checks", "check_hub_entry", "publish_entry_weights"]
 
+
 def _entry(entry_or_name: dict | str) -> dict:
     if isinstance(entry_or_name, dict):
         return entry_or_name
@@ -52,14 +53,16 @@ def catalog_checks(entry_or_name: dict | str, *, build: bool = True, hub: bool =
         regs = registries()
         arch = entry["architecture"]
         assert arch in regs.architectures, (
-            f"architecture {arch!r} is not registered; is {entry['requires']!r} installed? (segzoo plugins)")
+            f"architecture {arch!r} is not registered; is {entry['requires']!r} installed? (segzoo plugins)"
+        )
         providers = {regs.architectures.get(arch).provider}
         fmt = entry["weights"]["format"]
         for key in (f"{fmt}:{arch}", fmt):
             if key in regs.converters:
                 providers.add(regs.converters.get(key).provider)
         assert entry["requires"] in providers, (
-            f"requires={entry['requires']!r}, but {arch!r} and its converter come from {sorted(providers)}")
+            f"requires={entry['requires']!r}, but {arch!r} and its converter come from {sorted(providers)}"
+        )
 
     def converter() -> None:
         from segzoo.hub.loading import converter_for
@@ -69,37 +72,57 @@ def catalog_checks(entry_or_name: dict | str, *, build: bool = True, hub: bool =
     def preprocessing() -> None:
         pre, channels = entry["preprocessing"], entry.get("in_channels", 3)
         assert len(pre["mean"]) == len(pre["std"]) == channels, (
-            f"preprocessing mean/std have {len(pre['mean'])}/{len(pre['std'])} values for {channels} channels")
+            f"preprocessing mean/std have {len(pre['mean'])}/{len(pre['std'])} values for {channels} channels"
+        )
 
     def built() -> None:
         regs, channels = registries(), entry.get("in_channels", 3)
         with torch.random.fork_rng(devices=[]), quiet():
             torch.manual_seed(0)
             registered = name in regs.models and regs.models.get(name).obj is entry
-            model = segzoo.load(name, pretrained=False) if registered else segzoo.create(
-                entry["architecture"], encoder=entry["encoder"], num_classes=entry["num_classes"],
-                in_channels=channels, **entry.get("options", {}))
+            model = (
+                segzoo.load(name, pretrained=False)
+                if registered
+                else segzoo.create(
+                    entry["architecture"],
+                    encoder=entry["encoder"],
+                    num_classes=entry["num_classes"],
+                    in_channels=channels,
+                    **entry.get("options", {}),
+                )
+            )
         assert model.num_classes == entry["num_classes"], f"model has {model.num_classes} classes"
         d = model.input_divisor
         size = (d * math.ceil(64 / d),) * 2
         with torch.no_grad():
-            expect_logits(model.eval()(torch.randn(1, channels, *size)), 1, entry["num_classes"], size,
-                           "the model built without weights")
+            expect_logits(
+                model.eval()(torch.randn(1, channels, *size)),
+                1,
+                entry["num_classes"],
+                size,
+                "the model built without weights",
+            )
 
     def from_hub() -> None:
         weights = entry.get("weights", {})
         if "hub" not in weights:
             raise SkipTest("the weights are not on the Hugging Face Hub")
         if weights.get("format") != "segzoo":
-            raise SkipTest(f"{weights.get('format')!r} weights: publish a state dict in that layout with "
-                           "check_hub_entry(server, name, state_dict=...)")
+            raise SkipTest(
+                f"{weights.get('format')!r} weights: publish a state dict in that layout with "
+                "check_hub_entry(server, name, state_dict=...)"
+            )
         from segzoo.testing.hub import sandbox
 
         with sandbox() as server:
             check_hub_entry(server, entry_or_name)
 
-    checks = [Check("catalog", name, "schema", schema), Check("catalog", name, "architecture", architecture),
-              Check("catalog", name, "converter", converter), Check("catalog", name, "preprocessing", preprocessing)]
+    checks = [
+        Check("catalog", name, "schema", schema),
+        Check("catalog", name, "architecture", architecture),
+        Check("catalog", name, "converter", converter),
+        Check("catalog", name, "preprocessing", preprocessing),
+    ]
     if build:
         checks.append(Check("catalog", name, "build", built))
     if hub:
@@ -131,8 +154,13 @@ def publish_entry_weights(
             raise ValueError(f"{entry['name']!r} has {weights['format']!r} weights: pass state_dict= in that layout")
         with torch.random.fork_rng(devices=[]), quiet():
             torch.manual_seed(seed)
-            model = segzoo.create(entry["architecture"], encoder=entry["encoder"], num_classes=entry["num_classes"],
-                                  in_channels=entry.get("in_channels", 3), **entry.get("options", {}))
+            model = segzoo.create(
+                entry["architecture"],
+                encoder=entry["encoder"],
+                num_classes=entry["num_classes"],
+                in_channels=entry.get("in_channels", 3),
+                **entry.get("options", {}),
+            )
         state_dict = model.state_dict()
     state_dict = {k: v.detach().clone().contiguous() for k, v in state_dict.items()}
     if hub["filename"].endswith((".pth", ".pt", ".bin", ".ckpt")):
@@ -149,8 +177,9 @@ def publish_entry_weights(
     branch = "main" if is_commit or revision == "main" else revision
     if branch != "main" and branch not in _branches(server, hub["repo_id"]):
         server.create_branch(hub["repo_id"], branch)
-    commit = server.commit(hub["repo_id"], {hub["filename"]: data}, branch=branch,
-                           message=f"segzoo.testing: weights for {entry['name']}")
+    commit = server.commit(
+        hub["repo_id"], {hub["filename"]: data}, branch=branch, message=f"segzoo.testing: weights for {entry['name']}"
+    )
     sha = hashlib.sha256(data).hexdigest()
     if is_commit or (weights.get("sha256") and not sha.startswith(weights["sha256"])):
         entry = json.loads(json.dumps(entry))
@@ -182,9 +211,11 @@ def check_hub_entry(
     from segzoo.hub import loading
 
     if constants.ENDPOINT.rstrip("/") != server.url:
-        raise AssertionError(f"huggingface_hub talks to {constants.ENDPOINT}, not to the HubServer at {server.url}: "
-                             "use the hub_server fixture (segzoo.testing.pytest_plugin) or "
-                             "segzoo.testing.hub.sandbox()")
+        raise AssertionError(
+            f"huggingface_hub talks to {constants.ENDPOINT}, not to the HubServer at {server.url}: "
+            "use the hub_server fixture (segzoo.testing.pytest_plugin) or "
+            "segzoo.testing.hub.sandbox()"
+        )
     original = _entry(entry_or_name)
     entry, state = publish_entry_weights(server, original, state_dict=state_dict)
     server.clear_requests()
@@ -204,6 +235,11 @@ def check_hub_entry(
     d = model.input_divisor
     size = (d * math.ceil(64 / d),) * 2
     with torch.no_grad():
-        expect_logits(model.eval()(torch.randn(1, entry.get("in_channels", 3), *size)), 1, entry["num_classes"],
-                       size, f"{entry['name']!r} loaded from the Hub")
+        expect_logits(
+            model.eval()(torch.randn(1, entry.get("in_channels", 3), *size)),
+            1,
+            entry["num_classes"],
+            size,
+            f"{entry['name']!r} loaded from the Hub",
+        )
     return model

@@ -14,9 +14,14 @@ from segzoo.testing._checks.base import Check, Shared, registries
 
 __all__ = ["dataset_checks"]
 
+
 def dataset_checks(
-    name: str, root: str | Path | Callable[[Path], str | Path] | None, *, split: str | None = None,
-    options: dict[str, Any] | None = None, max_items: int = 3,
+    name: str,
+    root: str | Path | Callable[[Path], str | Path] | None,
+    *,
+    split: str | None = None,
+    options: dict[str, Any] | None = None,
+    max_items: int = 3,
 ) -> list[Check]:
     """The checks of dataset ``name`` read from ``root`` (first ``max_items`` items).
 
@@ -58,13 +63,18 @@ def dataset_checks(
         assert meta["classes"] and all(isinstance(c, str) for c in meta["classes"]), "classes must be names"
         assert meta["ignore_index"] is None or isinstance(meta["ignore_index"], int), "ignore_index: int or None"
         assert len(meta["palette"]) == len(meta["classes"]), (
-            f"{len(meta['palette'])} palette colours for {len(meta['classes'])} classes")
+            f"{len(meta['palette'])} palette colours for {len(meta['classes'])} classes"
+        )
         assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in meta["palette"]), "palette: [r, g, b]"
         return None
 
     def attributes(path: Path, dataset: Any) -> str | None:
-        for attr, value in (("classes", classes), ("ignore_index", ignore_index), ("split", split),
-                            ("num_classes", len(classes))):
+        for attr, value in (
+            ("classes", classes),
+            ("ignore_index", ignore_index),
+            ("split", split),
+            ("num_classes", len(classes)),
+        ):
             got = list(getattr(dataset, attr)) if attr == "classes" else getattr(dataset, attr, "<missing>")
             assert got == value, f"dataset.{attr} is {got!r}, expected {value!r}"
         palette = [list(c) for c in dataset.palette]
@@ -75,7 +85,8 @@ def dataset_checks(
         assert len(dataset) > 0, f"split {split!r} under {path} is empty"
         assert len(dataset.files) in (0, len(dataset)), f"{len(dataset.files)} files for {len(dataset)} items"
         assert all(len(pair) == 2 and all(Path(p).exists() for p in pair) for pair in dataset.files[:max_items]), (
-            "dataset.files must hold existing (image_path, mask_path) pairs")
+            "dataset.files must hold existing (image_path, mask_path) pairs"
+        )
         return "no files (a synthetic dataset)" if len(dataset.files) == 0 else None
 
     def items(path: Path, dataset: Any) -> None:
@@ -92,24 +103,32 @@ def dataset_checks(
             return image, mask
 
         channels = len(dataset[0][0].getbands())  # RGB or L: normalise each channel
-        dataset = segzoo.create_dataset(name, path, split=split, **options,
-                                        transform=Compose([record, ToTensor(), Normalize([0.5] * channels,
-                                                                                         [0.25] * channels)]))
+        dataset = segzoo.create_dataset(
+            name,
+            path,
+            split=split,
+            **options,
+            transform=Compose([record, ToTensor(), Normalize([0.5] * channels, [0.25] * channels)]),
+        )
         image, mask = dataset[0]
         assert calls, "the transform was not called"
         assert isinstance(image, torch.Tensor) and image.dtype == torch.float32 and image.dim() == 3, (
-            f"transformed image: {type(image).__name__} {getattr(image, 'dtype', '')}, expected float32 (C, H, W)")
+            f"transformed image: {type(image).__name__} {getattr(image, 'dtype', '')}, expected float32 (C, H, W)"
+        )
         assert isinstance(mask, torch.Tensor) and mask.dtype == torch.int64 and mask.shape == image.shape[1:], (
             f"transformed mask: {getattr(mask, 'dtype', type(mask))} {tuple(getattr(mask, 'shape', ()))}, "
-            f"expected int64 {tuple(image.shape[1:])}")
+            f"expected int64 {tuple(image.shape[1:])}"
+        )
 
     shared = Shared(build, 3)
 
     def runner(check: Callable[[Path, Any], str | None]) -> Callable[[], str | None]:
         def run() -> str | None:
             if root is None:
-                raise SkipTest(f"no data for dataset {name!r}: pass its root (or a callable that writes example "
-                               "data), e.g. settings={name: {'root': make_synthetic}}")
+                raise SkipTest(
+                    f"no data for dataset {name!r}: pass its root (or a callable that writes example "
+                    "data), e.g. settings={name: {'root': make_synthetic}}"
+                )
             try:
                 with shared.use() as (path, dataset):
                     return check(path, dataset)
@@ -119,8 +138,10 @@ def dataset_checks(
 
         return run
 
-    return [Check("dataset", name, "metadata", metadata),
-            *(Check("dataset", name, c.__name__, runner(c)) for c in (attributes, items, transform))]
+    return [
+        Check("dataset", name, "metadata", metadata),
+        *(Check("dataset", name, c.__name__, runner(c)) for c in (attributes, items, transform)),
+    ]
 
 
 def _check_item(dataset, i: int) -> None:
@@ -129,11 +150,14 @@ def _check_item(dataset, i: int) -> None:
 
     image, mask = dataset[i]
     assert isinstance(image, Image.Image) and image.mode in ("RGB", "L"), (
-        f"item {i}: image is {type(image).__name__} {getattr(image, 'mode', '')}, expected a PIL image, RGB or L")
+        f"item {i}: image is {type(image).__name__} {getattr(image, 'mode', '')}, expected a PIL image, RGB or L"
+    )
     assert isinstance(mask, Image.Image) and mask.mode in ("L", "I"), (
-        f"item {i}: mask is {type(mask).__name__} {getattr(mask, 'mode', '')}, expected a PIL image, L or I")
+        f"item {i}: mask is {type(mask).__name__} {getattr(mask, 'mode', '')}, expected a PIL image, L or I"
+    )
     assert image.size == mask.size, f"item {i}: image {image.size} and mask {mask.size} differ in size"
     values = set(np.unique(np.asarray(mask)).tolist())
     allowed = set(range(dataset.num_classes)) | ({dataset.ignore_index} if dataset.ignore_index is not None else set())
     assert values <= allowed, (
-        f"item {i}: mask values {sorted(values - allowed)[:5]} are neither classes nor ignore_index")
+        f"item {i}: mask values {sorted(values - allowed)[:5]} are neither classes nor ignore_index"
+    )

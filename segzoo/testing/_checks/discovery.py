@@ -34,14 +34,19 @@ def discovery_check(package: str, *, timeout: float = 120) -> Check:
     def run() -> None:
         env = {**os.environ, "SEGZOO_PLUGINS": package}
         env.pop("SEGZOO_DISABLE_PLUGINS", None)
-        result = subprocess.run([sys.executable, "-c", _DISCOVERY, package], capture_output=True, text=True,
-                                env=env, timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, "-c", _DISCOVERY, package], capture_output=True, text=True, env=env, timeout=timeout
+        )
         assert result.returncode == 0, f"discovery with only {package} failed: {result.stderr.strip()[-600:]}"
         found = json.loads(result.stdout.strip().splitlines()[-1])
-        assert found["status"] == "ok", (f"{package} is {found['status']}: {found['error']}" if found["status"] else
-                                         f"{package} is not installed (no entry point in the 'segzoo' group)")
+        assert found["status"] == "ok", (
+            f"{package} is {found['status']}: {found['error']}"
+            if found["status"]
+            else f"{package} is not installed (no entry point in the 'segzoo' group)"
+        )
         assert not found["heavy"], (
             f"discovering {package} imported {', '.join(found['heavy'])}: register 'package.module:function' strings "
-            "(resolved on first use) instead of importing model modules in the hooks or at module level")
+            "(resolved on first use) instead of importing model modules in the hooks or at module level"
+        )
 
     return Check("plugin", package, "discovery", run)

@@ -14,9 +14,14 @@ __all__ = ["LOSS_MODES", "loss_checks"]
 
 LOSS_MODES = ("binary", "multiclass", "multilabel")
 
+
 def loss_checks(
-    name: str, *, options: dict[str, Any] | None = None, modes: Iterable[str] | None = None,
-    num_classes: int = 4, seed: int = 0,
+    name: str,
+    *,
+    options: dict[str, Any] | None = None,
+    modes: Iterable[str] | None = None,
+    num_classes: int = 4,
+    seed: int = 0,
 ) -> list[Check]:
     """The checks of loss ``name``: its registration, then one per mode it declares (``modes=``, default
     ``("multiclass",)``).
@@ -41,8 +46,10 @@ def loss_checks(
 
         return run
 
-    return [Check("loss", name, "metadata", metadata),
-            *(Check("loss", name, mode, runner(mode)) for mode in modes or declared)]
+    return [
+        Check("loss", name, "metadata", metadata),
+        *(Check("loss", name, mode, runner(mode)) for mode in modes or declared),
+    ]
 
 
 def _loss_inputs(mode: str, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,7 +74,8 @@ def _check_loss_mode(name: str, mode: str, options: dict, num_classes: int) -> s
 
     loss = segzoo.create_loss(name, mode=mode, **options)
     assert isinstance(loss, torch.nn.Module), (
-        f"mode={mode!r}: create_loss returned {type(loss).__name__}, not an nn.Module")
+        f"mode={mode!r}: create_loss returned {type(loss).__name__}, not an nn.Module"
+    )
     logits, target = _loss_inputs(mode, num_classes)
     logits.requires_grad_(True)
     value = loss(logits, target)
@@ -106,5 +114,8 @@ def _check_ignore(loss, mode: str, logits: torch.Tensor, target: torch.Tensor, i
     leaked = a.grad.abs().amax(1)[ignored].max()
     assert leaked == 0, f"mode={mode!r}: pixels with target {ignore} (ignore_index) get gradient {float(leaked):.3g}"
     with torch.no_grad():
-        torch.testing.assert_close(loss(changed, target), value.detach(), msg=lambda m: (
-            f"mode={mode!r}: the logits at ignored pixels change the loss: {m}"))
+        torch.testing.assert_close(
+            loss(changed, target),
+            value.detach(),
+            msg=lambda m: f"mode={mode!r}: the logits at ignored pixels change the loss: {m}",
+        )
