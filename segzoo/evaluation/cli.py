@@ -213,6 +213,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 # -- bench ---------------------------------------------------------------------------------------------------------
+def bench_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What `segzoo bench` measures and how, from its options: the same for MODELs and for --models entries."""
+    return dict(
+        engine=args.engine,
+        precision=args.precision,
+        size=args.size,
+        resize=not args.no_resize,
+        resize_override=args.resize,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        num_workers=args.num_workers,
+        warmup=args.warmup,
+        repeat=args.repeat,
+        throughput_batch=args.throughput_batch,
+        compare_fp32=not args.no_compare_fp32,
+        boundary=args.boundary,
+        data_cache_mb=args.data_cache_mb,
+    )
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from segzoo.errors import SegzooError
     from segzoo.evaluation.bench import run_bench
@@ -241,23 +261,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         dataset=dataset,
         dataset_name=args.dataset,
         split=args.split if dataset is not None else None,
-        engine=args.engine,
-        precision=args.precision,
         device=args.device,
         settings=settings,
-        size=args.size,
-        resize=not args.no_resize,
-        resize_override=args.resize,
-        batch_size=args.batch_size,
-        limit=args.limit,
-        num_workers=args.num_workers,
-        warmup=args.warmup,
-        repeat=args.repeat,
-        throughput_batch=args.throughput_batch,
-        compare_fp32=not args.no_compare_fp32,
-        boundary=args.boundary,
         progress=not args.no_progress,
-        data_cache_mb=args.data_cache_mb,
+        **bench_options(args),
         calibration=calibration_from_args(args, evaluated=True),
         calibration_size=args.calibration_size,
     )

@@ -140,24 +140,9 @@ def run_zoo(
     failed: list[tuple[str, str]] = []
     datasets: dict[str, Any] = {}
     prepared: dict[str, Any] = {}
-    common = dict(
-        engine=args.engine,
-        precision=args.precision,
-        device=str(device),
-        size=args.size,
-        resize=not args.no_resize,
-        resize_override=args.resize,
-        batch_size=args.batch_size,
-        limit=args.limit,
-        num_workers=args.num_workers,
-        warmup=args.warmup,
-        repeat=args.repeat,
-        throughput_batch=args.throughput_batch,
-        compare_fp32=not args.no_compare_fp32,
-        boundary=args.boundary,
-        data_cache_mb=args.data_cache_mb,
-        pretrained=with_data,
-    )
+    from segzoo.evaluation.cli import bench_options
+
+    common = dict(bench_options(args), device=str(device), pretrained=with_data)
 
     def one(name: str, **extra: Any) -> dict[str, Any] | None:
         split, settings, protocol, _, _ = plan[name]
