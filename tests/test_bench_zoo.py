@@ -102,14 +102,14 @@ def test_a_killed_speed_run_resumes_where_it_stopped(tmp_path):
         time.sleep(0.05)
     first.kill()
     first.wait()
-    done = [json.loads(line)["fields"]["model"] for line in store.read_text().splitlines()]
+    done = [json.loads(line)["result"]["model"] for line in store.read_text().splitlines()]
     assert 1 <= len(done) < len(names), "the first run was not stopped mid-way"
 
     second = subprocess.run(_bench(store), env=env, capture_output=True, text=True, timeout=180)
     assert second.returncode == 0, second.stderr[-3000:]
     assert f"{len(names) - len(done)} run now" in second.stdout and f"{len(done)} already in" in second.stdout
     lines = [json.loads(line) for line in store.read_text().splitlines()]
-    assert sorted(line["fields"]["model"] for line in lines) == sorted(names)  # none twice, none missing
+    assert sorted(line["result"]["model"] for line in lines) == sorted(names)  # none twice, none missing
     assert all(line["result"]["random_weights"] and line["fingerprint"]["cpu"] for line in lines)
     board = json.loads(store.with_suffix(".json").read_text())  # rebuilt from the store, both runs' results
     assert [r["model"] for r in board["results"]] == names and board["missing"] == []
@@ -164,3 +164,35 @@ def test_dataset_run_compares_with_the_published_metric(tmp_path, hub_server, hf
     assert "measured - published" in md.read_text()
     assert main(args) == 0  # the same command again: nothing to do
     assert "0 run now" in capsys.readouterr().out
+
+
+def test_entries_that_build_the_same_network_are_timed_once(tmp_path, monkeypatch, capsys):
+    """Speed only, a result belongs to the network: a second catalog name for the same network reuses it."""
+    from segzoo import registry
+    from segzoo.cli import main
+
+    original = "segnet-basic-camvid"
+    if not _installed([original]):
+        pytest.skip("needs segzoo-segnet")
+    twin = next(m for m in json.loads((ROOT / "registry.json").read_text())["models"] if m["name"] == original)
+    catalog = tmp_path / "twin.json"
+    catalog.write_text(json.dumps({"schema_version": 1, "models": [{**twin, "name": "segnet-basic-camvid-twin"}]}))
+    monkeypatch.setenv("SEGZOO_REGISTRY", str(catalog))
+    registry.reset()
+    try:
+        command = _bench(tmp_path / "board.jsonl")[3:]
+        command[command.index("*-camvid")] = "segnet-basic-camvid*"
+        assert main(command) == 0
+        out = capsys.readouterr().out
+        assert "1 run now" in out and "1 share another entry's network" in out
+        lines = [json.loads(line) for line in (tmp_path / "board.jsonl").read_text().splitlines()]
+        assert [line["result"]["model"] for line in lines] == [original]
+        assert "network" in lines[0]["fields"] and "model" not in lines[0]["fields"]
+        board = json.loads((tmp_path / "board.json").read_text())
+        by_name = {r["model"]: r for r in board["results"]}
+        assert set(by_name) == {original, "segnet-basic-camvid-twin"}
+        assert by_name["segnet-basic-camvid-twin"]["measured_as"] == original
+        assert by_name["segnet-basic-camvid-twin"]["latency_ms"] == by_name[original]["latency_ms"]
+        assert "same network as" in (tmp_path / "board.md").read_text()
+    finally:
+        registry.reset()

@@ -373,7 +373,7 @@ def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
         tolerance=args.tolerance,
         settings=settings,
     )
-    bench["run"] = {k: run[k] for k in ("ran", "skipped", "failed", "wall_s")}
+    bench["run"] = {k: run[k] for k in ("ran", "skipped", "shared", "failed", "wall_s")}
     bench["left_out"] = selection.skipped
     markdown, plot, json_path = _write_leaderboard(bench, args)
     if args.json == "-":
@@ -383,7 +383,8 @@ def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
     print(table(rows, header))
     print(
         f"{run['ran']} run now in {run['wall_s']:.0f} s, {run['skipped']} already in {store.path}, "
-        f"{len(run['failed'])} failed" + "".join(f"\n  {n}: {e}" for n, e in run["failed"])
+        + (f"{run['shared']} share another entry's network (measured once), " if run["shared"] else "")
+        + f"{len(run['failed'])} failed" + "".join(f"\n  {n}: {e}" for n, e in run["failed"])
     )
     print(f"wrote {markdown}, {plot} and {json_path}")
     return 0

@@ -88,6 +88,10 @@ def _zoo_columns(results: list[dict[str, Any]], header: list[str], rows: list[li
             [row[i] for i in keep] + ["random" if r.get("random_weights") else "catalog"]
             for r, row in zip(results, rows, strict=True)
         ]
+        if any(r.get("measured_as") for r in results):
+            header.append("same network as")
+            for r, row in zip(results, rows, strict=True):
+                row.append(r.get("measured_as") or "")
     return header, rows
 
 
@@ -98,6 +102,13 @@ def _zoo_notes(bench: dict[str, Any]) -> list[str]:
         notes.append(
             "**Random weights**: speed only, every model built from its catalog config without downloading "
             "its weights; latency, memory, parameters and GMACs do not depend on the weight values."
+        )
+    shared = sum(bool(r.get("measured_as")) for r in bench["results"])
+    if shared:
+        notes.append(
+            f"{shared} entries build the same network as another entry (same architecture, encoder, options and "
+            "classes; they differ in training schedule or data only): with random weights that is the same "
+            "computation, measured once and listed under each name (column *same network as*)."
         )
     if "selected" in bench:
         done = len(bench["results"])

@@ -14,6 +14,11 @@ How the work is split under torchrun (``WORLD_SIZE`` > 1):
 * speed only (no dataset), the models are dealt round-robin to the ranks and timed concurrently; each record says
   how many ranks ran at once (``concurrent_ranks``) and on which host.
 
+Speed only, a result depends on the network, not on the entry's name: entries that build the same network
+(architecture, encoder, options, classes, input channels; e.g. the 40k and 80k schedules of one mmseg config) share
+one measurement, taken on the first of them, and the others are reported ``measured_as`` it. Random weights make
+them the same computation, so measuring each again would only add noise and hours.
+
 Only rank 0 reads and writes the store, prints and draws the progress bars.
 """
 
@@ -61,7 +66,8 @@ def _entry_settings(entry: dict[str, Any], args: Any, requested: Any) -> tuple[A
 
 
 def _fields(name: str, split: str | None, settings: Any, opts: dict[str, Any]) -> dict[str, Any]:
-    """What a result depends on: its key in the store."""
+    """What a result depends on: its key in the store. Speed only (random weights), the network built, not the
+    entry's name."""
     keep = (
         "dataset",
         "limit",
@@ -77,7 +83,16 @@ def _fields(name: str, split: str | None, settings: Any, opts: dict[str, Any]) -
         "throughput_batch",
         "pretrained",
     )
-    return {"model": name, "split": split, "protocol": settings.as_dict(), **{k: opts.get(k) for k in keep}}
+    subject: dict[str, Any] = {"model": name} if opts.get("pretrained") else {"network": network(name)}
+    return {**subject, "split": split, "protocol": settings.as_dict(), **{k: opts.get(k) for k in keep}}
+
+
+def network(name: str) -> dict[str, Any]:
+    """What ``segzoo.create`` builds for catalog entry ``name`` (architecture, encoder, classes, channels, options)."""
+    import segzoo
+    from segzoo.catalog import spec
+
+    return spec(segzoo.info(name)).config
 
 
 def run_zoo(
@@ -126,7 +141,10 @@ def run_zoo(
         fields = _fields(name, split, settings, opts)
         plan[name] = (split, settings, protocol, fields, result_key(fields))
     done = set(store.load()) if sharding.is_main() else set()
-    todo = D.broadcast_object([n for n in names if plan[n][4] not in done])
+    first_of_key: dict[str, str] = {}
+    for n in names:
+        first_of_key.setdefault(plan[n][4], n)
+    todo = D.broadcast_object([n for n in names if plan[n][4] not in done and first_of_key[plan[n][4]] == n])
     pending = [] if report_only else todo
     show = progress and sharding.is_main()
     bar = tqdm(
@@ -199,7 +217,8 @@ def run_zoo(
     return {
         "keys": {n: plan[n][4] for n in names},
         "ran": len(pending),
-        "skipped": len(names) - len(todo),
+        "skipped": len(names) - len(todo) - sum(first_of_key[plan[n][4]] != n for n in names),
+        "shared": sum(first_of_key[plan[n][4]] != n for n in names),
         "failed": failed,
         "wall_s": time.perf_counter() - start,
     }
@@ -230,6 +249,8 @@ def zoo_bench(
             missing.append(name)
             continue
         result = dict(line["result"])
+        if result.get("model") != name:  # speed only: a network shared with the entry it was measured on
+            result.update(model=name, measured_as=result.get("model"))
         result.update(compare_published(segzoo.info(name), result, tolerance) if dataset else {})
         result["finished"] = line["finished"]
         results.append(result)
@@ -246,7 +267,7 @@ def zoo_bench(
         "store": str(store.path),
         "selected": len(names),
         "missing": missing,
-        "bench_s_total": sum(r.get("bench_s") or 0 for r in results),
+        "bench_s_total": sum(lines[k]["result"].get("bench_s") or 0 for k in {keys[n] for n in names} if k in lines),
         "conventions": {
             "gmacs": "multiply-accumulates of one batch-1 inference at input_size = FlopCounterMode FLOPs / 2 "
             "(torchvision's 'GFLOPS' convention)",
