@@ -44,48 +44,23 @@ from segzoo.hub.fit import fit_state_dict
 from segzoo.hub.remap import build_meta_model
 
 from segzoo_transformers.mit import MIT_CONFIGS
+from segzoo_transformers.segformer_keys import mit_encoder_state_dict, segformer_v5_name
 
-# -- SegFormer -----------------------------------------------------------------------------------------------------
-# transformers 4 (the names stored in the Hub files) -> transformers 5 (the names of this plugin's MiT encoder)
-_SEGFORMER_V4_TO_V5 = [
-    (re.compile(r"^segformer\.encoder\.patch_embeddings\.(\d+)\."), r"segformer.stages.\1.patch_embeddings."),
-    (re.compile(r"^segformer\.encoder\.block\.(\d+)\.(\d+)\."), r"segformer.stages.\1.blocks.\2."),
-    (re.compile(r"^segformer\.encoder\.layer_norm\.(\d+)\."), r"segformer.stages.\1.layer_norm."),
-    (re.compile(r"\.attention\.self\.query\."), ".attention.q_proj."),
-    (re.compile(r"\.attention\.self\.key\."), ".attention.k_proj."),
-    (re.compile(r"\.attention\.self\.value\."), ".attention.v_proj."),
-    (re.compile(r"\.attention\.self\.sr\."), ".attention.sequence_reduction.sequence_reduction."),
-    (re.compile(r"\.attention\.self\.layer_norm\."), ".attention.sequence_reduction.layer_norm."),
-    (re.compile(r"\.attention\.output\.dense\."), ".attention.o_proj."),
-    (re.compile(r"\.mlp\.dense1\."), ".mlp.fc1."),
-    (re.compile(r"\.mlp\.dense2\."), ".mlp.fc2."),
-    (re.compile(r"\.layer_norm_1\."), ".layernorm_before."),
-    (re.compile(r"\.layer_norm_2\."), ".layernorm_after."),
-    (re.compile(r"^decode_head\.linear_c\."), "decode_head.linear_projections."),
+__all__ = [
+    "class_names_from_config",
+    "convert_segformer",
+    "convert_upernet",
+    "create_kwargs_from_config",
+    "mit_encoder_state_dict",
 ]
 
+# -- SegFormer -----------------------------------------------------------------------------------------------------
+# transformers 5 names (segformer_keys renames transformers 4's) of the decode head's fusion conv and classifier
 _SEGFORMER_HEAD = {
     "decode_head.linear_fuse.weight": "decoder.fuse.0.weight",
     "decode_head.classifier.weight": "head.classifier.weight",
     "decode_head.classifier.bias": "head.classifier.bias",
 }
-
-
-def _segformer_v5_name(key: str) -> str:
-    for pattern, repl in _SEGFORMER_V4_TO_V5:
-        key = pattern.sub(repl, key)
-    return key
-
-
-def mit_encoder_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The MiT encoder's own state dict (keys ``stages.*``) from a transformers SegFormer checkpoint (segmentation or
-    ImageNet classification); every other key is ignored."""
-    out = {}
-    for key, value in state_dict.items():
-        key = _segformer_v5_name(key)
-        if key.startswith("segformer.stages."):
-            out[key[len("segformer.") :]] = value
-    return out
 
 
 def convert_segformer(
@@ -101,7 +76,7 @@ def convert_segformer(
     out: dict[str, torch.Tensor] = {}
     unknown = []
     for key, value in state_dict.items():
-        name = _segformer_v5_name(key)
+        name = segformer_v5_name(key)
         if name.startswith("segformer.stages."):
             out["encoder." + name[len("segformer.") :]] = value
         elif name.startswith("decode_head.linear_projections."):

@@ -2,7 +2,8 @@
 ``SegformerModel``.
 
 Module and parameter names follow transformers >= 5 (``stages.{i}.patch_embeddings``, ``blocks.{j}.attention.q_proj``,
-``mlp.fc1`` ...), so a transformers state dict maps onto this encoder by a prefix change (see :mod:`.convert`).
+``mlp.fc1`` ...), so a transformers state dict maps onto this encoder by a prefix change (see
+:mod:`.segformer_keys`).
 
 Every LayerNorm uses PyTorch's default eps (1e-5), as transformers does. The original NVlabs code uses 1e-6 in the
 block and stage norms; the difference is far below the checkpoints' precision, but it is why this encoder matches
@@ -20,6 +21,8 @@ from torch import nn
 
 from segzoo.errors import ConfigurationError
 from segzoo.nn import Encoder
+
+from segzoo_transformers.segformer_keys import mit_encoder_state_dict
 
 
 @dataclass(frozen=True)
@@ -244,8 +247,6 @@ def load_imagenet_weights(encoder: MixTransformerEncoder, name: str) -> None:
     The file is ``pytorch_model.bin`` on the Hub (read with ``weights_only=True``); with ``in_channels != 3`` the
     first convolution is adapted the way timm does (``adapt_input_conv``).
     """
-    from segzoo_transformers.convert import mit_encoder_state_dict
-
     repo = MIT_CONFIGS[name].imagenet_repo
     try:
         from segzoo.hub.download import fetch_hub_file
