@@ -26,6 +26,7 @@ _LAZY = {
     "SegmentationModel": "segzoo.nn.model",
     "registry": "segzoo.registry",
     "convert": "segzoo.hub.convert",
+    "push_to_hub": "segzoo.hub.serialization",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from segzoo._api import load as load
     from segzoo import registry as registry
     from segzoo.hub.convert import convert as convert
+    from segzoo.hub.serialization import push_to_hub as push_to_hub
     from segzoo.nn.model import SegmentationModel as SegmentationModel
 
 

@@ -126,7 +126,7 @@ def test_class_map_equals_argmax_including_ties_and_resizes_first():
     ],
 )
 def test_model_card_reads_right_for_any_name(arch, encoder, classes, title, says):
-    from segzoo.hub.serialization import default_model_card
+    from segzoo.nn.pretrained import default_model_card
 
     card = default_model_card(
         {"architecture": arch, "encoder": encoder, "num_classes": classes, "in_channels": 3, "segzoo_version": ""}

@@ -174,7 +174,7 @@ def test_server_down_then_offline_mode(served, hub_server, hf_env):
 def test_save_pretrained_push_and_load_from_hub_round_trip(hub_server, tmp_path, tiny):
     torch.manual_seed(3)
     model = segzoo.create("tiny", num_classes=4, in_channels=1).eval()
-    model.push_to_hub("someone/my-tiny")
+    segzoo.push_to_hub(model, "someone/my-tiny")
     loaded = segzoo.load("hf-hub:someone/my-tiny")
     x = torch.randn(2, 1, 64, 64)
     with torch.no_grad():
@@ -182,7 +182,7 @@ def test_save_pretrained_push_and_load_from_hub_round_trip(hub_server, tmp_path,
     assert loaded.config["in_channels"] == 1 and loaded.config["num_classes"] == 4
     # a later push does not change what a pinned revision gives
     commit = hub_server.resolve("someone/my-tiny")
-    segzoo.create("tiny", num_classes=4, in_channels=1).push_to_hub("someone/my-tiny")
+    segzoo.push_to_hub(segzoo.create("tiny", num_classes=4, in_channels=1), "someone/my-tiny")
     pinned = segzoo.load(f"hf-hub:someone/my-tiny@{commit}")
     with torch.no_grad():
         assert torch.equal(model(x), pinned(x))

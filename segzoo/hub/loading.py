@@ -28,11 +28,10 @@ from segzoo.errors import PluginNotInstalledError, WeightsError, WeightsNotCache
 from segzoo.hub import download
 from segzoo.hub.fit import fit_state_dict
 from segzoo.hub.remap import target_for
+from segzoo.nn.pretrained import CONFIG_NAME, WEIGHTS_NAME
 
 log = logging.getLogger("segzoo")
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segzoo.data.preprocessing import Preprocessing
+from segzoo.nn import pretrained
 from segzoo.nn.decoder import Decoder
 from segzoo.nn.encoder import Encoder
 from segzoo.nn.functional import class_map
@@ -24,11 +25,11 @@ class SegmentationModel(nn.Module):
     ``forward`` returns logits ``(N, num_classes, H, W)`` at the input resolution (bilinear, ``align_corners`` as set
     by the architecture, False by default).
     ``config`` holds what is needed to rebuild the model with :func:`segzoo.create` and is written by
-    :meth:`save_pretrained`.
+    :meth:`save_pretrained`; ``segzoo.push_to_hub(model, repo_id)`` publishes it.
     """
 
     #: True when the logits jump with the input (max-unpooling routes values to argmax positions), so that checks of
-    #: other runtimes against eager cannot bound the maximum difference (see :mod:`segzoo.inference.agreement`)
+    #: other runtimes against eager cannot bound the maximum difference (see :func:`segzoo.metrics.compare_logits`)
     discontinuous: bool = False
 
     def __init__(
@@ -151,15 +152,6 @@ class SegmentationModel(nn.Module):
 
     # -- persistence -----------------------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, *, model_card: str | None = None) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and a ``README.md`` model card to ``directory``."""
-        from segzoo.hub.serialization import save_pretrained
-
-        return save_pretrained(self, directory, model_card=model_card)
-
-    def push_to_hub(
-        self, repo_id: str, *, private: bool = False, token: str | None = None, commit_message: str = "Upload model"
-    ) -> str:
-        """Publish what :meth:`save_pretrained` writes to a Hub model repository; returns the commit URL."""
-        from segzoo.hub.serialization import push_to_hub
-
-        return push_to_hub(self, repo_id, private=private, token=token, commit_message=commit_message)
+        """Write ``config.json``, ``model.safetensors`` and a ``README.md`` model card to ``directory``
+        (:mod:`segzoo.nn.pretrained`); ``segzoo.push_to_hub(model, repo_id)`` publishes the same files."""
+        return pretrained.save_pretrained(self, directory, model_card=model_card)
