@@ -9,7 +9,8 @@ N}`` keeps the aspect ratio with torchvision's rule, ``{"height": H, "width": W}
 resize) and ``interpolation`` (bilinear, bicubic, nearest). ``ignore_index`` and ``reduce_zero_label`` describe
 labels; segzoo's datasets already return training ids, so evaluation takes the dataset's ``ignore_index``. A model
 without a ``preprocessing`` entry (e.g. one built with ``segzoo.create``) gets ImageNet mean/std and no
-resize.
+resize. Statistics for another number of channels than the model's are adapted by :func:`channel_stats` (a
+one-channel model averages them), the rule ``segzoo train`` normalises with and records in the model it writes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PIL import Image
 
 from segzoo.errors import SegzooError
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Preprocessing", "parse_resize"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Preprocessing", "channel_stats", "parse_resize"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -42,12 +43,12 @@ class Preprocessing:
         config = dict(config or {})
         mean = config.pop("mean", None)
         std = config.pop("std", None)
-        if mean is None or std is None:
-            mean = IMAGENET_MEAN if in_channels == 3 else (0.5,) * in_channels
-            std = IMAGENET_STD if in_channels == 3 else (0.5,) * in_channels
+        if not mean or not std:
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+        mean, std = channel_stats(mean, std, in_channels)
         resize = config.pop("resize", None) or None
         interpolation = config.pop("interpolation", "bilinear") or "bilinear"
-        pre = cls([float(m) for m in mean], [float(s) for s in std], resize, interpolation, in_channels, config)
+        pre = cls(mean, std, resize, interpolation, in_channels, config)
         pre._check()
         return pre
 
@@ -127,6 +128,19 @@ class Preprocessing:
                 f"the image has {tensor.shape[0]} channels but preprocessing has {len(self.mean)} mean/std values"
             )
         return Normalize(self.mean, self.std)(tensor)[0]
+
+
+def channel_stats(mean: Sequence[float], std: Sequence[float], channels: int) -> tuple[list[float], list[float]]:
+    """``(mean, std)`` with one value per input channel: unchanged when the counts agree; otherwise one channel gets
+    their average (a grayscale model from RGB statistics), two or three ImageNet's first values, more 0.5/0.25."""
+    if len(mean) != channels and len(mean) == len(std):
+        if channels == 1:
+            mean, std = [sum(mean) / len(mean)], [sum(std) / len(std)]
+        elif channels <= len(IMAGENET_MEAN):
+            mean, std = IMAGENET_MEAN[:channels], IMAGENET_STD[:channels]
+        else:
+            mean, std = [0.5] * channels, [0.25] * channels
+    return [float(m) for m in mean], [float(s) for s in std]
 
 
 def parse_resize(text: str) -> dict[str, int]:
