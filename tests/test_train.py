@@ -191,12 +191,21 @@ def test_catalog_model_is_reheaded_and_its_preprocessing_used(tmp_path):
     trainer = Trainer(cfg.replace(model=None, output=str(tmp_path / "own")), model=model)
     trainer.fit()
     assert trainer.train_samples.transform.transforms[-1].mean == pytest.approx([0.2, 0.3, 0.4])
-    from segzoo.train.data import normalization
 
-    assert normalization({}, 1) == (
-        pytest.approx([(0.485 + 0.456 + 0.406) / 3]),
-        pytest.approx([(0.229 + 0.224 + 0.225) / 3]),
-    )
+    # training and validation normalise with the model's own preprocessing object, model.transforms() (a one-channel
+    # model's averages ImageNet's statistics), and the trained model carries it for eval and predict
+    gray = segzoo.create("fcn", encoder="test_resnet", num_classes=3, in_channels=1)
+    mean, std = [(0.485 + 0.456 + 0.406) / 3], [(0.229 + 0.224 + 0.225) / 3]
+    assert gray.transforms().mean == pytest.approx(mean) and gray.transforms().std == pytest.approx(std)
+    cfg = cfg.replace(model=None, val_split="val", resize=64, output=str(tmp_path / "gray"))
+    trainer = Trainer(cfg, model=gray)
+    trainer.fit()
+    for samples in (trainer.train_samples, trainer.val_samples):
+        normalize = samples.transform.transforms[-1]
+        assert (normalize.mean, normalize.std) == (pytest.approx(mean), pytest.approx(std))
+    pre = gray.transforms()
+    assert pre.as_dict() == trainer.preprocessing.as_dict()
+    assert pre.resize == {"shorter_side": 64} and pre.extra == {"ignore_index": 255}
 
 
 def test_aux_weight_zero_leaves_the_aux_head_alone(tmp_path):

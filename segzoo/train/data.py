@@ -41,7 +41,6 @@ __all__ = [
     "eval_transform",
     "make_loader",
     "mix_seed",
-    "normalization",
     "parse_split",
     "train_transform",
 ]
@@ -244,22 +243,6 @@ class ConvertMode:
 
     def __repr__(self) -> str:
         return f"ConvertMode({self.mode!r})"
-
-
-def normalization(model_config: dict[str, Any], channels: int) -> tuple[list[float], list[float]]:
-    """``(mean, std)`` from the model's ``preprocessing`` (a catalog model's), else ImageNet's; averaged to one value
-    for a one-channel model."""
-    pre = model_config.get("preprocessing") or {}
-    mean = list(pre.get("mean") or T.IMAGENET_MEAN)
-    std = list(pre.get("std") or T.IMAGENET_STD)
-    if len(mean) != channels:
-        if channels == 1:
-            mean, std = [sum(mean) / len(mean)], [sum(std) / len(std)]
-        else:
-            mean, std = list(T.IMAGENET_MEAN[:channels]), list(T.IMAGENET_STD[:channels])
-            if len(mean) != channels:
-                mean, std = [0.5] * channels, [0.25] * channels
-    return [float(m) for m in mean], [float(s) for s in std]
 
 
 def _image_mode(channels: int) -> str | None:

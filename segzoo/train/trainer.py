@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from segzoo.data.preprocessing import Preprocessing
 from segzoo.train import distributed as D
 from segzoo.train.checkpoint import (
     BEST,
@@ -41,7 +42,6 @@ from segzoo.train.data import (
     eval_transform,
     make_loader,
     mix_seed,
-    normalization,
     train_transform,
 )
 from segzoo.train.evaluation import autocast, evaluate
@@ -209,7 +209,7 @@ class Trainer:
         self.ignore_index = 255 if ignore is None else int(ignore)
 
         model = self._given_model if self._given_model is not None else self._build_model(train_ds)
-        if not all(hasattr(model, a) for a in ("encoder", "freeze_encoder", "forward_with_aux")):
+        if not all(hasattr(model, a) for a in ("encoder", "freeze_encoder", "forward_with_aux", "transforms")):
             raise TrainConfigError("the model must be a segzoo SegmentationModel (segzoo.create / segzoo.load)")
         if model.num_classes != self.num_classes:
             raise TrainConfigError(
@@ -217,8 +217,6 @@ class Trainer:
                 f"use segzoo.load(name, num_classes={self.num_classes})"
             )
         self.model = model.to(self.device)
-        channels = int(model.config.get("in_channels") or 3)
-        mean, std = normalization(model.config, channels)
         crop = c.crop_hw
         divisor = int(getattr(model, "input_divisor", 1) or 1)
         if crop[0] % divisor or crop[1] % divisor:
@@ -227,14 +225,8 @@ class Trainer:
                 f"{model.config.get('architecture', 'model')}"
             )
         model.config["class_names"] = list(self.classes) if self.classes else model.config.get("class_names")
-        model.config["preprocessing"] = {
-            **(model.config.get("preprocessing") or {}),
-            "mean": mean,
-            "std": std,
-            "ignore_index": self.ignore_index,
-        }
-        if c.resize:  # what the exported model was trained and validated at (the catalog's format)
-            model.config["preprocessing"].update(resize={"shorter_side": c.resize}, interpolation="bilinear")
+        self.preprocessing = pre = self._preprocessing(model)
+        mean, std, channels = pre.mean, pre.std, pre.in_channels
         self.train_samples = SeededSamples(train_ds, train_transform(c, mean, std, self.ignore_index, channels))
         self.val_samples = SeededSamples(val_ds, eval_transform(mean, std, channels)) if val_ds is not None else None
 
@@ -278,6 +270,22 @@ class Trainer:
         self._frozen: bool | None = None
         self.net: nn.Module | None = None
         self._setup_done = True
+
+    def _preprocessing(self, model: Any) -> Preprocessing:
+        """The model's own preprocessing object (``model.transforms()``: its weights' mean/std, ImageNet's for a new
+        model, averaged for one channel), completed with this run's label ``ignore_index`` and ``resize`` and written
+        back to ``model.config``, so the weights the run saves carry what training and validation normalised with."""
+        pre = model.transforms(resize=False)
+        config = {
+            **(model.config.get("preprocessing") or {}),
+            "mean": list(pre.mean),
+            "std": list(pre.std),
+            "ignore_index": self.ignore_index,
+        }
+        if self.config.resize:  # what the exported model was trained and validated at (the catalog's format)
+            config.update(resize={"shorter_side": self.config.resize}, interpolation="bilinear")
+        model.config["preprocessing"] = config
+        return model.transforms()
 
     def _resume_checkpoint(self, resume: bool | str) -> dict[str, Any] | None:
         """Rank 0 decides whether to resume and reads the checkpoint; every process gets it (no shared disk needed)."""
