@@ -9,16 +9,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from segzoo._text import table
 
 log = logging.getLogger("segzoo")
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*(str(c) for c in r)) for r in rows]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def _emit(args: argparse.Namespace, data: Any, human: str) -> None:
@@ -69,7 +62,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         ]
         for e in entries
     ]
-    human = _table(rows, ["name", "architecture", "encoder", "classes", "evaluated on", "metric", "installed"])
+    human = table(rows, ["name", "architecture", "encoder", "classes", "evaluated on", "metric", "installed"])
     if unpinned:
         human += "\n* weights not pinned to a commit and sha256 yet (see segzoo info NAME)"
     if not names:
@@ -86,7 +79,7 @@ def cmd_architectures(args: argparse.Namespace) -> int:
     rows = [
         [e.name, e.metadata.get("default_encoder", "-"), e.provider, e.metadata.get("description", "")] for e in entries
     ]
-    _emit(args, data, _table(rows, ["architecture", "default encoder", "package", "description"]))
+    _emit(args, data, table(rows, ["architecture", "default encoder", "package", "description"]))
     return 0
 
 
@@ -152,7 +145,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             for kind, names in p["replaced"].items()
         )
         rows.append([p["package"] or p["name"], p["version"] or "-", p["status"], p["error"] or what])
-    _emit(args, infos, _table(rows, ["package", "version", "status", "registered / error"]))
+    _emit(args, infos, table(rows, ["package", "version", "status", "registered / error"]))
     return 0
 
 

@@ -12,7 +12,7 @@
 check: the tracer exports 5-13x faster and onnxruntime runs both graphs equally fast, which matters for the
 ``onnxruntime`` inference engine that exports every model it runs; dynamo takes what the tracer cannot (SegNet's
 max-unpooling). The check runs the ONNX file with onnxruntime at two different input sizes (the second also at
-batch 2) and compares with eager PyTorch (:func:`segzoo.inference.agreement.compare_logits`: max |difference| <=
+batch 2) and compares with eager PyTorch (:func:`segzoo.metrics.compare_logits`: max |difference| <=
 ``tolerance``, or for discontinuous architectures nearly all logits and classes).
 
 Two things make segzoo models exportable with dynamic sizes:
@@ -42,6 +42,7 @@ from torch import nn
 
 from segzoo._paths import check_writable
 from segzoo.errors import SegzooError
+from segzoo.metrics import compare_logits
 
 log = logging.getLogger("segzoo")
 
@@ -233,9 +234,7 @@ def check_onnx(
     tolerance: float = 1e-4,
 ) -> list[dict[str, Any]]:
     """Run the ONNX file with onnxruntime at each size and compare with eager ``model``
-    (:func:`segzoo.inference.agreement.compare_logits`: max |difference|, and whether it passes)."""
-    from segzoo.inference.agreement import compare_logits
-
+    (:func:`segzoo.metrics.compare_logits`: max |difference|, and whether it passes)."""
     try:
         import onnxruntime as ort
     except ImportError:

@@ -107,7 +107,7 @@ def test_export_cli(tmp_path, monkeypatch, capsys):
 
 
 def test_compare_logits_bounds_the_max_unless_the_model_is_discontinuous():
-    from segzoo.inference.agreement import compare_logits
+    from segzoo.metrics import compare_logits
 
     torch.manual_seed(0)
     ref = torch.randn(1, 4, 32, 32)

@@ -335,7 +335,7 @@ def test_published_preprocessing_is_mmsegs_on_a_real_image(drive_unet, tmp_path)
 
 def test_published_protocol_is_mmsegs_slide_inference(drive_unet):
     """The entry's protocol through segzoo's `infer` (what `segzoo eval` runs) equals mmseg's `slide_inference`."""
-    from segzoo.evaluation.cli import protocol_settings
+    from segzoo.evaluation.options import protocol_settings
     from segzoo.inference.modes import InferenceSettings, infer
 
     _, twin, model = drive_unet

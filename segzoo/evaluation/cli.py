@@ -1,4 +1,5 @@
-"""``segzoo eval`` and ``segzoo bench``. Imported by ``segzoo.cli`` to build the parser: nothing heavy at import."""
+"""``segzoo eval`` and ``segzoo bench``. Imported by ``segzoo.cli`` to build the parser: nothing heavy at import, so
+each command imports its work when it runs. What the options mean lives in :mod:`segzoo.evaluation.options`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+import segzoo
 from segzoo._boundary import int_at_least
 from segzoo._paths import check_writable
+from segzoo._text import table
+from segzoo.errors import SegzooError
 from segzoo.inference.cli import (
     _size,
     add_inference_args,
     add_json_arg,
     calibration_from_args,
+    load_model,
     preprocessing_from_args,
     settings_from_args,
     write_json,
@@ -60,8 +65,6 @@ def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def _dataset(args: argparse.Namespace):
-    import segzoo
-
     if args.dataset is None:
         return None
     return segzoo.create_dataset(args.dataset, args.root, args.split, **dict(args.dataset_option))
@@ -72,54 +75,18 @@ def _pct(v: float) -> str:
 
 
 # -- eval ----------------------------------------------------------------------------------------------------------
-_PROTOCOL_ARGS = ("mode", "crop", "stride", "scales", "flip")
-
-
-def protocol_settings(model: Any, args: argparse.Namespace, requested: Any):
-    """The inference settings for ``segzoo eval`` and where they come from: ``requested`` (built from the options)
-    when the user gave any, else the protocol of the model's published metrics (its catalog entry's ``inference``)."""
-    from segzoo.inference.modes import InferenceSettings
-
-    published = (getattr(model, "config", {}) or {}).get("inference")
-    if any(getattr(args, k, None) for k in _PROTOCOL_ARGS):
-        return requested, f"{describe_settings(requested)}, as requested"
-    if not published:
-        return requested, f"{describe_settings(requested)} (the model records no published protocol)"
-    settings = InferenceSettings(
-        mode=published["mode"],
-        crop=published.get("crop"),
-        stride=published.get("stride"),
-        batch_size=requested.batch_size,
-    )
-    return settings, f"{describe_settings(settings)}, the published protocol (override with --mode/--crop/--stride)"
-
-
-def describe_settings(settings: Any) -> str:
-    """``whole image``, ``sliding 769x769 windows, stride 513x513``, ``multi-scale 0.5,...,1.75 + flip``."""
-    d = settings.as_dict()
-    window = f"{d['crop'][0]}x{d['crop'][1]} windows, stride {d['stride'][0]}x{d['stride'][1]}" if "crop" in d else ""
-    if settings.mode == "whole":
-        return "whole image"
-    if settings.mode == "slide":
-        return f"sliding {window}"
-    scales = ",".join(f"{s:g}" for s in d["scales"])
-    return f"multi-scale {scales}{' + flip' if d['flip'] else ''}{', ' + window if window else ''}"
-
-
 def _published_split(model: str) -> str:
     """The split a catalog entry's published metrics were measured on (COCO-Stuff 10k and DRIVE: test), else val."""
-    import segzoo
-
     if model in segzoo.list_models():
         return segzoo.info(model)["dataset"].get("eval_split") or "val"
     return "val"
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from segzoo.evaluation.evaluate import evaluate, per_class_rows
+    from segzoo.evaluation import sharding
+    from segzoo.evaluation.evaluate import check_classes, evaluate, per_class_rows
     from segzoo.evaluation.fingerprint import fingerprint
-    from segzoo.evaluation.report import table
-    from segzoo.inference.cli import load_model
+    from segzoo.evaluation.options import protocol_settings
     from segzoo.inference.engine import Engine
 
     settings = settings_from_args(args, args.batch_size)
@@ -130,12 +97,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     dataset = _dataset(args)
     model = load_model(args.model)
     settings, protocol = protocol_settings(model, args, settings)
-    from segzoo.evaluation.evaluate import check_classes
-
     names = check_classes(model, dataset, name=f"{args.dataset} ({args.split})", model_name=str(args.model))
     pre = preprocessing_from_args(model, args)
-    from segzoo.evaluation import sharding
-
     with sharding.session(args.device) as dist_info:  # under torchrun: each rank scores its share of the images
         engine = Engine(
             model,
@@ -213,30 +176,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 # -- bench ---------------------------------------------------------------------------------------------------------
-def bench_options(args: argparse.Namespace) -> dict[str, Any]:
-    """What `segzoo bench` measures and how, from its options: the same for MODELs and for --models entries."""
-    return dict(
-        engine=args.engine,
-        precision=args.precision,
-        size=args.size,
-        resize=not args.no_resize,
-        resize_override=args.resize,
-        batch_size=args.batch_size,
-        limit=args.limit,
-        num_workers=args.num_workers,
-        warmup=args.warmup,
-        repeat=args.repeat,
-        throughput_batch=args.throughput_batch,
-        compare_fp32=not args.no_compare_fp32,
-        boundary=args.boundary,
-        data_cache_mb=args.data_cache_mb,
-    )
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
-    from segzoo.errors import SegzooError
     from segzoo.evaluation.bench import run_bench
-    from segzoo.evaluation.report import leaderboard_rows, table
+    from segzoo.evaluation.options import bench_options
+    from segzoo.evaluation.report import leaderboard_rows
 
     settings = settings_from_args(args, args.batch_size)
     check_writable(args.markdown, option="--markdown")
@@ -300,9 +243,10 @@ def _write_leaderboard(bench: dict[str, Any], args: argparse.Namespace) -> tuple
 def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
     """``segzoo bench --models PATTERN...``: catalog entries, resumable through the results store, under torchrun
     sharded (:mod:`segzoo.evaluation.zoo`)."""
-    from segzoo.errors import SegzooError
+    from segzoo import registry
     from segzoo.evaluation import sharding
-    from segzoo.evaluation.report import leaderboard_rows, table
+    from segzoo.evaluation.options import protocol_requested
+    from segzoo.evaluation.report import leaderboard_rows
     from segzoo.evaluation.selection import select_entries
     from segzoo.evaluation.store import ResultStore
     from segzoo.evaluation.zoo import run_zoo, zoo_bench
@@ -311,8 +255,6 @@ def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
         raise SegzooError("--models without --dataset is a speed-only bench: give the input size, e.g. --size 512x512")
     num_classes = None
     if args.dataset is not None:
-        from segzoo import registry
-
         num_classes = len(registry.get("datasets", args.dataset).metadata.get("classes") or []) or None
     selection = select_entries(
         args.patterns, dataset=args.dataset, num_classes=num_classes, any_dataset=args.any_dataset
@@ -358,11 +300,7 @@ def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
         "limit": args.limit,
     }
     if args.dataset:
-        settings["mode"] = (
-            "each entry's published protocol"
-            if not any(getattr(args, k, None) for k in _PROTOCOL_ARGS)
-            else settings["mode"]
-        )
+        settings["mode"] = "each entry's published protocol" if not protocol_requested(args) else settings["mode"]
     split = args.split or ("per entry (the catalog's eval_split)" if args.dataset else None)
     bench = zoo_bench(
         selection.names,
@@ -384,7 +322,8 @@ def _cmd_zoo(args: argparse.Namespace, requested: Any) -> int:
     print(
         f"{run['ran']} run now in {run['wall_s']:.0f} s, {run['skipped']} already in {store.path}, "
         + (f"{run['shared']} share another entry's network (measured once), " if run["shared"] else "")
-        + f"{len(run['failed'])} failed" + "".join(f"\n  {n}: {e}" for n, e in run["failed"])
+        + f"{len(run['failed'])} failed"
+        + "".join(f"\n  {n}: {e}" for n, e in run["failed"])
     )
     print(f"wrote {markdown}, {plot} and {json_path}")
     return 0

@@ -6,16 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["leaderboard_markdown", "plot_accuracy_latency", "table"]
-
-
-def table(rows: list[list[str]], header: list[str]) -> str:
-    """A plain-text table (same look as the core CLI's)."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*(str(c) for c in r)) for r in rows]
-    return "\n".join(line.rstrip() for line in lines)
+__all__ = ["leaderboard_markdown", "plot_accuracy_latency"]
 
 
 def _num(v: Any, fmt: str = "{:.2f}", scale: float = 1.0) -> str:

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from segzoo.evaluation import sharding
+from segzoo.evaluation.options import bench_options, protocol_settings
 from segzoo.evaluation.store import ResultStore, result_key
 
 log = logging.getLogger("segzoo")
@@ -60,8 +61,6 @@ def compare_published(entry: dict[str, Any], result: dict[str, Any], tolerance: 
 
 def _entry_settings(entry: dict[str, Any], args: Any, requested: Any) -> tuple[Any, str]:
     """The entry's published protocol unless the command asked for one (``protocol_settings`` of ``segzoo eval``)."""
-    from segzoo.evaluation.cli import protocol_settings
-
     return protocol_settings(types.SimpleNamespace(config={"inference": entry.get("inference")}), args, requested)
 
 
@@ -158,8 +157,6 @@ def run_zoo(
     failed: list[tuple[str, str]] = []
     datasets: dict[str, Any] = {}
     prepared: dict[str, Any] = {}
-    from segzoo.evaluation.cli import bench_options
-
     common = dict(bench_options(args), device=str(device), pretrained=with_data)
 
     def one(name: str, **extra: Any) -> dict[str, Any] | None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from segzoo._boundary import int_at_least
 from segzoo._paths import check_writable
+from segzoo._text import table
 from segzoo.errors import SegzooError
 
 ENGINE_CHOICES = ("auto", "eager", "channels_last", "compile", "onnxruntime")
@@ -282,8 +282,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _print_predictions(results: list[dict]) -> None:
-    from segzoo.evaluation.report import table
-
     rows = []
     for r in results:
         top = sorted(r["classes"].items(), key=lambda kv: -kv[1])[:3]
@@ -416,9 +414,3 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     add_calibration_args(p)
     add_json_arg(p, "export report")
     p.set_defaults(func=cmd_export)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from segzoo.cli import main
-
-    sys.exit(main())

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from segzoo.errors import SegzooError
+from segzoo.metrics import compare_logits
 
 log = logging.getLogger("segzoo")
 
@@ -246,7 +247,6 @@ class Engine:
             import onnxruntime  # noqa: F401
         except ImportError:
             raise SegzooError("int8 needs onnxruntime: pip install 'segzoo[onnx]'") from None
-        from segzoo.inference.agreement import compare_logits
         from segzoo.inference.preprocessing import Preprocessing
         from segzoo.inference.quantize import DEFAULT_CALIBRATION_SIZE, calibration_inputs, int8_session
 
@@ -267,8 +267,6 @@ class Engine:
         self.int8["argmax_agreement"] = float((out.argmax(1) == reference.argmax(1)).float().mean())
 
     def _check(self, probe: torch.Tensor, reference: torch.Tensor, tolerance: float) -> None:
-        from segzoo.inference.agreement import compare_logits
-
         result = compare_logits(self(probe), reference, tolerance=tolerance, model=self.model)
         self.max_abs_diff = result["max_abs_diff"]
         if self.precision == "fp32" and not result["ok"]:
