@@ -75,6 +75,7 @@ def build_unet_original(
     head_dropout: float = 0.1,
     align_corners: bool = False,
     auxiliary_head: bool = False,
+    encoder_options: dict | None = None,
 ) -> SegmentationModel:
     """The original U-Net (Ronneberger et al. 2015) with padded convolutions (output size = input size).
 
@@ -87,10 +88,12 @@ def build_unet_original(
     or ``"aspp"`` (see :mod:`segzoo_unet.heads`) with ``head_channels`` (64 for fcn, 16 otherwise), ``pool_scales``
     (psp), ``dilations`` (aspp), ``head_dropout`` and ``align_corners`` (pooled-branch and logits resizing);
     ``auxiliary_head`` adds mmseg's FCN auxiliary head (64 channels) on the second-finest level, for fine-tuning.
+    ``encoder_options`` go to a registered encoder's builder, e.g. ``{"base_channels": 16}`` for a narrower
+    ``unet-classic(-bn)``.
     """
     from segzoo_unet.heads import build_context_head
 
-    enc = create_encoder(encoder, in_channels=in_channels, pretrained=pretrained_encoder)
+    enc = create_encoder(encoder, in_channels=in_channels, pretrained=pretrained_encoder, options=encoder_options)
     if batchnorm is None:
         batchnorm = bool(getattr(enc, "batchnorm", False))
     decoder = UNetOriginalDecoder(

@@ -111,6 +111,20 @@ def test_unet_original_variants():
         UNetOriginalDecoder([64, 128, 256], [2, 4, 16])
 
 
+def test_unet_original_base_channels_narrows_every_level():
+    narrow = segzoo.create(
+        "unet-original", encoder="unet-classic-bn", num_classes=2, encoder_options={"base_channels": 16}
+    )
+    assert narrow.encoder.out_channels == [16, 32, 64, 128, 256]
+    assert narrow.decoder.out_channels == 16
+    full = sum(p.numel() for p in segzoo.create("unet-original", encoder="unet-classic-bn", num_classes=2).parameters())
+    assert sum(p.numel() for p in narrow.parameters()) < full / 12  # about 1/16: the widths are 1/4
+    with torch.no_grad():
+        assert narrow.eval()(torch.randn(1, 3, 32, 48)).shape == (1, 2, 32, 48)
+    with pytest.raises(ConfigurationError, match="base_channels must be a positive integer"):
+        segzoo.create("unet-original", encoder="unet-classic", num_classes=2, encoder_options={"base_channels": 0})
+
+
 @pytest.mark.slow
 def test_unet_original_mmseg_layout_trains_with_aux():
     """mmseg's layout: bilinear up-sampling, a context head, the auxiliary head on the stride-2 level."""
