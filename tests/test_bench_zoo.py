@@ -196,3 +196,25 @@ def test_entries_that_build_the_same_network_are_timed_once(tmp_path, monkeypatc
         assert "same network as" in (tmp_path / "board.md").read_text()
     finally:
         registry.reset()
+
+
+@pytest.mark.slow
+def test_int8_zoo_bench_calibrates_and_keys_results_by_calibration(tmp_path, monkeypatch, capsys):
+    from segzoo.cli import main
+
+    name = "fcn-mobilenetv3-camvid"
+    if not _installed([name]):
+        pytest.skip("needs segzoo-fcn")
+    monkeypatch.setenv("SEGZOO_CACHE", str(tmp_path / "cache"))
+    command = _bench(tmp_path / "board.jsonl")[3:]
+    command[command.index("*-camvid")] = name
+    command[command.index("eager")] = "onnxruntime"
+    int8 = ["--precision", "int8", "--calibration-dataset", "shapes", "--calibration-size", "1"]
+    assert main([*command, *int8]) == 0
+    line = json.loads((tmp_path / "board.jsonl").read_text())
+    assert line["fields"]["precision"] == "int8"
+    assert line["fields"]["calibration"] == {"dataset": "shapes", "split": "train", "size": 1}
+    assert line["result"]["precision"] == "int8" and line["result"]["int8"]
+    assert main(command) == 0  # fp32: another result, not the int8 one
+    assert len((tmp_path / "board.jsonl").read_text().splitlines()) == 2
+    assert "1 run now" in capsys.readouterr().out

@@ -83,7 +83,10 @@ def _fields(name: str, split: str | None, settings: Any, opts: dict[str, Any]) -
         "pretrained",
     )
     subject: dict[str, Any] = {"model": name} if opts.get("pretrained") else {"network": network(name)}
-    return {**subject, "split": split, "protocol": settings.as_dict(), **{k: opts.get(k) for k in keep}}
+    fields = {**subject, "split": split, "protocol": settings.as_dict(), **{k: opts.get(k) for k in keep}}
+    if opts.get("calibration"):  # int8 only, so that fp32/bf16 keys stay what they were
+        fields["calibration"] = opts["calibration"]
+    return fields
 
 
 def network(name: str) -> dict[str, Any]:
@@ -112,6 +115,7 @@ def run_zoo(
 
     from segzoo.evaluation.bench import bench_model
     from segzoo.evaluation.fingerprint import fingerprint
+    from segzoo.inference.cli import calibration_from_args
     from segzoo.train import distributed as D
 
     start = time.perf_counter()
@@ -131,6 +135,13 @@ def run_zoo(
         "throughput_batch": args.throughput_batch,
         "pretrained": with_data,
     }
+    calibration = calibration_from_args(args, evaluated=with_data)
+    if calibration is not None:
+        opts["calibration"] = {
+            "dataset": getattr(calibration, "name", None),
+            "split": getattr(calibration, "split", None),
+            "size": args.calibration_size,
+        }
     entries = {n: segzoo.info(n) for n in names}
     plan = {}
     for name in names:
@@ -157,7 +168,13 @@ def run_zoo(
     failed: list[tuple[str, str]] = []
     datasets: dict[str, Any] = {}
     prepared: dict[str, Any] = {}
-    common = dict(bench_options(args), device=str(device), pretrained=with_data)
+    common = dict(
+        bench_options(args),
+        device=str(device),
+        pretrained=with_data,
+        calibration=calibration,
+        calibration_size=args.calibration_size,
+    )
 
     def one(name: str, **extra: Any) -> dict[str, Any] | None:
         split, settings, protocol, _, _ = plan[name]
