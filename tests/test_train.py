@@ -526,6 +526,48 @@ def test_augmented_batches_do_not_depend_on_workers_or_resume_point():
     assert not torch.equal(plain[0][0], other[0][0]), "epochs must differ"
 
 
+def test_decoded_in_memory_gives_the_same_batches_and_reads_each_sample_once():
+    from segzoo.train.data import DecodedInMemory
+
+    ds = segzoo.create_dataset("shapes", None, "train", length=6)
+    reads = []
+
+    class Counting(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(ds)
+
+        def __getitem__(self, i):
+            reads.append(i)
+            return ds[i]
+
+    cfg = TrainConfig(dataset="shapes", architecture="unet", crop_size=32, scale_range=[0.5, 1.5])
+    transform = train_transform(cfg, [0.5] * 3, [0.25] * 3, 255, 3)
+    cached = DecodedInMemory(Counting())
+    for epoch in (1, 2):
+        sampler = TrainSampler(len(ds), 2, seed=3)
+        sampler.set_epoch(epoch)
+        plain = list(
+            make_loader(
+                SeededSamples(ds, transform), sampler, batch_size=2, num_workers=0, seed=3, epoch=epoch, drop_last=True
+            )
+        )
+        kept = list(
+            make_loader(
+                SeededSamples(cached, transform),
+                sampler,
+                batch_size=2,
+                num_workers=0,
+                seed=3,
+                epoch=epoch,
+                drop_last=True,
+            )
+        )
+        for (x0, y0), (x1, y1) in zip(plain, kept, strict=True):
+            assert torch.equal(x0, x1) and torch.equal(y0, y1)
+    assert sorted(reads) == list(range(6)), "each sample is decoded once over two epochs"
+    assert DecodedInMemory(ds).num_classes == ds.num_classes
+
+
 def test_samplers_shard_without_losing_samples():
     # training: equal batch counts per rank (padding by wrap-around); every sample is used
     shards = [TrainSampler(11, 2, seed=1, rank=r, world_size=3) for r in range(3)]

@@ -110,6 +110,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt("--batch-size", "-b", type=int, metavar="N", help="batch size per process")
     opt("--val-batch-size", type=int, metavar="N", help="validation batch size (images of one size only)")
     opt("--num-workers", "-j", type=int, metavar="N", help="DataLoader worker processes")
+    opt(
+        "--cache-decoded",
+        action="store_true",
+        help="decode each image once and keep it in memory (small datasets read many times, e.g. DRIVE)",
+    )
     g = p.add_argument_group("optimisation")
     opt("--epochs", type=int, metavar="N", help="epochs (passes over the training split)")
     opt("--max-iters", type=int, metavar="N", help="stop after N iterations (overrides --epochs)")

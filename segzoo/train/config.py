@@ -22,7 +22,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 
 #: Fields that may differ between the run that wrote a checkpoint and the run that resumes it: they change
 #: neither the numbers nor the data order (augmentations are seeded per sample, not per worker).
-RESUME_MUTABLE = frozenset({"output", "quiet", "plot", "num_workers", "device", "threads"})
+RESUME_MUTABLE = frozenset({"output", "quiet", "plot", "num_workers", "device", "threads", "cache_decoded"})
 
 
 class TrainConfigError(ConfigurationError):
@@ -71,6 +71,7 @@ class TrainConfig:
     batch_size: int = 8
     val_batch_size: int = 1
     num_workers: int = 0
+    cache_decoded: bool = False
     # -- optimisation ------------------------------------------------------------------------------------------------
     epochs: int = 10
     max_iters: int | None = None

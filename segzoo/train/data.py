@@ -34,6 +34,7 @@ from segzoo.train.config import TrainConfig, TrainConfigError
 
 __all__ = [
     "DatasetSlice",
+    "DecodedInMemory",
     "EvalSampler",
     "SeededSamples",
     "TrainSampler",
@@ -155,6 +156,36 @@ class DatasetSlice(Dataset):
 
     def __repr__(self) -> str:
         return f"DatasetSlice({self.dataset!r}, {self.split!r}, {len(self)} samples)"
+
+
+class DecodedInMemory(Dataset):
+    """``dataset`` whose decoded ``(image, mask)`` samples are kept in memory after their first read.
+
+    For small datasets read many times over, where decoding costs as much as the step: DRIVE's 20 TIFF images are
+    decoded once instead of once per 128x128 crop. The random transforms run on the kept PIL images, which they
+    never modify in place, so the numbers are those of an uncached run. Each DataLoader worker keeps its own copy.
+    """
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+        self._samples: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        sample = self._samples.get(index)
+        if sample is None:
+            sample = self._samples[index] = self.dataset[index]
+        return sample
+
+    def __getattr__(self, name: str) -> Any:  # classes, ignore_index, palette, files, split, ...
+        if name in ("dataset", "_samples"):
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def __repr__(self) -> str:
+        return f"DecodedInMemory({self.dataset!r})"
 
 
 _SPLIT_RE = re.compile(r"^(?P<name>[^\[\]]+)(?:\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$")

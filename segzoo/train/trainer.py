@@ -36,6 +36,7 @@ from segzoo.train.checkpoint import (
 )
 from segzoo.train.config import TrainConfig, TrainConfigError, TrainingError
 from segzoo.train.data import (
+    DecodedInMemory,
     SeededSamples,
     TrainSampler,
     build_datasets,
@@ -227,6 +228,9 @@ class Trainer:
         model.config["class_names"] = list(self.classes) if self.classes else model.config.get("class_names")
         self.preprocessing = pre = self._preprocessing(model)
         mean, std, channels = pre.mean, pre.std, pre.in_channels
+        if c.cache_decoded:
+            train_ds = DecodedInMemory(train_ds)
+            val_ds = DecodedInMemory(val_ds) if val_ds is not None else None
         self.train_samples = SeededSamples(train_ds, train_transform(c, mean, std, self.ignore_index, channels))
         self.val_samples = SeededSamples(val_ds, eval_transform(mean, std, channels)) if val_ds is not None else None
 
