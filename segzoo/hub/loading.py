@@ -10,11 +10,13 @@ of the weights, not two (random initialisation is skipped as well).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json
 import logging
 import math
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -243,11 +245,56 @@ def _converted_state(entry, raw: Path, source_sha256: str, origin: str, convert,
 
 
 # -- building ------------------------------------------------------------------------------------------------------
+#: ``torch.nn.init``'s in-place initialisers. A meta tensor has no values to initialise, yet torch runs some of them
+#: (``normal_``) through Python decompositions on meta, about 1 ms a call: most of the time of building a small
+#: model on meta (MobileNetV3 U-Net: 38 -> 13 ms), for values the loaded weights replace anyway.
+_INITIALISERS = (
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+    "eye_",
+    "dirac_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "orthogonal_",
+    "sparse_",
+)
+_META_BUILD = threading.RLock()  # the initialisers are module attributes: one meta build replaces them at a time
+
+
+def _skip_on_meta(init: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    @functools.wraps(init)
+    def initialise(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return tensor if isinstance(tensor, torch.Tensor) and tensor.is_meta else init(tensor, *args, **kwargs)
+
+    return initialise
+
+
+@contextlib.contextmanager
+def _no_init_on_meta():
+    """Inside the block ``torch.nn.init``'s initialisers return meta tensors untouched; real tensors, in any thread,
+    are initialised as always."""
+    with _META_BUILD:
+        originals = {name: getattr(torch.nn.init, name) for name in _INITIALISERS if hasattr(torch.nn.init, name)}
+        try:
+            for name, init in originals.items():
+                setattr(torch.nn.init, name, _skip_on_meta(init))
+            yield
+        finally:
+            for name, init in originals.items():
+                setattr(torch.nn.init, name, init)
+
+
 def build_target(build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
     """The model weights will be loaded into: built on the meta device (shapes only, no random initialisation), or
     normally for constructors that compute on tensors at init."""
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _no_init_on_meta():
             return build()
     except Exception as err:  # noqa: BLE001 - some third-party constructors compute on tensors at init
         log.debug("meta-device build failed (%s); building normally", err)
@@ -273,13 +320,13 @@ def build_with_weights(
 
 
 def _load(model: torch.nn.Module, state: dict[str, torch.Tensor], *, what: str, assign: bool):
+    expected = model.state_dict()  # once: the fit check and the dtypes both read it
     fitted = fit_state_dict(
         state,
-        model,
+        expected,
         what=f"{what} do not fit the model (the entry's architecture, encoder or "
         "options, or the plugin's converter, do not match the checkpoint)",
     )
-    expected = model.state_dict()
     for key, value in fitted.items():
         if value.is_floating_point() and value.dtype != expected[key].dtype:
             fitted[key] = value.to(expected[key].dtype)  # e.g. checkpoints stored in fp16
