@@ -100,7 +100,9 @@ def fetch_hub_file(repo_id: str, filename: str, revision: str | None, *, sha256:
     if not offline() and not isinstance(try_to_load_from_cache(repo_id, filename, revision=revision), str):
         network.ensure_reachable(repo_id, filename, revision, what=what)  # bounded, instead of ~23-400 s of retries
     try:
-        path = Path(hf_hub_download(repo_id, filename, revision=revision))
+        # offline, straight to the cache: otherwise huggingface_hub first sets up an HTTP client (its TLS context,
+        # ~50 ms, most of a cached load) only to learn that it may not use it
+        path = Path(hf_hub_download(repo_id, filename, revision=revision, local_files_only=offline()))
     except errors.LocalEntryNotFoundError:
         if offline():
             raise WeightsNotCachedError(
