@@ -19,6 +19,7 @@ from segzoo._plugins import registries
 from segzoo._registry import Entry
 from segzoo.catalog import spec
 from segzoo.errors import UnknownNameError
+from segzoo.hub.pinning import pin_status
 
 log = logging.getLogger("segzoo")
 
@@ -46,8 +47,6 @@ def info(name: str) -> dict[str, Any]:
     # why not: {"reason": "not installed" | "broken" | "disabled" | "incompatible" | "replaced" | "unknown",
     #           "package": the package concerned, "message": one line}
     result["unavailable"] = None if problem is None else dict(zip(("reason", "package", "message"), problem))
-    from segzoo.hub.pinning import pin_status
-
     # pinned: what the entry loads can never change (a commit and a full sha256); pin_reason says why or why not
     result["pinned"], result["pin_reason"] = pin_status(entry.obj)
     return result

@@ -33,6 +33,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
+from segzoo import registry
 from segzoo.errors import SegzooError
 
 __all__ = [
@@ -173,8 +174,6 @@ def component_of(err: BaseException) -> str | None:
     """``"<kind> '<name>' of <package>"`` for the innermost registered architecture, encoder, loss or dataset that
     raised ``err``: the note :func:`calling` left, else the innermost traceback frame of a component's code (its
     methods called later: ``forward``, ``__getitem__``), else None."""
-    from segzoo import registry
-
     for note in getattr(err, "__notes__", ()):
         if isinstance(note, str) and note.startswith(_NOTE):
             return note[len(_NOTE) :]

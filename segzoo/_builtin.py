@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from segzoo._catalog import packaged_catalog_path, read_catalog
 from segzoo.hookspecs import hookimpl
 
 
 @hookimpl
 def register_catalog(register) -> None:
-    from segzoo._catalog import packaged_catalog_path, read_catalog
-
     for entry in read_catalog(packaged_catalog_path()):
         register(entry["name"], entry)
 

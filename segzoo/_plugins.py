@@ -31,7 +31,8 @@ from typing import Any
 
 import pluggy
 
-from segzoo import hookspecs
+from segzoo import __version__, _builtin, hookspecs
+from segzoo._catalog import add_environment_catalogs, read_catalog, shipped_catalog, validate_entry
 from segzoo._registry import Entry, Registry, check_lazy_spec, closest
 from segzoo.errors import NameClashError, SegzooError
 
@@ -296,8 +297,6 @@ class Registries:
                         f"'package.module:function', got {type(obj).__name__}"
                     )
             if kind == "models":
-                from segzoo._catalog import validate_entry
-
                 validate_entry(obj, f"catalog entry from {info.package}")
                 if obj["name"] != name:
                     raise SegzooError(f"catalog entry registered as {name!r} is named {obj['name']!r}")
@@ -398,8 +397,6 @@ def discover(trace: Trace | None = None) -> Registries:
 
     ``trace`` gets a line before each plugin is imported (so a plugin that hangs can be found) and one after.
     """
-    from segzoo import __version__, _builtin
-
     regs = Registries()
     regs.add_plugin(_builtin, name="segzoo", package="segzoo", version=__version__)
     eps = sorted(
@@ -410,8 +407,6 @@ def discover(trace: Trace | None = None) -> Registries:
     third_party = [ep for ep in eps if ep not in first_party]
     for group in (first_party, third_party):
         regs._commit([s for s in (_load(regs, ep, trace) for ep in group) if s is not None])
-    from segzoo._catalog import add_environment_catalogs
-
     _add_unavailable_catalogs(regs, eps)
     add_environment_catalogs(regs)
     return regs
@@ -420,8 +415,6 @@ def discover(trace: Trace | None = None) -> Registries:
 def _add_unavailable_catalogs(regs: Registries, eps: list[metadata.EntryPoint]) -> None:
     """List the shipped catalog entries of plugins that did not load, so that they say why they are unavailable
     instead of vanishing. They never replace a registered name."""
-    from segzoo._catalog import read_catalog, shipped_catalog
-
     for ep in eps:
         package = ep.dist.name if ep.dist is not None else None
         info = next((p for p in regs.plugins if (p.name, p.package) == (ep.name, package or ep.name)), None)
@@ -472,8 +465,6 @@ def _load(regs: Registries, ep: metadata.EntryPoint, trace: Trace | None) -> _St
 
 def _stage_shipped_catalog(regs: Registries, staged: _Staged, module: str) -> None:
     """Add the entries of the plugin's shipped catalog file to what it registers (all or nothing, like a hook)."""
-    from segzoo._catalog import read_catalog, shipped_catalog
-
     path = shipped_catalog(module)
     if path is None:
         return

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import segzoo
 from segzoo._text import table
 
 log = logging.getLogger("segzoo")
@@ -45,8 +46,6 @@ def _installed(entry: dict) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    import segzoo
-
     names = segzoo.list_models(args.pattern)
     entries = [segzoo.info(n) for n in names]
     unpinned = any(not e.get("pinned", True) for e in entries)
@@ -95,8 +94,6 @@ def _training_summary(training: dict) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    import segzoo
-
     entry = segzoo.info(args.name)
     weights = entry["weights"]
     source = weights.get("url") or "hf://{repo_id}/{filename}@{revision}".format(**weights["hub"])
@@ -168,7 +165,6 @@ def _parameter_count(entry: dict, state: dict) -> int | None:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    import segzoo
     from segzoo.hub.loading import catalog_state_dict
 
     results = []

@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.export import Dim
 
 from segzoo._paths import check_writable
 from segzoo.errors import SegzooError
@@ -143,8 +144,6 @@ def _quiet(*names: str) -> Iterator[None]:
 def _export_dynamo(
     model: nn.Module, example: torch.Tensor, path: Path, opset: int | None, dynamic: bool, strict: bool = False
 ) -> str:
-    from torch.export import Dim
-
     shapes = ({0: Dim.AUTO, 2: Dim.AUTO, 3: Dim.AUTO},) if dynamic else ({0: Dim.AUTO},)
     ep = torch.export.export(model, (example,), dynamic_shapes=shapes, strict=strict)
     if dynamic:

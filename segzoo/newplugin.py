@@ -17,6 +17,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from segzoo import __version__
 from segzoo.errors import SegzooError
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
@@ -28,8 +29,6 @@ _OPTIONS = ("own_encoder",)
 
 def template_tokens(name: str, package: str | None = None, *, own_encoder: bool = False) -> dict[str, str]:
     """The placeholder values for plugin ``name``; raises SegzooError for names segzoo cannot use."""
-    from segzoo import __version__
-
     name = name.removeprefix("segzoo-")
     if not _NAME.fullmatch(name):
         raise SegzooError(

@@ -1,7 +1,7 @@
 """Data utilities: joint image+mask transforms and the base class for segmentation datasets.
 
-``import segzoo.data`` is cheap: :mod:`segzoo.data.transforms` needs only PIL (torch is imported when a transform
-first needs it) and :mod:`segzoo.data.base` (which imports torch) is loaded on first use of one of its names.
+``import segzoo.data`` is cheap: :mod:`segzoo.data.transforms`, :mod:`segzoo.data.preprocessing` and
+:mod:`segzoo.data.base` (which import torch) are loaded on first use of one of their names.
 The datasets themselves (CamVid, Cityscapes, VOC, ADE20K, ISBI 2012, DRIVE, folders, synthetic shapes) come from the
 ``segzoo-datasets`` plugin: ``segzoo.create_dataset(name, root, split, transform=...)``.
 """

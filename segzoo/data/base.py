@@ -22,6 +22,7 @@ import torch
 import torch.utils.data
 from PIL import Image, ImageChops
 
+from segzoo.data.transforms import pil_to_tensor
 from segzoo.errors import SegzooError
 
 __all__ = [
@@ -194,8 +195,6 @@ def _tensor_to_bytes(t: torch.Tensor) -> bytes:
 
 
 def _mask_tensor(mask: Any) -> torch.Tensor:
-    from segzoo.data.transforms import pil_to_tensor
-
     if isinstance(mask, Image.Image):
         if mask.mode == "P":
             mask = Image.frombytes("L", mask.size, mask.tobytes())
@@ -239,8 +238,6 @@ def colorize(
 def decode_colors(image: Image.Image, palette: Sequence[Sequence[int]], ignore_index: int = 255) -> Image.Image:
     """The inverse of :func:`colorize`: an RGB colour-coded label image -> mask of class ids ('L', or 'I' when ids
     exceed 255). Colours not in ``palette`` become ``ignore_index``; a colour listed twice decodes to its first id."""
-    from segzoo.data.transforms import pil_to_tensor
-
     rgb = pil_to_tensor(image.convert("RGB")).to(torch.int64)
     code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
     out = torch.full(code.shape, ignore_index, dtype=torch.int64)
@@ -421,9 +418,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
                     return raw
                 return raw.point(table)
             raw = raw.convert("I")
-        from segzoo.data.transforms import pil_to_tensor
-
-        t = pil_to_tensor(raw).to(torch.int64)
+            t = pil_to_tensor(raw).to(torch.int64)
         values = torch.unique(t).tolist()
         if check:
             bad = [v for v in values if v not in mapping]

@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from segzoo.data.transforms import Normalize, ToTensor
 from segzoo.errors import SegzooError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Preprocessing", "channel_stats", "parse_resize"]
@@ -120,8 +121,6 @@ class Preprocessing:
 
     def __call__(self, image: Image.Image):
         """PIL image -> normalised float32 tensor ``(C, H, W)`` at the resized size."""
-        from segzoo.data.transforms import Normalize, ToTensor
-
         tensor, _ = ToTensor()(self.resize_image(self.convert(image)))
         if tensor.shape[0] != len(self.mean):
             raise SegzooError(

@@ -33,6 +33,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from PIL import Image, ImageEnhance
 
 __all__ = [
@@ -103,21 +104,15 @@ def _range(value: float | Sequence[float], what: str, *, center: float | None = 
 
 
 def _uniform(lo: float, hi: float) -> float:
-    import torch
-
     return lo + (hi - lo) * torch.rand(()).item()
 
 
 def _coin(p: float) -> bool:
-    import torch
-
     return torch.rand(()).item() < p
 
 
 def _randint(low: int, high: int) -> int:
     """Uniform integer in ``[low, high]`` (both inclusive)."""
-    import torch
-
     return int(torch.randint(low, high + 1, ()).item())
 
 
@@ -385,8 +380,6 @@ class ColorJitter:
             raise ValueError(f"hue must be within [-0.5, 0.5], got {hue!r}")
 
     def __call__(self, image: Image.Image, mask: Image.Image | None = None):
-        import torch
-
         if not isinstance(image, Image.Image):
             raise TypeError(f"ColorJitter expects a PIL image, got {type(image).__name__}; put it before ToTensor()")
         # Draw every random number, whether or not the image can use it, so the RNG stream does not depend on it.
@@ -426,8 +419,6 @@ def _shift_hue(image: Image.Image, shift: float) -> Image.Image:
 def pil_to_tensor(img: Image.Image) -> Any:
     """The raw pixels of ``img`` as a ``(H, W)`` (one band) or ``(H, W, C)`` tensor of the mode's dtype: uint8 for
     'L'/'P'/'RGB'/'RGBA', int32 for 'I' (and 'I;16', converted), float32 for 'F'. Does not need numpy."""
-    import torch
-
     if img.mode in ("I;16", "I;16L", "I;16B", "I;16N"):
         img = img.convert("I")
     dtype = {"I": torch.int32, "F": torch.float32}.get(img.mode, torch.uint8)
@@ -448,8 +439,6 @@ class ToTensor:
     palette masks keep their indices."""
 
     def __call__(self, image: Any, mask: Any = None):
-        import torch
-
         if isinstance(image, Image.Image):
             scale = 65535.0 if image.mode.startswith("I;16") else 255.0
             if image.mode == "P":
@@ -482,8 +471,6 @@ class Normalize:
             raise ValueError(f"mean and std need the same length and std > 0, got {mean!r} and {std!r}")
 
     def __call__(self, image: Any, mask: Any = None):
-        import torch
-
         if not isinstance(image, torch.Tensor) or not image.is_floating_point():
             raise TypeError(f"Normalize expects a float tensor image, got {type(image).__name__}; put ToTensor() first")
         channels = image.shape[-3]

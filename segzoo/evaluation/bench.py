@@ -23,6 +23,7 @@ and ``mIoU_change`` (bf16/int8 minus fp32, in mIoU points x 100) are reported. i
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 import math
 import statistics
@@ -32,6 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm.auto import tqdm
+
+import segzoo
+from segzoo.evaluation.evaluate import evaluate, first_input_size, prepare_split
+from segzoo.evaluation.fingerprint import fingerprint, peak_rss_mb, reset_peak_rss
+from segzoo.inference.engine import Engine, resolve_device
+from segzoo.inference.modes import InferenceSettings, infer
 
 log = logging.getLogger("segzoo")
 
@@ -63,8 +72,6 @@ def measure_latency(
     progress: bool = False,
     desc: str = "latency",
 ) -> list[float]:
-    from tqdm.auto import tqdm
-
     for _ in range(warmup):
         fn(x)
     _sync(device)
@@ -79,10 +86,6 @@ def measure_latency(
 
 def count_gmacs(model: torch.nn.Module, x: torch.Tensor, settings: Any = None) -> float:
     """Multiply-accumulates (1e9) of one inference of ``x`` in ``settings``' mode: FlopCounterMode's FLOPs / 2."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from segzoo.inference.modes import infer
-
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         infer(model, x, settings)
@@ -128,14 +131,6 @@ def bench_model(
     decoded split is kept per preprocessing (``run_bench`` passes one, so its models decode the data once).
     ``pretrained=False``: a catalog entry built from its config with random weights (nothing downloaded; speed only).
     ``speed=False``: the evaluation only, no latency, throughput or memory runs (torchrun's ranks other than 0)."""
-    import json
-
-    import segzoo
-    from segzoo.evaluation.evaluate import evaluate, first_input_size, prepare_split
-    from segzoo.evaluation.fingerprint import peak_rss_mb, reset_peak_rss
-    from segzoo.inference.engine import Engine, resolve_device
-    from segzoo.inference.modes import InferenceSettings, infer
-
     dev = resolve_device(device)
     model = segzoo.load(ref, pretrained=pretrained)
     name = _model_name(ref, model)
@@ -273,11 +268,6 @@ def run_bench(
     progress: bool = True,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    from tqdm.auto import tqdm
-
-    from segzoo.evaluation.fingerprint import fingerprint
-    from segzoo.inference.engine import resolve_device
-
     settings = kwargs.get("settings")
     results = []
     prepared: dict[str, Any] = {}

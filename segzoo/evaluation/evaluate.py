@@ -19,8 +19,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from PIL import Image
+from tqdm.auto import tqdm
 
+from segzoo._boundary import item_error
+from segzoo.data.transforms import pil_to_tensor
 from segzoo.errors import SegzooError
+from segzoo.evaluation import sharding
+from segzoo.inference.modes import InferenceSettings, infer
+from segzoo.inference.preprocessing import Preprocessing
+from segzoo.metrics import BoundaryF1, ConfusionMatrix
 from segzoo.nn.functional import class_map
 
 log = logging.getLogger("segzoo")
@@ -43,11 +51,6 @@ class EvalDataset(torch.utils.data.Dataset):
         return self.length
 
     def __getitem__(self, index: int):
-        from PIL import Image
-
-        from segzoo._boundary import item_error
-        from segzoo.data.transforms import pil_to_tensor
-
         try:
             image, mask = self.dataset[index]
         except SegzooError:
@@ -191,12 +194,6 @@ def evaluate(
     Under torch.distributed (torchrun) each rank evaluates images ``rank, rank + W, ...`` and the confusion matrices
     are summed, so every rank returns the whole split's metrics; every rank must call this
     (:mod:`segzoo.evaluation.sharding`)."""
-    from tqdm.auto import tqdm
-
-    from segzoo.inference.modes import InferenceSettings, infer
-    from segzoo.inference.preprocessing import Preprocessing
-    from segzoo.metrics import BoundaryF1, ConfusionMatrix
-
     model = getattr(engine, "model", engine)
     settings = settings or InferenceSettings(batch_size=batch_size)
     preprocessing = preprocessing or Preprocessing.from_model(model)
@@ -219,8 +216,6 @@ def evaluate(
         data = EvalDataset(dataset, preprocessing, limit)
     if len(data) == 0:
         raise SegzooError("the dataset split is empty")
-    from segzoo.evaluation import sharding
-
     if sharding.D.world_size() > 1:  # under torchrun: this rank's images; the counts are summed below
         data = torch.utils.data.Subset(data, sharding.shard_indices(len(data)))
     if num_workers is None:
@@ -322,8 +317,6 @@ def evaluate(
 
 def first_input_size(dataset: Any, preprocessing: Any) -> tuple[int, int]:
     """``(height, width)`` of the first sample after preprocessing (the evaluation input size)."""
-    from PIL import Image
-
     item = dataset[0][0]
     if isinstance(item, Image.Image):
         w, h = preprocessing.output_size(*item.size)

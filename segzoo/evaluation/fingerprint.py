@@ -8,6 +8,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from segzoo import __version__
+
 __all__ = ["fingerprint", "peak_rss_mb", "reset_peak_rss"]
 
 
@@ -39,10 +43,6 @@ def _version(dist: str) -> str | None:
 
 
 def fingerprint(device: Any = None) -> dict[str, Any]:
-    import torch
-
-    from segzoo import __version__
-
     flags = _cpu_flags()
     info: dict[str, Any] = {
         "cpu": _cpu_model(),

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import segzoo
+from segzoo._plugins import registries
+from segzoo._registry import did_you_mean
 from segzoo.errors import UnknownNameError
 
 __all__ = ["Selection", "evaluated_on", "published_metric", "select_entries"]
@@ -63,10 +66,6 @@ def select_entries(
     """The catalog names the patterns select, in catalog order, and the ones left out with the reason.
 
     Raises :class:`~segzoo.errors.UnknownNameError` (with the closest names) for a pattern that matches nothing."""
-    import segzoo
-    from segzoo._plugins import registries
-    from segzoo._registry import did_you_mean
-
     entries = list(registries().models)
     chosen: dict[str, Any] = {}
     for pattern in patterns:

@@ -24,6 +24,7 @@ Only rank 0 reads and writes the store, prints and draws the progress bars.
 
 from __future__ import annotations
 
+import datetime as _dt
 import gc
 import logging
 import socket
@@ -32,9 +33,18 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
+from tqdm.auto import tqdm
+
+import segzoo
+from segzoo.catalog import spec
 from segzoo.evaluation import sharding
+from segzoo.evaluation.bench import bench_model
+from segzoo.evaluation.fingerprint import fingerprint
 from segzoo.evaluation.options import bench_options, protocol_settings
+from segzoo.evaluation.selection import published_metric
 from segzoo.evaluation.store import ResultStore, result_key
+from segzoo.inference.cli import calibration_from_args
+from segzoo.train import distributed as D
 
 log = logging.getLogger("segzoo")
 
@@ -46,8 +56,6 @@ TOLERANCE_POINTS = 0.5
 
 def compare_published(entry: dict[str, Any], result: dict[str, Any], tolerance: float) -> dict[str, Any]:
     """``published``, ``published_metric``, ``delta_published`` (measured - published, points) and ``flagged``."""
-    from segzoo.evaluation.selection import published_metric
-
     published = published_metric(entry)
     if published is None:
         return {}
@@ -91,9 +99,6 @@ def _fields(name: str, split: str | None, settings: Any, opts: dict[str, Any]) -
 
 def network(name: str) -> dict[str, Any]:
     """What ``segzoo.create`` builds for catalog entry ``name`` (architecture, encoder, classes, channels, options)."""
-    import segzoo
-    from segzoo.catalog import spec
-
     return spec(segzoo.info(name)).config
 
 
@@ -110,14 +115,6 @@ def run_zoo(
     """Benchmark ``names`` as the parsed ``segzoo bench`` ``args`` say, skipping what ``store`` holds (everything,
     with ``report_only``: the keys only, to rebuild the leaderboard while a run goes on). Every rank calls this.
     Returns ``{"keys": {name: key}, "ran": n, "skipped": n, "failed": [(name, error)], "wall_s"}``."""
-    import segzoo
-    from tqdm.auto import tqdm
-
-    from segzoo.evaluation.bench import bench_model
-    from segzoo.evaluation.fingerprint import fingerprint
-    from segzoo.inference.cli import calibration_from_args
-    from segzoo.train import distributed as D
-
     start = time.perf_counter()
     with_data = args.dataset is not None
     opts = {
@@ -250,11 +247,6 @@ def zoo_bench(
 ) -> dict[str, Any]:
     """The leaderboard data (``run_bench``'s form) of ``names``, read back from the store, with the published
     comparison from the catalog. Names without a stored result are listed in ``missing``."""
-    import datetime as _dt
-
-    import segzoo
-    from segzoo.evaluation.fingerprint import fingerprint
-
     lines = store.load()
     results, fingerprints, missing = [], [], []
     for name in names:

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 
+from segzoo._plugins import registries
 from segzoo.hub.download import cache_dir, file_sha256
 
 log = logging.getLogger("segzoo")
@@ -89,8 +91,6 @@ def _discard(target: Path, problem: str | None) -> Lookup:
 
 def store(state: dict[str, torch.Tensor], cache_name: str, *, source_sha256: str, origin: str, converter: str) -> Path:
     """Write the converted state dict and its record (each atomically, the record last)."""
-    from safetensors.torch import save_file
-
     target = converted_path(cache_name, source_sha256)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -116,8 +116,6 @@ def store(state: dict[str, torch.Tensor], cache_name: str, *, source_sha256: str
 
 def converter_version(entry: dict) -> str:
     """Which code converts this entry: the converter's package and version, and segzoo's conversion format."""
-    from segzoo._plugins import registries
-
     regs = registries()
     fmt = entry["weights"]["format"]
     for key in (f"{fmt}:{entry['architecture']}", fmt):

@@ -5,6 +5,9 @@ check (:mod:`segzoo.hub.network`). URL sources (torchvision's and mmseg's downlo
 attempt, checked against the catalog's sha256 or its prefix plus the trust store (:mod:`segzoo.hub.trust`), and
 converted once to verified safetensors in segzoo's cache (:mod:`segzoo.hub.converted`). A file whose sha256 differs
 from the expected one is deleted and refused.
+
+``huggingface_hub`` is imported when a file is fetched, not with this module: ``segzoo.info`` (pinning) imports it
+during discovery, which stays light.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from urllib.parse import urlparse
 
 from segzoo._paths import cache_dir  # noqa: F401 - where it always was, for converters and tests
 from segzoo.errors import WeightsError, WeightsIntegrityError, WeightsNotCachedError
+from segzoo.hub import network, trust
 
 log = logging.getLogger("segzoo")
 
@@ -92,8 +96,6 @@ def fetch_hub_file(repo_id: str, filename: str, revision: str | None, *, sha256:
     sha1 for small files), which catches corrupted and truncated transfers.
     """
     from huggingface_hub import constants, errors, hf_hub_download, try_to_load_from_cache
-
-    from segzoo.hub import network
 
     rev = f"@{revision}" if revision else ""
     where = f"{repo_id}{rev}/{filename}"
@@ -196,16 +198,12 @@ def downloaded_url(url: str, sha256: str, *, what: str) -> Iterator[tuple[Path, 
     ``sha256`` may be a full hash or a prefix; for a prefix, the full hash of the first verified download is recorded
     and later downloads must match it (:mod:`segzoo.hub.trust`). The temporary file is deleted afterwards.
     """
-    from segzoo.hub import trust
-
     if offline():
         raise WeightsNotCachedError(
             f"{what} is not in the local cache and HF_HUB_OFFLINE=1 forbids downloading it; run `segzoo download` "
             "for it with network access, or unset HF_HUB_OFFLINE"
         )
     _check_url(url)
-    from segzoo.hub import network
-
     folder = cache_dir() / "downloads"
     filename = Path(urlparse(url).path).name or "weights"
     try:

@@ -16,6 +16,7 @@ import inspect
 import json
 import logging
 import math
+import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ from segzoo._factory import architecture_entry, create_from_config
 from segzoo._plugins import registries
 from segzoo.catalog import spec
 from segzoo.errors import PluginNotInstalledError, WeightsError, WeightsNotCachedError
-from segzoo.hub import download
+from segzoo.hub import converted, download, trust
 from segzoo.hub.fit import fit_state_dict
 from segzoo.hub.remap import target_for
 from segzoo.nn.pretrained import CONFIG_NAME, WEIGHTS_NAME
@@ -61,8 +62,6 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     and the copy (twice the model in resident memory). Reading each tensor into its own buffer holds it once. The
     header is checked field by field first, so a crafted file gives one line, never a traceback.
     """
-    import struct
-
     try:
         with open(path, "rb") as f:
             size = path.stat().st_size
@@ -198,8 +197,6 @@ def catalog_state_dict(entry: dict[str, Any], target: torch.nn.Module | None = N
 
 def _url_state(entry: dict[str, Any], convert, what: str) -> dict[str, torch.Tensor]:
     """A URL source: the converted copy when it verifies, else download (verified, trust on first use) and convert."""
-    from segzoo.hub import converted, trust
-
     weights = entry["weights"]
     url, sha = weights["url"], weights["sha256"]
     known = sha if len(sha) == 64 else trust.trusted_sha256(url)
@@ -227,8 +224,6 @@ def _url_state(entry: dict[str, Any], convert, what: str) -> dict[str, torch.Ten
 
 def _converted_state(entry, raw: Path, source_sha256: str, origin: str, convert, what: str) -> dict[str, torch.Tensor]:
     """The verified converted copy of a verified cached source ``raw``, (re)built from it when needed."""
-    from segzoo.hub import converted
-
     version = converted.converter_version(entry)
     found = converted.find(entry["name"], source_sha256, version)
     if found.path is None:

@@ -14,6 +14,9 @@ are left to huggingface_hub, which turns them into its own errors. The download 
 huggingface_hub's ``HF_HUB_DOWNLOAD_TIMEOUT`` (default 10 s without data) as its read timeout. Files on an
 upstream's own server (torchvision's, mmseg's) are fetched in one attempt with ``HF_HUB_DOWNLOAD_TIMEOUT`` as both
 connection and read timeout.
+
+``huggingface_hub`` (and its HTTP client) is imported when the network is used, not with this module, which
+``segzoo.info`` imports through :mod:`segzoo.hub.pinning` during discovery.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from segzoo.errors import CatalogError, WeightsError
+from segzoo.hub import download, network, trust
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -28,8 +29,6 @@ def pin_status(entry: dict[str, Any]) -> tuple[bool, str]:
     if "url" in weights:
         if full:
             return True, f"sha256 {sha[:12]}... recorded"
-        from segzoo.hub import trust
-
         seen = trust.record(weights["url"])
         if seen is None:
             return False, (
@@ -57,8 +56,6 @@ def resolve_pin(entry: dict[str, Any]) -> dict[str, Any]:
     """The entry's ``weights`` with the revision resolved to a commit and the file's sha256 and size from the Hub."""
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import HfHubHTTPError
-
-    from segzoo.hub import download, network
 
     weights = copy.deepcopy(entry["weights"])
     hub = weights.get("hub")
@@ -96,8 +93,6 @@ def resolve_pin(entry: dict[str, Any]) -> dict[str, Any]:
 
 def _pin_from_trust_store(entry: dict[str, Any], weights: dict[str, Any], what: str) -> dict[str, Any]:
     """A URL entry's full sha256: already in the catalog, or recorded by this machine's first verified download."""
-    from segzoo.hub import trust
-
     if _SHA256.fullmatch(weights["sha256"]):
         return weights
     known = trust.trusted_sha256(weights["url"])

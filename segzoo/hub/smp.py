@@ -6,7 +6,12 @@ the same way. segzoo's decoders mirror smp's module names, so only encoder keys 
 
 from __future__ import annotations
 
+import json
+import warnings
+from pathlib import Path
+
 import torch
+from safetensors.torch import load_file
 
 from segzoo.errors import ConfigurationError
 from segzoo.hub.fit import fit_state_dict
@@ -102,15 +107,10 @@ def convert_smp_state_dict(
 def read_smp_directory(directory) -> tuple[dict, dict[str, torch.Tensor]]:
     """Read what smp's ``save_pretrained`` writes: ``config.json`` and ``model.safetensors``
     (``pytorch_model.bin`` as a fallback)."""
-    import json
-    from pathlib import Path
-
     directory = Path(directory)
     config = json.loads((directory / "config.json").read_text())
     weights = directory / "model.safetensors"
     if weights.exists():
-        from safetensors.torch import load_file
-
         state_dict = load_file(str(weights), device="cpu")
     else:
         state_dict = torch.load(directory / "pytorch_model.bin", map_location="cpu", weights_only=True)
@@ -119,8 +119,6 @@ def read_smp_directory(directory) -> tuple[dict, dict[str, torch.Tensor]]:
 
 def smp_common_options(config: dict, model_class: str) -> tuple[str, int, int, int]:
     """Check the smp config parts every architecture shares; return (encoder, num_classes, in_channels, depth)."""
-    import warnings
-
     found = config.get("_model_class", model_class)
     if found != model_class:
         raise ConfigurationError(f"this smp config is for {found!r}, not {model_class!r}")

@@ -10,10 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import segzoo
 from segzoo._boundary import int_at_least
 from segzoo._paths import check_writable
 from segzoo._text import table
 from segzoo.errors import SegzooError
+from segzoo.inference.defaults import DEFAULT_CALIBRATION_SIZE, DEFAULT_CALIBRATION_SPLIT
 
 ENGINE_CHOICES = ("auto", "eager", "channels_last", "compile", "onnxruntime")
 
@@ -71,8 +73,6 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
 
 def add_calibration_args(p: argparse.ArgumentParser, *, evaluates: bool = False) -> None:
     """--calibration-dataset/-root/-split/-size (and for eval/bench --calibrate-on-evaluated): int8's images."""
-    from segzoo.inference.quantize import DEFAULT_CALIBRATION_SIZE, DEFAULT_CALIBRATION_SPLIT
-
     g = p.add_argument_group("int8 calibration (with --precision int8)")
     same = " (default: --dataset)" if evaluates else ""
     g.add_argument(
@@ -111,9 +111,6 @@ def add_calibration_args(p: argparse.ArgumentParser, *, evaluates: bool = False)
 def calibration_from_args(args: argparse.Namespace, *, evaluated: bool = False):
     """The calibration dataset for ``--precision int8`` (``None`` otherwise). ``evaluated``: the command evaluates
     ``--dataset``/``--root``/``--split``, which calibration then defaults to, on another split, and refuses to use."""
-    import segzoo
-    from segzoo.inference.quantize import DEFAULT_CALIBRATION_SPLIT
-
     if getattr(args, "precision", None) != "int8":
         return None
     name = args.calibration_dataset or (args.dataset if evaluated else None)
@@ -222,8 +219,6 @@ def preprocessing_from_args(model: Any, args: argparse.Namespace):
 
 
 def load_model(ref: str):
-    import segzoo
-
     return segzoo.load(ref)
 
 

@@ -30,7 +30,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from segzoo import export  # the module, not its names: tests replace export.export_onnx
 from segzoo.errors import SegzooError
+from segzoo.inference.optimize import fold_batchnorm, fuse_conv_relu, keep_fp32
+from segzoo.inference.preprocessing import Preprocessing
+from segzoo.inference.quantize import DEFAULT_CALIBRATION_SIZE, calibration_inputs, int8_session
 from segzoo.metrics import compare_logits
 
 log = logging.getLogger("segzoo")
@@ -181,8 +185,6 @@ class Engine:
 
     # -- set-up ------------------------------------------------------------------------------------------------------
     def _setup_torch(self, model: nn.Module, *, copy: bool) -> nn.Module:
-        from segzoo.inference.optimize import fold_batchnorm, fuse_conv_relu, keep_fp32
-
         work = _copy_module(model) if copy else model
         work = work.to(self.device).eval()
         try:
@@ -208,18 +210,16 @@ class Engine:
             import onnxruntime  # noqa: F401
         except ImportError:
             raise SegzooError("the onnxruntime engine needs onnxruntime: pip install onnxruntime") from None
-        from segzoo.export import check_onnx, default_sizes, export_onnx
-
         if onnx_path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="segzoo-onnx-")
             onnx_path = Path(self._tmp.name) / "model.onnx"
             # small example and check sizes: the check is what proves the graph is right at other sizes
-            report = export_onnx(
+            report = export.export_onnx(
                 model.to("cpu"), onnx_path, size=64, check=tolerance is not None, tolerance=tolerance or 1e-4
             )
             self.max_abs_diff = report.get("max_abs_diff")
         elif tolerance is not None:
-            checks = check_onnx(onnx_path, model.to("cpu"), default_sizes(model, 64), tolerance=tolerance)
+            checks = export.check_onnx(onnx_path, model.to("cpu"), export.default_sizes(model, 64), tolerance=tolerance)
             bad = [c for c in checks if not c.get("ok")]
             if bad:
                 raise SegzooError(f"{onnx_path} does not reproduce the model: {bad[0]}")
@@ -247,9 +247,6 @@ class Engine:
             import onnxruntime  # noqa: F401
         except ImportError:
             raise SegzooError("int8 needs onnxruntime: pip install 'segzoo[onnx]'") from None
-        from segzoo.inference.preprocessing import Preprocessing
-        from segzoo.inference.quantize import DEFAULT_CALIBRATION_SIZE, calibration_inputs, int8_session
-
         model.to("cpu")
         inputs = calibration_inputs(
             calibration,

@@ -11,7 +11,10 @@ from typing import Any
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from segzoo._plugins import registries
+from segzoo.data.base import colorize, voc_colormap
 from segzoo.errors import SegzooError
+from segzoo.inference.modes import infer
 from segzoo.nn.functional import class_map
 
 log = logging.getLogger("segzoo")
@@ -22,14 +25,10 @@ __all__ = ["mask_image", "overlay", "predict_image", "resolve_palette", "save_pr
 def resolve_palette(model: Any, dataset: str | None = None) -> tuple[list[list[int]], str]:
     """Class colours for ``model`` and where they come from: ``model.config["palette"]``, the named registered
     dataset's palette, a registered dataset whose class names equal the model's, or VOC's generated colour map."""
-    from segzoo.data.base import voc_colormap
-
     config = getattr(model, "config", {}) or {}
     n = int(getattr(model, "num_classes", 0) or config.get("num_classes", 0))
     if config.get("palette"):
         return [list(c) for c in config["palette"]], "model config"
-    from segzoo._plugins import registries
-
     datasets = registries().datasets
     if dataset is not None:
         meta = datasets.get(dataset).metadata
@@ -53,8 +52,6 @@ def class_names_of(model: Any, dataset: str | None = None) -> list[str]:
     if len(names) == n:
         return names
     if dataset is not None:
-        from segzoo._plugins import registries
-
         classes = list(registries().datasets.get(dataset).metadata.get("classes") or [])
         if len(classes) == n:
             return classes
@@ -63,8 +60,6 @@ def class_names_of(model: Any, dataset: str | None = None) -> list[str]:
 
 def predict_image(engine: Any, image: Image.Image, preprocessing: Any, settings: Any = None) -> torch.Tensor:
     """Class ids ``(H, W)`` (int64) at the image's own size."""
-    from segzoo.inference.modes import infer
-
     x = preprocessing(image)[None]
     scores = infer(engine, x, settings)
     w, h = image.size
@@ -105,8 +100,6 @@ def overlay(
 ) -> Image.Image:
     """``image`` alpha-blended with the coloured mask, plus a side panel listing (colour swatch, class name) for
     every class present in the mask."""
-    from segzoo.data.base import colorize
-
     base = image.convert("RGB")
     colored = colorize(mask, palette)
     blended = Image.blend(base, colored, alpha)

@@ -29,13 +29,18 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from segzoo._paths import cache_dir
 from segzoo.errors import SegzooError
-
-if TYPE_CHECKING:  # torch is imported when used: the CLI imports this module's defaults to build its parser
-    import torch
-    from torch import nn
+from segzoo.export import _quiet, export_onnx
+from segzoo.inference.defaults import DEFAULT_CALIBRATION_SIZE, DEFAULT_CALIBRATION_SPLIT
+from segzoo.inference.modes import _padded_side
 
 log = logging.getLogger("segzoo")
 
@@ -48,11 +53,6 @@ __all__ = [
     "weights_fingerprint",
 ]
 
-#: images used to calibrate: each costs one fp32 pass of the build; with 32 the CamVid models lose under 1 mIoU
-#: point (docs/benchmarking.md). Fewer makes the MinMax ranges depend on which few images were drawn
-DEFAULT_CALIBRATION_SIZE = 32
-#: the split calibrated on when none is named: the training images, never the evaluated ones
-DEFAULT_CALIBRATION_SPLIT = "train"
 #: bump when the way a quantized file is built changes, so old cache entries are not reused
 FORMAT_VERSION = 1
 
@@ -77,8 +77,6 @@ class QuantSettings:
 
 def weights_fingerprint(model: nn.Module) -> str:
     """sha256 of the state dict (names, dtypes, shapes and bytes) and the model's config: what the graph computes."""
-    import torch
-
     h = hashlib.sha256()
     h.update(json.dumps(getattr(model, "config", {}) or {}, sort_keys=True, default=str).encode())
     for name, tensor in model.state_dict().items():
@@ -89,8 +87,6 @@ def weights_fingerprint(model: nn.Module) -> str:
 
 
 def _tensors_fingerprint(tensors: Sequence[torch.Tensor]) -> str:
-    import torch
-
     h = hashlib.sha256()
     for t in tensors:
         t = t.detach().to("cpu", torch.float32).contiguous()
@@ -109,10 +105,6 @@ def _spread(n: int, k: int) -> list[int]:
 
 
 def _pad(x: torch.Tensor, divisor: int) -> torch.Tensor:
-    import torch.nn.functional as F
-
-    from segzoo.inference.modes import _padded_side
-
     h, w = x.shape[-2:]
     ph, pw = _padded_side(h, divisor) - h, _padded_side(w, divisor) - w
     return F.pad(x, (0, pw, 0, ph)) if ph or pw else x
@@ -128,8 +120,6 @@ def calibration_inputs(
     """Model inputs ``(1, C, H, W)`` to calibrate on: ``size`` images spread evenly over ``source`` (a dataset whose
     items are ``(image, mask)`` or images; PIL images go through ``preprocessing``), or ``source`` itself when it
     is a tensor / a list of tensors (already normalised). Each is zero-padded as whole-image inference pads it."""
-    import torch
-
     if isinstance(source, torch.Tensor):
         items: Iterable[torch.Tensor] = source if source.dim() == 4 else [source]
         tensors = [t[None] if t.dim() == 3 else t for t in items]
@@ -146,8 +136,6 @@ def calibration_inputs(
             raise SegzooError(
                 "the calibration dataset is empty; point --calibration-root/--calibration-split at images"
             )
-        from PIL import Image
-
         tensors = []
         for index in _spread(n, max(1, int(size))):
             item = source[index]
@@ -208,8 +196,6 @@ def _build(
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from segzoo.export import _quiet, export_onnx
-
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="segzoo-int8-", dir=target.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
@@ -257,8 +243,6 @@ def _build(
 
 
 def _cache_dir() -> Path:
-    from segzoo.hub.download import cache_dir
-
     return cache_dir() / "int8"
 
 

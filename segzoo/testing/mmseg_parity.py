@@ -20,7 +20,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from segzoo.hub.loading import build_with_weights
+from segzoo.hub.remap import build_meta_model
 from segzoo.testing.mmseg import build_twin, config_path, load_config, randomize_, twin_logits
+from segzoo.testing.parity import create_from_entry
 
 __all__ = ["CONFIG_CORRECTIONS", "check_family", "check_parity", "config_for", "metafile_models", "structures"]
 
@@ -157,10 +160,6 @@ def check_parity(
     """Assert that segzoo's model (with its auxiliary head, option ``aux_option``) gives mmseg's logits for the
     config; the conversion without the auxiliary head must also load. Returns the entry used and the largest
     logit differences (``max_diff``, ``aux_max_diff``)."""
-    from segzoo.hub.loading import build_with_weights
-    from segzoo.hub.remap import build_meta_model
-    from segzoo.testing.parity import create_from_entry
-
     cfg = load_config(str(config))
     spec = spec_from_mmseg(cfg.model.to_dict())
     twin = randomize_(build_twin(cfg), seed)

@@ -18,6 +18,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+import segzoo
+from segzoo._api import create_from_config
+
 __all__ = ["checked_entry", "create_from_entry", "max_logit_diff", "randomize_"]
 
 
@@ -44,8 +47,6 @@ def checked_entry(
 ) -> dict:
     """The fields of catalog entry ``name`` that build its model, as the parity test states them. When the installed
     catalog has ``name``, assert that it says the same, so that the test proves the entry users load."""
-    import segzoo
-
     entry = {
         "name": name,
         "architecture": architecture,
@@ -62,8 +63,6 @@ def checked_entry(
 
 def create_from_entry(entry: dict) -> nn.Module:
     """The segzoo model a catalog-style entry describes (architecture, encoder, num_classes, in_channels, options)."""
-    from segzoo._api import create_from_config
-
     return create_from_config(entry).eval()
 
 

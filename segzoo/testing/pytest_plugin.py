@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import huggingface_hub
 import pytest
+from huggingface_hub import constants, hf_api
 
 from segzoo.testing.hub_server import HubServer
 
@@ -70,8 +72,6 @@ class HfEnv:
 
         ``instant_retries``: keep huggingface_hub's retries but skip their backoff sleeps (in-process only).
         """
-        from huggingface_hub import constants
-
         hf_home = Path(hf_home)
         cache_dir = hf_home / "hub"
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -124,9 +124,6 @@ class HfEnv:
 
     def use_endpoint(self, url: str) -> None:
         """Send every Hub request of this test (in-process and subprocesses) to ``url``."""
-        import huggingface_hub
-        from huggingface_hub import constants, hf_api
-
         url = url.rstrip("/")
         mp = self.monkeypatch
         mp.setenv("HF_ENDPOINT", url)
@@ -146,16 +143,12 @@ class HfEnv:
 
     def set_offline(self, offline: bool = True) -> None:
         """Switch the in-process client (and subprocesses started afterwards) to or from offline mode."""
-        from huggingface_hub import constants
-
         self.monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
         self.monkeypatch.setenv("HF_HUB_OFFLINE", "1" if offline else "0")
 
     @contextlib.contextmanager
     def offline(self) -> Iterator[None]:
         """Offline mode inside the ``with`` block: the client serves from the cache and sends no request."""
-        from huggingface_hub import constants
-
         previous = bool(constants.HF_HUB_OFFLINE)
         self.set_offline(True)
         try:

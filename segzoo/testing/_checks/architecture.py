@@ -7,16 +7,15 @@ import json
 import math
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from unittest import SkipTest
 
 import torch
 import torch.nn.functional as F
 
+import segzoo
+from segzoo.nn.model import SegmentationModel
 from segzoo.testing._checks.base import Check, Shared, expect_logits, one_line, quiet, registries, skipped
-
-if TYPE_CHECKING:  # pragma: no cover
-    from segzoo.nn.model import SegmentationModel
 
 __all__ = ["ARCHITECTURE_CHECKS", "OPTIONAL_FEATURES", "architecture_checks"]
 
@@ -57,8 +56,6 @@ def architecture_checks(
     take must be refused with a ValueError that mentions "divisible". ``compile_backend``: "aot_eager" (cheap),
     "eager" or "inductor" (slow). The model is built once, by the first check, and shared by the others.
     """
-    import segzoo
-
     selected = list(ARCHITECTURE_CHECKS if checks is None else checks)
     unknown = sorted(set(selected) - set(ARCHITECTURE_CHECKS))
     if unknown:
@@ -132,9 +129,6 @@ class _ArchState:
 
 
 def _check_options(state: _ArchState, *, create: Callable, **_: Any) -> None:
-    import segzoo
-    from segzoo.nn.model import SegmentationModel
-
     model = state.model
     assert isinstance(model, SegmentationModel), f"build returned {type(model).__name__}, not a SegmentationModel"
     assert sum(p.numel() for p in model.parameters()) > 0, "the model has no parameters"
@@ -258,8 +252,6 @@ def _check_predict(state: _ArchState, **_: Any) -> None:
 
 
 def _check_save_load(state: _ArchState, **_: Any) -> None:
-    import segzoo
-
     model = state.model.eval()
     with torch.no_grad():  # non-default BatchNorm statistics, so buffers are compared too
         for buffer_name, buffer in model.named_buffers():

@@ -11,6 +11,9 @@ from unittest import SkipTest
 
 import torch
 
+from segzoo import _plugins
+from segzoo._plugins import Registries
+
 __all__ = ["Check", "Shared", "expect_logits", "one_line", "quiet", "registries", "skipped"]
 
 
@@ -84,10 +87,9 @@ def skipped(reason: str) -> Callable[[], None]:
     return run
 
 
-def registries():
-    from segzoo._plugins import registries
-
-    return registries()
+def registries() -> Registries:
+    """The registries, looked up at each call: a test may reset them between checks."""
+    return _plugins.registries()
 
 
 def expect_logits(out: Any, batch: int, classes: int, size: tuple[int, int], what: str) -> None:

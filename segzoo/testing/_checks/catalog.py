@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -9,8 +10,15 @@ from typing import TYPE_CHECKING
 from unittest import SkipTest
 
 import torch
+from huggingface_hub import constants
+from safetensors.torch import save
 
+import segzoo
+from segzoo._catalog import validate_entry
+from segzoo.errors import SegzooError
+from segzoo.hub import loading
 from segzoo.testing._checks.base import Check, expect_logits, quiet, registries
+from segzoo.testing.hub import sandbox
 
 if TYPE_CHECKING:  # pragma: no cover
     from segzoo.nn.model import SegmentationModel
@@ -35,15 +43,10 @@ def catalog_checks(entry_or_name: dict | str, *, build: bool = True, hub: bool =
     where the entry says on a local Hub server load by name (:func:`check_hub_entry` in
     :func:`segzoo.testing.hub.sandbox`).
     """
-    import segzoo
-
     entry = _entry(entry_or_name)
     name = str(entry.get("name", "?"))
 
     def schema() -> None:
-        from segzoo._catalog import validate_entry
-        from segzoo.errors import SegzooError
-
         try:
             validate_entry(entry, "the catalog entry")
         except SegzooError as err:
@@ -65,9 +68,7 @@ def catalog_checks(entry_or_name: dict | str, *, build: bool = True, hub: bool =
         )
 
     def converter() -> None:
-        from segzoo.hub.loading import converter_for
-
-        converter_for(entry)
+        loading.converter_for(entry)
 
     def preprocessing() -> None:
         pre, channels = entry["preprocessing"], entry.get("in_channels", 3)
@@ -112,8 +113,6 @@ def catalog_checks(entry_or_name: dict | str, *, build: bool = True, hub: bool =
                 f"{weights.get('format')!r} weights: publish a state dict in that layout with "
                 "check_hub_entry(server, name, state_dict=...)"
             )
-        from segzoo.testing.hub import sandbox
-
         with sandbox() as server:
             check_hub_entry(server, entry_or_name)
 
@@ -140,10 +139,6 @@ def publish_entry_weights(
     which is the original unless it pins a sha256 or a commit id (random weights cannot match those: the copy has
     the published file's sha256 and commit instead).
     """
-    import hashlib
-
-    import segzoo
-
     entry = _entry(entry_or_name)
     weights = entry["weights"]
     if "hub" not in weights:
@@ -168,8 +163,6 @@ def publish_entry_weights(
         torch.save(state_dict, buffer)
         data = buffer.getvalue()
     else:
-        from safetensors.torch import save
-
         data = save(state_dict)
     revision = hub["revision"]
     is_commit = len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
@@ -205,11 +198,6 @@ def check_hub_entry(
     ``huggingface_hub`` at the server. An entry that pins a sha256 or a commit is loaded from the published copy
     (see :func:`publish_entry_weights`) through the same code path as ``segzoo.load(name)``.
     """
-    import segzoo
-    from huggingface_hub import constants
-
-    from segzoo.hub import loading
-
     if constants.ENDPOINT.rstrip("/") != server.url:
         raise AssertionError(
             f"huggingface_hub talks to {constants.ENDPOINT}, not to the HubServer at {server.url}: "

@@ -9,7 +9,10 @@ from typing import Any
 from unittest import SkipTest
 
 import torch
+from PIL import Image
 
+import segzoo
+from segzoo.data.transforms import Compose, Normalize, ToTensor
 from segzoo.testing._checks.base import Check, Shared, registries
 
 __all__ = ["dataset_checks"]
@@ -34,8 +37,6 @@ def dataset_checks(
     or I)`` of the same size, mask values in ``range(num_classes)`` or ``ignore_index``; a joint ``transform(image,
     mask)`` is applied to both, and ``ToTensor()`` + ``Normalize()`` give ``(float32 (C, H, W), int64 (H, W))``.
     """
-    import segzoo
-
     meta = registries().datasets.get(name).metadata
     splits = list(meta.get("splits") or ["train"])
     split = split or ("train" if "train" in splits else splits[0])
@@ -94,8 +95,6 @@ def dataset_checks(
             _check_item(dataset, i)
 
     def transform(path: Path, dataset: Any) -> None:
-        from segzoo.data.transforms import Compose, Normalize, ToTensor
-
         calls = []
 
         def record(image, mask):
@@ -145,8 +144,7 @@ def dataset_checks(
 
 
 def _check_item(dataset, i: int) -> None:
-    import numpy as np
-    from PIL import Image
+    import numpy as np  # not a dependency of segzoo (torch runs without it); only this check uses it
 
     image, mask = dataset[i]
     assert isinstance(image, Image.Image) and image.mode in ("RGB", "L"), (

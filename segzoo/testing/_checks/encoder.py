@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from segzoo.nn import Encoder, create_encoder
 from segzoo.testing._checks.base import Check
 
 __all__ = ["encoder_checks"]
@@ -15,8 +16,6 @@ def encoder_checks(name: str, *, size: tuple[int, int] = (64, 96), seed: int = 0
     finest first, with those channels and the input size divided by the reduction (rounded either way)."""
 
     def features() -> None:
-        from segzoo.nn import Encoder, create_encoder
-
         for channels in (3, 4):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+import segzoo
 from segzoo.testing._checks.base import Check, registries
 
 __all__ = ["LOSS_MODES", "loss_checks"]
@@ -70,8 +71,6 @@ def _perfect_logits(mode: str, target: torch.Tensor, num_classes: int, correct: 
 
 
 def _check_loss_mode(name: str, mode: str, options: dict, num_classes: int) -> str | None:
-    import segzoo
-
     loss = segzoo.create_loss(name, mode=mode, **options)
     assert isinstance(loss, torch.nn.Module), (
         f"mode={mode!r}: create_loss returned {type(loss).__name__}, not an nn.Module"
