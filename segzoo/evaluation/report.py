@@ -204,7 +204,8 @@ def _label_points(fig: Any, ax: Any, points: list[tuple[float, float, str, Any]]
 
 
 def plot_accuracy_latency(bench: dict[str, Any], path: str | Path) -> Path:
-    """Scatter plot of mIoU (%) against p50 latency (ms), one labelled point per model."""
+    """Scatter plot of mIoU (%) against p50 latency (ms), one labelled point per model. A speed-only bench (no
+    accuracy) plots latency against GMACs instead, one point per network, coloured by architecture."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -212,6 +213,10 @@ def plot_accuracy_latency(bench: dict[str, Any], path: str | Path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not any(r.get("mIoU") is not None for r in bench["results"]) and any(
+        r.get("gmacs") and r.get("latency_ms") for r in bench["results"]
+    ):
+        return _plot_cost(bench, path, plt)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     points = []
     for r in bench["results"]:
@@ -238,6 +243,39 @@ def plot_accuracy_latency(bench: dict[str, Any], path: str | Path) -> Path:
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     _label_points(fig, ax, points)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _plot_cost(bench: dict[str, Any], path: Path, plt: Any) -> Path:
+    """Latency against GMACs (log-log), one point per network (entries ``measured_as`` another are the same
+    point), a colour per architecture: what a model costs before its weights are downloaded."""
+    by_arch: dict[str, list[tuple[float, float]]] = {}
+    for r in bench["results"]:
+        p50 = (r.get("latency_ms") or {}).get("p50")
+        if r.get("measured_as") or not r.get("gmacs") or p50 is None:
+            continue
+        by_arch.setdefault(str(r.get("architecture") or "?"), []).append((float(r["gmacs"]), float(p50)))
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    markers = "osD^v<>ph*"
+    for i, (arch, xy) in enumerate(sorted(by_arch.items())):
+        ax.scatter(*zip(*xy, strict=True), s=22, alpha=0.75, marker=markers[i // 10 % len(markers)], label=arch)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("GMACs (batch 1)")
+    ax.set_ylabel("latency p50, batch 1 (ms)")
+    s = bench["settings"]
+    size = "x".join(str(v) for v in (bench["results"][0].get("input_size") or [])) if bench["results"] else ""
+    networks = sum(len(v) for v in by_arch.values())
+    ax.set_title(
+        f"speed only, {size} input, {s.get('engine')} {s.get('precision')} on {bench['fingerprint'].get('device')}: "
+        f"{networks} networks, {len(bench['results'])} entries",
+        fontsize=9,
+    )
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7, ncol=2, loc="upper left", frameon=False)
+    fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
