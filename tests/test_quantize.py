@@ -122,7 +122,7 @@ def _args(**kw):
 
 
 def test_calibration_defaults_to_the_training_split_never_the_evaluated_one():
-    from segzoo.inference.cli import calibration_from_args
+    from segzoo.inference.calibration import calibration_from_args
 
     data = calibration_from_args(_args(), evaluated=True)
     assert data.split == "train" and len(data) == 3

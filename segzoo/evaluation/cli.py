@@ -14,11 +14,11 @@ from segzoo._boundary import int_at_least
 from segzoo._paths import check_writable
 from segzoo._text import table
 from segzoo.errors import SegzooError
+from segzoo.inference.calibration import calibration_from_args
 from segzoo.inference.cli import (
     _size,
     add_inference_args,
     add_json_arg,
-    calibration_from_args,
     load_model,
     preprocessing_from_args,
     settings_from_args,

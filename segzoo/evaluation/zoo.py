@@ -43,7 +43,7 @@ from segzoo.evaluation.fingerprint import fingerprint
 from segzoo.evaluation.options import bench_options, protocol_settings
 from segzoo.evaluation.selection import published_metric
 from segzoo.evaluation.store import ResultStore, result_key
-from segzoo.inference.cli import calibration_from_args
+from segzoo.inference.calibration import calibration_from_args
 from segzoo.train import distributed as D
 
 log = logging.getLogger("segzoo")

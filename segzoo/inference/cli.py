@@ -15,6 +15,7 @@ from segzoo._boundary import int_at_least
 from segzoo._paths import check_writable
 from segzoo._text import table
 from segzoo.errors import SegzooError
+from segzoo.inference.calibration import calibration_from_args
 from segzoo.inference.defaults import DEFAULT_CALIBRATION_SIZE, DEFAULT_CALIBRATION_SPLIT
 
 ENGINE_CHOICES = ("auto", "eager", "channels_last", "compile", "onnxruntime")
@@ -106,34 +107,6 @@ def add_calibration_args(p: argparse.ArgumentParser, *, evaluates: bool = False)
             action="store_true",
             help="allow calibrating on the evaluated split itself (flatters the int8 accuracy)",
         )
-
-
-def calibration_from_args(args: argparse.Namespace, *, evaluated: bool = False):
-    """The calibration dataset for ``--precision int8`` (``None`` otherwise). ``evaluated``: the command evaluates
-    ``--dataset``/``--root``/``--split``, which calibration then defaults to, on another split, and refuses to use."""
-    if getattr(args, "precision", None) != "int8":
-        return None
-    name = args.calibration_dataset or (args.dataset if evaluated else None)
-    if name is None:
-        raise SegzooError(
-            "--precision int8 needs calibration images: --calibration-dataset NAME --calibration-root "
-            "PATH (e.g. the training split of the data the model was trained on)"
-        )
-    same = evaluated and name == args.dataset
-    root = args.calibration_root or (args.root if same else None)
-    split = args.calibration_split or DEFAULT_CALIBRATION_SPLIT
-    options = dict(getattr(args, "dataset_option", None) or []) if same else {}
-    if same and split == args.split and _same_folder(root, args.root) and not args.calibrate_on_evaluated:
-        raise SegzooError(
-            f"int8 calibration would use the evaluated images ({name} {split}); calibrate on another "
-            f"split (--calibration-split, default {DEFAULT_CALIBRATION_SPLIT}) or pass "
-            "--calibrate-on-evaluated"
-        )
-    return segzoo.create_dataset(name, root, split, **options)
-
-
-def _same_folder(a: str | None, b: str | None) -> bool:
-    return (a is None and b is None) or (a is not None and b is not None and Path(a).resolve() == Path(b).resolve())
 
 
 def add_inference_args(p: argparse.ArgumentParser, *, evaluates: bool = False) -> None:
