@@ -123,6 +123,16 @@ def test_eval_cli_prints_a_table_and_writes_json(saved, tmp_path, cli, capsys):
     assert data["engine"]["engine"] == default_engine(torch.device("cpu"), "fp32")
 
 
+def test_eval_cli_scores_a_slice_of_a_split(saved, cli, capsys):
+    """``--split 'val[2:]'``: images held out of a split, as segzoo train's --val-split takes them."""
+    base = ["eval", str(saved), "--dataset", "shapes", "--dataset-option", "length=5", "--no-progress", "--json"]
+    assert cli([*base, "--split", "val[2:]", "--num-workers", "0"]) == 0
+    part = json.loads(capsys.readouterr().out)
+    assert part["images"] == 3 and part["split"] == "val[2:]"
+    assert cli([*base, "--split", "val[5:]"]) == 1
+    assert "selects no sample" in capsys.readouterr().err
+
+
 def test_eval_cli_slide_and_msflip(saved, cli, capsys):
     base = [
         "eval",

@@ -45,7 +45,10 @@ def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
     )
     g.add_argument("--root", default=None, help="dataset folder (not needed for 'shapes')")
     g.add_argument(
-        "--split", default="val", help="default: a catalog entry's published eval split (e.g. test), else val"
+        "--split",
+        default="val",
+        help="default: a catalog entry's published eval split (e.g. test), else val; a slice such as "
+        "'train[16:]' takes those images of the split (in the dataset's sorted order)",
     )
     g.add_argument(
         "--dataset-option",
@@ -65,9 +68,12 @@ def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def _dataset(args: argparse.Namespace):
+    """``--dataset``'s ``--split``, or a slice of it (``train[16:]``: images held out of a training split)."""
     if args.dataset is None:
         return None
-    return segzoo.create_dataset(args.dataset, args.root, args.split, **dict(args.dataset_option))
+    from segzoo.train.data import open_split
+
+    return open_split(args.dataset, args.root, args.split, dict(args.dataset_option))
 
 
 def _pct(v: float) -> str:

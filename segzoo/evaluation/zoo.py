@@ -45,6 +45,7 @@ from segzoo.evaluation.selection import published_metric
 from segzoo.evaluation.store import ResultStore, result_key
 from segzoo.inference.calibration import calibration_from_args
 from segzoo.train import distributed as D
+from segzoo.train.data import open_split
 
 log = logging.getLogger("segzoo")
 
@@ -178,7 +179,7 @@ def run_zoo(
         dataset = None
         if with_data:
             if split not in datasets:
-                datasets[split] = segzoo.create_dataset(args.dataset, args.root, split, **dict(args.dataset_option))
+                datasets[split] = open_split(args.dataset, args.root, split, dict(args.dataset_option))
                 prepared.clear()  # keyed by preprocessing only: another split must not reuse them
             dataset = datasets[split]
         t0 = time.perf_counter()
