@@ -65,16 +65,6 @@ DEFERRED = {
 #: Each entry must still be in the code (test_the_lazy_import_allowlist_is_not_stale).
 PER_MODULE = {
     ("segzoo.testing.hub", "segzoo.testing.pytest_plugin"): "imports pytest, which the script use does not need",
-    # segzoo.train is being reworked in another change; its in-function imports go with it
-    ("segzoo.train.data", "segzoo"): "pending: segzoo.train rework",
-    ("segzoo.train.data", "segzoo._plugins"): "pending: segzoo.train rework",
-    ("segzoo.train.evaluation", "tqdm.auto"): "pending: segzoo.train rework",
-    ("segzoo.train.plot", "segzoo.train.checkpoint"): "pending: segzoo.train rework",
-    ("segzoo.train.trainer", "segzoo"): "pending: segzoo.train rework",
-    ("segzoo.train.trainer", "torch.nn.parallel"): "pending: segzoo.train rework",
-    ("segzoo.train.trainer", "tqdm.auto"): "pending: segzoo.train rework",
-    ("segzoo.train.trainer", "segzoo.train.plot"): "pending: segzoo.train rework",
-    ("segzoo.train.trainer", "segzoo.hub.serialization"): "pending: segzoo.train rework",
 }
 
 _LIGHT_PATHS = """

@@ -27,6 +27,8 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+import segzoo
+from segzoo import registry
 from segzoo._boundary import item_error
 from segzoo.data import transforms as T
 from segzoo.errors import SegzooError
@@ -204,8 +206,6 @@ def parse_split(spec: str) -> tuple[str, slice | None]:
 
 
 def open_split(dataset: str, root: str | None, spec: str, options: dict[str, Any]) -> Any:
-    import segzoo
-
     name, part = parse_split(spec)
     ds = segzoo.create_dataset(dataset, root, split=name, **options)
     if part is None:
@@ -233,10 +233,8 @@ def build_datasets(config: TrainConfig) -> tuple[Any, Any | None]:
 
 def _check_val_split(config: TrainConfig) -> None:
     """A dataset without the validation split asked for: say how to hold out samples instead."""
-    from segzoo._plugins import registries
-
     name, _ = parse_split(config.val_split or "")
-    splits = list(registries().datasets.get(config.dataset).metadata.get("splits") or [])
+    splits = list(registry.get("datasets", config.dataset).metadata.get("splits") or [])
     if splits and name not in splits:
         first = splits[0]
         raise TrainConfigError(

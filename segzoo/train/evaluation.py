@@ -9,6 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from segzoo.metrics import ConfusionMatrix
 from segzoo.nn.functional import class_map
@@ -91,8 +92,6 @@ def evaluate(
     model.eval()
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(sampler), desc="eval", leave=False, unit="img", dynamic_ncols=True)
     try:
         for images, masks in loader:

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from segzoo.train.checkpoint import atomic_write_bytes
+
 __all__ = ["plot_curves", "read_metrics"]
 
 
@@ -46,8 +48,6 @@ def plot_curves(records: list[dict[str, Any]], path: str | Path, *, title: str |
     """Write a PNG of the curves in ``records`` (metrics.jsonl lines) to ``path`` atomically."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from segzoo.train.checkpoint import atomic_write_bytes
 
     fig = Figure(figsize=(10, 3), dpi=80)
     FigureCanvasAgg(fig)

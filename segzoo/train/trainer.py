@@ -17,8 +17,12 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm.auto import tqdm
 
+import segzoo
 from segzoo.data.preprocessing import Preprocessing
+from segzoo.nn.pretrained import default_model_card
 from segzoo.train import distributed as D
 from segzoo.train.checkpoint import (
     BEST,
@@ -46,6 +50,7 @@ from segzoo.train.data import (
     train_transform,
 )
 from segzoo.train.evaluation import autocast, evaluate
+from segzoo.train.plot import plot_curves, read_metrics
 from segzoo.train.schedule import LRSchedule
 
 __all__ = ["Trainer", "TrainState", "fit", "METRICS", "CONFIG", "SUMMARY", "CURVES"]
@@ -327,8 +332,6 @@ class Trainer:
         return checkpoint
 
     def _build_model(self, train_ds: Any) -> nn.Module:
-        import segzoo
-
         c = self.config
         if c.model is not None:
             return segzoo.load(c.model, num_classes=self.num_classes, pretrained=c.pretrained)
@@ -359,8 +362,6 @@ class Trainer:
         return torch.optim.AdamW(groups, lr=c.lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
 
     def _build_loss(self) -> nn.Module:
-        import segzoo
-
         options = dict(self.config.loss_options)
         options.setdefault("ignore_index", self.ignore_index)
         return segzoo.create_loss(self.config.loss, **options)
@@ -422,8 +423,6 @@ class Trainer:
         model.train()
         forward = _Forward(model, self.with_aux)
         if self.info.distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
             ids = [self.device.index] if self.device.type == "cuda" else None
             # Rebuilt when the set of trainable parameters changes (DDP fixes it at construction).
             self.net = DDP(forward, device_ids=ids)
@@ -468,8 +467,6 @@ class Trainer:
     def _bar(self, epoch: int, start: int):
         if not self._show_progress:
             return None
-        from tqdm.auto import tqdm
-
         return tqdm(
             total=self.iters_per_epoch,
             initial=start,
@@ -601,8 +598,6 @@ class Trainer:
     def _plot(self) -> None:
         if not self.config.plot:
             return
-        from segzoo.train.plot import plot_curves, read_metrics
-
         try:
             plot_curves(read_metrics(self.run_dir / METRICS), self.run_dir / CURVES, title=self._title())
         except Exception as err:  # noqa: BLE001 - a plotting problem must not stop training
@@ -647,8 +642,6 @@ class Trainer:
         self._call("checkpoint")
 
     def _model_card(self, which: str) -> str:
-        from segzoo.hub.serialization import default_model_card
-
         st, c = self.state, self.config
         card = default_model_card({**self.model.config, "segzoo_version": ""})
         world = self.info.world_size
@@ -703,8 +696,6 @@ class Trainer:
         if not self.is_main or self.config.quiet:
             return
         if self._show_progress:
-            from tqdm.auto import tqdm
-
             tqdm.write(f"segzoo train: {message}", file=sys.stderr)
         else:
             print(f"segzoo train: {message}", file=sys.stderr, flush=True)
