@@ -59,7 +59,18 @@ def leaderboard_rows(bench: dict[str, Any]) -> tuple[list[str], list[list[str]]]
         if has_delta:
             row.insert(2, _num(r.get("mIoU_change"), "{:+.2f}"))
         rows.append(row)
+    if results and all(_foreground_dice(r) is not None for r in results):
+        header.insert(2, "Dice")
+        for r, row in zip(results, rows, strict=True):
+            row.insert(2, _num(_foreground_dice(r), scale=100))
     return _zoo_columns(results, header, rows)
+
+
+def _foreground_dice(result: dict[str, Any]) -> float | None:
+    """A two-class model's Dice of class 1 (vessel, membrane, ...): the number binary benchmarks such as DRIVE
+    publish ("Dice" in mmseg's metafiles)."""
+    dice = (result.get("metrics") or {}).get("dice")
+    return dice[1] if result.get("num_classes") == 2 and dice and len(dice) == 2 else None
 
 
 def _zoo_columns(results: list[dict[str, Any]], header: list[str], rows: list[list[str]]):
@@ -159,7 +170,13 @@ def leaderboard_markdown(bench: dict[str, Any], *, plot_name: str | None = None)
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines += [
         "",
-        "Columns: mIoU, pixel and mean (class) accuracy in percent on the split above; latency p50/p95 of one image "
+        "Columns: mIoU, pixel and mean (class) accuracy in percent on the split above"
+        + (
+            "; Dice: of class 1 (two-class models: the foreground's, as binary benchmarks publish it)"
+            if "Dice" in header
+            else ""
+        )
+        + "; latency p50/p95 of one image "
         f"at batch 1 over {s.get('repeat')} timed calls after {s.get('warmup')} warm-up calls; img/s at batch "
         f"{s.get('throughput_batch')}; peak MiB: {first.get('peak_memory_kind', 'peak memory')}; GMACs: "
         "multiply-accumulates of one inference at the input size (FlopCounterMode FLOPs / 2, torchvision's "
@@ -175,8 +192,9 @@ def leaderboard_markdown(bench: dict[str, Any], *, plot_name: str | None = None)
         + (f"; 1-minute load average {fp['load_average_1min']} at the start" if "load_average_1min" in fp else "")
         + ".",
     ]
-    if plot_name and any(r.get("mIoU") is not None for r in bench["results"]):  # speed only: nothing to plot
-        lines += ["", f"![mIoU against latency]({plot_name})"]
+    if plot_name and bench["results"]:
+        accuracy = any(r.get("mIoU") is not None for r in bench["results"])
+        lines += ["", f"![{'mIoU against latency' if accuracy else 'latency against GMACs'}]({plot_name})"]
     return "\n".join(lines) + "\n"
 
 
