@@ -4,7 +4,7 @@ against loading the same file by hand.
     python benchmarks/bench_load_cached.py --repeat 7 --threads 1
     python benchmarks/bench_load_cached.py --model unet-mobilenetv3-camvid --profile
 
-The four first-party checkpoints (``checkpoints/<name>/``) are published to segzoo's local test Hub
+The first-party checkpoints (``checkpoints/<name>/``) are published to segzoo's local test Hub
 (:class:`segzoo.testing.hub_server.HubServer`, the real ``huggingface_hub`` client) and loaded once by name, which
 fills a throw-away Hugging Face cache and segzoo's verification stamps, as a first ``segzoo.load`` does. Every
 measured load then runs offline (``HF_HUB_OFFLINE=1``) from that cache, in a fresh process per measurement, the

@@ -36,9 +36,12 @@ METRIC_ORDER = ("mIoU", "mIoU(ms+flip)", "mDice", "Dice", "pixel_accuracy")
 
 
 def family(entry: dict[str, Any]) -> str:
-    """mmseg entries by their mmseg config folder (HRNet's FCN models apart from FCN's); others by architecture."""
+    """mmseg entries by their mmseg config folder (HRNet's FCN models apart from FCN's); others by architecture (both
+    U-Net architectures under U-Net, as mmseg's own U-Nets are)."""
     config = entry.get("upstream", {}).get("config")
-    return config.split("/")[1] if config else entry["architecture"]
+    if config:
+        return config.split("/")[1]
+    return "unet" if entry["architecture"] == "unet-original" else entry["architecture"]
 
 
 def dataset(entry: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from segzoo.evaluation.store import ResultStore, result_key
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMVID = Path(os.environ.get("SEGZOO_DATA", ROOT.parent / "shared" / "datasets")) / "camvid"
-FIRST_PARTY = sorted(p.name for p in (ROOT / "checkpoints").iterdir() if (p / "config.json").is_file())
+FIRST_PARTY = sorted(p.name for p in (ROOT / "checkpoints").glob("*-camvid") if (p / "config.json").is_file())
 
 
 def _installed(names):

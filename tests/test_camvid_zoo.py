@@ -1,7 +1,7 @@
-"""The first-party CamVid checkpoints: their catalog entries match the committed files and, once published with
-`segzoo publish` (to the local Hub server), load by name; on real CamVid val they are scored twice, by `segzoo eval`
-and independently, with numpy, from the mask PNGs that `segzoo predict` writes, which must agree exactly; and the
-catalog's metrics are what `segzoo eval` measures on the whole split."""
+"""The first-party checkpoints (CamVid, and the DRIVE U-Net in the first two tests): their catalog entries match the
+committed files and, once published with `segzoo publish` (to the local Hub server), load by name; on real CamVid
+val they are scored twice, by `segzoo eval` and independently, with numpy, from the mask PNGs that `segzoo predict`
+writes, which must agree exactly; and the catalog's metrics are what `segzoo eval` measures on the whole split."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ FIRST_PARTY = sorted(p.name for p in CHECKPOINTS.iterdir() if (p / "config.json"
 
 
 def test_every_checkpoint_folder_has_a_catalog_entry_with_its_hash():
-    assert len(FIRST_PARTY) == 4
+    assert len(FIRST_PARTY) == 5  # four CamVid models and the DRIVE U-Net
     for name in FIRST_PARTY:
         weights = segzoo.info(name)["weights"]
         data = (CHECKPOINTS / name / "model.safetensors").read_bytes()

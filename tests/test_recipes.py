@@ -1,7 +1,7 @@
 """configs/<name>.json: one training recipe per first-party checkpoint, run by ``segzoo train --config``.
 
 The recipes are not retrained here; each must describe the model its checkpoint holds, be a valid training config,
-and start a real run (2 iterations of tiny crops on real CamVid images) with command-line overrides.
+and start a real run (2 iterations of tiny crops on its real dataset, CamVid or DRIVE) with command-line overrides.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ from segzoo.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = sorted(p.name for p in (ROOT / "checkpoints").iterdir() if (p / "config.json").is_file())
-CAMVID = ROOT.parent / "shared" / "datasets" / "camvid"
+DATA = ROOT.parent / "shared" / "datasets"
+#: each recipe's dataset: where its data is here, and the runs folder its recipe writes to
+DATASETS = {"camvid": (DATA / "camvid", "runs/camvid-zoo"), "drive": (DATA / "drive", "runs/drive")}
+
+
+def _dataset(name: str) -> str:
+    return json.loads((ROOT / "configs" / f"{name}.json").read_text())["dataset"]
 
 
 def test_every_checkpoint_has_a_recipe_and_every_recipe_a_checkpoint():
@@ -32,7 +38,7 @@ def test_recipe_is_a_valid_config_that_builds_its_checkpoints_model(name):
         saved["encoder"],
         saved["options"],
     )
-    assert config.resize == saved["preprocessing"]["resize"]["shorter_side"]
+    assert config.resize == (saved["preprocessing"].get("resize") or {}).get("shorter_side")
     # what a reproduction needs, written down rather than left to defaults that may change
     raw = json.loads((ROOT / "configs" / f"{name}.json").read_text())
     assert {
@@ -49,15 +55,17 @@ def test_recipe_is_a_valid_config_that_builds_its_checkpoints_model(name):
         "loss_options",
         "precision",
     } <= set(raw)
-    assert config.output == f"runs/camvid-zoo/{name}"
+    assert config.output == f"{DATASETS[config.dataset][1]}/{name}"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CAMVID.is_dir(), reason=f"needs the CamVid data in {CAMVID}")
 @pytest.mark.parametrize("name", CHECKPOINTS)
 def test_segzoo_train_config_starts_and_runs_two_iterations(name, tmp_path, monkeypatch):
     from segzoo.train.cli import main
 
+    data = DATASETS[_dataset(name)][0]
+    if not data.is_dir():
+        pytest.skip(f"needs the {_dataset(name)} data in {data}")
     monkeypatch.chdir(ROOT)  # the recipes name their data and output relative to the repository root
     out = tmp_path / "run"
     rc = main(
@@ -65,7 +73,7 @@ def test_segzoo_train_config_starts_and_runs_two_iterations(name, tmp_path, monk
             "--config",
             f"configs/{name}.json",
             "--data-root",
-            str(CAMVID),
+            str(data),
             "--max-iters",
             "2",
             "--crop-size",

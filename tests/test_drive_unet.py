@@ -1,0 +1,62 @@
+"""The first-party DRIVE U-Net on the real DRIVE images it was not trained on (37-40): the catalog's numbers are what
+`segzoo eval` measures over all pixels, and that vessel Dice equals one computed independently, with numpy, from the
+mask PNGs `segzoo predict` writes at the label resolution."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import segzoo
+
+ROOT = Path(__file__).resolve().parents[1]
+DRIVE = Path(os.environ.get("SEGZOO_DATA", ROOT.parent / "shared" / "datasets")) / "drive" / "DRIVE"
+NAME = "unet-classic16-drive"
+FOLDER = ROOT / "checkpoints" / NAME
+HELD_OUT = [f"{n}_training" for n in range(37, 41)]
+
+pytestmark = [
+    pytest.mark.skipif(not (DRIVE / "training" / "1st_manual").is_dir(), reason=f"DRIVE not found at {DRIVE}"),
+    pytest.mark.skipif("unet-original" not in segzoo.list_architectures(), reason="segzoo-unet is not installed"),
+]
+
+
+def test_catalog_entry_says_how_it_was_measured():
+    entry = segzoo.info(NAME)
+    assert entry["dataset"]["eval_split"] == "train[16:]" and entry["inference"] == {"mode": "whole"}
+    assert "resize" not in entry["preprocessing"]  # whole images at the native 565x584
+    assert segzoo.load(FOLDER).config["preprocessing"] == entry["preprocessing"]
+
+
+@pytest.mark.slow
+def test_eval_dice_is_the_catalogs_and_an_independent_one_of_the_predicted_masks(tmp_path, capsys):
+    from segzoo.cli import main as cli
+
+    out = tmp_path / "eval.json"
+    common = ["--dataset", "drive", "--root", str(DRIVE.parent), "--split", "train[16:]", "--engine", "eager"]
+    every = ["--dataset-option", "fov_as_ignore=false", "--num-workers", "0", "--no-progress", "--json", str(out)]
+    assert cli(["eval", str(FOLDER), *common, *every]) == 0
+    images = [DRIVE / "training" / "images" / f"{stem}.tif" for stem in HELD_OUT]
+    assert cli(["predict", str(FOLDER), *map(str, images), "--out", str(tmp_path / "masks"), "--no-progress"]) == 0
+    capsys.readouterr()
+    measured = json.loads(out.read_text())
+    assert measured["images"] == 4
+    tp = fp = fn = 0
+    for stem in HELD_OUT:
+        pred = np.asarray(Image.open(tmp_path / "masks" / f"{stem}_mask.png")) == 1
+        label = np.asarray(Image.open(DRIVE / "training" / "1st_manual" / f"{stem.split('_')[0]}_manual1.gif")) == 255
+        assert pred.shape == label.shape == (584, 565)
+        tp += int((pred & label).sum())
+        fp += int((pred & ~label).sum())
+        fn += int((~pred & label).sum())
+    dice = 2 * tp / (2 * tp + fp + fn)
+    assert measured["metrics"]["dice"][1] == pytest.approx(dice, abs=1e-12)
+    published = segzoo.info(NAME)["metrics"]["values"]
+    assert round(100 * dice, 2) == published["Dice"]
+    assert round(100 * measured["metrics"]["mIoU"], 2) == published["mIoU"]
+    assert dice > 0.7  # a trained vessel model (an empty prediction scores 0)
