@@ -501,6 +501,30 @@ def test_precision_bf16_on_cpu_and_fp16_needs_cuda(tmp_path):
         Trainer(cfg.replace(precision="fp16", output=str(tmp_path / "fp16"))).fit()
 
 
+def test_channels_last_trains_the_same_model_and_saves_contiguous_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    from segzoo.train import Trainer
+
+    runs = {}
+    for layout in (False, True):
+        cfg = config(tmp_path, val_split=None, max_iters=3, channels_last=layout, output=str(tmp_path / str(layout)))
+        trainer = Trainer(cfg)
+        summary = trainer.fit()
+        conv = next(m.weight for m in trainer.model.modules() if isinstance(m, torch.nn.Conv2d))
+        assert conv.is_contiguous(memory_format=torch.channels_last) == layout
+        runs[layout] = (
+            summary["last"]["train_loss"],
+            load_file(tmp_path / str(layout) / "final" / "model.safetensors"),
+        )
+    (loss_nchw, nchw), (loss_nhwc, nhwc) = runs[False], runs[True]
+    assert loss_nhwc == pytest.approx(loss_nchw, rel=1e-4)  # the same computation in another memory order
+    assert nchw.keys() == nhwc.keys()
+    for key in nchw:
+        assert nhwc[key].is_contiguous()
+        torch.testing.assert_close(nhwc[key], nchw[key], rtol=1e-2, atol=1e-3)  # 3 AdamW steps apart
+
+
 # -- data pipeline -----------------------------------------------------------------------------------------------------
 def test_augmented_batches_do_not_depend_on_workers_or_resume_point():
     ds = segzoo.create_dataset("shapes", None, "train", length=12)

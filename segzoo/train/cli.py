@@ -133,6 +133,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt("--freeze-encoder-epochs", type=int, metavar="N", help="train with the encoder frozen for N epochs")
     opt("--freeze-encoder-iters", type=int, metavar="N", help="... or for N iterations")
     opt("--precision", choices=PRECISIONS, help="autocast: bf16 (CPU or GPU), fp16 (GPU, with GradScaler)")
+    opt(
+        "--channels-last",
+        action="store_true",
+        help="NHWC memory layout for the model and batches (about 1.5x faster bf16 training on AVX-512 CPUs)",
+    )
     opt("--clip-grad-norm", type=float, metavar="NORM", help="clip the gradient norm")
     opt("--loss", metavar="NAME", help="registered loss (segzoo.list_losses())")
     opt(

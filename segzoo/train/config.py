@@ -90,6 +90,7 @@ class TrainConfig:
     freeze_encoder_epochs: int = 0
     freeze_encoder_iters: int = 0
     precision: str = "fp32"
+    channels_last: bool = False
     clip_grad_norm: float | None = None
     loss: str = "cross_entropy"
     loss_options: dict[str, Any] = field(default_factory=dict)

@@ -134,6 +134,8 @@ class Trainer:
         if isinstance(config, dict):
             config = TrainConfig.from_dict(config)
         self.config = config.validate(model_given=model is not None, dataset_given=train_dataset is not None)
+        # NHWC lets oneDNN pick its fast bf16 convolutions on the CPU; the saved weights are contiguous either way
+        self.memory_format = torch.channels_last if self.config.channels_last else torch.preserve_format
         self._given_model = model
         self._given_train = train_dataset
         self._given_val = val_dataset
@@ -222,7 +224,7 @@ class Trainer:
                 f"the model predicts {model.num_classes} classes but the dataset has {self.num_classes}; "
                 f"use segzoo.load(name, num_classes={self.num_classes})"
             )
-        self.model = model.to(self.device)
+        self.model = model.to(self.device, memory_format=self.memory_format)
         crop = c.crop_hw
         divisor = int(getattr(model, "input_divisor", 1) or 1)
         if crop[0] % divisor or crop[1] % divisor:
@@ -483,7 +485,7 @@ class Trainer:
             self._set_frozen(frozen)
         lrs = self.scheduler.set(st.iteration)
         self.last_lrs = {g.get("name", str(i)): lr for i, (g, lr) in enumerate(zip(self.optimizer.param_groups, lrs))}
-        images = images.to(self.device, non_blocking=True)
+        images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
         masks = masks.to(self.device, non_blocking=True)
         with autocast(self.device, c.precision):
             out = self.net(images)
