@@ -614,8 +614,12 @@ def reuse_segzoo_run(run_dir: Path, recipe: dict[str, Any]) -> dict[str, Any]:
     """The segzoo side from a finished ``segzoo train --config <recipe>`` run (e.g. the one a catalog checkpoint was
     exported from), refused unless it trained exactly the recipe. Its whole-process wall time is unknown; the
     comparison uses training + validation time, which both sides measure with their own clock."""
+    from segzoo.train.config import TrainConfig
+
     config = json.loads((run_dir / "config.json").read_text())
-    differ = sorted(k for k in set(recipe) | set(config) if k not in RUN_ONLY_KEYS and recipe.get(k) != config.get(k))
+    # both through TrainConfig, so that options the recipe leaves at their defaults compare equal
+    wanted, ran = TrainConfig.from_dict(recipe).to_dict(), TrainConfig.from_dict(config).to_dict()
+    differ = sorted(k for k in wanted if k not in RUN_ONLY_KEYS and wanted[k] != ran[k])
     if differ:
         raise SystemExit(f"{run_dir} did not train this recipe: {', '.join(differ)} differ")
     if config.get("threads") != 1:
