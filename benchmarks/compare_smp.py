@@ -1,7 +1,8 @@
 """segzoo's trainer against a plain PyTorch loop on segmentation_models_pytorch (smp): same network, recipe and data.
 
-For one segzoo training recipe (``configs/<name>.json``) this trains the same architecture twice, one run after the
-other on the same machine, each as its own process with one thread:
+For one segzoo training recipe (``configs/<name>.json``) this trains the same architecture twice on the same machine,
+each side as its own process with one thread, both at the same time on CPUs of their own (``--order parallel``, the
+default: both then see the same machine load) or one after the other:
 
 * segzoo: ``segzoo train --config <recipe>`` (with ``--threads 1 --num-workers 0 --device cpu``);
 * smp: the smp network trained by the plain loop below: PIL/numpy reading of the same files, the same augmentation,
@@ -569,22 +570,32 @@ def read_segzoo_run(run_dir: Path, recipe: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_side(side: str, recipe_path: Path, recipe: dict[str, Any], max_iters: int | None) -> dict[str, Any]:
-    """Run one side as its own process; wall time is that of the whole process (start-up and imports included)."""
+def start_side(
+    side: str, recipe_path: Path, recipe: dict[str, Any], max_iters: int | None, cpu: int | None
+) -> dict[str, Any]:
+    """Launch one side as its own process, pinned to ``cpu`` when given; :func:`finish_side` waits for it."""
     iters = max_iters or recipe["max_iters"]
     run_dir = WORK_DIR / f"{task_name(recipe_path)}-{side}-{iters}it"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     cmd = (segzoo_command if side == "segzoo" else smp_command)(recipe_path, run_dir, max_iters)
     env = {**os.environ, **THREAD_ENV}
-    print(f"[{side}] {' '.join(cmd)}", flush=True)
-    env_info = environment()
-    load_start = os.getloadavg()
-    started = now()
-    t0 = time.perf_counter()
-    with open(run_dir / "log.txt", "w") as log:
-        rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
-    wall = time.perf_counter() - t0
+    print(f"[{side}] {' '.join(cmd)}" + (f"  (CPU {cpu})" if cpu is not None else ""), flush=True)
+    pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
+    job: dict[str, Any] = {"side": side, "run_dir": run_dir, "cmd": cmd, "cpu": cpu, "environment": environment()}
+    job.update(load_start=os.getloadavg(), started=now(), t0=time.perf_counter(), log=open(run_dir / "log.txt", "w"))
+    job["process"] = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=job["log"], stderr=subprocess.STDOUT, preexec_fn=pin
+    )
+    return job
+
+
+def finish_side(job: dict[str, Any], recipe: dict[str, Any]) -> dict[str, Any]:
+    """Wait for a side started by :func:`start_side`; its result with the whole process's wall time."""
+    side, run_dir = job["side"], job["run_dir"]
+    rc = job["process"].wait()
+    wall = time.perf_counter() - job["t0"]
+    job["log"].close()
     load_end = os.getloadavg()
     log_text = (run_dir / "log.txt").read_text()
     if rc != 0:
@@ -596,14 +607,29 @@ def run_side(side: str, recipe_path: Path, recipe: dict[str, Any], max_iters: in
         result = json.loads((run_dir / "result.json").read_text())
     result.update(
         wall_s=round(wall, 2),
-        command=" ".join(cmd),
-        started=started,
-        environment=env_info,
-        load_start=[round(v, 2) for v in load_start],
+        command=" ".join(job["cmd"]),
+        started=job["started"],
+        environment=job["environment"],
+        load_start=[round(v, 2) for v in job["load_start"]],
         load_end=[round(v, 2) for v in load_end],
+        cpu=job["cpu"],
     )
     print(f"[{side}] {metric_name(recipe)} {result['metric']:.4f}  wall {wall:.1f} s", flush=True)
     return result
+
+
+def run_sides(
+    sides: list[str], recipe_path: Path, recipe: dict[str, Any], max_iters: int | None, parallel: bool
+) -> dict[str, dict[str, Any]]:
+    """Run the sides one after the other, or both at once each pinned to its own CPU: on a shared machine the
+    second is the fairer test, since both sides then see the same load for the same minutes."""
+    if not parallel:
+        return {s: finish_side(start_side(s, recipe_path, recipe, max_iters, None), recipe) for s in sides}
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < len(sides):
+        raise SystemExit(f"--order parallel needs {len(sides)} CPUs, this process may use {len(cpus)}")
+    jobs = [start_side(s, recipe_path, recipe, max_iters, cpu) for s, cpu in zip(sides, cpus)]
+    return {job["side"]: finish_side(job, recipe) for job in jobs}
 
 
 #: keys of a run's config.json that may differ from the recipe without changing what is trained
@@ -734,19 +760,21 @@ def fmt_time(seconds: float) -> str:
 
 PROTOCOL = """\
 Each task trains one network twice with the same segzoo recipe: once with `segzoo train --config <recipe>`, once with
-the plain PyTorch loop of [benchmarks/compare_smp.py](../benchmarks/compare_smp.py) on the
-segmentation_models_pytorch (smp) network. Both read the same image and label files (the plain loop with PIL and
-numpy), apply the same augmentation (resize, random scale, random crop padded with the ignore label, horizontal flip),
-batch size, iterations, AdamW, warm-up + poly schedule, loss, precision (autocast), seed, ImageNet normalisation and
-validation protocol (whole images, resized as the recipe says and padded to the network's divisor, logits up-sampled
-to the label size, one confusion matrix over the validation split). Each side is one process with one thread
-(`OMP_NUM_THREADS=1`, `torch.set_num_threads(1)`, no DataLoader workers: segzoo runs with `--threads 1 --num-workers 0
---device cpu`), one after the other on the same machine. The time compared is training + periodic validation, each
-side by its own clock (segzoo: the trainer's `time` in metrics.jsonl; the plain loop: around its loop), data loading
-and checkpoints included, start-up excluded; the whole process is timed too when the comparison launched it. A segzoo
-side may be the very run a catalog checkpoint was exported from (`--segzoo-run`): it is then refused unless it trained
-exactly the recipe. The metric is the last validation, not the best. One run and one seed per side: differences of a
-few tenths of a point are within seed noise, and runs at different times see different machine load (listed below)."""
+the plain PyTorch loop of [benchmarks/compare_smp.py](../benchmarks/compare_smp.py) on the segmentation_models_pytorch
+(smp) network. Both read the same image and label files (the plain loop with PIL and numpy), apply the same
+augmentation (resize, random scale, random crop padded with the ignore label, horizontal flip), batch size,
+iterations, AdamW, warm-up + poly schedule, loss, precision (autocast), seed, ImageNet normalisation and validation
+protocol (whole images, resized as the recipe says and padded to the network's divisor, logits up-sampled to the label
+size, one confusion matrix over the validation split). Each side is one process with one thread (`OMP_NUM_THREADS=1`,
+`torch.set_num_threads(1)`, no DataLoader workers: segzoo runs with `--threads 1 --num-workers 0 --device cpu`). By
+default both sides run at the same time, each pinned to a CPU of its own, so that they share the machine's load minute
+for minute; an earlier run may have gone one after the other (its order is listed). The time compared is training +
+periodic validation, each side by its own clock (segzoo: the trainer's `time` in metrics.jsonl; the plain loop: around
+its loop), data loading and checkpoints included, start-up excluded; the whole process is timed too when the
+comparison launched it. A segzoo side may be the very run a catalog checkpoint was exported from (`--segzoo-run`): it
+is then refused unless it trained exactly the recipe. The metric is the last validation, not the best. One run and one
+seed per side: differences of a few tenths of a point are within seed noise, and sides run at different times see
+different machine load (listed below)."""
 
 
 def render(data: dict[str, Any]) -> str:
@@ -795,7 +823,11 @@ def render(data: dict[str, Any]) -> str:
     for name, r in sorted(data["tasks"].items()):
         lines += ["", f"### {name}", ""]
         lines += [f"- {d}" for d in r["differences"]]
-        lines.append(f"- order: {' then '.join(r['order'])}")
+        if r.get("schedule") == "parallel":
+            cpus = ", ".join(f"{side} on CPU {r[side]['cpu']}" for side in r["order"])
+            lines.append(f"- schedule: both sides at the same time, each pinned to its own CPU ({cpus})")
+        else:
+            lines.append(f"- order: {' then '.join(r['order'])}")
         for side in r["order"]:
             s, env = r[side], r[side]["environment"]
             commit = env["git"]["commit"][:10] + (" (modified)" if env["git"]["dirty"] else "")
@@ -894,7 +926,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recipe", type=Path, help="segzoo training recipe, e.g. configs/unet-classic16-drive.json")
     p.add_argument("--max-iters", type=int, help="iterations other than the recipe's: a smoke test, kept out of docs/")
     p.add_argument("--only", choices=("segzoo", "smp"), help="run one side; the stored other side is kept")
-    p.add_argument("--order", choices=("smp-first", "segzoo-first"), default="smp-first")
+    p.add_argument(
+        "--order",
+        choices=("parallel", "smp-first", "segzoo-first"),
+        default="parallel",
+        help="both sides at once, each on its own CPU (default), or one after the other",
+    )
     p.add_argument("--out", type=Path, help="results JSON (default docs/smp-comparison.json, smoke tests elsewhere)")
     p.add_argument("--report-only", action="store_true", help="re-render the Markdown from the JSON")
     p.add_argument("--check", action="store_true", help="compare networks, losses and data reading; no training")
@@ -949,11 +986,12 @@ def main(argv: list[str] | None = None) -> int:
         "networks": networks(recipe),
         "differences": differences(recipe),
     }
-    for side in sides:
-        if side == "segzoo" and args.segzoo_run:
-            record[side] = reuse_segzoo_run(args.segzoo_run.resolve(), recipe)
-        else:
-            record[side] = run_side(side, recipe_path, recipe, max_iters)
+    if "segzoo" in sides and args.segzoo_run:
+        record["segzoo"] = reuse_segzoo_run(args.segzoo_run.resolve(), recipe)
+    to_run = [s for s in sides if s not in record]
+    parallel = args.order == "parallel" and len(to_run) == 2
+    record.update(run_sides(to_run, recipe_path, recipe, max_iters, parallel))
+    record["schedule"] = "parallel" if parallel else "sequential"
     data = merge(out, name, record, sides)
     out.with_suffix(".md").write_text(render(data))
     print(f"wrote {out} and {out.with_suffix('.md')}")

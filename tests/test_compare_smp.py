@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -132,3 +133,16 @@ def test_a_smoke_run_refuses_to_write_docs(compare: ModuleType) -> None:
     with pytest.raises(SystemExit):
         compare.main(["--recipe", str(DRIVE), "--max-iters", "3", "--out", str(ROOT / "docs" / "x.json")])
     assert not (ROOT / "docs" / "x.json").exists()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the parallel schedule needs two CPUs")
+def test_both_sides_train_at_once_on_cpus_of_their_own(compare: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "smoke.json"
+    assert compare.main(["--recipe", str(DRIVE), "--max-iters", "2", "--out", str(out)]) == 0
+    task = json.loads(out.read_text())["tasks"]["unet-classic16-drive"]
+    assert task["schedule"] == "parallel"
+    assert {task["segzoo"]["cpu"], task["smp"]["cpu"]} == set(sorted(os.sched_getaffinity(0))[:2])
+    for side in ("segzoo", "smp"):
+        assert 0.0 <= task[side]["metric"] <= 1.0 and task[side]["train_eval_s"] > 0
+        assert [it for it, _ in task[side]["curve"]] == [2]
+    assert "each pinned to its own CPU" in out.with_suffix(".md").read_text()
