@@ -13,6 +13,21 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # one intra-op thread per worker: no 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the xdist controller (or a plain run), before any worker starts
+        _build_yapf_grammar_cache()
+
+
+def _build_yapf_grammar_cache() -> None:
+    """mmseg imports mmengine, which imports yapf; yapf rebuilds its grammar pickle in the user cache whenever the
+    installed grammar file is newer than it (in every fresh venv). Two xdist workers collecting the mmseg parity tests
+    at once then race, one reading the other's half-written pickle (EOFError). Build it once, here."""
+    try:
+        import yapf  # noqa: F401  (builds the grammar pickle on import)
+    except ImportError:  # mmseg's dependencies are not installed: nothing to race on
+        pass
+
+
 @pytest.fixture
 def tiny():
     """Fresh registries with the test architecture 'tiny' registered, forgotten after the test."""
