@@ -102,7 +102,8 @@ MODELS: dict[str, dict[str, Any]] = {
     "unet-resnet18-camvid": {
         "requires": "segzoo-unet",
         "description": "U-Net (decoder 128-64-32-16-16) with a timm ResNet-18 encoder, trained from scratch by segzoo "
-        "on CamVid (11 classes) at the full 480x360 resolution in {hours} CPU hours",
+        "on CamVid (11 classes) at the full 480x360 resolution in {hours} CPU hours; the most accurate model of "
+        "segzoo's CamVid set",
         "paper": {
             "title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
             "url": "https://arxiv.org/abs/1505.04597",

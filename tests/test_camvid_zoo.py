@@ -29,7 +29,7 @@ FIRST_PARTY = sorted(p.name for p in CHECKPOINTS.iterdir() if (p / "config.json"
 
 
 def test_every_checkpoint_folder_has_a_catalog_entry_with_its_hash():
-    assert len(FIRST_PARTY) == 5  # four CamVid models and the DRIVE U-Net
+    assert len(FIRST_PARTY) == 6  # five CamVid models and the DRIVE U-Net
     for name in FIRST_PARTY:
         weights = segzoo.info(name)["weights"]
         data = (CHECKPOINTS / name / "model.safetensors").read_bytes()
@@ -124,12 +124,25 @@ def test_eval_equals_an_independent_miou_of_the_predicted_masks(name, cli, tmp_p
     assert 0.2 < miou < 0.9  # a trained model, not noise (chance level is about 0.03)
 
 
+def test_full_resolution_model_card_has_its_budget_curves_and_inference():
+    name = "unet-resnet18-camvid"
+    entry = segzoo.info(name)
+    assert entry["preprocessing"]["resize"] == {"shorter_side": 360} and entry["inference"] == {"mode": "whole"}
+    assert segzoo.load(CHECKPOINTS / name).config["preprocessing"] == entry["preprocessing"]
+    card = (CHECKPOINTS / name / "README.md").read_text()
+    assert "](curves.png)" in card and (CHECKPOINTS / name / "curves.png").stat().st_size > 10_000
+    assert f"| mIoU | {entry['metrics']['values']['mIoU']:.2f} |" in card  # the val mIoU
+    assert "CPU hours of training" in card and "segzoo train --config configs/unet-resnet18-camvid.json" in card
+    recipe = json.loads((ROOT / "configs" / f"{name}.json").read_text())
+    assert f"{recipe['crop_size'][0]}x{recipe['crop_size'][1]}" in card
+
+
 @needs_camvid
 @pytest.mark.slow
-def test_catalog_metrics_are_what_eval_measures_on_camvid_val(cli, tmp_path, capsys):
-    name = "fcn-mobilenetv3-camvid"
-    if "fcn" not in segzoo.list_architectures():
-        pytest.skip("segzoo-fcn is not installed")
+@pytest.mark.parametrize("name", ["fcn-mobilenetv3-camvid", "unet-resnet18-camvid"])
+def test_catalog_metrics_are_what_eval_measures_on_camvid_val(name, cli, tmp_path, capsys):
+    if segzoo.info(name)["architecture"] not in segzoo.list_architectures():
+        pytest.skip(f"the plugin of {name} is not installed")
     assert (
         cli(
             [
