@@ -339,3 +339,17 @@ def test_bench_shares_one_decoded_split_between_models(saved, tmp_path, cli):
         ]
     )
     assert rc == 0 and "data_cache" not in json.loads(md.with_suffix(".json").read_text())["results"][0]
+
+
+def test_leaderboard_names_each_models_input_size_when_they_differ():
+    from segzoo.evaluation import leaderboard_markdown
+
+    def result(name: str, size: list[int]) -> dict:
+        return {"model": name, "mIoU": 0.5, "input_size": size, "gmacs": 1.0, "latency_ms": {"p50": 1.0, "p95": 1.0}}
+
+    bench = {"settings": {"engine": "eager", "precision": "fp32"}, "fingerprint": {}, "created": "now"}
+    same = leaderboard_markdown({**bench, "results": [result("a", [180, 240]), result("b", [180, 240])]})
+    assert "input 180x240 (H x W)" in same and "| input |" not in same
+    mixed = leaderboard_markdown({**bench, "results": [result("a", [360, 480]), result("b", [180, 240])]})
+    assert "input: column *input*" in mixed and "| params M | input | GMACs |" in mixed
+    assert "| 360x480 | 1.0 |" in mixed and "| 180x240 | 1.0 |" in mixed
