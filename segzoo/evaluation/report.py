@@ -63,16 +63,12 @@ def leaderboard_rows(bench: dict[str, Any]) -> tuple[list[str], list[list[str]]]
         header.insert(2, "Dice")
         for r, row in zip(results, rows, strict=True):
             row.insert(2, _num(_foreground_dice(r), scale=100))
-    if len(_input_sizes(results)) > 1:  # models run at their own resolutions: say which, next to their GMACs
+    if len({tuple(r.get("input_size") or ()) for r in results}) > 1:  # models at their own sizes: say which
         at = header.index("GMACs")
         header.insert(at, "input")
         for r, row in zip(results, rows, strict=True):
             row.insert(at, "x".join(str(v) for v in r.get("input_size") or []) or "-")
     return _zoo_columns(results, header, rows)
-
-
-def _input_sizes(results: list[dict[str, Any]]) -> set[tuple[int, ...]]:
-    return {tuple(r.get("input_size") or ()) for r in results}
 
 
 def _foreground_dice(result: dict[str, Any]) -> float | None:
@@ -158,7 +154,7 @@ def leaderboard_markdown(bench: dict[str, Any], *, plot_name: str | None = None)
     fp = bench["fingerprint"]
     first = bench["results"][0] if bench["results"] else {}
     size = "x".join(str(v) for v in first.get("input_size", [])) or "?"
-    size_text = f"input {size} (H x W)" if len(_input_sizes(bench["results"])) <= 1 else "input: column *input* (H x W)"
+    size_text = "input: column *input* (H x W)" if "input" in header else f"input {size} (H x W)"
     dataset = f"{bench['dataset']} {bench['split']}" if bench.get("dataset") else "no dataset (speed only)"
     images = f" ({bench['eval_images']} images)" if bench.get("eval_images") else ""
     mode = s.get("mode", "whole")
