@@ -550,6 +550,23 @@ def test_augmented_batches_do_not_depend_on_workers_or_resume_point():
     assert not torch.equal(plain[0][0], other[0][0]), "epochs must differ"
 
 
+def test_color_jitter_changes_images_only_and_is_checked():
+    ds = segzoo.create_dataset("shapes", None, "train", length=4)
+    plain = TrainConfig(dataset="shapes", architecture="unet", crop_size=32, scale_range=[1.0, 1.0], hflip=0)
+    jitter = plain.replace(color_jitter={"brightness": [1.5, 1.5], "saturation": 0.3})
+    assert "ColorJitter" in repr(train_transform(jitter, [0.0] * 3, [1.0] * 3, 255, 3))
+    for i in range(2):
+        (x0, y0), (x1, y1) = (
+            SeededSamples(ds, train_transform(c, [0.0] * 3, [1.0] * 3, 255, 3))[(i, 1)] for c in (plain, jitter)
+        )
+        assert torch.equal(y0, y1), "the mask is never jittered"
+        assert x1.mean() > x0.mean(), "brightness 1.5 brightens the crop"
+    with pytest.raises(TrainConfigError, match="color_jitter must be a dict with keys among brightness"):
+        plain.replace(color_jitter={"gamma": 0.2}).validate()
+    with pytest.raises(TrainConfigError, match="color_jitter .*hue"):
+        train_transform(plain.replace(color_jitter={"hue": 0.9}), [0.0] * 3, [1.0] * 3, 255, 3)
+
+
 def test_decoded_in_memory_gives_the_same_batches_and_reads_each_sample_once():
     from segzoo.train.data import DecodedInMemory
 

@@ -107,6 +107,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt("--crop-size", type=int, nargs="+", metavar="PX", help="training crop: SIZE or HEIGHT WIDTH")
     opt("--scale-range", type=float, nargs=2, metavar=("MIN", "MAX"), help="random scale range")
     opt("--hflip", type=float, metavar="P", help="horizontal flip probability")
+    opt(
+        "--color-jitter",
+        field="color_jitter",
+        metavar="KEY=VALUE",
+        type=_key_value,
+        action="append",
+        help="photometric augmentation (repeatable): brightness, contrast, saturation or hue, e.g. brightness=0.25",
+    )
     opt("--batch-size", "-b", type=int, metavar="N", help="batch size per process")
     opt("--val-batch-size", type=int, metavar="N", help="validation batch size (images of one size only)")
     opt("--num-workers", "-j", type=int, metavar="N", help="DataLoader worker processes")
@@ -190,7 +198,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-_LIST_FIELDS = ("model_options", "dataset_options", "val_dataset_options", "loss_options")
+_LIST_FIELDS = ("model_options", "dataset_options", "val_dataset_options", "loss_options", "color_jitter")
 
 
 def _explicit(args: argparse.Namespace) -> dict[str, Any]:

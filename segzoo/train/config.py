@@ -19,6 +19,8 @@ __all__ = ["TrainConfig", "TrainConfigError", "TrainingError", "OPTIMIZERS", "SC
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("poly", "cosine", "constant")
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: What ``color_jitter`` may hold: :class:`segzoo.data.transforms.ColorJitter`'s arguments.
+COLOR_JITTER_KEYS = ("brightness", "contrast", "saturation", "hue")
 
 #: Fields that may differ between the run that wrote a checkpoint and the run that resumes it: they change
 #: neither the numbers nor the data order (augmentations are seeded per sample, not per worker).
@@ -68,6 +70,7 @@ class TrainConfig:
     crop_size: int | list[int] = 512
     scale_range: list[float] = field(default_factory=lambda: [0.5, 2.0])
     hflip: float = 0.5
+    color_jitter: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 8
     val_batch_size: int = 1
     num_workers: int = 0
@@ -209,6 +212,13 @@ class TrainConfig:
             bad(f"warmup_start_factor must be within [0, 1], got {self.warmup_start_factor}")
         if not 0 <= self.hflip <= 1:
             bad(f"hflip is a probability, got {self.hflip}")
+        unknown_jitter = (
+            sorted(set(self.color_jitter) - set(COLOR_JITTER_KEYS)) if isinstance(self.color_jitter, dict) else None
+        )
+        if unknown_jitter is None or unknown_jitter:
+            bad(
+                f"color_jitter must be a dict with keys among {', '.join(COLOR_JITTER_KEYS)}, got {self.color_jitter!r}"
+            )
         if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
             bad(f"clip_grad_norm must be positive or None, got {self.clip_grad_norm}")
         if len(self.scale_range) != 2 or not 0 < self.scale_range[0] <= self.scale_range[1]:

@@ -282,7 +282,7 @@ def train_transform(
     config: TrainConfig, mean: Sequence[float], std: Sequence[float], ignore_index: int, channels: int
 ) -> T.Compose:
     """[convert] -> [Resize(resize)] -> RandomScale(scale_range) -> RandomCrop(crop_size) -> RandomHorizontalFlip
-    -> ToTensor -> Normalize(mean, std)."""
+    -> [ColorJitter(**color_jitter)] -> ToTensor -> Normalize(mean, std)."""
     steps: list[Callable] = []
     mode = _image_mode(channels)
     if mode:
@@ -294,6 +294,11 @@ def train_transform(
     steps.append(T.RandomCrop(config.crop_hw, ignore_index=ignore_index))
     if config.hflip > 0:
         steps.append(T.RandomHorizontalFlip(config.hflip))
+    if config.color_jitter:
+        try:
+            steps.append(T.ColorJitter(**config.color_jitter))
+        except (TypeError, ValueError) as err:
+            raise TrainConfigError(f"color_jitter {config.color_jitter!r}: {err}") from None
     steps += [T.ToTensor(), T.Normalize(mean, std)]
     return T.Compose(steps)
 
