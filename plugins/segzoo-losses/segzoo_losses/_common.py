@@ -165,6 +165,22 @@ def _shape(t: Tensor) -> str:
 
 def prepare(loss: str, mode: str, logits: Tensor, target: Tensor, ignore_index: int | None) -> Prepared:
     """Check ``logits`` and ``target`` against ``mode`` and flatten them; errors name the problem."""
+    logits, target, valid = check_inputs(loss, mode, logits, target, ignore_index)
+    n, c = logits.shape[:2]
+    if mode == "multiclass":
+        return Prepared(
+            mode, logits.reshape(n, c, -1), torch.where(valid, target, 0).reshape(n, -1), valid.reshape(n, -1)
+        )
+    target = torch.where(valid, target, 0).to(logits.dtype)
+    return Prepared(mode, logits.reshape(n, c, -1), target.reshape(n, c, -1), valid.reshape(n, c, -1))
+
+
+def check_inputs(
+    loss: str, mode: str, logits: Tensor, target: Tensor, ignore_index: int | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(logits, target, valid)`` checked against ``mode``, not flattened: logits in float32 (float64 kept),
+    multiclass target as long with ``ignore_index`` kept, binary target with its channel dimension, and ``valid``
+    the boolean mask of what is not ignored (the target's shape). Errors name the problem."""
     if not isinstance(logits, Tensor) or not isinstance(target, Tensor):
         raise LossInputError(
             f"{loss}: logits and target must be tensors, got {type(logits).__name__} and {type(target).__name__}"
@@ -214,9 +230,7 @@ def prepare(loss: str, mode: str, logits: Tensor, target: Tensor, ignore_index: 
                 f"{loss}: target contains class indices {values} outside [0, {c - 1}] for {c}-channel "
                 f"logits (ignore_index={ignore_index})"
             )
-        return Prepared(
-            mode, logits.reshape(n, c, -1), torch.where(valid, target, 0).reshape(n, -1), valid.reshape(n, -1)
-        )
+        return logits, target, valid
 
     if mode == "binary":
         if c != 1:
@@ -248,11 +262,10 @@ def prepare(loss: str, mode: str, logits: Tensor, target: Tensor, ignore_index: 
         raise LossInputError(
             f"{loss}: mode={mode!r} expects target values 0 or 1 (or ignore_index={ignore_index}), found {values}"
         )
-    target = torch.where(valid, target, 0).to(logits.dtype)
-    return Prepared(mode, logits.reshape(n, c, -1), target.reshape(n, c, -1), valid.reshape(n, c, -1))
+    return logits, target, valid
 
 
-def _autocast_off(device_type: str):
+def autocast_off(device_type: str):
     try:
         if torch.is_autocast_enabled(device_type):
             return torch.autocast(device_type=device_type, enabled=False)
@@ -274,7 +287,7 @@ class SegmentationLoss(nn.Module):
         self.ignore_index = check_ignore_index(self.name, ignore_index)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        with _autocast_off(logits.device.type if isinstance(logits, Tensor) else "cpu"):
+        with autocast_off(logits.device.type if isinstance(logits, Tensor) else "cpu"):
             prepared = prepare(self.name, self.mode, logits, target, self.ignore_index)
             return self.compute(prepared)
 

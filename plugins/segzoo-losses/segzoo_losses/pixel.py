@@ -10,7 +10,9 @@ from segzoo.errors import ConfigurationError
 from segzoo_losses._common import (
     Prepared,
     SegmentationLoss,
+    autocast_off,
     as_vector,
+    check_inputs,
     check_number,
     safe_divide,
     vector_for,
@@ -67,26 +69,27 @@ class CrossEntropyLoss(SegmentationLoss):
             pos_weight = [check_number(self.name, "pos_weight", pos_weight, low=0.0)]
         self.register_buffer("pos_weight", as_vector(self.name, "pos_weight", pos_weight), persistent=False)
 
-    def compute(self, x: Prepared) -> Tensor:
-        c = x.num_classes
-        weight = vector_for(self.name, "weight", self.weight, c, x.logits)
-        if x.mode == "multiclass":
-            target = torch.where(x.valid, x.target, -100)
-            losses = F.cross_entropy(
-                x.logits,
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        if self.mode != "multiclass":
+            return super().forward(logits, target)
+        # multiclass is F.cross_entropy itself, on the unflattened (possibly channels-last) logits: no copy of them
+        with autocast_off(logits.device.type if isinstance(logits, Tensor) else "cpu"):
+            logits, target, valid = check_inputs(self.name, self.mode, logits, target, self.ignore_index)
+            weight = vector_for(self.name, "weight", self.weight, logits.shape[1], logits)
+            # an all-ignored batch: "mean" would divide 0 by 0; "sum" gives the 0 the contract promises
+            reduction = self.reduction if bool(valid.any()) else "sum"
+            return F.cross_entropy(
+                logits,
                 target,
                 weight=weight,
-                ignore_index=-100,
-                reduction="none",
+                ignore_index=-100 if self.ignore_index is None else self.ignore_index,
+                reduction=reduction,
                 label_smoothing=self.label_smoothing,
             )
-            if self.reduction == "sum":
-                return losses.sum()
-            counts = x.valid.to(x.logits.dtype)
-            if weight is not None:
-                counts = counts * weight[x.target]
-            return safe_divide(losses.sum(), counts.sum())
 
+    def compute(self, x: Prepared) -> Tensor:  # binary and multilabel
+        c = x.num_classes
+        weight = vector_for(self.name, "weight", self.weight, c, x.logits)
         pos_weight = self.pos_weight
         if pos_weight is not None:
             if pos_weight.numel() == 1:

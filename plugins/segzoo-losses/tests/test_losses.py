@@ -345,6 +345,22 @@ def test_autocast_bf16_cpu():
         assert close(value, loss(logits.detach().float(), target), 1e-6), name
 
 
+def test_cross_entropy_takes_channels_last_logits_as_they_are():
+    logits, target, _ = make_inputs("multiclass", n=3, c=5, h=7, w=9, seed=21)
+    weight = [0.5, 1.0, 2.0, 0.25, 1.5]
+    grads = []
+    for memory_format in (torch.contiguous_format, torch.channels_last):
+        x = logits.clone().contiguous(memory_format=memory_format).requires_grad_()
+        value = CrossEntropyLoss(weight=weight, label_smoothing=0.1)(x, target)
+        value.backward()
+        grads.append((value, x.grad))
+    ref = F.cross_entropy(
+        logits, target, weight=torch.tensor(weight, dtype=logits.dtype), ignore_index=255, label_smoothing=0.1
+    )
+    assert close(grads[0][0], ref, 1e-12) and close(grads[1][0], ref, 1e-12)
+    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-12)
+
+
 def test_float64_stays_float64():
     logits, target, _ = make_inputs("multiclass")
     for name in NAMES:
