@@ -1,8 +1,8 @@
 """segzoo's trainer against a plain PyTorch loop on segmentation_models_pytorch (smp): same network, recipe and data.
 
 For one segzoo training recipe (``configs/<name>.json``) this trains the same architecture twice on the same machine,
-each side as its own process with one thread, both at the same time on CPUs of their own (``--order parallel``, the
-default: both then see the same machine load) or one after the other:
+each side as its own process with one thread, both at the same time on CPUs of their own that they swap every 20 s
+(``--order parallel``, the default: both then see the same machine load on the same cores) or one after the other:
 
 * segzoo: ``segzoo train --config <recipe>`` (with ``--threads 1 --num-workers 0 --device cpu``);
 * smp: the smp network trained by the plain loop below: PIL/numpy reading of the same files, the same augmentation,
@@ -618,18 +618,56 @@ def finish_side(job: dict[str, Any], recipe: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+#: seconds between two swaps of the sides' CPUs in the parallel schedule
+SWAP_EVERY_S = 20.0
+
+
+def pin_process(pid: int, cpu: int) -> None:
+    """Move every thread of process ``pid`` to ``cpu`` (threads it starts later inherit the affinity)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:  # already exited
+        return
+    for tid in tids:
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except OSError:  # the thread ended in between
+            pass
+
+
+def rotate_cpus(jobs: list[dict[str, Any]], cpus: list[int], every_s: float = SWAP_EVERY_S) -> int:
+    """While the jobs run, move each to the next job's CPU every ``every_s`` seconds, so that over a run each side
+    spends the same time on every CPU: one core of a VM can be slower than the other (it takes the interrupts, a
+    neighbour loads it), and a fixed assignment would charge that to one side. Returns the number of swaps."""
+    swaps = 0
+    while any(job["process"].poll() is None for job in jobs):
+        deadline = time.monotonic() + every_s
+        while time.monotonic() < deadline and any(job["process"].poll() is None for job in jobs):
+            time.sleep(min(1.0, every_s))
+        swaps += 1
+        for i, job in enumerate(jobs):
+            if job["process"].poll() is None:
+                pin_process(job["process"].pid, cpus[(i + swaps) % len(jobs)])
+    return swaps
+
+
 def run_sides(
     sides: list[str], recipe_path: Path, recipe: dict[str, Any], max_iters: int | None, parallel: bool
 ) -> dict[str, dict[str, Any]]:
-    """Run the sides one after the other, or both at once each pinned to its own CPU: on a shared machine the
-    second is the fairer test, since both sides then see the same load for the same minutes."""
+    """Run the sides one after the other, or both at once on CPUs of their own that they swap every
+    :data:`SWAP_EVERY_S` seconds: on a shared machine the second is the fairer test, since both sides then see the
+    same load for the same minutes, on the same cores."""
     if not parallel:
         return {s: finish_side(start_side(s, recipe_path, recipe, max_iters, None), recipe) for s in sides}
-    cpus = sorted(os.sched_getaffinity(0))
+    cpus = sorted(os.sched_getaffinity(0))[: len(sides)]
     if len(cpus) < len(sides):
         raise SystemExit(f"--order parallel needs {len(sides)} CPUs, this process may use {len(cpus)}")
     jobs = [start_side(s, recipe_path, recipe, max_iters, cpu) for s, cpu in zip(sides, cpus)]
-    return {job["side"]: finish_side(job, recipe) for job in jobs}
+    swaps = rotate_cpus(jobs, cpus)
+    results = {job["side"]: finish_side(job, recipe) for job in jobs}
+    for result in results.values():
+        result["cpu"] = f"CPUs {', '.join(map(str, cpus))} in turn, swapped every {SWAP_EVERY_S:g} s ({swaps} swaps)"
+    return results
 
 
 #: keys of a run's config.json that may differ from the recipe without changing what is trained
@@ -767,8 +805,9 @@ iterations, AdamW, warm-up + poly schedule, loss, precision (autocast), seed, Im
 protocol (whole images, resized as the recipe says and padded to the network's divisor, logits up-sampled to the label
 size, one confusion matrix over the validation split). Each side is one process with one thread (`OMP_NUM_THREADS=1`,
 `torch.set_num_threads(1)`, no DataLoader workers: segzoo runs with `--threads 1 --num-workers 0 --device cpu`). By
-default both sides run at the same time, each pinned to a CPU of its own, so that they share the machine's load minute
-for minute; an earlier run may have gone one after the other (its order is listed). The time compared is training +
+default both sides run at the same time, each pinned to a CPU of its own, and they swap CPUs every 20 s, so that they
+share the machine's load minute for minute and neither is charged for a slower core; an earlier run may have kept
+each side on one CPU, or gone one after the other (its schedule is listed). The time compared is training +
 periodic validation, each side by its own clock (segzoo: the trainer's `time` in metrics.jsonl; the plain loop: around
 its loop), data loading and checkpoints included, start-up excluded; the whole process is timed too when the
 comparison launched it. A segzoo side may be the very run a catalog checkpoint was exported from (`--segzoo-run`): it
@@ -824,7 +863,10 @@ def render(data: dict[str, Any]) -> str:
         lines += ["", f"### {name}", ""]
         lines += [f"- {d}" for d in r["differences"]]
         if r.get("schedule") == "parallel":
-            cpus = ", ".join(f"{side} on CPU {r[side]['cpu']}" for side in r["order"])
+            cpus = "; ".join(
+                f"{side} on {c}" if isinstance(c := r[side]["cpu"], str) else f"{side} on CPU {c}"
+                for side in r["order"]
+            )
             lines.append(f"- schedule: both sides at the same time, each pinned to its own CPU ({cpus})")
         else:
             lines.append(f"- order: {' then '.join(r['order'])}")

@@ -141,8 +141,45 @@ def test_both_sides_train_at_once_on_cpus_of_their_own(compare: ModuleType, tmp_
     assert compare.main(["--recipe", str(DRIVE), "--max-iters", "2", "--out", str(out)]) == 0
     task = json.loads(out.read_text())["tasks"]["unet-classic16-drive"]
     assert task["schedule"] == "parallel"
-    assert {task["segzoo"]["cpu"], task["smp"]["cpu"]} == set(sorted(os.sched_getaffinity(0))[:2])
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    assert task["segzoo"]["cpu"] == task["smp"]["cpu"]
+    assert task["segzoo"]["cpu"].startswith(f"CPUs {cpus[0]}, {cpus[1]} in turn")
     for side in ("segzoo", "smp"):
         assert 0.0 <= task[side]["metric"] <= 1.0 and task[side]["train_eval_s"] > 0
         assert [it for it, _ in task[side]["curve"]] == [2]
     assert "each pinned to its own CPU" in out.with_suffix(".md").read_text()
+
+
+def test_parallel_sides_swap_cpus(compare: ModuleType, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    # each child writes the CPU it may run on, ten times a second for 1.2 s, from a thread started after the first swap
+    child = (
+        "import os, threading, time\n"
+        "seen = []\n"
+        "def watch():\n"
+        "    for _ in range(12):\n"
+        "        seen.append(min(os.sched_getaffinity(0)))\n"
+        "        time.sleep(0.1)\n"
+        "time.sleep(0.3)\n"
+        "t = threading.Thread(target=watch); t.start(); t.join()\n"
+        "print(sorted(set(seen)))\n"
+    )
+    jobs = []
+    for cpu in cpus:
+        process = subprocess.Popen(
+            [sys.executable, "-c", child],
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, {cpu}),
+        )
+        jobs.append({"process": process})
+    swaps = compare.rotate_cpus(jobs, cpus, every_s=0.2)
+    assert 3 <= swaps <= 20
+    for job in jobs:
+        assert job["process"].wait(timeout=10) == 0
+        assert json.loads(job["process"].stdout.read()) == cpus, "each side ran on both CPUs"
