@@ -242,8 +242,10 @@ def run(args: argparse.Namespace) -> int:
     config, resume = build_config(args)
     if config.output:
         check_writable(config.output, option="--output", directory=True)  # before building model and data
+    from segzoo.train.memory import keep_freed_memory
     from segzoo.train.trainer import Trainer
 
+    keep_freed_memory()  # this process is the training run's own: reuse freed activations instead of re-faulting them
     summary = Trainer(config).fit(resume=resume)
     if _rank() != 0:  # under torchrun only rank 0 reports
         return 0
