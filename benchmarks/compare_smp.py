@@ -594,7 +594,7 @@ def finish_side(job: dict[str, Any], recipe: dict[str, Any]) -> dict[str, Any]:
     """Wait for a side started by :func:`start_side`; its result with the whole process's wall time."""
     side, run_dir = job["side"], job["run_dir"]
     rc = job["process"].wait()
-    wall = time.perf_counter() - job["t0"]
+    wall = job.get("t_end", time.perf_counter()) - job["t0"]  # t_end: when rotate_cpus saw it end
     job["log"].close()
     load_end = os.getloadavg()
     log_text = (run_dir / "log.txt").read_text()
@@ -644,10 +644,15 @@ def rotate_cpus(jobs: list[dict[str, Any]], cpus: list[int], every_s: float = SW
         deadline = time.monotonic() + every_s
         while time.monotonic() < deadline and any(job["process"].poll() is None for job in jobs):
             time.sleep(min(1.0, every_s))
+            for job in jobs:
+                if job["process"].poll() is not None:
+                    job.setdefault("t_end", time.perf_counter())
         swaps += 1
         for i, job in enumerate(jobs):
             if job["process"].poll() is None:
-                pin_process(job["process"].pid, cpus[(i + swaps) % len(jobs)])
+                pin_process(job["process"].pid, cpus[(i + swaps) % len(cpus)])
+            else:
+                job.setdefault("t_end", time.perf_counter())
     return swaps
 
 

@@ -178,8 +178,11 @@ def test_parallel_sides_swap_cpus(compare: ModuleType, tmp_path: Path) -> None:
             preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, {cpu}),
         )
         jobs.append({"process": process})
+    jobs.append({"process": subprocess.Popen([sys.executable, "-c", "pass"])})  # ends first
     swaps = compare.rotate_cpus(jobs, cpus, every_s=0.2)
     assert 3 <= swaps <= 20
+    short = jobs.pop()
+    assert short["t_end"] < min(job["t_end"] for job in jobs), "each side's end is seen when it ends"
     for job in jobs:
         assert job["process"].wait(timeout=10) == 0
         assert json.loads(job["process"].stdout.read()) == cpus, "each side ran on both CPUs"
