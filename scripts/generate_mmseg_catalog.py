@@ -89,6 +89,14 @@ DATASETS: dict[str, tuple[str, str, str, str]] = {
     "ChaseDB1Dataset": ("CHASE_DB1", "CHASE_DB1 (first 20 images)", "CHASE_DB1 (last 8 images)", "test"),
     "HRFDataset": ("HRF", "HRF (first 15 images)", "HRF (last 30 images)", "test"),
 }
+#: dataset options under which segzoo's dataset scores as mmseg does: its DRIVE counts every pixel, FOV or not
+EVAL_OPTIONS = {"DRIVE": {"fov_as_ignore": False}}
+
+
+def eval_options(dataset: str) -> dict[str, Any]:
+    return {"eval_options": EVAL_OPTIONS[dataset]} if dataset in EVAL_OPTIONS else {}
+
+
 COCO_STUFF = {
     "test2014": ("COCO-Stuff 10k", "COCO-Stuff 10k train (9000 images)", "COCO-Stuff 10k test (1000 images)", "test"),
     "val2017": ("COCO-Stuff 164k", "COCO-Stuff 164k train2017", "COCO-Stuff 164k val2017 (5000 images)", "val"),
@@ -293,7 +301,7 @@ def entry_for(
         palette=palette,
         preprocessing=preprocessing,
         inference=inference,
-        dataset={"name": dataset, "train": train, "eval": evaluation, "eval_split": split},
+        dataset={"name": dataset, "train": train, "eval": evaluation, "eval_split": split, **eval_options(dataset)},
         training=training,
         metrics={
             "values": metrics,

@@ -35,8 +35,8 @@ LICENSE = "research use only (DRIVE: Staal et al. 2004, distributed for research
 PROTOCOL = (
     "DRIVE training images 37-40 (4 images held out of training; the DRIVE test split was not available), single "
     "scale, whole image at the native 565x584, zero-padded to a multiple of 16, vessel Dice and mIoU over all pixels "
-    "(as mmsegmentation reports DRIVE; segzoo eval --dataset-option fov_as_ignore=false); float16-stored weights run "
-    "in float32"
+    "(as mmsegmentation reports DRIVE: the entry's eval_options fov_as_ignore=false, which segzoo eval applies); "
+    "float16-stored weights run in float32"
 )
 DESCRIPTION = (
     "Classic U-Net (BatchNorm, 16-256 channels, bilinear up-sampling) trained from scratch by segzoo on 16 DRIVE "
@@ -169,6 +169,7 @@ def catalog_entry(r: dict[str, Any], classes: list[str], preprocessing: dict[str
             "train": "DRIVE training images 21-36 (16 images)",
             "eval": "DRIVE training images 37-40 (4 images held out)",
             "eval_split": HELD_OUT,
+            "eval_options": {"fov_as_ignore": False},
         },
         "metrics": {
             "values": {"mIoU": r["mIoU"], "mDice": r["mDice"], "Dice": r["Dice"]},

@@ -53,6 +53,8 @@ class DatasetInfo:
     train: str
     eval: str
     eval_split: str | None = None
+    #: dataset options the metrics were measured with; ``segzoo eval`` applies them on the entry's own dataset
+    eval_options: Mapping[str, Any] | None = None
     name: str | None = None
 
 

@@ -60,3 +60,61 @@ def test_eval_dice_is_the_catalogs_and_an_independent_one_of_the_predicted_masks
     assert round(100 * dice, 2) == published["Dice"]
     assert round(100 * measured["metrics"]["mIoU"], 2) == published["mIoU"]
     assert dice > 0.7  # a trained vessel model (an empty prediction scores 0)
+
+
+@pytest.mark.slow
+def test_eval_by_name_scores_as_the_entry_says_without_options(tmp_path, hub_server, hf_env, capsys):
+    """`segzoo eval NAME` and `segzoo bench --models NAME` take the entry's split and its eval_options
+    (fov_as_ignore=false: every pixel, as mmseg reports DRIVE) and reproduce the published numbers."""
+    from segzoo.cli import main as cli
+    from segzoo.hub.serialization import publish_directory
+
+    entry = segzoo.info(NAME)
+    assert entry["dataset"]["eval_options"] == {"fov_as_ignore": False}
+    publish_directory(FOLDER, entry["weights"]["hub"]["repo_id"])
+    out = tmp_path / "eval.json"
+    every = ["--engine", "eager", "--num-workers", "0", "--no-progress"]
+    assert cli(["eval", NAME, "--dataset", "drive", "--root", str(DRIVE.parent), *every, "--json", str(out)]) == 0
+    measured = json.loads(out.read_text())
+    assert (measured["split"], measured["dataset_options"]) == ("train[16:]", {"fov_as_ignore": False})
+    assert round(100 * measured["metrics"]["dice"][1], 2) == entry["metrics"]["values"]["Dice"]
+    # asked for explicitly, the FOV-only score differs: the option is really applied
+    assert (
+        cli(
+            [
+                "eval",
+                NAME,
+                "--dataset",
+                "drive",
+                "--root",
+                str(DRIVE.parent),
+                *every,
+                "--json",
+                str(out),
+                "--dataset-option",
+                "fov_as_ignore=true",
+            ]
+        )
+        == 0
+    )
+    fov = json.loads(out.read_text())
+    assert fov["dataset_options"] == {"fov_as_ignore": True}
+    assert fov["metrics"]["mIoU"] != measured["metrics"]["mIoU"]
+    board = tmp_path / "drive.md"
+    bench = ["bench", "--models", NAME, "--dataset", "drive", "--root", str(DRIVE.parent), "--repeat", "1"]
+    bench += [
+        "--warmup",
+        "0",
+        "--throughput-batch",
+        "0",
+        "--engine",
+        "eager",
+        "--no-progress",
+        "--markdown",
+        str(board),
+    ]
+    assert cli(bench) == 0
+    capsys.readouterr()
+    [result] = json.loads(board.with_suffix(".json").read_text())["results"]
+    assert result["published"] == entry["metrics"]["values"][result["published_metric"]]
+    assert result["delta_published"] == pytest.approx(0, abs=0.005)

@@ -67,13 +67,14 @@ def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
     g.add_argument("--boundary-tolerance", type=float, default=2.0, metavar="PX")
 
 
-def _dataset(args: argparse.Namespace):
-    """``--dataset``'s ``--split``, or a slice of it (``train[16:]``: images held out of a training split)."""
+def _dataset(args: argparse.Namespace, options: dict[str, Any] | None = None):
+    """``--dataset``'s ``--split``, or a slice of it (``train[16:]``: images held out of a training split), opened
+    with ``options`` (default: the ``--dataset-option``s)."""
     if args.dataset is None:
         return None
     from segzoo.train.data import open_split
 
-    return open_split(args.dataset, args.root, args.split, dict(args.dataset_option))
+    return open_split(args.dataset, args.root, args.split, dict(args.dataset_option) if options is None else options)
 
 
 def _pct(v: float) -> str:
@@ -81,26 +82,26 @@ def _pct(v: float) -> str:
 
 
 # -- eval ----------------------------------------------------------------------------------------------------------
-def _published_split(model: str) -> str:
-    """The split a catalog entry's published metrics were measured on (COCO-Stuff 10k and DRIVE: test), else val."""
-    if model in segzoo.list_models():
-        return segzoo.info(model)["dataset"].get("eval_split") or "val"
-    return "val"
+def _entry(model: str) -> dict[str, Any] | None:
+    """The catalog entry of ``model`` when it is a catalog name (not a folder or a Hub repo)."""
+    return segzoo.info(model) if model in segzoo.list_models() else None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from segzoo.evaluation import sharding
     from segzoo.evaluation.evaluate import check_classes, evaluate, per_class_rows
     from segzoo.evaluation.fingerprint import fingerprint
-    from segzoo.evaluation.options import protocol_settings
+    from segzoo.evaluation.options import dataset_options, protocol_settings
     from segzoo.inference.engine import Engine
 
     settings = settings_from_args(args, args.batch_size)
     if args.json not in (None, "-"):
         check_writable(args.json, option="--json")
-    if args.split is None:
-        args.split = _published_split(args.model)
-    dataset = _dataset(args)
+    entry = _entry(str(args.model))
+    if args.split is None:  # the split the entry's metrics were measured on (DRIVE: test), else val
+        args.split = (entry["dataset"].get("eval_split") if entry else None) or "val"
+    options = dataset_options(entry, args.dataset, args.dataset_option)
+    dataset = _dataset(args, options)
     model = load_model(args.model)
     settings, protocol = protocol_settings(model, args, settings)
     names = check_classes(model, dataset, name=f"{args.dataset} ({args.split})", model_name=str(args.model))
@@ -136,6 +137,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "model": str(args.model),
         "dataset": args.dataset,
         "split": args.split,
+        "dataset_options": options,
         "images": result["images"],
         "settings": result["settings"],
         "protocol": protocol,
@@ -157,7 +159,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"{data['model']} on {args.dataset} {args.split} ({result['images']} images), mode {settings.mode}, "
         f"engine {engine.engine}, {engine.precision}, {engine.device}"
     )
-    print(f"protocol: {protocol}; resize {dict(pre.resize) if pre.resize else 'none'}")
+    given = "".join(f"; {k}={json.dumps(v)}" for k, v in options.items())
+    print(f"protocol: {protocol}; resize {dict(pre.resize) if pre.resize else 'none'}{given}")
     print(table(per_class_rows(m), header))
     summary = (
         f"mIoU {_pct(m['mIoU'])}  pixel acc {_pct(m['pixel_accuracy'])}  mean acc {_pct(m['mean_accuracy'])}"

@@ -72,3 +72,14 @@ def bench_options(args: argparse.Namespace) -> dict[str, Any]:
         boundary=args.boundary,
         data_cache_mb=args.data_cache_mb,
     )
+
+
+def dataset_options(entry: dict[str, Any] | None, dataset: str | None, given: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The dataset options of an evaluation: a catalog entry's ``eval_options`` (those its metrics were measured
+    with, e.g. DRIVE's ``fov_as_ignore=false``: every pixel scored, as mmseg reports it) when ``dataset`` is the
+    entry's own, overridden by the command's ``--dataset-option``s."""
+    published: dict[str, Any] = {}
+    info = (entry or {}).get("dataset") or {}
+    if dataset and str(info.get("name", "")).lower() == dataset.lower():
+        published = dict(info.get("eval_options") or {})
+    return {**published, **dict(given)}

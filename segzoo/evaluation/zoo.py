@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import gc
+import json
 import logging
 import socket
 import time
@@ -40,7 +41,7 @@ from segzoo.catalog import spec
 from segzoo.evaluation import sharding
 from segzoo.evaluation.bench import bench_model
 from segzoo.evaluation.fingerprint import fingerprint
-from segzoo.evaluation.options import bench_options, protocol_settings
+from segzoo.evaluation.options import bench_options, dataset_options, protocol_settings
 from segzoo.evaluation.selection import published_metric
 from segzoo.evaluation.store import ResultStore, result_key
 from segzoo.inference.calibration import calibration_from_args
@@ -146,7 +147,10 @@ def run_zoo(
         entry = entries[name]
         split = (args.split or entry["dataset"].get("eval_split") or "val") if with_data else None
         settings, protocol = _entry_settings(entry, args, requested) if with_data else (requested, "as requested")
+        options = dataset_options(entry, args.dataset, args.dataset_option) if with_data else {}
         fields = _fields(name, split, settings, opts)
+        if options:  # only then, so that the keys of results without options stay what they were
+            fields["dataset_options"] = options
         plan[name] = (split, settings, protocol, fields, result_key(fields))
     done = set(store.load()) if sharding.is_main() else set()
     first_of_key: dict[str, str] = {}
@@ -175,13 +179,15 @@ def run_zoo(
     )
 
     def one(name: str, **extra: Any) -> dict[str, Any] | None:
-        split, settings, protocol, _, _ = plan[name]
+        split, settings, protocol, fields, _ = plan[name]
         dataset = None
         if with_data:
-            if split not in datasets:
-                datasets[split] = open_split(args.dataset, args.root, split, dict(args.dataset_option))
+            options = fields.get("dataset_options", {})
+            opened = json.dumps([split, options], sort_keys=True)
+            if opened not in datasets:
+                datasets[opened] = open_split(args.dataset, args.root, split, options)
                 prepared.clear()  # keyed by preprocessing only: another split must not reuse them
-            dataset = datasets[split]
+            dataset = datasets[opened]
         t0 = time.perf_counter()
         try:
             record = bench_model(name, dataset=dataset, settings=settings, prepared_splits=prepared, **common, **extra)
