@@ -35,7 +35,9 @@ def test_every_checkpoint_folder_has_a_catalog_entry_with_its_hash():
         data = (CHECKPOINTS / name / "model.safetensors").read_bytes()
         assert weights["sha256"] == hashlib.sha256(data).hexdigest(), name
         assert weights["format"] == "segzoo" and weights["hub"]["repo_id"] == f"segzoo/{name}"
-        assert (CHECKPOINTS / name / "README.md").read_text().startswith("---")  # a Hub model card
+        card = (CHECKPOINTS / name / "README.md").read_text()
+        assert card.startswith("---")  # a Hub model card
+        assert "](curves.png)" in card and (CHECKPOINTS / name / "curves.png").stat().st_size > 10_000, name
 
 
 @pytest.mark.parametrize("name", FIRST_PARTY)
