@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import segzoo
+from quick_bench import QUICK_BENCH
 from segzoo.errors import UnknownNameError
 from segzoo.evaluation.selection import evaluated_on, select_entries
 from segzoo.evaluation.store import ResultStore, result_key
@@ -72,15 +73,7 @@ def _bench(store: Path, *extra: str) -> list[str]:
         "*-camvid",
         "--size",
         "64",
-        "--repeat",
-        "1",
-        "--warmup",
-        "0",
-        "--throughput-batch",
-        "0",
-        "--engine",
-        "eager",
-        "--no-progress",
+        *QUICK_BENCH,
         "--markdown",
         str(store.with_suffix(".md")),
         *extra,
@@ -138,15 +131,7 @@ def test_dataset_run_compares_with_the_published_metric(tmp_path, hub_server, hf
         str(CAMVID),
         "--limit",
         "2",
-        "--repeat",
-        "1",
-        "--warmup",
-        "0",
-        "--throughput-batch",
-        "0",
-        "--engine",
-        "eager",
-        "--no-progress",
+        *QUICK_BENCH,
         "--markdown",
         str(md),
     ]

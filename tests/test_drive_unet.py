@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import segzoo
+from quick_bench import QUICK_BENCH
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVE = Path(os.environ.get("SEGZOO_DATA", ROOT.parent / "shared" / "datasets")) / "drive" / "DRIVE"
@@ -101,18 +102,8 @@ def test_eval_by_name_scores_as_the_entry_says_without_options(tmp_path, hub_ser
     assert fov["dataset_options"] == {"fov_as_ignore": True}
     assert fov["metrics"]["mIoU"] != measured["metrics"]["mIoU"]
     board = tmp_path / "drive.md"
-    bench = ["bench", "--models", NAME, "--dataset", "drive", "--root", str(DRIVE.parent), "--repeat", "1"]
-    bench += [
-        "--warmup",
-        "0",
-        "--throughput-batch",
-        "0",
-        "--engine",
-        "eager",
-        "--no-progress",
-        "--markdown",
-        str(board),
-    ]
+    bench = ["bench", "--models", NAME, "--dataset", "drive", "--root", str(DRIVE.parent), *QUICK_BENCH]
+    bench += ["--markdown", str(board)]
     assert cli(bench) == 0
     capsys.readouterr()
     [result] = json.loads(board.with_suffix(".json").read_text())["results"]

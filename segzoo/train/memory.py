@@ -27,9 +27,11 @@ def keep_freed_memory() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        mallopt = ctypes.CDLL(None).mallopt
-        gnu_libc = ctypes.CDLL(None).gnu_get_libc_version  # noqa: F841 - only glibc has it (musl's mallopt is a stub)
-    except (OSError, AttributeError):
+        libc = ctypes.CDLL(None)
+    except OSError:
         return False
+    if not hasattr(libc, "gnu_get_libc_version"):  # not glibc (musl's mallopt is a stub that changes nothing)
+        return False
+    mallopt = libc.mallopt
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
