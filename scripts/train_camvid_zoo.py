@@ -68,7 +68,7 @@ def protocol(name: str) -> str:
     )
 
 
-#: The models: what the catalog says about them (``{hours}`` in a description: its CPU hours of training). How each
+#: The models: what the catalog says about them (``{hours}`` in a description: its CPU core-hours of training). How each
 #: is trained is its recipe, configs/<name>.json.
 MODELS: dict[str, dict[str, Any]] = {
     "unet-mobilenetv3-camvid": {
@@ -504,7 +504,12 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
 
 
 def describe(name: str, r: dict[str, Any]) -> str:
-    return str(MODELS[name]["description"]).format(hours=f"{r['train_s'] / 3600:.2f}")
+    return str(MODELS[name]["description"]).format(hours=f"{core_hours(name, r):.2f}")
+
+
+def core_hours(name: str, r: dict[str, Any]) -> float:
+    """CPU core-hours of training proper: wall time x the recipe's threads."""
+    return r["train_s"] * int(recipe(name).get("threads", 1)) / 3600
 
 
 def _curve(r: dict[str, Any]) -> str:
@@ -518,6 +523,10 @@ def model_card(name: str, r: dict[str, Any], ds) -> str:
     size = frame_size(name)
     curves = "\n![training curves: loss and validation mIoU](curves.png)\n" if r.get("curve") else ""
     opts = ", ".join(f"{k}={json.dumps(v)}" for k, v in m["options"].items()) or "defaults"
+    jitter = t.get("color_jitter") or {}
+    jitter_text = f", colour jitter {', '.join(f'{k} {v}' for k, v in jitter.items())}" if jitter else ""
+    threads = f"{t['threads']} thread{'s' if t['threads'] > 1 else ''}"
+    crop = f"{t['crop_size'][0]}x{t['crop_size'][1]}"
     rows = "\n".join(f"| {c} | {'-' if v is None else f'{v:.2f}'} |" for c, v in r["iou"].items())
     return f"""---
 library_name: segzoo
@@ -579,13 +588,13 @@ RGB in 0..1, normalised with mean {MEAN} and std {STD}; resize so the shorter si
 From scratch (random initialisation, also for the encoder: ImageNet weights could not be downloaded where it was
 trained), with segzoo's trainer on CamVid train (367 images; CamVid val chose the recipe): {r["iterations"]}
 iterations ({r["epochs"]} epochs) of batch {t["batch_size"]} random {t["crop_size"][0]}x{t["crop_size"][1]} crops of
-the {size} images (random scale {t["scale_range"][0]}-{t["scale_range"][1]}, horizontal flip), AdamW (lr {t["lr"]},
-weight decay {t["weight_decay"]}), {t["warmup_iters"]} warm-up iterations then poly decay, cross-entropy weighted by
-the square roots of SegNet's median-frequency class weights (void ignored), {t["precision"]}, seed {t["seed"]}, on a
-shared 2-core CPU (`nice`, {t["threads"]} thread{"s" if t["threads"] > 1 else ""}).
+the {size} images (random scale {t["scale_range"][0]}-{t["scale_range"][1]}, horizontal flip{jitter_text}), AdamW
+(lr {t["lr"]}, weight decay {t["weight_decay"]}), {t["warmup_iters"]} warm-up iterations then poly decay, cross-entropy
+weighted by the square roots of SegNet's median-frequency class weights (void ignored), {t["precision"]},
+seed {t["seed"]}, on a shared 2-core CPU (`nice`, {threads}).
 
-Budget: {r["train_s"] / 3600:.2f} CPU hours of training ({r["train_s"]:.0f} s; {r["wall_s"]:.0f} s with the
-validations), {r["iterations"]} iterations x {t["batch_size"]} crops of {t["crop_size"][0]}x{t["crop_size"][1]}.
+Budget: {core_hours(name, r):.2f} CPU core-hours of training ({r["train_s"]:.0f} s on {threads}; {r["wall_s"]:.0f} s
+with the validations), {r["iterations"]} iterations x {t["batch_size"]} crops of {crop}.
 Validation mIoU by iteration: {_curve(r)}. The exported weights are the last ones, stored as float16.
 {curves}
 ```console
@@ -602,7 +611,7 @@ and Badrinarayanan et al. (SegNet, PAMI 2017) for the data.
 
 ## Limitations
 
-Trained from random initialisation on a CPU for {r["train_s"] / 3600:.2f} hours at {size}: published CamVid
+Trained from random initialisation on a CPU for {core_hours(name, r):.2f} core-hours at {size}: published CamVid
 results with ImageNet-pretrained encoders, full or 960x720 resolution and many GPU epochs are higher. Thin and rare
 classes (Pole, SignSymbol, Pedestrian, Bicyclist, Fence) are the weakest (see the IoU table). Only evaluated on CamVid
 val (Cambridge daytime driving, 2007-2008 camera); expect poor results on other scenes, cameras or resolutions. One
