@@ -134,9 +134,11 @@ def test_full_resolution_model_card_has_its_budget_curves_and_inference():
     card = (CHECKPOINTS / name / "README.md").read_text()
     assert "](curves.png)" in card and (CHECKPOINTS / name / "curves.png").stat().st_size > 10_000
     assert f"| mIoU | {entry['metrics']['values']['mIoU']:.2f} |" in card  # the val mIoU
-    assert "CPU hours of training" in card and "segzoo train --config configs/unet-resnet18-camvid.json" in card
+    assert "CPU core-hours of training" in card and "segzoo train --config configs/unet-resnet18-camvid.json" in card
     recipe = json.loads((ROOT / "configs" / f"{name}.json").read_text())
-    assert f"{recipe['crop_size'][0]}x{recipe['crop_size'][1]}" in card
+    crop = f"{recipe['crop_size'][0]}x{recipe['crop_size'][1]}"
+    assert f"{recipe['max_iters']} iterations x {recipe['batch_size']} crops of {crop}" in card  # the budget it ran
+    assert all(f"{key} {value}" in card for key, value in recipe["color_jitter"].items())
 
 
 @needs_camvid
