@@ -13,13 +13,17 @@ each side (and the whole process's wall time when it launched it) in ``docs/smp-
 ``docs/smp-comparison.md``. The smp side does not use segzoo: it is the loop a user of smp would write, so that the
 comparison measures segzoo's trainer, not a copy of it.
 
-    python benchmarks/compare_smp.py --recipe configs/unet-mobilenetv3-camvid.json      # full run, both sides
+    python benchmarks/compare_smp.py --recipe benchmarks/recipes/unet-mobilenetv3-camvid.json   # full run, both sides
     python benchmarks/compare_smp.py --recipe configs/unet-classic16-drive.json --only smp
     python benchmarks/compare_smp.py --recipe configs/unet-classic16-drive.json --only smp \
         --segzoo-run runs/drive/unet-classic16-drive        # segzoo side: the run the checkpoint came from
     python benchmarks/compare_smp.py --recipe configs/unet-classic16-drive.json --max-iters 10   # smoke test
     python benchmarks/compare_smp.py --recipe configs/unet-classic16-drive.json --check  # networks, losses, data
     python benchmarks/compare_smp.py --report-only                                      # re-render the Markdown
+
+``benchmarks/recipes/`` keeps a recipe as it was compared once the catalog model's own recipe has moved on:
+unet-mobilenetv3-camvid's comparison ran its 1200-iteration recipe, before the checkpoint's recipe added colour
+jitter (which the plain loop does not implement) and 2400 iterations.
 
 A run with another number of iterations than the recipe's (``--max-iters``) is a smoke test: it writes to ``--out``
 (default ``runs/smp-comparison/smoke.json``), never to ``docs/``. Run directories and logs go to
