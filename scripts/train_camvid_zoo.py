@@ -587,7 +587,7 @@ RGB in 0..1, normalised with mean {MEAN} and std {STD}; resize so the shorter si
 
 From scratch (random initialisation, also for the encoder: ImageNet weights could not be downloaded where it was
 trained), with segzoo's trainer on CamVid train (367 images; CamVid val chose the recipe): {r["iterations"]}
-iterations ({r["epochs"]} epochs) of batch {t["batch_size"]} random {t["crop_size"][0]}x{t["crop_size"][1]} crops of
+iterations ({r["epochs"]} epochs) of batch {t["batch_size"]} random {crop} crops of
 the {size} images (random scale {t["scale_range"][0]}-{t["scale_range"][1]}, horizontal flip{jitter_text}), AdamW
 (lr {t["lr"]}, weight decay {t["weight_decay"]}), {t["warmup_iters"]} warm-up iterations then poly decay, cross-entropy
 weighted by the square roots of SegNet's median-frequency class weights (void ignored), {t["precision"]},
