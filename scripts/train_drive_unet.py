@@ -153,6 +153,9 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def catalog_entry(r: dict[str, Any], classes: list[str], preprocessing: dict[str, Any]) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from generate_mmseg_catalog import EVAL_OPTIONS  # DRIVE's scoring protocol, shared with the mmseg entries
+
     t = recipe()
     return {
         "name": NAME,
@@ -169,7 +172,7 @@ def catalog_entry(r: dict[str, Any], classes: list[str], preprocessing: dict[str
             "train": "DRIVE training images 21-36 (16 images)",
             "eval": "DRIVE training images 37-40 (4 images held out)",
             "eval_split": HELD_OUT,
-            "eval_options": {"fov_as_ignore": False},
+            "eval_options": EVAL_OPTIONS["DRIVE"],
         },
         "metrics": {
             "values": {"mIoU": r["mIoU"], "mDice": r["mDice"], "Dice": r["Dice"]},
