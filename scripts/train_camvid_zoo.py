@@ -74,8 +74,8 @@ MODELS: dict[str, dict[str, Any]] = {
     "unet-mobilenetv3-camvid": {
         "requires": "segzoo-unet",
         "description": "U-Net (small decoder 128-64-32-16-8) with a timm MobileNetV3-Small encoder, trained from "
-        "scratch by segzoo on CamVid (11 classes) at the full 480x360 resolution in {hours} CPU hours; the real-time "
-        "model of segzoo's CamVid set (2.4 GMAC per frame)",
+        "scratch by segzoo on CamVid (11 classes) at the full 480x360 resolution in {hours} CPU core-hours; the "
+        "real-time model of segzoo's CamVid set (2.4 GMAC per frame)",
         "paper": {
             "title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
             "url": "https://arxiv.org/abs/1505.04597",
@@ -84,7 +84,7 @@ MODELS: dict[str, dict[str, Any]] = {
     "segnet-basic-camvid": {
         "requires": "segzoo-segnet",
         "description": "SegNet-Basic (the SegNet paper's 4-stage, 7x7, 64-channel model for CamVid), trained from "
-        "scratch by segzoo on CamVid (11 classes) at 240x180 in 12 CPU minutes",
+        "scratch by segzoo on CamVid (11 classes) at 240x180 in 24 CPU core-minutes",
         "paper": {
             "title": "SegNet: A Deep Convolutional Encoder-Decoder Architecture for Image Segmentation",
             "url": "https://arxiv.org/abs/1511.00561",
@@ -93,7 +93,7 @@ MODELS: dict[str, dict[str, Any]] = {
     "deeplabv3-mobilenetv3-camvid": {
         "requires": "segzoo-deeplab",
         "description": "DeepLabV3 (output stride 16, 64-channel ASPP) with a timm MobileNetV3-Small encoder, trained "
-        "from scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
+        "from scratch by segzoo on CamVid (11 classes) at 240x180 in {hours} CPU core-hours",
         "paper": {
             "title": "Rethinking Atrous Convolution for Semantic Image Segmentation",
             "url": "https://arxiv.org/abs/1706.05587",
@@ -102,7 +102,7 @@ MODELS: dict[str, dict[str, Any]] = {
     "unet-resnet18-camvid": {
         "requires": "segzoo-unet",
         "description": "U-Net (decoder 128-64-32-16-16) with a timm ResNet-18 encoder, trained from scratch by segzoo "
-        "on CamVid (11 classes) at the full 480x360 resolution in {hours} CPU hours; the most accurate model of "
+        "on CamVid (11 classes) at the full 480x360 resolution in {hours} CPU core-hours; the most accurate model of "
         "segzoo's CamVid set",
         "paper": {
             "title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
@@ -112,7 +112,7 @@ MODELS: dict[str, dict[str, Any]] = {
     "fcn-mobilenetv3-camvid": {
         "requires": "segzoo-fcn",
         "description": "FCN (torchvision-style head, output stride 16) with a timm MobileNetV3-Small encoder, "
-        "trained from scratch by segzoo on CamVid (11 classes) at 240x180 in about 8 CPU minutes",
+        "trained from scratch by segzoo on CamVid (11 classes) at 240x180 in 14 CPU core-minutes",
         "paper": {
             "title": "Fully Convolutional Networks for Semantic Segmentation",
             "url": "https://arxiv.org/abs/1411.4038",
