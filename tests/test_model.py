@@ -50,6 +50,13 @@ def test_unknown_option_is_a_type_error(tiny):
         segzoo.create("tiny", bogus=1)
 
 
+def test_unknown_option_suggests_the_closest_and_lists_the_options():
+    # an option spelled as another library spells it (torchvision's aux, mmseg's auxiliary_head) points to segzoo's
+    for wrong in ("aux", "auxiliary_head"):
+        with pytest.raises(TypeError, match=rf"'fcn' has no option '{wrong}'; did you mean 'aux_head'.*output_stride"):
+            segzoo.create("fcn", encoder="resnet18", num_classes=2, **{wrong: True})
+
+
 def test_encoder_output_stride_needs_a_backbone_that_dilates():
     from segzoo.nn import create_encoder
 

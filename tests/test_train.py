@@ -28,7 +28,7 @@ UNET = dict(
     architecture="unet", encoder="mobilenetv3_small_050", model_options={"decoder_channels": [64, 32, 16, 16, 8]}
 )
 #: timm's test ResNet inside FCN with an auxiliary head (and dropout in both heads)
-FCN = dict(architecture="fcn", encoder="test_resnet", model_options={"aux": True})
+FCN = dict(architecture="fcn", encoder="test_resnet", model_options={"aux_head": True})
 
 
 @pytest.fixture(autouse=True)
@@ -98,7 +98,7 @@ def test_warmup_poly_and_cosine_values_by_hand():
 # -- freezing, parameter groups, aux loss ------------------------------------------------------------------------------
 def test_freeze_then_unfreeze_per_group_lrs_and_aux_head(tmp_path):
     torch.manual_seed(0)
-    model = segzoo.create("fcn", encoder="test_resnet", num_classes=3, aux=True)
+    model = segzoo.create("fcn", encoder="test_resnet", num_classes=3, aux_head=True)
     encoder0 = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     aux0 = {k: v.clone() for k, v in model.aux_head.state_dict().items()}
     seen = []
@@ -210,7 +210,7 @@ def test_catalog_model_is_reheaded_and_its_preprocessing_used(tmp_path):
 
 def test_aux_weight_zero_leaves_the_aux_head_alone(tmp_path):
     torch.manual_seed(0)
-    model = segzoo.create("fcn", encoder="test_resnet", num_classes=3, aux=True)
+    model = segzoo.create("fcn", encoder="test_resnet", num_classes=3, aux_head=True)
     aux0 = {k: v.clone() for k, v in model.aux_head.state_dict().items() if "running" not in k}
     cfg = config(
         tmp_path, arch={}, val_split=None, dataset_options={"length": 4}, batch_size=2, max_iters=2, aux_weight=0.0
@@ -329,7 +329,7 @@ def _train_cmd(run: Path, *extra: str) -> list[str]:
         "--encoder",
         "test_resnet",
         "--model-option",
-        "aux=true",
+        "aux_head=true",
         "--dataset",
         "shapes",
         "--dataset-option",

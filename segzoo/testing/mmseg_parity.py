@@ -117,7 +117,6 @@ def check_family(
     spec_from_mmseg: Callable[[dict], dict],
     convert_mmseg: Callable[[dict, dict], dict],
     *,
-    aux_option: str,
     select: Callable[[dict], bool] = lambda model_cfg: True,
     size: tuple[int, int] = (64, 64),
 ) -> dict[str, float]:
@@ -129,7 +128,7 @@ def check_family(
         if not select(model_cfg):
             continue
         try:
-            result = check_parity(path, spec_from_mmseg, convert_mmseg, aux_option=aux_option, size=size)
+            result = check_parity(path, spec_from_mmseg, convert_mmseg, size=size)
             checked[name] = max(result["max_diff"], result["aux_max_diff"] or 0.0)
         except Exception as err:  # noqa: BLE001 - collected and reported together
             failures.append(f"{name}: {type(err).__name__}: {err}")
@@ -152,12 +151,11 @@ def check_parity(
     spec_from_mmseg: Callable[[dict], dict],
     convert_mmseg: Callable[[dict, dict], dict],
     *,
-    aux_option: str,
     size: tuple[int, int] = (64, 64),
     tolerance: float = 1e-4,
     seed: int = 0,
 ) -> dict:
-    """Assert that segzoo's model (with its auxiliary head, option ``aux_option``) gives mmseg's logits for the
+    """Assert that segzoo's model (with its auxiliary head, option ``aux_head``) gives mmseg's logits for the
     config; the conversion without the auxiliary head must also load. Returns the entry used and the largest
     logit differences (``max_diff``, ``aux_max_diff``)."""
     cfg = load_config(str(config))
@@ -175,7 +173,7 @@ def check_parity(
     assert set(without_aux) == set(build_meta_model(entry).state_dict()), "conversion without the auxiliary head"
     has_aux = bool(cfg.model.get("auxiliary_head"))
     if has_aux:
-        entry = dict(entry, options={**entry["options"], aux_option: True})
+        entry = dict(entry, options={**entry["options"], "aux_head": True})
     # built on the meta device and assigned the converted weights, as segzoo.load does
     model = build_with_weights(lambda: create_from_entry(entry), convert_mmseg(state_dict, entry), what=entry["name"])
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(seed + 1))

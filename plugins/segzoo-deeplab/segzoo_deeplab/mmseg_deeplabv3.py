@@ -20,5 +20,5 @@ def spec_from_mmseg(model_cfg: dict) -> dict:
 
 def convert_mmseg(state_dict: dict[str, torch.Tensor], entry: dict) -> dict[str, torch.Tensor]:
     """An mmseg DeepLabV3 checkpoint's ``state_dict`` -> segzoo ``deeplabv3`` keys (``auxiliary_head.*`` dropped
-    unless the entry's model has ``aux``)."""
+    unless the entry's model has ``aux_head``)."""
     return convert_aspp(state_dict, entry, [], separable=False, upstream="mmseg DeepLabV3")

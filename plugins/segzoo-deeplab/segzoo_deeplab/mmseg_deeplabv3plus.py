@@ -30,7 +30,7 @@ def spec_from_mmseg(model_cfg: dict) -> dict:
 
 def convert_mmseg(state_dict: dict[str, torch.Tensor], entry: dict) -> dict[str, torch.Tensor]:
     """An mmseg DeepLabV3+ checkpoint's ``state_dict`` -> segzoo ``deeplabv3plus`` keys (``auxiliary_head.*`` dropped
-    unless the entry's model has ``aux``)."""
+    unless the entry's model has ``aux_head``)."""
     rules = [
         ("decode_head.c1_bottleneck.conv.", "decoder.reduce.0."),
         ("decode_head.c1_bottleneck.bn.", "decoder.reduce.1."),

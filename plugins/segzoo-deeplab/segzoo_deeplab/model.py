@@ -230,7 +230,7 @@ def build_deeplabv3(
     pretrained_encoder: bool,
     output_stride: int = 8,
     atrous_rates: Sequence[int] | None = None,
-    aux: bool = False,
+    aux_head: bool = False,
     aux_index: int = -2,
     aspp_channels: int = 256,
     mmseg_head: bool = False,
@@ -261,8 +261,8 @@ def build_deeplabv3(
         mmseg=mmseg_head,
     )
     head = SegmentationHead(decoder.out_channels, num_classes)
-    aux_head = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3") if aux else None
-    model = SegmentationModel(enc, decoder, head, aux_head)
+    aux = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3") if aux_head else None
+    model = SegmentationModel(enc, decoder, head, aux)
     model.align_corners = align_corners
     return model
 
@@ -275,7 +275,7 @@ def build_deeplabv3plus(
     pretrained_encoder: bool,
     output_stride: int = 16,
     atrous_rates: Sequence[int] | None = None,
-    aux: bool = False,
+    aux_head: bool = False,
     aux_index: int = -2,
     aspp_channels: int = 256,
     low_channels: int = 48,
@@ -315,7 +315,7 @@ def build_deeplabv3plus(
         align_corners=align_corners,
     )
     head = SegmentationHead(decoder.out_channels, num_classes)
-    aux_head = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3plus") if aux else None
-    model = SegmentationModel(enc, decoder, head, aux_head)
+    aux = auxiliary_head(enc, num_classes, aux_index, arch="deeplabv3plus") if aux_head else None
+    model = SegmentationModel(enc, decoder, head, aux)
     model.align_corners = align_corners
     return model

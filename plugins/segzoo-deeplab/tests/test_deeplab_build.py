@@ -13,10 +13,10 @@ from segzoo.errors import ConfigurationError
     ("arch", "encoder", "options", "in_channels", "num_classes"),
     [
         ("deeplabv3", "resnet18", {"output_stride": 16}, 1, 1),
-        ("deeplabv3", "efficientnet_b0", {"output_stride": 8, "aux": True}, 4, 150),
+        ("deeplabv3", "efficientnet_b0", {"output_stride": 8, "aux_head": True}, 4, 150),
         ("deeplabv3", "convnext_atto", {"output_stride": 16, "atrous_rates": (2, 4)}, 3, 5),
         ("deeplabv3plus", "resnet18", {}, 4, 150),
-        ("deeplabv3plus", "convnext_atto", {"output_stride": 8, "aux": True}, 1, 1),
+        ("deeplabv3plus", "convnext_atto", {"output_stride": 8, "aux_head": True}, 1, 1),
         ("deeplabv3plus", "tv_mobilenet_v3_large", {}, 3, 2),
     ],
 )
@@ -27,8 +27,8 @@ def test_builds_and_runs_with_other_encoders(arch, encoder, options, in_channels
     with torch.no_grad():
         out = model.forward_with_aux(x)
     assert out["out"].shape == (1, num_classes, 65, 97)
-    assert ("aux" in out) == bool(options.get("aux"))
-    if options.get("aux"):
+    assert ("aux" in out) == bool(options.get("aux_head"))
+    if options.get("aux_head"):
         assert out["aux"].shape == (1, num_classes, 65, 97)
 
 
@@ -47,14 +47,14 @@ def test_default_rates_follow_output_stride():
 
 
 def test_training_step_runs():
-    model = segzoo.create("deeplabv3plus", encoder="resnet18", num_classes=3, aux=True).train()
+    model = segzoo.create("deeplabv3plus", encoder="resnet18", num_classes=3, aux_head=True).train()
     out = model.forward_with_aux(torch.randn(2, 3, 64, 64))
     (out["out"].mean() + out["aux"].mean()).backward()
     assert model.encoder.body.conv1.weight.grad is not None
 
 
 def test_reset_classes_replaces_both_classifiers():
-    model = segzoo.create("deeplabv3", encoder="resnet18", num_classes=21, aux=True)
+    model = segzoo.create("deeplabv3", encoder="resnet18", num_classes=21, aux_head=True)
     model.reset_classes(4)
     assert model.head.classifier.out_channels == model.aux_head.classifier.out_channels == 4
 
@@ -65,7 +65,7 @@ def test_clear_errors():
     with pytest.raises(ConfigurationError, match="does not support output_stride=8"):
         segzoo.create("deeplabv3", encoder="efficientvit_b0", num_classes=2)
     with pytest.raises(ConfigurationError, match="aux_index=7 is out of range"):
-        segzoo.create("deeplabv3", encoder="resnet18", num_classes=2, aux=True, aux_index=7)
+        segzoo.create("deeplabv3", encoder="resnet18", num_classes=2, aux_head=True, aux_index=7)
     with pytest.raises(ConfigurationError, match="atrous_rates"):
         segzoo.create("deeplabv3", encoder="resnet18", num_classes=2, atrous_rates=())
     with pytest.raises(TypeError, match="bogus"):

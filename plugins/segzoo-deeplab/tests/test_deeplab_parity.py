@@ -13,11 +13,11 @@ from segzoo.errors import WeightsError
 
 segmentation = pytest.importorskip("torchvision.models.segmentation")
 
-MBV3_OPTIONS = {"output_stride": 16, "atrous_rates": [12, 24, 36], "aux": True, "aux_index": 2}
+MBV3_OPTIONS = {"output_stride": 16, "atrous_rates": [12, 24, 36], "aux_head": True, "aux_index": 2}
 # catalog name -> (torchvision builder, encoder, options): what the catalog entry must say
 CASES = {
-    "deeplabv3-resnet50": ("deeplabv3_resnet50", "resnet50", {"output_stride": 8, "aux": True}),
-    "deeplabv3-resnet101": ("deeplabv3_resnet101", "resnet101", {"output_stride": 8, "aux": True}),
+    "deeplabv3-resnet50": ("deeplabv3_resnet50", "resnet50", {"output_stride": 8, "aux_head": True}),
+    "deeplabv3-resnet101": ("deeplabv3_resnet101", "resnet101", {"output_stride": 8, "aux_head": True}),
     "deeplabv3-mobilenetv3-large": ("deeplabv3_mobilenet_v3_large", "tv_mobilenet_v3_large", MBV3_OPTIONS),
 }
 SIZES = [(97, 131), (128, 128)]  # one not a multiple of 32

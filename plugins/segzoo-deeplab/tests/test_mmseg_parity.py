@@ -23,16 +23,14 @@ def _depth(depths):
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_resnet18_structures_match_mmseg(family):
     module = FAMILIES[family]
-    assert check_family(family, module.spec_from_mmseg, module.convert_mmseg, aux_option="aux", select=_depth({18}))
+    assert check_family(family, module.spec_from_mmseg, module.convert_mmseg, select=_depth({18}))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_resnet50_and_101_structures_match_mmseg(family):
     module = FAMILIES[family]
-    checked = check_family(
-        family, module.spec_from_mmseg, module.convert_mmseg, aux_option="aux", select=_depth({50, 101})
-    )
+    checked = check_family(family, module.spec_from_mmseg, module.convert_mmseg, select=_depth({50, 101}))
     assert any("mg124" in name for name in checked)
 
 
@@ -54,7 +52,7 @@ def test_the_projection_reorder_is_needed():
     """Control: the ASPP projection loaded without moving mmseg's pooling branch last must change the logits."""
     _, path, _ = next(s for s in structures("deeplabv3plus") if s[2]["backbone"]["depth"] == 18)
     module = mmseg_deeplabv3plus
-    entry = check_parity(path, module.spec_from_mmseg, module.convert_mmseg, aux_option="aux")["entry"]
+    entry = check_parity(path, module.spec_from_mmseg, module.convert_mmseg)["entry"]
     twin = randomize_(build_twin(load_config(str(path))))
     state = module.convert_mmseg(twin.state_dict(), entry)
     state["decoder.aspp.project.0.weight"] = twin.decode_head.bottleneck.conv.weight.clone()

@@ -64,7 +64,7 @@ def spec_from_mmseg(model_cfg: dict) -> dict:
 
 def convert_mmseg(state_dict: dict[str, torch.Tensor], entry: dict) -> dict[str, torch.Tensor]:
     """An mmseg FCN checkpoint's ``state_dict`` -> segzoo ``fcn`` keys (``auxiliary_head.*`` dropped unless the
-    entry's model has ``aux``)."""
+    entry's model has ``aux_head``)."""
     num_convs = int((entry.get("options") or {}).get("num_convs", 1))
     rules = [("decode_head.convs.0.conv.", "decoder.block.0."), ("decode_head.convs.0.bn.", "decoder.block.1.")]
     for i in range(1, num_convs):

@@ -85,7 +85,7 @@ def build_fcn(
     in_channels: int,
     pretrained_encoder: bool,
     output_stride: int = 8,
-    aux: bool = False,
+    aux_head: bool = False,
     aux_index: int = -2,
     head_channels: int | None = None,
     num_convs: int = 1,
@@ -98,8 +98,8 @@ def build_fcn(
 ) -> SegmentationModel:
     """FCN: dilated encoder -> conv-BN-ReLU head -> Dropout(0.1) -> 1x1 classifier (torchvision's by default).
 
-    ``aux`` adds the same head (on C/4 of the feature's channels) on encoder feature ``aux_index`` (default: the one
-    before the last, ResNet's layer3), as torchvision's ``aux_classifier``. mmseg's ``FCNHead`` variants:
+    ``aux_head`` adds the same head (on C/4 of the feature's channels) on encoder feature ``aux_index`` (default: the
+    one before the last, ResNet's layer3), as torchvision's ``aux_classifier``. mmseg's ``FCNHead`` variants:
     ``head_channels`` (default C/4), ``num_convs``, ``kernel_size``, ``head_dilation``, ``concat_input``,
     ``aux_dilation`` (its FCN-D6 dilates both heads by 6); ``align_corners`` for the logits resize;
     ``encoder_options`` for a segzoo-registered encoder (e.g. ``resnet50_v1c``'s ``dilations``).
@@ -121,14 +121,14 @@ def build_fcn(
     )
     head = SegmentationHead(decoder.out_channels, num_classes)
     head.dropout = nn.Dropout(0.1)  # torchvision's FCNHead uses element-wise dropout, not Dropout2d
-    aux_head = None
-    if aux:
+    aux = None
+    if aux_head:
         n = len(enc.out_channels)
         if not -n <= aux_index < n:
             raise ConfigurationError(f"fcn: aux_index={aux_index} is out of range for an encoder with {n} feature maps")
         index = aux_index % n
-        aux_head = AuxiliaryHead(enc.out_channels[index], num_classes, feature_index=index, dilation=aux_dilation)
-    model = SegmentationModel(enc, decoder, head, aux_head)
+        aux = AuxiliaryHead(enc.out_channels[index], num_classes, feature_index=index, dilation=aux_dilation)
+    model = SegmentationModel(enc, decoder, head, aux)
     model.align_corners = align_corners
     return model
 

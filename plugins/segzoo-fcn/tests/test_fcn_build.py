@@ -13,7 +13,7 @@ from segzoo.errors import ConfigurationError
     ("arch", "encoder", "options", "in_channels", "num_classes"),
     [
         ("fcn", "resnet18", {}, 1, 1),
-        ("fcn", "efficientnet_b0", {"output_stride": 16, "aux": True}, 4, 150),
+        ("fcn", "efficientnet_b0", {"output_stride": 16, "aux_head": True}, 4, 150),
         ("fcn", "convnext_atto", {"output_stride": 32}, 3, 5),
         ("fcn8s", "resnet18", {}, 4, 150),
         ("fcn8s", "convnext_atto", {"upsampling": "learned"}, 1, 1),
@@ -28,11 +28,11 @@ def test_builds_and_runs_with_other_encoders(arch, encoder, options, in_channels
     with torch.no_grad():
         out = model.forward_with_aux(torch.randn(1, in_channels, *size))
     assert out["out"].shape == (1, num_classes, *size)
-    assert ("aux" in out) == bool(options.get("aux"))
+    assert ("aux" in out) == bool(options.get("aux_head"))
 
 
 def test_fcn_layout_is_torchvision_s():
-    model = segzoo.create("fcn", encoder="resnet18", num_classes=3, aux=True)
+    model = segzoo.create("fcn", encoder="resnet18", num_classes=3, aux_head=True)
     assert model.decoder.block[0].out_channels == 128 and model.decoder.block[0].bias is None
     assert type(model.head.dropout) is torch.nn.Dropout and model.head.dropout.p == 0.1
     assert model.aux_head.feature_index == 3 and model.aux_head.block[0].in_channels == 256  # layer3
@@ -83,6 +83,6 @@ def test_clear_errors():
     with pytest.raises(ConfigurationError, match="upsampling must be 'bilinear' or 'learned'"):
         segzoo.create("fcn8s", encoder="resnet18", num_classes=2, upsampling="nearest")
     with pytest.raises(ConfigurationError, match="aux_index=5 is out of range"):
-        segzoo.create("fcn", encoder="resnet18", num_classes=2, aux=True, aux_index=5)
+        segzoo.create("fcn", encoder="resnet18", num_classes=2, aux_head=True, aux_index=5)
     with pytest.raises(TypeError, match="output_stride"):
         segzoo.create("fcn8s", encoder="resnet18", num_classes=2, output_stride=8)

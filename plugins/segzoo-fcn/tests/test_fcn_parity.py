@@ -14,8 +14,8 @@ segmentation = pytest.importorskip("torchvision.models.segmentation")
 
 # catalog name -> (torchvision builder, encoder, options): what the catalog entry must say
 CASES = {
-    "fcn-resnet50": ("fcn_resnet50", "resnet50", {"output_stride": 8, "aux": True}),
-    "fcn-resnet101": ("fcn_resnet101", "resnet101", {"output_stride": 8, "aux": True}),
+    "fcn-resnet50": ("fcn_resnet50", "resnet50", {"output_stride": 8, "aux_head": True}),
+    "fcn-resnet101": ("fcn_resnet101", "resnet101", {"output_stride": 8, "aux_head": True}),
 }
 SIZES = [(97, 131), (128, 128)]  # one not a multiple of 32
 TOLERANCE = 1e-4

@@ -16,12 +16,12 @@ def _depth(depths):
 
 
 def test_resnet18_structures_match_mmseg():
-    assert check_family("fcn", spec_from_mmseg, convert_mmseg, aux_option="aux", select=_depth({18}))
+    assert check_family("fcn", spec_from_mmseg, convert_mmseg, select=_depth({18}))
 
 
 @pytest.mark.slow
 def test_resnet50_and_101_structures_match_mmseg():
-    checked = check_family("fcn", spec_from_mmseg, convert_mmseg, aux_option="aux", select=_depth({50, 101}))
+    checked = check_family("fcn", spec_from_mmseg, convert_mmseg, select=_depth({50, 101}))
     assert any(name.startswith("fcn-d6") for name in checked)
 
 

@@ -30,7 +30,7 @@ def test_every_backbone_variant_is_enumerated():
 
 @pytest.mark.parametrize("config", list(_params()))
 def test_mmseg_parity(config):
-    check_parity(config, spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head")
+    check_parity(config, spec_from_mmseg, convert_mmseg)
 
 
 @torch.no_grad()

@@ -49,4 +49,4 @@ def test_clear_errors():
     with pytest.raises(ConfigurationError, match="output_stride must be 8, 16 or 32"):
         segzoo.create("lraspp", num_classes=2, output_stride=4)
     with pytest.raises(TypeError, match="aux"):
-        segzoo.create("lraspp", num_classes=2, aux=True)
+        segzoo.create("lraspp", num_classes=2, aux_head=True)

@@ -18,12 +18,12 @@ def _depth(depths):
 
 
 def test_resnet18_structures_match_mmseg():
-    assert check_family("pspnet", spec_from_mmseg, convert_mmseg, aux_option="aux_head", select=_depth({18}))
+    assert check_family("pspnet", spec_from_mmseg, convert_mmseg, select=_depth({18}))
 
 
 @pytest.mark.slow
 def test_resnet50_and_101_structures_match_mmseg():
-    checked = check_family("pspnet", spec_from_mmseg, convert_mmseg, aux_option="aux_head", select=_depth({50, 101}))
+    checked = check_family("pspnet", spec_from_mmseg, convert_mmseg, select=_depth({50, 101}))
     assert any("d32" in name for name in checked) and any("r50b" in name for name in checked)
 
 
@@ -46,7 +46,7 @@ def test_d32_keeps_its_dilations_at_stride_32():
 def test_the_channel_reorder_is_needed():
     """Control: loading the bottleneck weight without reordering its input channels must change the logits."""
     name, path, _ = next(s for s in structures("pspnet") if s[2]["backbone"]["depth"] == 18)
-    entry = check_parity(path, spec_from_mmseg, convert_mmseg, aux_option="aux_head")["entry"]
+    entry = check_parity(path, spec_from_mmseg, convert_mmseg)["entry"]
     twin = randomize_(build_twin(load_config(str(path))))
     state = convert_mmseg(twin.state_dict(), entry)
     state["decoder.conv.0.weight"] = twin.decode_head.bottleneck.conv.weight.clone()

@@ -28,9 +28,7 @@ def test_every_checkpoint_maps_to_a_mit_variant():
 
 
 def test_b0_matches_mmseg():
-    assert check_family(
-        "segformer", spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head", select=_encoder_in({"mit_b0"})
-    )
+    assert check_family("segformer", spec_from_mmseg, convert_mmseg, select=_encoder_in({"mit_b0"}))
 
 
 @pytest.mark.slow
@@ -39,7 +37,6 @@ def test_b1_to_b3_match_mmseg():
         "segformer",
         spec_from_mmseg,
         convert_mmseg,
-        aux_option="auxiliary_head",
         select=_encoder_in({"mit_b1", "mit_b2", "mit_b3"}),
     )
     assert len(checked) == 3
@@ -52,7 +49,6 @@ def test_b4_and_b5_match_mmseg():
         "segformer",
         spec_from_mmseg,
         convert_mmseg,
-        aux_option="auxiliary_head",
         select=_encoder_in({"mit_b4", "mit_b5"}),
     )
     assert len(checked) == 2
@@ -72,7 +68,7 @@ def test_entries_options():
 @torch.no_grad()
 def test_the_fusion_reorder_is_needed():
     """Control: the fusion conv loaded in mmseg's stage order (finest first) must change the logits."""
-    entry = check_parity(B0, spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head")["entry"]
+    entry = check_parity(B0, spec_from_mmseg, convert_mmseg)["entry"]
     twin = randomize_(build_twin(load_config(B0)))
     state = convert_mmseg(twin.state_dict(), entry)
     state["decoder.fuse.0.weight"] = twin.decode_head.fusion_conv.conv.weight.clone()

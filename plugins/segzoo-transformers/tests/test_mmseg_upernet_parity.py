@@ -17,7 +17,7 @@ def _resnet50_aligned(model_cfg):
 
 
 def test_resnet50_align_corners_structure_matches_mmseg():
-    assert check_family("upernet", spec_from_mmseg, convert_mmseg, aux_option="aux_head", select=_resnet50_aligned)
+    assert check_family("upernet", spec_from_mmseg, convert_mmseg, select=_resnet50_aligned)
 
 
 @pytest.mark.slow
@@ -26,7 +26,6 @@ def test_other_structures_match_mmseg():
         "upernet",
         spec_from_mmseg,
         convert_mmseg,
-        aux_option="aux_head",
         select=lambda model_cfg: not _resnet50_aligned(model_cfg),
     )
     assert any("r101" in name for name in checked)

@@ -175,8 +175,8 @@ def _level(index: str) -> int:
 
 def convert_mmseg(state_dict: dict[str, torch.Tensor], entry: dict) -> dict[str, torch.Tensor]:
     """An mmseg U-Net checkpoint's ``state_dict`` -> segzoo ``unet-original`` keys (``auxiliary_head.*`` dropped unless
-    the entry's options ask for ``auxiliary_head``)."""
-    keep_aux = bool((entry.get("options") or {}).get("auxiliary_head", False))
+    the entry's options ask for ``aux_head``)."""
+    keep_aux = bool((entry.get("options") or {}).get("aux_head", False))
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state_dict.items():
         if key.startswith("auxiliary_head.") and not keep_aux:

@@ -74,7 +74,7 @@ def build_unet_original(
     dilations: tuple[int, ...] | list[int] = (1, 12, 24, 36),
     head_dropout: float = 0.1,
     align_corners: bool = False,
-    auxiliary_head: bool = False,
+    aux_head: bool = False,
     encoder_options: dict | None = None,
 ) -> SegmentationModel:
     """The original U-Net (Ronneberger et al. 2015) with padded convolutions (output size = input size).
@@ -87,7 +87,7 @@ def build_unet_original(
     mmsegmentation's heads on the last level instead of the paper's 1x1 conv: ``decode_head`` ``"fcn"``, ``"psp"``
     or ``"aspp"`` (see :mod:`segzoo_unet.heads`) with ``head_channels`` (64 for fcn, 16 otherwise), ``pool_scales``
     (psp), ``dilations`` (aspp), ``head_dropout`` and ``align_corners`` (pooled-branch and logits resizing);
-    ``auxiliary_head`` adds mmseg's FCN auxiliary head (64 channels) on the second-finest level, for fine-tuning.
+    ``aux_head`` adds mmseg's FCN auxiliary head (64 channels) on the second-finest level, for fine-tuning.
     ``encoder_options`` go to a registered encoder's builder, e.g. ``{"base_channels": 16}`` for a narrower
     ``unet-classic(-bn)``.
     """
@@ -112,10 +112,10 @@ def build_unet_original(
             align_corners=align_corners,
             dropout=head_dropout,
         )
-    aux_head = None
-    if auxiliary_head:
+    aux = None
+    if aux_head:
         levels = len(enc.out_channels)  # stages(): the deepest feature, then one output per level
-        aux_head = AuxiliaryHead(enc.out_channels[1], num_classes, feature_index=levels - 2, hidden_channels=64)
-    model = UNetOriginalModel(enc, decoder, head, aux_head)
+        aux = AuxiliaryHead(enc.out_channels[1], num_classes, feature_index=levels - 2, hidden_channels=64)
+    model = UNetOriginalModel(enc, decoder, head, aux)
     model.align_corners = align_corners
     return model

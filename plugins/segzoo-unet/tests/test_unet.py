@@ -135,7 +135,7 @@ def test_unet_original_mmseg_layout_trains_with_aux():
         num_classes=2,
         upsampling="bilinear",
         decode_head="fcn",
-        auxiliary_head=True,
+        aux_head=True,
     )
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())
     assert model.aux_head.block[0].in_channels == 128
