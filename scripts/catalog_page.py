@@ -58,7 +58,14 @@ def _training(entry: dict[str, Any]) -> str:
     if not t:
         return ""
     crop = f"{t['crop_size'][0]}x{t['crop_size'][1]}, " if "crop_size" in t else ""
-    return f"{crop}{t['iterations'] // 1000}k it, batch {t['batch_size']}"
+    its = t["iterations"]
+    return f"{crop}{f'{its // 1000}k' if its % 1000 == 0 else its} it, batch {t['batch_size']}"
+
+
+def _split(entry: dict[str, Any]) -> str:
+    """The split the published metrics were measured on: a held-out part of train is not a test split."""
+    split = entry["dataset"].get("eval_split", "")
+    return f"`{split}`" if split else ""
 
 
 def _source(entry: dict[str, Any]) -> str:
@@ -80,7 +87,9 @@ def render_page(models: list[dict[str, Any]]) -> str:
         "Generated from [`registry.json`](../registry.json) by `scripts/catalog_page.py` (and by "
         "`scripts/generate_mmseg_catalog.py`); a test checks that it is up to date. Metrics are the published ones "
         "(`segzoo info NAME` gives their source and protocol); `segzoo eval NAME --dataset D --root R` measures them "
-        "with the entry's own protocol. [mmseg.md](mmseg.md) explains the mmsegmentation entries.",
+        'with the entry\'s own protocol, on the split in the "measured on" column (a slice of `train`, such as the '
+        "DRIVE U-Net's held-out `train[16:]`, is not the test split the other entries of its table report). "
+        "[mmseg.md](mmseg.md) explains the mmsegmentation entries.",
         "",
         f"{len(models)} models:",
         "",
@@ -101,13 +110,13 @@ def render_page(models: list[dict[str, Any]]) -> str:
                 "",
                 f"### {ds}",
                 "",
-                "| name | encoder | training | published | weights |",
-                "|---|---|---|---|---|",
+                "| name | encoder | training | published | measured on | weights |",
+                "|---|---|---|---|---|---|",
             ]
             for e in sorted(groups[fam][ds], key=lambda e: e["name"]):
                 lines.append(
                     f"| `{e['name']}` | `{e['encoder']}` | {_training(e)} | {_metrics(e['metrics']['values'])}"
-                    f" | {_source(e)} |"
+                    f" | {_split(e)} | {_source(e)} |"
                 )
     return "\n".join(lines) + "\n"
 

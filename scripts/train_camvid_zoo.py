@@ -479,9 +479,16 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
         "preprocessing": _preprocessing(name),
         "inference": {"mode": "whole"},
         "dataset": {
+            "name": "CamVid",
             "train": "CamVid train (SegNet 11-class, 367 images)",
             "eval": "CamVid val (101 images)",
             "eval_split": "val",
+        },
+        "training": {
+            "crop_size": t["crop_size"],
+            "iterations": r["iterations"],
+            "batch_size": t["batch_size"],
+            "resources": f"{t.get('threads', 1)} threads of a 2-core CPU, {core_hours(name, r):.2f} core-hours",
         },
         "metrics": {
             "values": {"mIoU": r["mIoU"], "pixel_accuracy": r["pixel_accuracy"]},
