@@ -15,15 +15,7 @@ from segzoo.errors import ConfigurationError, NameClashError, PluginNotInstalled
 if TYPE_CHECKING:
     from segzoo.nn.model import SegmentationModel
 
-__all__ = [
-    "MAX_CLASSES",
-    "MAX_IN_CHANNELS",
-    "architecture_entry",
-    "check_count",
-    "check_options",
-    "create",
-    "create_from_config",
-]
+__all__ = ["MAX_CLASSES", "MAX_IN_CHANNELS", "architecture_entry", "check_count", "create", "create_from_config"]
 
 
 def architecture_entry(arch: str, *, needed_by: str | None = None) -> Entry:
@@ -110,7 +102,7 @@ def check_count(name: str, value: Any, maximum: int) -> None:
 _COMMON_ARGUMENTS = ("encoder", "num_classes", "in_channels", "pretrained_encoder")
 
 
-def check_options(arch: str, builder: Callable[..., Any], options: Mapping[str, Any]) -> None:
+def _check_options(arch: str, builder: Callable[..., Any], options: Mapping[str, Any]) -> None:
     """Refuse an option the builder does not take with its options and the closest name (a typo, or an option
     spelled as in another architecture), where Python's own TypeError names neither."""
     try:
@@ -151,7 +143,7 @@ def create(
         raise SegzooError(f"architecture {arch!r} has no default encoder; pass encoder=...")
     check_count("num_classes", num_classes, MAX_CLASSES)
     check_count("in_channels", in_channels, MAX_IN_CHANNELS)
-    check_options(arch, entry.obj, options)
+    _check_options(arch, entry.obj, options)
     with calling(entry):
         model = entry.obj(
             encoder=encoder,
