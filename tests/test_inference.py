@@ -153,6 +153,20 @@ def test_bf16_engine_runs_and_stays_close(fcn):
     assert eng.describe()["precision"] == "bf16"
 
 
+def test_bf16_engine_warns_where_bf16_would_be_emulated(fcn, monkeypatch, caplog):
+    from segzoo.inference import engine
+
+    for native in (True, False):
+        monkeypatch.setattr(engine, "bf16_supported", lambda device, native=native: native)
+        caplog.clear()
+        Engine(fcn, "channels_last", "bf16")
+        said = [r.getMessage() for r in caplog.records if "emulates bf16" in r.getMessage()]
+        if native:
+            assert said == []
+        else:
+            assert len(said) == 1 and "--precision fp32" in said[0], said
+
+
 class _Residual(nn.Module):
     def __init__(self) -> None:
         super().__init__()

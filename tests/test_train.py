@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 import os
 import signal
 import subprocess
@@ -499,6 +500,23 @@ def test_precision_bf16_on_cpu_and_fp16_needs_cuda(tmp_path):
     assert math.isfinite(summary["last"]["train_loss"]) and seen.count("step") == 2
     with pytest.raises(TrainConfigError, match="fp16.*CUDA"):
         Trainer(cfg.replace(precision="fp16", output=str(tmp_path / "fp16"))).fit()
+
+
+def test_bf16_warns_only_on_a_cpu_that_would_emulate_it(tmp_path, monkeypatch):
+    # emulated bf16 trains about 10x slower than fp32 (AVX2 CPUs): the user is told, and how to avoid it
+    from segzoo.train import trainer
+
+    cfg = config(tmp_path, arch=FCN, val_split=None, dataset_options={"length": 2}, batch_size=2, max_iters=1)
+    cfg = cfg.replace(precision="bf16", device="cpu")
+    said = {}
+    for native in (False, True):
+        monkeypatch.setattr(trainer, "bf16_supported", lambda device, native=native: native)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trainer.Trainer(cfg.replace(output=str(tmp_path / f"native-{native}"))).fit()
+        said[native] = [str(w.message) for w in caught if "bfloat16" in str(w.message)]
+    assert said[True] == []
+    assert len(said[False]) == 1 and "pass --precision fp32" in said[False][0]
 
 
 def test_channels_last_trains_the_same_model_and_saves_contiguous_weights(tmp_path):

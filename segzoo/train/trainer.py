@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 import segzoo
 from segzoo.data.preprocessing import Preprocessing
+from segzoo.inference.engine import bf16_supported
 from segzoo.nn.pretrained import default_model_card
 from segzoo.train import distributed as D
 from segzoo.train.checkpoint import (
@@ -200,6 +201,14 @@ class Trainer:
             raise TrainConfigError("precision fp16 (autocast + GradScaler) needs a CUDA device; on the CPU use bf16")
         if c.precision == "bf16" and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise TrainConfigError("this GPU does not support bf16; use --precision fp16")
+        if c.precision == "bf16" and self.device.type == "cpu" and not bf16_supported(self.device) and self.is_main:
+            # not an error: the recipe stays runnable, but hours of emulated bf16 should not be a surprise
+            warnings.warn(
+                "precision bf16 on a CPU without native bfloat16 (AVX-512 BF16 or AMX): autocast emulates it, and a "
+                "training step takes about 10x as long as in fp32 (measured on a 2-core AVX2 CPU); pass "
+                "--precision fp32 to train in fp32 instead",
+                stacklevel=3,
+            )
         self._show_progress = self.is_main and not c.quiet and sys.stderr.isatty()
         checkpoint = self._resume_checkpoint(resume)
 
