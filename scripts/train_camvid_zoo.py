@@ -553,8 +553,10 @@ datasets: [camvid]
 
 ```python
 import segzoo
+from PIL import Image
 model = segzoo.load("checkpoints/{name}")   # or the catalog name "{name}" once published
-masks = model.predict(images)               # images: 0..1 RGB, see Preprocessing
+x = model.transforms()(Image.open("frame.png").convert("RGB"))[None]   # normalised and resized: see Preprocessing
+mask = model.predict(x)[0]                  # (H, W) class indices at x's size (predict pads to the input divisor)
 ```
 
 ## Results (CamVid val, 101 images)

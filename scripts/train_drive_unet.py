@@ -224,8 +224,10 @@ float16 ({r["size_bytes"] / 1e6:.2f} MB; `segzoo.load` casts them to float32). N
 
 ```python
 import segzoo
+from PIL import Image
 model = segzoo.load("checkpoints/{NAME}")   # or the catalog name once published
-masks = model.predict(images)              # whole 565x584 fundus images, RGB 0..1
+x = model.transforms()(Image.open("01_test.tif").convert("RGB"))[None]   # the whole 565x584 image, normalised
+mask = model.predict(x)[0]                 # (584, 565): 1 = vessel (predict pads to the input divisor)
 ```
 
 ## Results (DRIVE training images 37-40, held out)

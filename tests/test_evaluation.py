@@ -253,7 +253,7 @@ def test_gmacs_follow_the_torchvision_convention():
     conv = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
     # 8 output channels x 32x48 pixels x (3 x 3 x 3) multiply-accumulates
     assert count_gmacs(conv, torch.randn(1, 3, 32, 48)) == pytest.approx(8 * 32 * 48 * 27 / 1e9)
-    # what runs is counted: inference pads an input under 32 pixels (segzoo.inference.modes.MIN_SIDE)
+    # what runs is counted: inference pads an input under 32 pixels (segzoo.nn.functional.MIN_SIDE)
     assert count_gmacs(conv, torch.randn(1, 3, 16, 48)) == pytest.approx(8 * 32 * 48 * 27 / 1e9)
 
 

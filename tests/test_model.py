@@ -34,8 +34,19 @@ def test_other_input_channels(tiny, channels):
 
 def test_input_size_error_says_what_to_do(tiny):
     model = segzoo.create("tiny", num_classes=3, divisor=32).eval()
-    with pytest.raises(ValueError, match=r"divisible by 32, got 70x64; pad or resize .* 96x64"):
+    with pytest.raises(ValueError, match=r"divisible by 32, got 70x64; pad or resize .* 96x64.*model.predict"):
         model(torch.randn(1, 3, 70, 64))
+
+
+def test_predict_takes_any_size_by_padding_like_eval(tiny):
+    # forward needs multiples of the divisor; predict pads at the bottom and right and crops back
+    model = segzoo.create("tiny", num_classes=3, divisor=32).eval()
+    x = torch.randn(2, 3, 70, 45)
+    masks = model.predict(x)
+    assert masks.shape == (2, 70, 45)
+    with torch.no_grad():
+        padded = model(torch.nn.functional.pad(x, (0, 19, 0, 26)))
+    assert torch.equal(masks, padded[..., :70, :45].argmax(1))
 
 
 def test_unknown_names_suggest_the_closest(tiny):

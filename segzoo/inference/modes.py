@@ -24,14 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from segzoo.errors import SegzooError
+from segzoo.nn.functional import infer_whole
 
 __all__ = ["MODES", "InferenceSettings", "infer", "infer_msflip", "infer_slide", "infer_whole"]
 
 MODES = ("whole", "slide", "msflip")
 MMSEG_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
-#: smallest side a model is given: encoders reduce their input up to 32 times, and a smaller input leaves their
-#: last stages (SegNet's pooling, SegFormer's attention reduction, ConvNeXt's stems) with nothing to work on
-MIN_SIDE = 32
 
 
 @dataclass
@@ -74,23 +72,6 @@ def _pair(v: int | Sequence[int] | None) -> tuple[int, int]:
         return v, v
     a, b = v
     return int(a), int(b)
-
-
-def _padded_side(size: int, divisor: int) -> int:
-    side = max(size, MIN_SIDE)
-    return side + (-side) % max(divisor, 1)
-
-
-def infer_whole(fn: Callable, x: torch.Tensor, *, divisor: int = 1) -> torch.Tensor:
-    """``fn(x)``, padding ``x`` to a multiple of ``divisor`` (and to at least ``MIN_SIDE``) and cropping the logits
-    back."""
-    h, w = x.shape[-2:]
-    ph = _padded_side(h, divisor) - h
-    pw = _padded_side(w, divisor) - w
-    if ph or pw:
-        out = fn(F.pad(x, (0, pw, 0, ph)))
-        return out[..., :h, :w]
-    return fn(x)
 
 
 def _starts(size: int, crop: int, stride: int) -> list[int]:

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
@@ -40,7 +39,7 @@ from segzoo._paths import cache_dir
 from segzoo.errors import SegzooError
 from segzoo.export import _quiet, export_onnx
 from segzoo.inference.defaults import DEFAULT_CALIBRATION_SIZE, DEFAULT_CALIBRATION_SPLIT
-from segzoo.inference.modes import _padded_side
+from segzoo.nn.functional import pad_to_divisor
 
 log = logging.getLogger("segzoo")
 
@@ -104,12 +103,6 @@ def _spread(n: int, k: int) -> list[int]:
     return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
 
 
-def _pad(x: torch.Tensor, divisor: int) -> torch.Tensor:
-    h, w = x.shape[-2:]
-    ph, pw = _padded_side(h, divisor) - h, _padded_side(w, divisor) - w
-    return F.pad(x, (0, pw, 0, ph)) if ph or pw else x
-
-
 def calibration_inputs(
     source: Any,
     preprocessing: Any = None,
@@ -147,7 +140,7 @@ def calibration_inputs(
             tensors.append(torch.as_tensor(image)[None] if torch.as_tensor(image).dim() == 3 else image)
     if not tensors:
         raise SegzooError("no calibration images")
-    return [_pad(t.float(), divisor) for t in tensors]
+    return [pad_to_divisor(t.float(), divisor) for t in tensors]
 
 
 def _tail_nodes(graph: Any) -> tuple[list[str], list[str]]:

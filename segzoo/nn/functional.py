@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
-__all__ = ["class_map"]
+__all__ = ["MIN_SIDE", "class_map", "infer_whole", "pad_to_divisor"]
+
+#: smallest side a model is given: encoders reduce their input up to 32 times, and a smaller input leaves their
+#: last stages (SegNet's pooling, SegFormer's attention reduction, ConvNeXt's stems) with nothing to work on
+MIN_SIDE = 32
 
 
 def class_map(
@@ -21,3 +27,22 @@ def class_map(
     if size is not None and tuple(scores.shape[-2:]) != tuple(size):
         scores = F.interpolate(scores.float(), size=tuple(size), mode="bilinear", align_corners=align_corners)
     return scores.max(dim=1).indices
+
+
+def pad_to_divisor(x: torch.Tensor, divisor: int) -> torch.Tensor:
+    """``x`` zero-padded at the bottom and right so that both sides are multiples of ``divisor`` and at least
+    ``MIN_SIDE`` (zero is the mean colour after normalisation, as mmsegmentation pads)."""
+    h, w = x.shape[-2:]
+    ph, pw = _padded_side(h, divisor) - h, _padded_side(w, divisor) - w
+    return F.pad(x, (0, pw, 0, ph)) if ph or pw else x
+
+
+def infer_whole(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, divisor: int = 1) -> torch.Tensor:
+    """``fn(x)`` for an input of any size: padded by :func:`pad_to_divisor`, the logits cropped back to ``x``'s."""
+    h, w = x.shape[-2:]
+    return fn(pad_to_divisor(x, divisor))[..., :h, :w]
+
+
+def _padded_side(size: int, divisor: int) -> int:
+    side = max(size, MIN_SIDE)
+    return side + (-side) % max(divisor, 1)

@@ -15,7 +15,7 @@ from segzoo.data.preprocessing import Preprocessing
 from segzoo.nn import pretrained
 from segzoo.nn.decoder import Decoder
 from segzoo.nn.encoder import Encoder
-from segzoo.nn.functional import class_map
+from segzoo.nn.functional import class_map, infer_whole
 from segzoo.nn.heads import AuxiliaryHead, SegmentationHead
 
 
@@ -73,7 +73,8 @@ class SegmentationModel(nn.Module):
             arch = self.config.get("architecture", type(self.decoder).__name__)
             raise ValueError(
                 f"{arch} needs input height and width divisible by {d}, got {h}x{w}; "
-                f"pad or resize the image (e.g. to {math.ceil(h / d) * d}x{math.ceil(w / d) * d})"
+                f"pad or resize the image (e.g. to {math.ceil(h / d) * d}x{math.ceil(w / d) * d}), or call "
+                "model.predict, which pads and crops back"
             )
 
     @property
@@ -108,12 +109,15 @@ class SegmentationModel(nn.Module):
         return result
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Class index per pixel ``(N, H, W)``, computed in eval and inference mode (the training mode is restored)."""
+        """Class index per pixel ``(N, H, W)`` for a normalised batch of any size, computed in eval and inference
+        mode (the training mode is restored). Sides that are not multiples of :attr:`input_divisor` are zero-padded
+        at the bottom and right and the logits cropped back, as ``segzoo eval`` does, so a CamVid frame (480x360)
+        goes straight into a U-Net, whose ``forward`` needs multiples of 32."""
         was_training = self.training
         self.eval()
         try:
             with torch.inference_mode():
-                return class_map(self(x))
+                return class_map(infer_whole(self, x, divisor=self.input_divisor))
         finally:
             self.train(was_training)
 
