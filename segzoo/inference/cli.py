@@ -315,10 +315,11 @@ def _export_int8(args: argparse.Namespace, model: Any, calibration: Any, out: st
     )
     info = dict(engine.int8 or {})
     shutil.copyfile(info["path"], out)
+    seven_bit = ", 7-bit range: for CPUs without VNNI" if info.get("settings", {}).get("reduce_range") else ""
     report = {
         "path": str(out),
         "precision": "int8",
-        "format": "ONNX QDQ (int8 weights per channel, uint8 activations)",
+        "format": f"ONNX QDQ (int8 weights per channel{seven_bit}, uint8 activations)",
         "dynamic_axes": ["batch", "height", "width"],
         "file_mb": round(Path(out).stat().st_size / 2**20, 2),
         "probe_max_abs_diff": engine.max_abs_diff,
