@@ -25,8 +25,9 @@ comparison measures segzoo's trainer, not a copy of it.
 unet-mobilenetv3-camvid's comparison ran its 1200-iteration recipe, before the checkpoint's recipe added colour
 jitter (which the plain loop does not implement) and 2400 iterations.
 
-A run with another number of iterations than the recipe's (``--max-iters``) is a smoke test: it writes to ``--out``
-(default ``runs/smp-comparison/smoke.json``), never to ``docs/``. Run directories and logs go to
+A run with another number of iterations or another precision than the recipe's (``--max-iters``, ``--precision``:
+fp32 on a CPU that would emulate the recipes' bf16) is a smoke test: it writes to ``--out`` (default
+``runs/smp-comparison/smoke.json``), never to ``docs/``. Run directories and logs go to
 ``runs/smp-comparison/<recipe>-<side>-<iterations>it/``.
 """
 
@@ -539,22 +540,25 @@ def train_smp(recipe: dict[str, Any], max_iters: int, run_dir: Path) -> dict[str
 
 
 # -- the two sides, each a timed process -----------------------------------------------------------------------------
-def segzoo_command(recipe_path: Path, run_dir: Path, max_iters: int | None) -> list[str]:
+def segzoo_command(recipe_path: Path, run_dir: Path, max_iters: int | None, precision: str | None) -> list[str]:
     exe = Path(sys.executable).with_name("segzoo")
     cmd = [str(exe), "train"] if exe.exists() else [sys.executable, "-m", "segzoo.train"]
     cmd += ["--config", str(recipe_path.relative_to(ROOT)), "--output", str(run_dir), "--no-plot"]
     cmd += ["--threads", "1", "--num-workers", "0", "--device", "cpu"]
-    if max_iters is not None:
-        cmd += ["--max-iters", str(max_iters)]
-    return cmd
+    return cmd + _smoke_options(max_iters, precision)
 
 
-def smp_command(recipe_path: Path, run_dir: Path, max_iters: int | None) -> list[str]:
+def smp_command(recipe_path: Path, run_dir: Path, max_iters: int | None, precision: str | None) -> list[str]:
     cmd = [sys.executable, str(Path(__file__).resolve().relative_to(ROOT)), "--smp-worker", "--recipe"]
     cmd += [str(recipe_path.relative_to(ROOT)), "--run-dir", str(run_dir)]
-    if max_iters is not None:
-        cmd += ["--max-iters", str(max_iters)]
-    return cmd
+    return cmd + _smoke_options(max_iters, precision)
+
+
+def _smoke_options(max_iters: int | None, precision: str | None) -> list[str]:
+    """The options both sides take for a budget or precision other than the recipe's."""
+    return (["--max-iters", str(max_iters)] if max_iters is not None else []) + (
+        ["--precision", precision] if precision is not None else []
+    )
 
 
 def read_segzoo_run(run_dir: Path, recipe: dict[str, Any]) -> dict[str, Any]:
@@ -575,14 +579,14 @@ def read_segzoo_run(run_dir: Path, recipe: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_side(
-    side: str, recipe_path: Path, recipe: dict[str, Any], max_iters: int | None, cpu: int | None
+    side: str, recipe_path: Path, recipe: dict[str, Any], max_iters: int | None, precision: str | None, cpu: int | None
 ) -> dict[str, Any]:
     """Launch one side as its own process, pinned to ``cpu`` when given; :func:`finish_side` waits for it."""
     iters = max_iters or recipe["max_iters"]
     run_dir = WORK_DIR / f"{task_name(recipe_path)}-{side}-{iters}it"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    cmd = (segzoo_command if side == "segzoo" else smp_command)(recipe_path, run_dir, max_iters)
+    cmd = (segzoo_command if side == "segzoo" else smp_command)(recipe_path, run_dir, max_iters, precision)
     env = {**os.environ, **THREAD_ENV}
     print(f"[{side}] {' '.join(cmd)}" + (f"  (CPU {cpu})" if cpu is not None else ""), flush=True)
     pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
@@ -661,17 +665,22 @@ def rotate_cpus(jobs: list[dict[str, Any]], cpus: list[int], every_s: float = SW
 
 
 def run_sides(
-    sides: list[str], recipe_path: Path, recipe: dict[str, Any], max_iters: int | None, parallel: bool
+    sides: list[str],
+    recipe_path: Path,
+    recipe: dict[str, Any],
+    max_iters: int | None,
+    precision: str | None,
+    parallel: bool,
 ) -> dict[str, dict[str, Any]]:
     """Run the sides one after the other, or both at once on CPUs of their own that they swap every
     :data:`SWAP_EVERY_S` seconds: on a shared machine the second is the fairer test, since both sides then see the
     same load for the same minutes, on the same cores."""
     if not parallel:
-        return {s: finish_side(start_side(s, recipe_path, recipe, max_iters, None), recipe) for s in sides}
+        return {s: finish_side(start_side(s, recipe_path, recipe, max_iters, precision, None), recipe) for s in sides}
     cpus = sorted(os.sched_getaffinity(0))[: len(sides)]
     if len(cpus) < len(sides):
         raise SystemExit(f"--order parallel needs {len(sides)} CPUs, this process may use {len(cpus)}")
-    jobs = [start_side(s, recipe_path, recipe, max_iters, cpu) for s, cpu in zip(sides, cpus)]
+    jobs = [start_side(s, recipe_path, recipe, max_iters, precision, cpu) for s, cpu in zip(sides, cpus)]
     swaps = rotate_cpus(jobs, cpus)
     results = {job["side"]: finish_side(job, recipe) for job in jobs}
     for result in results.values():
@@ -976,6 +985,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipe", type=Path, help="segzoo training recipe, e.g. configs/unet-classic16-drive.json")
     p.add_argument("--max-iters", type=int, help="iterations other than the recipe's: a smoke test, kept out of docs/")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        help="precision other than the recipe's (fp32 where bf16 would be emulated): a smoke test, kept out of docs/",
+    )
     p.add_argument("--only", choices=("segzoo", "smp"), help="run one side; the stored other side is kept")
     p.add_argument(
         "--order",
@@ -1004,6 +1018,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--recipe is required")
     recipe_path = args.recipe.resolve()
     recipe = load_recipe(recipe_path)
+    precision = None if args.precision in (None, recipe["precision"]) else args.precision
+    if precision is not None:
+        recipe = {**recipe, "precision": precision}
     if args.smp_worker:
         result = train_smp(recipe, args.max_iters or recipe["max_iters"], args.run_dir)
         (args.run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -1011,11 +1028,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return check(recipe)
 
-    full = args.max_iters is None or args.max_iters == recipe["max_iters"]
-    max_iters = None if full else args.max_iters
+    max_iters = None if args.max_iters in (None, recipe["max_iters"]) else args.max_iters
+    full = max_iters is None and precision is None
     out = (args.out or (DOCS_JSON if full else SMOKE_JSON)).resolve()
     if not full and (ROOT / "docs") in out.parents:
-        p.error("a run with another budget than the recipe's (--max-iters) must not write to docs/; pass --out")
+        p.error(
+            "a run with another budget or precision than the recipe's (--max-iters, --precision) must not write to "
+            "docs/; pass --out"
+        )
     sides = [args.only] if args.only else (["smp", "segzoo"] if args.order == "smp-first" else ["segzoo", "smp"])
 
     name = task_name(recipe_path)
@@ -1041,7 +1061,7 @@ def main(argv: list[str] | None = None) -> int:
         record["segzoo"] = reuse_segzoo_run(args.segzoo_run.resolve(), recipe)
     to_run = [s for s in sides if s not in record]
     parallel = args.order == "parallel" and len(to_run) == 2
-    record.update(run_sides(to_run, recipe_path, recipe, max_iters, parallel))
+    record.update(run_sides(to_run, recipe_path, recipe, max_iters, precision, parallel))
     record["schedule"] = "parallel" if parallel else "sequential"
     data = merge(out, name, record, sides)
     out.with_suffix(".md").write_text(render(data))
