@@ -46,7 +46,9 @@ best=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(r[
 [ -d "$best" ] || best="checkpoints/$best"  # the leaderboard names models; predict reads their folder
 echo "== segzoo predict: overlays from $best"
 "$segzoo" predict "$best" "${images[@]}" --dataset camvid --out "$out/overlays" --no-progress
-echo "== done: $out/leaderboard.md, $out/leaderboard.png, $out/leaderboard-bf16.md, $out/leaderboard-int8.md, $out/overlays/"
+bf16_md=""
+if [ "$bf16" = yes ]; then bf16_md=" $out/leaderboard-bf16.md,"; fi
+echo "== done: $out/leaderboard.md, $out/leaderboard.png,$bf16_md $out/leaderboard-int8.md, $out/overlays/"
 # DRIVE: the U-Net's vessel Dice over all pixels (as mmseg reports DRIVE) on images 37-40, held out of its training
 drive=${DRIVE_ROOT:-../shared/datasets/drive}
 drive_out="$(dirname "$out")/drive"
