@@ -1,5 +1,6 @@
 import pytest
 import torch
+from PIL import Image
 
 import segzoo
 from segzoo.errors import ConfigurationError, UnknownNameError
@@ -47,6 +48,9 @@ def test_predict_takes_any_size_by_padding_like_eval(tiny):
     with torch.no_grad():
         padded = model(torch.nn.functional.pad(x, (0, 19, 0, 26)))
     assert torch.equal(masks, padded[..., :70, :45].argmax(1))
+    image = Image.new("RGB", (45, 70))
+    with pytest.raises(TypeError, match=r"got Image; for a PIL image use model.transforms\(\)\(image\)\[None\]"):
+        model.predict(image)
 
 
 def test_unknown_names_suggest_the_closest(tiny):

@@ -59,7 +59,9 @@ class SegmentationModel(nn.Module):
         return self.decoder.input_divisor
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise a ValueError that says how to fix an input this architecture cannot take."""
+        """Raise a ValueError (TypeError for what is not a tensor) that says how to fix an input this architecture
+        cannot take."""
+        _require_tensor(x)
         if x.dim() != 4:
             raise ValueError(f"expected a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
         expected = self.encoder_in_channels
@@ -113,6 +115,7 @@ class SegmentationModel(nn.Module):
         mode (the training mode is restored). Sides that are not multiples of :attr:`input_divisor` are zero-padded
         at the bottom and right and the logits cropped back, as ``segzoo eval`` does, so a CamVid frame (480x360)
         goes straight into a U-Net, whose ``forward`` needs multiples of 32."""
+        _require_tensor(x)  # before padding, which would fail on a PIL image with an AttributeError
         was_training = self.training
         self.eval()
         try:
@@ -159,3 +162,11 @@ class SegmentationModel(nn.Module):
         """Write ``config.json``, ``model.safetensors`` and a ``README.md`` model card to ``directory``
         (:mod:`segzoo.nn.pretrained`); ``segzoo.push_to_hub(model, repo_id)`` publishes the same files."""
         return pretrained.save_pretrained(self, directory, model_card=model_card)
+
+
+def _require_tensor(x: object) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"expected a normalised image batch as a torch.Tensor (N, C, H, W), got {type(x).__name__}; for a PIL "
+            "image use model.transforms()(image)[None]"
+        )
