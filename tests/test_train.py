@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 import os
 import signal
 import subprocess
@@ -502,7 +501,7 @@ def test_precision_bf16_on_cpu_and_fp16_needs_cuda(tmp_path):
         Trainer(cfg.replace(precision="fp16", output=str(tmp_path / "fp16"))).fit()
 
 
-def test_bf16_warns_only_on_a_cpu_that_would_emulate_it(tmp_path, monkeypatch):
+def test_bf16_warns_only_on_a_cpu_that_would_emulate_it(tmp_path, monkeypatch, caplog):
     # emulated bf16 trains about 10x slower than fp32 (AVX2 CPUs): the user is told, and how to avoid it
     from segzoo.train import trainer
 
@@ -511,10 +510,9 @@ def test_bf16_warns_only_on_a_cpu_that_would_emulate_it(tmp_path, monkeypatch):
     said = {}
     for native in (False, True):
         monkeypatch.setattr(trainer, "bf16_supported", lambda device, native=native: native)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            trainer.Trainer(cfg.replace(output=str(tmp_path / f"native-{native}"))).fit()
-        said[native] = [str(w.message) for w in caught if "bfloat16" in str(w.message)]
+        caplog.clear()
+        trainer.Trainer(cfg.replace(output=str(tmp_path / f"native-{native}"))).fit()
+        said[native] = [r.getMessage() for r in caplog.records if "bfloat16" in r.getMessage()]
     assert said[True] == []
     assert len(said[False]) == 1 and "pass --precision fp32" in said[False][0]
 

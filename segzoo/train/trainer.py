@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import random
@@ -53,6 +54,8 @@ from segzoo.train.data import (
 from segzoo.train.evaluation import autocast, evaluate
 from segzoo.train.plot import plot_curves, read_metrics
 from segzoo.train.schedule import LRSchedule
+
+log = logging.getLogger("segzoo")
 
 __all__ = ["Trainer", "TrainState", "fit", "METRICS", "CONFIG", "SUMMARY", "CURVES"]
 
@@ -203,11 +206,10 @@ class Trainer:
             raise TrainConfigError("this GPU does not support bf16; use --precision fp16")
         if c.precision == "bf16" and self.device.type == "cpu" and not bf16_supported(self.device) and self.is_main:
             # not an error: the recipe stays runnable, but hours of emulated bf16 should not be a surprise
-            warnings.warn(
+            log.warning(
                 "precision bf16 on a CPU without native bfloat16 (AVX-512 BF16 or AMX): autocast emulates it, and a "
                 "training step takes about 10x as long as in fp32 (measured on a 2-core AVX2 CPU); pass "
-                "--precision fp32 to train in fp32 instead",
-                stacklevel=3,
+                "--precision fp32 to train in fp32 instead"
             )
         self._show_progress = self.is_main and not c.quiet and sys.stderr.isatty()
         checkpoint = self._resume_checkpoint(resume)
