@@ -208,7 +208,7 @@ class Trainer:
             # not an error: the recipe stays runnable, but hours of emulated bf16 should not be a surprise
             log.warning(
                 "precision bf16 on a CPU without native bfloat16 (AVX-512 BF16 or AMX): autocast emulates it, and a "
-                "training step takes about 10x as long as in fp32 (measured on a 2-core AVX2 CPU); pass "
+                "training step can take 10x as long as in fp32 or more (13x measured on a 2-core AVX2 CPU); pass "
                 "--precision fp32 to train in fp32 instead"
             )
         self._show_progress = self.is_main and not c.quiet and sys.stderr.isatty()
