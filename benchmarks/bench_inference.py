@@ -33,7 +33,8 @@ from _timing import interleaved, paired_ratio  # noqa: E402
 from _upstream import randomize_, twins  # noqa: E402
 from bench_upstream import segzoo_twin  # noqa: E402
 
-from segzoo.inference.engine import Engine, bf16_supported, default_engine  # noqa: E402
+from segzoo._hardware import bf16_supported  # noqa: E402
+from segzoo.inference.engine import Engine, default_engine  # noqa: E402
 
 MODELS = ("deeplabv3-resnet50", "fcn-resnet50")
 TOLERANCE = 1e-4

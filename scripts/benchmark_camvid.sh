@@ -27,7 +27,7 @@ cat "$out/leaderboard.md"
 # bf16 (channels_last + autocast) where the CPU runs bfloat16 natively: the same evaluation in bf16 and fp32, and the
 # mIoU change between them; emulated bf16 would only be slow, so it is skipped there
 bf16=yes
-if "$python" -c "import sys, torch; from segzoo.inference.engine import bf16_supported; \
+if "$python" -c "import sys, torch; from segzoo._hardware import bf16_supported; \
 sys.exit(0 if bf16_supported(torch.device('cpu')) else 1)" 2>/dev/null; then
   echo "== segzoo bench --precision bf16: the mIoU change against fp32"
   "$segzoo" bench "${models[@]%/}" --dataset camvid --root "$root" --split val --precision bf16 \

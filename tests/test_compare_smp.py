@@ -139,7 +139,7 @@ def test_a_smoke_run_refuses_to_write_docs(compare: ModuleType) -> None:
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the parallel schedule needs two CPUs")
 def test_both_sides_train_at_once_on_cpus_of_their_own(compare: ModuleType, tmp_path: Path) -> None:
-    from segzoo.inference.engine import bf16_supported
+    from segzoo._hardware import bf16_supported
 
     out = tmp_path / "smoke.json"
     # the recipe's bf16 where the CPU has it; emulated, its 4 whole-image evaluations took 10 minutes on AVX2

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from segzoo import export  # the module, not its names: tests replace export.export_onnx
+from segzoo._hardware import bf16_supported
 from segzoo.errors import SegzooError
 from segzoo.inference.optimize import fold_batchnorm, fuse_conv_relu, keep_fp32
 from segzoo.inference.preprocessing import Preprocessing
@@ -72,16 +73,6 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SegzooError("device 'cuda' requested but torch sees no CUDA GPU")
     return device
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """Whether bfloat16 runs natively (AVX-512 BF16 / AMX on CPU, Ampere or newer on GPU)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def _probe_input(model: nn.Module, device: torch.device) -> torch.Tensor:

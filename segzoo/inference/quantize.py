@@ -41,6 +41,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from segzoo._hardware import cpu_has_vnni
 from segzoo._paths import cache_dir
 from segzoo.errors import SegzooError
 from segzoo.export import _quiet, export_onnx
@@ -79,13 +80,6 @@ class QuantSettings:
         d = asdict(self)
         d["op_types"] = list(self.op_types) if self.op_types else None
         return d
-
-
-def _cpu_has_vnni() -> bool:
-    try:
-        return bool(torch.cpu._is_vnni_supported())
-    except AttributeError:  # a torch without the query: assume none, the setting that is right everywhere
-        return False
 
 
 def weights_fingerprint(model: nn.Module) -> str:
@@ -269,7 +263,7 @@ def int8_session(
 
     settings = settings or QuantSettings()
     if settings.reduce_range is None:
-        settings = replace(settings, reduce_range=not _cpu_has_vnni())
+        settings = replace(settings, reduce_range=not cpu_has_vnni())
     key_data = {
         "weights": weights_fingerprint(model),
         "calibration": _tensors_fingerprint(calibration),

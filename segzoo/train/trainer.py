@@ -22,8 +22,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
 import segzoo
+from segzoo._hardware import bf16_supported
 from segzoo.data.preprocessing import Preprocessing
-from segzoo.inference.engine import bf16_supported
 from segzoo.nn.pretrained import default_model_card
 from segzoo.train import distributed as D
 from segzoo.train.checkpoint import (
@@ -202,15 +202,16 @@ class Trainer:
             torch.backends.cudnn.deterministic = True
         if c.precision == "fp16" and self.device.type != "cuda":
             raise TrainConfigError("precision fp16 (autocast + GradScaler) needs a CUDA device; on the CPU use bf16")
-        if c.precision == "bf16" and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            raise TrainConfigError("this GPU does not support bf16; use --precision fp16")
-        if c.precision == "bf16" and self.device.type == "cpu" and not bf16_supported(self.device) and self.is_main:
-            # not an error: the recipe stays runnable, but hours of emulated bf16 should not be a surprise
-            log.warning(
-                "precision bf16 on a CPU without native bfloat16 (AVX-512 BF16 or AMX): autocast emulates it, and a "
-                "training step can take 10x as long as in fp32 or more (13x measured on a 2-core AVX2 CPU); pass "
-                "--precision fp32 to train in fp32 instead"
-            )
+        if c.precision == "bf16" and not bf16_supported(self.device):
+            if self.device.type == "cuda":
+                raise TrainConfigError("this GPU does not support bf16; use --precision fp16")
+            # on a CPU not an error: the recipe stays runnable, but hours of emulated bf16 should not be a surprise
+            if self.is_main:
+                log.warning(
+                    "precision bf16 on a CPU without native bfloat16 (AVX-512 BF16 or AMX): autocast emulates it, "
+                    "and a training step can take 10x as long as in fp32 or more (13x measured on a 2-core AVX2 "
+                    "CPU); pass --precision fp32 to train in fp32 instead"
+                )
         self._show_progress = self.is_main and not c.quiet and sys.stderr.isatty()
         checkpoint = self._resume_checkpoint(resume)
 
