@@ -184,12 +184,13 @@ def check_parity(
     expected = twin_logits(twin, x)
     got = model.forward_with_aux(x)
     assert expected.std() > 1e-3, "the twin's logits are near-constant: the comparison would prove nothing"
-    atol = tolerance * max(1.0, expected.abs().max().item())
-    torch.testing.assert_close(got["out"], expected, atol=atol, rtol=0)
-    result = {"entry": entry, "max_diff": (got["out"] - expected).abs().max().item(), "aux_max_diff": None}
+    result = {"entry": entry, "max_diff": _assert_logits_close(got["out"], expected, tolerance), "aux_max_diff": None}
     if has_aux:
-        expected_aux = _aux_logits(twin, x)
-        aux_atol = tolerance * max(1.0, expected_aux.abs().max().item())
-        torch.testing.assert_close(got["aux"], expected_aux, atol=aux_atol, rtol=0)
-        result["aux_max_diff"] = (got["aux"] - expected_aux).abs().max().item()
+        result["aux_max_diff"] = _assert_logits_close(got["aux"], _aux_logits(twin, x), tolerance)
     return result
+
+
+def _assert_logits_close(got: torch.Tensor, expected: torch.Tensor, tolerance: float) -> float:
+    """Assert within ``tolerance`` times the largest logit (at least 1); the largest difference."""
+    torch.testing.assert_close(got, expected, atol=tolerance * max(1.0, expected.abs().max().item()), rtol=0)
+    return (got - expected).abs().max().item()
