@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
+from segzoo._factory import create_from_config
 from segzoo.errors import ConfigurationError
 from segzoo.hub.fit import fit_state_dict
 from segzoo.hub.remap import build_meta_model
@@ -115,6 +117,18 @@ def read_smp_directory(directory) -> tuple[dict, dict[str, torch.Tensor]]:
     else:
         state_dict = torch.load(directory / "pytorch_model.bin", map_location="cpu", weights_only=True)
     return config, state_dict
+
+
+def load_smp_directory(directory, entry_from_config: Callable[[dict], dict]) -> torch.nn.Module:
+    """The segzoo model equivalent to the smp model saved in ``directory``, with its weights, in eval mode.
+
+    ``entry_from_config`` is the architecture plugin's reading of smp's ``config.json`` (which class, which options).
+    """
+    config, state_dict = read_smp_directory(directory)
+    entry = entry_from_config(config)
+    model = create_from_config(entry)
+    model.load_state_dict(convert_smp_state_dict(state_dict, entry), strict=True)
+    return model.eval()
 
 
 def smp_common_options(config: dict, model_class: str) -> tuple[str, int, int, int]:

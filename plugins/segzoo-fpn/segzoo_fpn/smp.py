@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from segzoo.errors import ConfigurationError
-from segzoo.hub.smp import convert_smp_state_dict, read_smp_directory, smp_common_options, smp_encoder_kwargs
+from segzoo.hub.smp import convert_smp_state_dict, load_smp_directory, smp_common_options, smp_encoder_kwargs
 
 _KNOWN = {
     "encoder_name",
@@ -71,16 +71,4 @@ def convert_smp_fpn(state_dict: dict[str, torch.Tensor], entry: dict) -> dict[st
 
 def load_smp_fpn(directory) -> torch.nn.Module:
     """Build the segzoo ``fpn`` equivalent to an smp ``FPN`` saved in ``directory`` and load its weights."""
-    import segzoo
-
-    config, state_dict = read_smp_directory(directory)
-    entry = entry_from_smp_config(config)
-    model = segzoo.create(
-        entry["architecture"],
-        encoder=entry["encoder"],
-        num_classes=entry["num_classes"],
-        in_channels=entry["in_channels"],
-        **entry["options"],
-    )
-    model.load_state_dict(convert_smp_fpn(state_dict, entry), strict=True)
-    return model.eval()
+    return load_smp_directory(directory, entry_from_smp_config)

@@ -14,7 +14,7 @@ import torch
 from segzoo.errors import ConfigurationError
 from segzoo.hub.smp import (
     convert_smp_state_dict,
-    read_smp_directory,
+    load_smp_directory,
     smp_common_options,
     smp_encoder_kwargs,
     smp_use_batchnorm,
@@ -90,16 +90,4 @@ def convert_smp_pspnet(state_dict: dict[str, torch.Tensor], entry: dict) -> dict
 
 def load_smp_pspnet(directory) -> torch.nn.Module:
     """Build the segzoo ``pspnet`` equivalent to an smp ``PSPNet`` saved in ``directory`` and load its weights."""
-    import segzoo
-
-    config, state_dict = read_smp_directory(directory)
-    entry = entry_from_smp_config(config)
-    model = segzoo.create(
-        entry["architecture"],
-        encoder=entry["encoder"],
-        num_classes=entry["num_classes"],
-        in_channels=entry["in_channels"],
-        **entry["options"],
-    )
-    model.load_state_dict(convert_smp_pspnet(state_dict, entry), strict=True)
-    return model.eval()
+    return load_smp_directory(directory, entry_from_smp_config)
