@@ -107,63 +107,47 @@ class TverskyLoss(SegmentationLoss):
         return ", ".join(extra)
 
 
-class DiceLoss(TverskyLoss):
+class _FixedTversky(TverskyLoss):
+    """A Tversky loss whose ``alpha``, ``beta`` (``_fixed``) and ``gamma = 1`` are not options."""
+
+    _fixed: tuple[float, float]
+
+    def __init__(
+        self,
+        mode: str = "multiclass",
+        ignore_index: int | None = 255,
+        classes=None,
+        log_loss: bool = False,
+        smooth: float = 0.0,
+        eps: float = 1e-7,
+        class_weights=None,
+    ) -> None:
+        alpha, beta = self._fixed
+        super().__init__(
+            mode,
+            ignore_index,
+            alpha=alpha,
+            beta=beta,
+            gamma=1.0,
+            classes=classes,
+            log_loss=log_loss,
+            smooth=smooth,
+            eps=eps,
+            class_weights=class_weights,
+        )
+
+
+class DiceLoss(_FixedTversky):
     """Soft Dice loss (Milletari et al. 2016, https://arxiv.org/abs/1606.04797):
     ``1 - (2 TP + 2 smooth) / (sum p + sum t + 2 smooth)`` per class, the Tversky loss with ``alpha = beta = 1/2``."""
 
     name = "dice"
     _fixed = (0.5, 0.5)
 
-    def __init__(
-        self,
-        mode: str = "multiclass",
-        ignore_index: int | None = 255,
-        classes=None,
-        log_loss: bool = False,
-        smooth: float = 0.0,
-        eps: float = 1e-7,
-        class_weights=None,
-    ) -> None:
-        super().__init__(
-            mode,
-            ignore_index,
-            alpha=0.5,
-            beta=0.5,
-            gamma=1.0,
-            classes=classes,
-            log_loss=log_loss,
-            smooth=smooth,
-            eps=eps,
-            class_weights=class_weights,
-        )
 
-
-class JaccardLoss(TverskyLoss):
+class JaccardLoss(_FixedTversky):
     """Soft Jaccard (IoU) loss: ``1 - (TP + smooth) / (sum p + sum t - TP + smooth)`` per class, the Tversky loss with
     ``alpha = beta = 1``."""
 
     name = "jaccard"
     _fixed = (1.0, 1.0)
-
-    def __init__(
-        self,
-        mode: str = "multiclass",
-        ignore_index: int | None = 255,
-        classes=None,
-        log_loss: bool = False,
-        smooth: float = 0.0,
-        eps: float = 1e-7,
-        class_weights=None,
-    ) -> None:
-        super().__init__(
-            mode,
-            ignore_index,
-            alpha=1.0,
-            beta=1.0,
-            gamma=1.0,
-            classes=classes,
-            log_loss=log_loss,
-            smooth=smooth,
-            eps=eps,
-            class_weights=class_weights,
-        )
