@@ -192,6 +192,13 @@ def test_malformed_factory_breaks_the_plugin_at_registration(site, obj):
 def test_unknown_name_errors_name_plugins_that_could_have_provided_it(site, monkeypatch):
     make_dist(site, "segzoo-refused", "segzoo_t_refused", arch_plugin("unet", "enet"))
     make_dist(site, "segzoo-crash", "segzoo_t_crash", "raise ImportError('needs libfoo')\n")
+    # broken while registering datasets: it has no losses hook, so it cannot be the missing loss
+    make_dist(
+        site,
+        "segzoo-baddata",
+        "segzoo_t_baddata",
+        "import segzoo\n\n@segzoo.hookimpl\ndef register_datasets(register):\n    raise RuntimeError('oops')\n",
+    )
     with pytest.raises(UnknownNameError) as caught:
         segzoo.create("enet")
     assert "it would come from 'segzoo-refused', which is broken: NameClashError: " in str(caught.value)
@@ -200,6 +207,9 @@ def test_unknown_name_errors_name_plugins_that_could_have_provided_it(site, monk
     assert (
         "installed plugins that are not loaded and could provide it: segzoo-crash (broken: ImportError: needs libfoo)"
     ) in str(caught.value)
+    assert "segzoo-baddata" not in str(caught.value)
+    with pytest.raises(UnknownNameError, match=r"segzoo-baddata \(broken: RuntimeError: oops\)"):
+        segzoo.create_dataset("no-such-data", site)
     monkeypatch.setenv("SEGZOO_DISABLE_PLUGINS", "segzoo-losses")
     registry.reset()
     with pytest.raises(UnknownNameError, match=r"segzoo-losses \(disabled by SEGZOO_DISABLE_PLUGINS\)"):
