@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 import segzoo
 from segzoo import _plugins, registry
+from segzoo.data import SegmentationDataset
 from segzoo.nn import ConvBNReLU, Decoder, SegmentationHead, SegmentationModel, create_encoder
 from segzoo.testing import contract
 
@@ -182,6 +184,55 @@ def test_loss_contract_catches_ignore_index_leak(broken):
     contract.run_checks(contract.loss_checks("t-good-loss"))
     with pytest.raises(AssertionError, match="ignore_index"):
         contract.run_checks(contract.loss_checks("t-leaky"))
+
+
+class TwoTiles(SegmentationDataset):
+    """One 8x8 image and mask per split, written by ``write``."""
+
+    name, classes, palette, ignore_index, splits = "t-tiles", ["a", "b"], [[0, 0, 0], [9, 9, 9]], 255, ("train",)
+    homepage, license = "https://example.org/old-page", "CC0-1.0"
+    layout = "root/<split>/0.png and root/<split>/0_mask.png"
+
+    @staticmethod
+    def write(root: Path) -> Path:
+        (root / "train").mkdir()
+        Image.new("RGB", (8, 8)).save(root / "train" / "0.png")
+        Image.new("L", (8, 8), 1).save(root / "train" / "0_mask.png")
+        return root
+
+    def find_files(self):
+        return [(self.root / self.split / "0.png", self.root / self.split / "0_mask.png")]
+
+
+@pytest.mark.parametrize("homepage", ["https://example.org/old-page", "https://example.org/new-page"])
+def test_dataset_contract_catches_a_class_whose_homepage_is_not_the_registered_one(homepage):
+    plugin = types.SimpleNamespace(SEGZOO_PLUGIN_API=1)
+
+    @segzoo.hookimpl
+    def register_datasets(register):
+        register(
+            "t-tiles",
+            TwoTiles,
+            classes=["a", "b"],
+            palette=[[0, 0, 0], [9, 9, 9]],
+            ignore_index=255,
+            splits=["train"],
+            homepage=homepage,
+            license="CC0-1.0",
+        )
+
+    plugin.register_datasets = register_datasets
+    _plugins.reset()
+    try:
+        assert _plugins.registries().add_plugin(plugin, name="t", package="segzoo-test-tiles").status == "ok"
+        checks = contract.dataset_checks("t-tiles", root=TwoTiles.write)
+        if homepage == TwoTiles.homepage:
+            contract.run_checks(checks)
+        else:
+            with pytest.raises(AssertionError, match="dataset.homepage is 'https://example.org/old-page', but it was"):
+                contract.run_checks(checks)
+    finally:
+        _plugins.reset()
 
 
 def test_check_plugin_runs_everything_a_package_registered_and_lists_every_failure(broken):

@@ -29,13 +29,14 @@ def dataset_checks(
     """The checks of dataset ``name`` read from ``root`` (first ``max_items`` items).
 
     ``root`` is a folder, or a callable that writes example data into the empty folder it is given and returns the
-    root (e.g. the template's ``make_synthetic``); ``None`` skips all but the registration check.
-    Registration metadata: ``classes``, ``ignore_index``, ``splits``, ``homepage``, ``license``, ``palette``; a generic
-    dataset (a folder of any classes) registers ``classes=[]`` and takes them as options (``options={"classes":
-    [...]}`` here). Instance: the same ``classes``/``ignore_index``/``palette``, ``num_classes``, ``split``, ``files``
-    (one (image, mask) path pair per item, or empty for a synthetic dataset). Items: ``(PIL image RGB or L, PIL mask L
-    or I)`` of the same size, mask values in ``range(num_classes)`` or ``ignore_index``; a joint ``transform(image,
-    mask)`` is applied to both, and ``ToTensor()`` + ``Normalize()`` give ``(float32 (C, H, W), int64 (H, W))``.
+    root (e.g. the template's ``make_synthetic``); ``None`` skips all but the registration check. Registration
+    metadata: ``classes``, ``ignore_index``, ``splits``, ``homepage``, ``license``, ``palette``; a generic dataset
+    (a folder of any classes) registers ``classes=[]`` and takes them as options (``options={"classes": [...]}``
+    here). Instance: the same ``classes``/``ignore_index``/``palette``/``homepage``/``license``, ``num_classes``,
+    ``split``, ``files`` (one (image, mask) path pair per item, or empty for a synthetic dataset). Items: ``(PIL
+    image RGB or L, PIL mask L or I)`` of the same size, mask values in ``range(num_classes)`` or ``ignore_index``;
+    a joint ``transform(image, mask)`` is applied to both, and ``ToTensor()`` + ``Normalize()`` give ``(float32 (C,
+    H, W), int64 (H, W))``.
     """
     meta = registries().datasets.get(name).metadata
     splits = list(meta.get("splits") or ["train"])
@@ -83,6 +84,9 @@ def dataset_checks(
             assert len(palette) >= len(classes), f"{len(palette)} palette colours for {len(classes)} classes"
         else:
             assert palette == [list(c) for c in meta.get("palette", [])], "dataset.palette differs from the metadata"
+        for attr in ("homepage", "license"):  # the class's own homepage is what its "data not found" error names
+            got = getattr(dataset, attr, meta.get(attr))
+            assert got == meta.get(attr), f"dataset.{attr} is {got!r}, but it was registered with {meta.get(attr)!r}"
         assert len(dataset) > 0, f"split {split!r} under {path} is empty"
         assert len(dataset.files) in (0, len(dataset)), f"{len(dataset.files)} files for {len(dataset)} items"
         assert all(len(pair) == 2 and all(Path(p).exists() for p in pair) for pair in dataset.files[:max_items]), (
