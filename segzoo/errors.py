@@ -24,7 +24,8 @@ class PluginError(SegzooError):
 
 
 class PluginNotInstalledError(SegzooError):
-    """A catalog entry needs an architecture or converter whose plugin is not installed."""
+    """A catalog entry needs an architecture or converter whose plugin is not installed, is broken or is disabled;
+    the message says which, and what to do (``pip install``, ``segzoo plugins``, the variable that disabled it)."""
 
 
 class ConfigurationError(SegzooError, ValueError):

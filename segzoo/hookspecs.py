@@ -74,8 +74,9 @@ def register_architectures(register: Register) -> None:
 def register_encoders(register: Register) -> None:
     """Register encoders that are not plain timm backbones (e.g. the original U-Net contracting path).
 
-    ``obj`` is a callable ``build(*, in_channels: int, output_stride: int, pretrained: bool) -> Encoder``, or its
-    lazy factory ``"package.module:build"``. Any timm model that supports ``features_only`` is available as an
+    ``obj`` is a callable ``build(*, in_channels: int, output_stride: int, pretrained: bool, **options) -> Encoder``
+    (``options`` are the ``encoder_options`` a user passes; refuse unknown ones with ``TypeError``), or its lazy
+    factory ``"package.module:build"``. Any timm model that supports ``features_only`` is available as an
     encoder without registration.
     """
 
@@ -84,7 +85,10 @@ def register_encoders(register: Register) -> None:
 def register_losses(register: Register) -> None:
     """Register loss classes: ``obj(**options)`` returns an ``nn.Module`` called as ``loss(logits, target)``.
 
-    ``obj`` may be the lazy factory ``"package.module:LossClass"``.
+    ``obj`` may be the lazy factory ``"package.module:LossClass"``. Options it must accept: ``mode``
+    (``"binary"``, ``"multiclass"`` or ``"multilabel"``: the contract creates the loss once per mode it declares)
+    and ``ignore_index`` (``segzoo train`` passes the dataset's; target pixels equal to it add nothing to the loss
+    or its gradient). Metadata: ``modes`` (the modes it supports, default ``("multiclass",)``), ``description``.
     """
 
 
@@ -93,7 +97,11 @@ def register_datasets(register: Register) -> None:
     """Register datasets: ``obj(root, split, **options)`` returns a map-style dataset of ``(image, mask)`` pairs;
     ``obj`` may be the lazy factory ``"package.module:DatasetClass"``.
 
-    Metadata: ``classes`` (names), ``ignore_index``, ``splits``, ``homepage`` (where a user obtains the data).
+    Metadata, all required by the contract: ``classes`` (names), ``palette`` (one ``[r, g, b]`` per class),
+    ``ignore_index`` (int or None), ``splits``, ``homepage`` (where a user obtains the data) and ``license``;
+    optional: ``description``, ``sizes``. The class carries the same values as attributes (a
+    :class:`segzoo.data.SegmentationDataset` names its ``homepage`` when the data is not found), and the contract
+    checks that both agree.
     """
 
 
@@ -108,4 +116,10 @@ def register_converters(register: Register) -> None:
 
 @hookspec
 def register_catalog(register: Register) -> None:
-    """Contribute pretrained-model catalog entries: ``obj`` is one entry (a dict in the ``registry.json`` schema)."""
+    """Contribute pretrained-model catalog entries: ``obj`` is one entry (a dict in the ``registry.json`` schema).
+
+    Call ``register(entry["name"], entry)`` once per entry; a list of entries in the module registers nothing by
+    itself. Each entry is validated against the schema when registered (``docs/catalog.md`` lists the required
+    fields; ``metrics`` is required, ``{"values": {}, "source": "not evaluated"}`` when there are none). Entries
+    shipped as ``segzoo-catalog.json`` inside the plugin's package need no hook.
+    """
