@@ -94,8 +94,8 @@ class PluginInfo:
     attempted: dict[str, list[str]] = field(default_factory=dict)
     #: kind -> {name: package} of its names that another plugin replaced with override=True
     replaced: dict[str, dict[str, str]] = field(default_factory=dict)
-    #: the hooks its module implements; None when that is not known (it did not import, or was not run)
-    hooks: frozenset[str] | None = None
+    #: the kinds its module has hooks for; None when that is not known (it did not import, or was not run)
+    kinds: frozenset[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -169,11 +169,12 @@ class Registries:
         for p in self.unavailable():
             if name in p.attempted.get(kind_plural, []):
                 return f"; it would come from {p.package!r}, which is {p.why_unavailable()} (see `segzoo plugins`)"
-        hook = next(h for h, k in HOOKS.items() if k == kind_plural)
         unknown = [
             p
             for p in self.unavailable()
-            if not p.attempted and (p.hooks is None or hook in p.hooks) and not p.name.startswith("SEGZOO_REGISTRY:")
+            if not p.attempted
+            and (p.kinds is None or kind_plural in p.kinds)
+            and not p.name.startswith("SEGZOO_REGISTRY:")
         ]
         if not unknown:
             return ""
@@ -213,7 +214,7 @@ class Registries:
             return None
         try:
             _check_hook_names(plugin)
-            info.hooks = frozenset(hook for hook in HOOKS if callable(getattr(plugin, hook, None)))
+            info.kinds = frozenset(kind for hook, kind in HOOKS.items() if callable(getattr(plugin, hook, None)))
             self._pm.register(plugin, name=info.key)
         except PLUGIN_FAULTS as err:  # any plugin fault is reported, not raised
             self._broken(info, err)
