@@ -68,13 +68,13 @@ def protocol(name: str) -> str:
     )
 
 
-#: The models: what the catalog says about them (``{hours}`` in a description: its CPU core-hours of training). How each
-#: is trained is its recipe, configs/<name>.json.
+#: The models: what the catalog says about them (``{budget}`` in a description: what its training took, "4.2 CPU
+#: core-hours" or "5.5 minutes on one NVIDIA H200 GPU"). How each is trained is its recipe, configs/<name>.json.
 MODELS: dict[str, dict[str, Any]] = {
     "unet-mobilenetv3-camvid": {
         "requires": "segzoo-unet",
         "description": "U-Net (small decoder 128-64-32-16-8) with a timm MobileNetV3-Small encoder, trained from "
-        "scratch by segzoo on CamVid (11 classes) at the full 480x360 resolution in {hours} CPU core-hours; the "
+        "scratch by segzoo on CamVid (11 classes) at the full 480x360 resolution in {budget}; the "
         "real-time model of segzoo's CamVid set (2.4 GMAC per frame)",
         "paper": {
             "title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
@@ -93,7 +93,7 @@ MODELS: dict[str, dict[str, Any]] = {
     "deeplabv3-mobilenetv3-camvid": {
         "requires": "segzoo-deeplab",
         "description": "DeepLabV3 (output stride 16, 64-channel ASPP) with a timm MobileNetV3-Small encoder, trained "
-        "from scratch by segzoo on CamVid (11 classes) at 240x180 in {hours} CPU core-hours",
+        "from scratch by segzoo on CamVid (11 classes) at 240x180 in {budget}",
         "paper": {
             "title": "Rethinking Atrous Convolution for Semantic Image Segmentation",
             "url": "https://arxiv.org/abs/1706.05587",
@@ -102,7 +102,7 @@ MODELS: dict[str, dict[str, Any]] = {
     "unet-resnet18-camvid": {
         "requires": "segzoo-unet",
         "description": "U-Net (decoder 128-64-32-16-16) with a timm ResNet-18 encoder, trained from scratch by segzoo "
-        "on CamVid (11 classes) at the full 480x360 resolution in {hours} CPU core-hours; the most accurate model of "
+        "on CamVid (11 classes) at the full 480x360 resolution in {budget}; the most accurate model of "
         "segzoo's CamVid set",
         "paper": {
             "title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
@@ -339,6 +339,7 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
         params = sum(p.numel() for p in loaded.parameters())
         times = _train_times(run)
         summary = json.loads((run / "summary.json").read_text())
+        run_config = json.loads((run / "config.json").read_text())
         result = {
             "name": name,
             "mIoU": _pct(metrics["mIoU"]),
@@ -355,6 +356,11 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
             "iterations": summary["iterations"],
             "epochs": round(summary["epochs"], 2),
             **times,
+            # runs from before summaries recorded the processor trained on this project's 2-core CPU
+            "device": summary.get("device", "cpu"),
+            "device_name": summary.get("device_name"),
+            "loader_workers": run_config["num_workers"],
+            "data_note": args.data_note,
             "sha256": _sha256(weights),
             "curve": _val_curve(run),
             "command": f"segzoo train --config configs/{name}.json",
@@ -488,14 +494,13 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
             "crop_size": t["crop_size"],
             "iterations": r["iterations"],
             "batch_size": t["batch_size"],
-            "resources": f"{t.get('threads', 1)} threads of a 2-core CPU, {core_hours(name, r):.2f} core-hours",
+            "resources": resources(name, r),
         },
         "metrics": {
             "values": {"mIoU": r["mIoU"], "pixel_accuracy": r["pixel_accuracy"]},
             "source": f"{r['eval_command']} (weights trained from scratch by segzoo scripts/train_camvid_zoo.py: "
             f"segzoo train, {r['iterations']} iterations of {t['batch_size']} crops "
-            f"{t['crop_size'][0]}x{t['crop_size'][1]} on a "
-            "2-core CPU; see docs/camvid-zoo.md)",
+            f"{t['crop_size'][0]}x{t['crop_size'][1]} on {processor(r)}; see docs/camvid-zoo.md)",
             "protocol": protocol(name),
         },
         "license": LICENSE,
@@ -511,12 +516,34 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
 
 
 def describe(name: str, r: dict[str, Any]) -> str:
-    return str(MODELS[name]["description"]).format(hours=f"{core_hours(name, r):.2f}")
+    return str(MODELS[name]["description"]).format(budget=budget(name, r))
+
+
+def on_gpu(r: dict[str, Any]) -> bool:
+    return r.get("device", "cpu") == "cuda"
+
+
+def processor(r: dict[str, Any]) -> str:
+    """What trained the model, as a phrase: "one NVIDIA H200 GPU" or "a 2-core CPU"."""
+    return f"one {r['device_name']} GPU" if on_gpu(r) else "a 2-core CPU"
 
 
 def core_hours(name: str, r: dict[str, Any]) -> float:
     """CPU core-hours of training proper: wall time x the recipe's threads."""
     return r["train_s"] * int(recipe(name).get("threads", 1)) / 3600
+
+
+def budget(name: str, r: dict[str, Any]) -> str:
+    """What training proper took: CPU core-hours, or minutes on a GPU."""
+    if on_gpu(r):
+        return f"{r['train_s'] / 60:.1f} minutes on {processor(r)}"
+    return f"{core_hours(name, r):.2f} CPU core-hours"
+
+
+def resources(name: str, r: dict[str, Any]) -> str:
+    if on_gpu(r):
+        return f"{processor(r)} and {r['loader_workers']} data-loading processes, {r['train_s'] / 60:.1f} minutes"
+    return f"{recipe(name).get('threads', 1)} threads of a 2-core CPU, {core_hours(name, r):.2f} core-hours"
 
 
 def _curve(r: dict[str, Any]) -> str:
@@ -533,6 +560,17 @@ def model_card(name: str, r: dict[str, Any], ds) -> str:
     jitter = t.get("color_jitter") or {}
     jitter_text = f", colour jitter {', '.join(f'{k} {v}' for k, v in jitter.items())}" if jitter else ""
     threads = f"{t['threads']} thread{'s' if t['threads'] > 1 else ''}"
+    where = (
+        f"on {processor(r)} ({r['loader_workers']} data-loading processes)"
+        if on_gpu(r)
+        else f"on a shared 2-core CPU (`nice`, {threads})"
+    )
+    spent = (
+        f"{r['train_s'] / 60:.1f} minutes of training on {processor(r)}"
+        if on_gpu(r)
+        else f"{core_hours(name, r):.2f} CPU core-hours of training"
+    )
+    data_note = f" {r['data_note']}" if r.get("data_note") else ""
     crop = f"{t['crop_size'][0]}x{t['crop_size'][1]}"
     rows = "\n".join(f"| {c} | {'-' if v is None else f'{v:.2f}'} |" for c, v in r["iou"].items())
     return f"""---
@@ -600,10 +638,10 @@ iterations ({r["epochs"]} epochs) of batch {t["batch_size"]} random {crop} crops
 the {size} images (random scale {t["scale_range"][0]}-{t["scale_range"][1]}, horizontal flip{jitter_text}), AdamW
 (lr {t["lr"]}, weight decay {t["weight_decay"]}), {t["warmup_iters"]} warm-up iterations then poly decay, cross-entropy
 weighted by the square roots of SegNet's median-frequency class weights (void ignored), {t["precision"]},
-seed {t["seed"]}, on a shared 2-core CPU (`nice`, {threads}).
+seed {t["seed"]}, {where}.{data_note}
 
-Budget: {core_hours(name, r):.2f} CPU core-hours of training ({r["train_s"]:.0f} s on {threads}; {r["wall_s"]:.0f} s
-with the validations), {r["iterations"]} iterations x {t["batch_size"]} crops of {crop}.
+Budget: {spent} ({r["train_s"]:.0f} s; {r["wall_s"]:.0f} s with the validations),
+{r["iterations"]} iterations x {t["batch_size"]} crops of {crop}.
 Validation mIoU by iteration: {_curve(r)}. The exported weights are the last ones, stored as float16.
 {curves}
 ```console
@@ -620,7 +658,7 @@ and Badrinarayanan et al. (SegNet, PAMI 2017) for the data.
 
 ## Limitations
 
-Trained from random initialisation on a CPU for {core_hours(name, r):.2f} core-hours at {size}: published CamVid
+Trained from random initialisation in {budget(name, r)} at {size}: published CamVid
 results with ImageNet-pretrained encoders, full or 960x720 resolution and many GPU epochs are higher. Thin and rare
 classes (Pole, SignSymbol, Pedestrian, Bicyclist, Fence) are the weakest (see the IoU table). Only evaluated on CamVid
 val (Cambridge daytime driving, 2007-2008 camera); expect poor results on other scenes, cameras or resolutions. One
@@ -645,6 +683,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--catalog", default=None, help="write the catalog entries there (registry.json fragment)")
     p.add_argument("--registry", default=None, help="export, render: put the entries into this registry.json")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--data-note",
+        default=None,
+        help="export: a sentence for the model cards' Training section on how the training data reached the run "
+        "(when it was not --data-root as it is)",
+    )
     p.add_argument("--nice", type=int, default=10)
     args = p.parse_args(argv)
     names = args.only or list(MODELS)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import platform
+from pathlib import Path
+
 import torch
 
-__all__ = ["bf16_supported", "cpu_has_vnni"]
+__all__ = ["bf16_supported", "cpu_has_vnni", "device_name"]
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -24,3 +27,17 @@ def cpu_has_vnni() -> bool:
         return bool(torch.cpu._is_vnni_supported())
     except AttributeError:  # a torch without the query: assume none, the setting that is right everywhere
         return False
+
+
+def device_name(device: torch.device) -> str:
+    """The processor's model name ("NVIDIA H200", "AMD EPYC ..."), recorded with a run: the time a run took means
+    little without it."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

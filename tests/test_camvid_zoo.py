@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +135,9 @@ def test_full_resolution_model_card_has_its_budget_curves_and_inference():
     card = (CHECKPOINTS / name / "README.md").read_text()
     assert "](curves.png)" in card and (CHECKPOINTS / name / "curves.png").stat().st_size > 10_000
     assert f"| mIoU | {entry['metrics']['values']['mIoU']:.2f} |" in card  # the val mIoU
-    assert "CPU core-hours of training" in card and "segzoo train --config configs/unet-resnet18-camvid.json" in card
+    # what the training took, on the processor that ran it
+    assert re.search(r"Budget: [\d.]+ (CPU core-hours of training|minutes of training on one .+ GPU) \(", card)
+    assert "segzoo train --config configs/unet-resnet18-camvid.json" in card
     recipe = json.loads((ROOT / "configs" / f"{name}.json").read_text())
     crop = f"{recipe['crop_size'][0]}x{recipe['crop_size'][1]}"
     assert f"{recipe['max_iters']} iterations x {recipe['batch_size']} crops of {crop}" in card  # the budget it ran

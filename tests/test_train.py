@@ -250,6 +250,8 @@ def test_training_learns_shapes_and_writes_the_run(tmp_path):
     best = max(r["val"]["mIoU"] for r in lines)
     assert best > before + 0.25 and best > 0.55, (before, [r["val"]["mIoU"] for r in lines])
     assert summary["best_mIoU"] == best and summary["iterations"] == 48
+    # what trained it: a run's time means little without the processor
+    assert summary["device"] == "cpu" and summary["device_name"].strip()
 
     # the best model is exported with save_pretrained and loads with segzoo.load
     best_line = next(r for r in lines if r["val"]["mIoU"] == best)

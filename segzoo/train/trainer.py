@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
 import segzoo
-from segzoo._hardware import bf16_supported
+from segzoo._hardware import bf16_supported, device_name
 from segzoo.data.preprocessing import Preprocessing
 from segzoo.nn.pretrained import default_model_card
 from segzoo.train import distributed as D
@@ -692,6 +692,8 @@ class Trainer:
             "stopped_early": st.stopped_early,
             "time": round(self._elapsed(), 3),
             "world_size": self.info.world_size,
+            "device": self.device.type,
+            "device_name": device_name(self.device),
             "last": self.last_record,
         }
         if self.is_main:
