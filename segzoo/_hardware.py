@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["bf16_supported", "cpu_has_vnni", "device_name"]
+__all__ = ["bf16_supported", "cpu_has_vnni", "cpu_model", "device_name"]
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -29,11 +29,8 @@ def cpu_has_vnni() -> bool:
         return False
 
 
-def device_name(device: torch.device) -> str:
-    """The processor's model name ("NVIDIA H200", "AMD EPYC ..."), recorded with a run: the time a run took means
-    little without it."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
+def cpu_model() -> str:
+    """The CPU's model name ("AMD EPYC ...", "Intel(R) Xeon(R) ..."), or the machine type where it is not known."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -41,3 +38,11 @@ def device_name(device: torch.device) -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def device_name(device: torch.device) -> str:
+    """The processor's model name ("NVIDIA H200", "AMD EPYC ..."), recorded with a run: the time a run took means
+    little without it."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return cpu_model()

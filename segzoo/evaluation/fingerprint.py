@@ -11,18 +11,9 @@ from typing import Any
 import torch
 
 from segzoo import __version__
+from segzoo._hardware import cpu_model
 
 __all__ = ["fingerprint", "peak_rss_mb", "reset_peak_rss"]
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _cpu_flags() -> set[str]:
@@ -45,7 +36,7 @@ def _version(dist: str) -> str | None:
 def fingerprint(device: Any = None) -> dict[str, Any]:
     flags = _cpu_flags()
     info: dict[str, Any] = {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_cores": os.cpu_count(),
         "cpu_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
         "cpu_amx": "amx_bf16" in flags,
