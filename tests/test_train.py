@@ -552,7 +552,7 @@ def test_augmented_batches_do_not_depend_on_workers_or_resume_point():
     def batches(workers, start=0, epoch=1):
         sampler = TrainSampler(len(ds), 3, seed=7)
         sampler.set_epoch(epoch, start)
-        loader = make_loader(samples, sampler, batch_size=3, num_workers=workers, seed=7, epoch=epoch, drop_last=True)
+        loader = make_loader(samples, sampler, batch_size=3, num_workers=workers, seed=7, drop_last=True)
         return list(loader)
 
     torch.manual_seed(123)
@@ -566,6 +566,33 @@ def test_augmented_batches_do_not_depend_on_workers_or_resume_point():
         assert torch.equal(x0, x1) and torch.equal(y0, y1)
     other = batches(0, epoch=2)
     assert not torch.equal(plain[0][0], other[0][0]), "epochs must differ"
+
+
+class _WorkerPids(torch.utils.data.Dataset):
+    """Samples that say which process loaded them."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        return torch.tensor([float(os.getpid())]), torch.tensor([index])
+
+
+def test_training_loader_keeps_its_workers_across_epochs():
+    sampler = TrainSampler(8, 2, seed=5)
+    loader = make_loader(
+        SeededSamples(_WorkerPids()), sampler, batch_size=2, num_workers=2, seed=5, drop_last=True, persistent=True
+    )
+    pids, orders = set(), []
+    for epoch in range(3):
+        sampler.set_epoch(epoch, start_batch=1 if epoch == 1 else 0)
+        batches = list(loader)
+        pids |= {int(p) for x, _ in batches for p in x.flatten()}
+        orders.append([int(i) for _, y in batches for i in y.flatten()])
+    assert len(pids) == 2 and os.getpid() not in pids, f"3 epochs ran in {len(pids)} worker processes, not 2"
+    for epoch, order in enumerate(orders):
+        start = 2 if epoch == 1 else 0
+        assert order == sampler.epoch_indices(epoch)[start:], "each epoch follows the sampler set before it"
 
 
 def test_color_jitter_changes_images_only_and_is_checked():
@@ -606,9 +633,7 @@ def test_decoded_in_memory_gives_the_same_batches_and_reads_each_sample_once():
         sampler = TrainSampler(len(ds), 2, seed=3)
         sampler.set_epoch(epoch)
         plain = list(
-            make_loader(
-                SeededSamples(ds, transform), sampler, batch_size=2, num_workers=0, seed=3, epoch=epoch, drop_last=True
-            )
+            make_loader(SeededSamples(ds, transform), sampler, batch_size=2, num_workers=0, seed=3, drop_last=True)
         )
         kept = list(
             make_loader(
@@ -617,7 +642,6 @@ def test_decoded_in_memory_gives_the_same_batches_and_reads_each_sample_once():
                 batch_size=2,
                 num_workers=0,
                 seed=3,
-                epoch=epoch,
                 drop_last=True,
             )
         )

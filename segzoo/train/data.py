@@ -8,8 +8,10 @@ Reproducibility does not depend on the number of DataLoader workers or on where 
   loads and augments sample ``index`` with torch's (and Python's) RNG seeded from ``sample_seed``, restoring the
   caller's RNG state afterwards. So a sample's augmentation is the same whichever worker loads it, and loading never
   consumes the training process's RNG (dropout etc. stay reproducible);
-* loaders get a generator seeded from ``(seed, epoch)`` (so creating one never draws from the global RNG) and a
-  ``worker_init_fn`` that seeds each worker from ``(seed, epoch, worker)`` for anything else that is random.
+* loaders get a generator seeded from ``seed`` (so creating one never draws from the global RNG) and a
+  ``worker_init_fn`` that seeds each worker from ``(seed, worker)`` for anything else that is random. The training
+  loader keeps its workers for the whole run (``persistent=True``): each epoch only re-iterates the sampler, so a
+  worker's decoded-image cache (:class:`DecodedInMemory`) survives from one epoch to the next.
 """
 
 from __future__ import annotations
@@ -360,8 +362,8 @@ class SeededSamples(Dataset):
                     np.random.set_state(np_state)
 
 
-def _seed_worker(seed: int, epoch: int, worker_id: int) -> None:
-    s = mix_seed(seed, "worker", epoch, worker_id)
+def _seed_worker(seed: int, worker_id: int) -> None:
+    s = mix_seed(seed, "worker", worker_id)
     torch.manual_seed(s)
     random.seed(s)
     np = sys.modules.get("numpy")
@@ -376,12 +378,15 @@ def make_loader(
     batch_size: int,
     num_workers: int,
     seed: int,
-    epoch: int,
     drop_last: bool,
     pin_memory: bool = False,
+    persistent: bool = False,
 ) -> DataLoader:
-    """A DataLoader that never draws from the global RNG and seeds its workers from ``(seed, epoch, worker)``."""
-    generator = torch.Generator().manual_seed(mix_seed(seed, "loader", epoch))
+    """A DataLoader that never draws from the global RNG and seeds its workers from ``(seed, worker)``.
+
+    ``persistent``: the workers live as long as the loader, and iterating it again (the next epoch, after
+    ``sampler.set_epoch``) reuses them instead of starting new processes that decode every image afresh."""
+    generator = torch.Generator().manual_seed(mix_seed(seed, "loader"))
     return DataLoader(
         samples,
         batch_size=batch_size,
@@ -390,6 +395,6 @@ def make_loader(
         drop_last=drop_last,
         pin_memory=pin_memory,
         generator=generator,
-        worker_init_fn=functools.partial(_seed_worker, seed, epoch) if num_workers else None,
-        persistent_workers=False,
+        worker_init_fn=functools.partial(_seed_worker, seed) if num_workers else None,
+        persistent_workers=persistent and num_workers > 0,
     )

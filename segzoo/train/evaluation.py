@@ -83,7 +83,6 @@ def evaluate(
         batch_size=batch_size,
         num_workers=num_workers,
         seed=0,
-        epoch=0,
         drop_last=False,
         pin_memory=device.type == "cuda",
     )

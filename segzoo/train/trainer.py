@@ -451,18 +451,18 @@ class Trainer:
 
     def _loop(self) -> None:
         c, st = self.config, self.state
+        loader = make_loader(
+            self.train_samples,
+            self.sampler,
+            batch_size=c.batch_size,
+            num_workers=c.num_workers,
+            seed=c.seed,
+            drop_last=True,
+            pin_memory=self.device.type == "cuda",
+            persistent=True,
+        )
         while st.iteration < self.total_iters and not st.stopped_early:
-            self.sampler.set_epoch(st.epoch, st.batch)
-            loader = make_loader(
-                self.train_samples,
-                self.sampler,
-                batch_size=c.batch_size,
-                num_workers=c.num_workers,
-                seed=c.seed,
-                epoch=st.epoch,
-                drop_last=True,
-                pin_memory=self.device.type == "cuda",
-            )
+            self.sampler.set_epoch(st.epoch, st.batch)  # read when the loop below iterates the loader
             bar = self._bar(st.epoch, st.batch)
             epoch = st.epoch
             try:
