@@ -130,8 +130,8 @@ class Engine:
         if precision == "bf16" and not bf16_supported(self.device):
             what = "CPU has no AVX-512 BF16 or AMX" if self.device.type == "cpu" else "GPU has no native bfloat16"
             log.warning(
-                "bf16 requested but this %s: autocast emulates bf16, often tens of times slower than fp32 (70x for a "
-                "ResNet-18 U-Net on an AVX2-only CPU); use --precision fp32",
+                "bf16 requested but this %s: autocast emulates bf16, many times slower than fp32 (8x for the ResNet-18 "
+                "U-Net on CamVid val on an AVX2-only CPU); use --precision fp32",
                 what,
             )
         self.model = model
