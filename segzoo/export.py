@@ -129,16 +129,19 @@ def default_sizes(model: Any, size: int | Sequence[int] | None = None) -> list[t
 
 @contextlib.contextmanager
 def _quiet(*names: str) -> Iterator[None]:
-    """Hold these loggers at ERROR: the translator's notes (e.g. on empty attribute lists) are not the user's."""
+    """Hold these loggers at ERROR: the translator's notes (e.g. on empty attribute lists) are not the user's.
+    Handlers added to them meanwhile are removed: a library's ``logging.info(...)`` installs a stderr handler on the
+    root logger when it has none, which would then print every segzoo warning a second time."""
     loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
+    saved = [(lg.level, list(lg.handlers)) for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        for lg, level in zip(loggers, levels, strict=True):
+        for lg, (level, handlers) in zip(loggers, saved, strict=True):
             lg.setLevel(level)
+            lg.handlers[:] = handlers
 
 
 def _export_dynamo(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,9 @@ def test_int8_needs_calibration_and_the_onnxruntime_engine(fcn):
 
 @pytest.mark.slow  # exports, calibrates and quantizes a model (10-25 s on the loaded 2-core machine)
 def test_quantized_once_then_taken_from_the_cache_and_rebuilt_when_damaged(fcn, cache, monkeypatch):
+    root_handlers = list(logging.getLogger().handlers)
     first = Engine(fcn, precision="int8", calibration=_images(2))
+    assert logging.getLogger().handlers == root_handlers, "onnxruntime's root handler would print warnings twice"
     assert first.int8["cache"] == "built" and first.int8["calibration_images"] == 2
     assert first.int8["fp32_nodes"]  # the classifier tail stays fp32, and says so
     assert len(list(cache.glob("*.onnx"))) == 1
@@ -91,6 +94,33 @@ def test_quantized_once_then_taken_from_the_cache_and_rebuilt_when_damaged(fcn, 
     again = Engine(fcn, precision="int8", calibration=_images(2))
     assert again.int8["cache"] == "built"
     assert torch.equal(again(x), first(x))
+
+
+def test_the_classifier_tail_and_concatenations_stay_fp32():
+    from onnx import helper
+
+    def node(op, name, inputs, output):
+        return helper.make_node(op, inputs, [output], name=name)
+
+    graph = helper.make_graph(
+        [
+            node("Conv", "stem", ["image", "w0"], "a"),
+            node("Relu", "act", ["a"], "b"),
+            node("Conv", "down", ["b", "w1"], "c"),
+            node("Resize", "up", ["c"], "d"),
+            node("Concat", "skip", ["d", "b"], "e"),
+            node("Conv", "fuse", ["e", "w2"], "f"),
+            node("Conv", "classifier", ["f", "w3"], "g"),
+            node("Resize", "to_input", ["g"], "logits"),
+        ],
+        "unet",
+        [],
+        [],
+    )
+    graph.output.add().name = "logits"
+    names, ops = quantize._fp32_nodes(graph, quantize.QuantSettings())
+    assert names == ["to_input", "classifier", "skip"] and sorted(ops) == ["Conv", "Resize"]
+    assert quantize._fp32_nodes(graph, quantize.QuantSettings(keep_tail_fp32=False, fp32_op_types=()))[0] == []
 
 
 def test_calibration_images_are_spread_over_the_split_and_padded():

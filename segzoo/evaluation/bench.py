@@ -44,6 +44,9 @@ from segzoo.inference.modes import InferenceSettings, infer
 
 log = logging.getLogger("segzoo")
 
+#: bf16 or int8 losing more mIoU points than this against fp32, on the evaluated data, gets a warning
+PRECISION_LOSS_WARNING = 1.0
+
 __all__ = ["bench_model", "count_gmacs", "measure_latency", "percentile", "run_bench"]
 
 
@@ -223,6 +226,22 @@ def bench_model(
             record["mIoU_fp32"] = ref_result["metrics"]["mIoU"]
             record["mIoU_change"] = 100 * (record["mIoU"] - record["mIoU_fp32"])
             reference = None
+            if record["mIoU_change"] < -PRECISION_LOSS_WARNING:
+                advice = (
+                    "keep its first convolutions in fp32 (the `quantization` block's fp32_first_convs, "
+                    "docs/benchmarking.md#int8) or run it in fp32"
+                    if precision == "int8"
+                    else "run it in fp32"
+                )
+                log.warning(
+                    "%s lowers %s's mIoU by %.2f points on this data (%.2f -> %.2f): %s",
+                    precision,
+                    name,
+                    -record["mIoU_change"],
+                    100 * record["mIoU_fp32"],
+                    100 * record["mIoU"],
+                    advice,
+                )
 
     if not speed:
         return record
