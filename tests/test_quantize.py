@@ -96,33 +96,6 @@ def test_quantized_once_then_taken_from_the_cache_and_rebuilt_when_damaged(fcn, 
     assert torch.equal(again(x), first(x))
 
 
-def test_the_classifier_tail_and_concatenations_stay_fp32():
-    from onnx import helper
-
-    def node(op, name, inputs, output):
-        return helper.make_node(op, inputs, [output], name=name)
-
-    graph = helper.make_graph(
-        [
-            node("Conv", "stem", ["image", "w0"], "a"),
-            node("Relu", "act", ["a"], "b"),
-            node("Conv", "down", ["b", "w1"], "c"),
-            node("Resize", "up", ["c"], "d"),
-            node("Concat", "skip", ["d", "b"], "e"),
-            node("Conv", "fuse", ["e", "w2"], "f"),
-            node("Conv", "classifier", ["f", "w3"], "g"),
-            node("Resize", "to_input", ["g"], "logits"),
-        ],
-        "unet",
-        [],
-        [],
-    )
-    graph.output.add().name = "logits"
-    names, ops = quantize._fp32_nodes(graph, quantize.QuantSettings())
-    assert names == ["to_input", "classifier", "skip"] and sorted(ops) == ["Conv", "Resize"]
-    assert quantize._fp32_nodes(graph, quantize.QuantSettings(keep_tail_fp32=False, fp32_op_types=()))[0] == []
-
-
 def test_calibration_images_are_spread_over_the_split_and_padded():
     class Frames:
         def __len__(self):

@@ -228,8 +228,7 @@ def bench_model(
             reference = None
             if record["mIoU_change"] < -PRECISION_LOSS_WARNING:
                 advice = (
-                    "keep its first convolutions in fp32 (the `quantization` block's fp32_first_convs, "
-                    "docs/benchmarking.md#int8) or run it in fp32"
+                    "run it in fp32 or bf16 (docs/benchmarking.md#int8 lists the int8 changes measured)"
                     if precision == "int8"
                     else "run it in fp32"
                 )

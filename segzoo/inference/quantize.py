@@ -12,11 +12,6 @@ convolution (the classifier that produces the logits) and everything after it (t
 input size). Quantizing the logits to 8 bits moves the class of pixels where two classes are close, and the
 classifier is a 1x1 convolution that costs a negligible share of the time.
 
-Concatenations stay fp32 too: a quantized ``Concat`` gives all its inputs one scale, so in a U-Net decoder the
-skip features, whose range is much smaller than the upsampled deep features', lose most of their levels. Measured on
-the retrained MobileNetV3 U-Net on CamVid val (AVX2, 7-bit weights): 62.38 mIoU in fp32, 58.28 in int8 with its
-concatenations quantized, 62.35 with them in fp32.
-
 Weights use 7 bits (onnxruntime's ``reduce_range``) on CPUs without VNNI: there onnxruntime's uint8 x int8 kernels
 (AVX2, AVX-512 without VNNI) add pairs of 8-bit products in 16 bits, which saturate. Measured on an AVX2-only AMD
 EPYC: the CamVid FCN kept the fp32 class of 93.5-96.1% of the pixels of six val frames with 8-bit weights, 97.3-98.8%
@@ -65,19 +60,17 @@ __all__ = [
 ]
 
 #: bump when the way a quantized file is built changes, so old cache entries are not reused
-FORMAT_VERSION = 2
+FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
 class QuantSettings:
     """How the model is quantized (part of the cache key). ``keep_tail_fp32``: the last convolution and what follows
-    it stay fp32; ``fp32_op_types``: nodes of these ONNX types stay fp32 (see the module docstring for both);
-    ``calibrate_method``: onnxruntime's ``MinMax``, ``Percentile`` or ``Entropy``; ``reduce_range``: 7-bit weights
-    (``None``: on CPUs without VNNI)."""
+    it stay fp32 (see the module docstring); ``calibrate_method``: onnxruntime's ``MinMax``, ``Percentile`` or
+    ``Entropy``; ``reduce_range``: 7-bit weights (``None``: on CPUs without VNNI)."""
 
     per_channel: bool = True
     keep_tail_fp32: bool = True
-    fp32_op_types: tuple[str, ...] = ("Concat",)
     reduce_range: bool | None = None  # 7-bit weights; None: where this CPU has no VNNI (see the module docstring)
     calibrate_method: str = "MinMax"
     op_types: tuple[str, ...] | None = None  # None: onnxruntime's default set for QDQ
@@ -86,7 +79,6 @@ class QuantSettings:
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["op_types"] = list(self.op_types) if self.op_types else None
-        d["fp32_op_types"] = list(self.fp32_op_types)
         return d
 
 
@@ -179,14 +171,6 @@ def _tail_nodes(graph: Any) -> tuple[list[str], list[str]]:
     return names, ops
 
 
-def _fp32_nodes(graph: Any, settings: QuantSettings) -> tuple[list[str], list[str]]:
-    """Names of the nodes ``settings`` keep in fp32 (onnxruntime's ``nodes_to_exclude``), and the op types of the
-    classifier tail among them."""
-    names, ops = _tail_nodes(graph) if settings.keep_tail_fp32 else ([], [])
-    kept = [n.name for n in graph.node if n.op_type in settings.fp32_op_types and n.name not in names]
-    return names + kept, ops
-
-
 class _Reader:
     """onnxruntime's CalibrationDataReader protocol over a list of tensors, with ``set_range`` for
     ``CalibStridedMinMax`` (ranges computed one image at a time: the intermediate outputs of all images at once
@@ -218,7 +202,7 @@ def _build(
         fp32 = Path(tmp) / "fp32.onnx"
         report = export_onnx(model.to("cpu"), fp32, size=64, check=True)
         proto = onnx.load(str(fp32))
-        excluded, ops = _fp32_nodes(proto.graph, settings)
+        excluded, ops = _tail_nodes(proto.graph) if settings.keep_tail_fp32 else ([], [])
         try:
             method = CalibrationMethod[settings.calibrate_method]
         except KeyError:
@@ -254,7 +238,6 @@ def _build(
         "pixels where two classes are close (docs/benchmarking.md)"
         if ops
         else None,
-        "fp32_op_types": list(settings.fp32_op_types),
         "calibration_images": len(calibration),
         "build_seconds": round(time.perf_counter() - start, 1),
     }
