@@ -76,6 +76,8 @@ MODELS: dict[str, dict[str, Any]] = {
         "description": "U-Net (small decoder 128-64-32-16-8) with a timm MobileNetV3-Small encoder, trained from "
         "scratch by segzoo on CamVid (11 classes) at the full 480x360 resolution in {budget}; the "
         "real-time model of segzoo's CamVid set (2.4 GMAC per frame)",
+        # int8 with defaults lost 4.1 mIoU points (docs/benchmarking.md, INT8)
+        "quantization": {"fp32_first_convs": 11, "fp32_op_types": ["Concat"]},
         "paper": {
             "title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
             "url": "https://arxiv.org/abs/1505.04597",
@@ -318,6 +320,8 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
                 raise SystemExit(f"{name}: {key} exceeds the float16 range")
         half = copy.deepcopy(model).half()
         half.config.update(name=name, class_names=list(ds.classes), preprocessing=preprocessing, license=LICENSE)
+        if "quantization" in MODELS[name]:
+            half.config["quantization"] = MODELS[name]["quantization"]
         target = out_root / name
         half.save_pretrained(target, model_card="(written below)\n")
         weights = target / "model.safetensors"
@@ -484,6 +488,7 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
         "class_names": list(ds.classes),
         "preprocessing": _preprocessing(name),
         "inference": {"mode": "whole"},
+        **({"quantization": m["quantization"]} if "quantization" in m else {}),
         "dataset": {
             "name": "CamVid",
             "train": "CamVid train (SegNet 11-class, 367 images)",

@@ -26,6 +26,7 @@ __all__ = [
     "ModelSpec",
     "Paper",
     "PreprocessingSpec",
+    "QuantizationSettings",
     "TrainingInfo",
     "UpstreamInfo",
     "UrlSource",
@@ -66,6 +67,15 @@ class InferenceProtocol:
     crop: Size | None = None
     stride: Size | None = None
     align_corners: bool | None = None
+
+
+@dataclass(frozen=True)
+class QuantizationSettings:
+    """What ``--precision int8`` keeps in fp32 for this model beyond the defaults."""
+
+    fp32_first_convs: int | None = None
+    fp32_op_types: tuple[str, ...] | None = None
+    calibrate_method: Literal["MinMax", "Percentile", "Entropy"] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,7 @@ class ModelSpec:
     in_channels: int | None = None
     palette: tuple[tuple[int, int, int], ...] | None = None
     inference: InferenceProtocol | None = None
+    quantization: QuantizationSettings | None = None
     training: TrainingInfo | None = None
     upstream: UpstreamInfo | None = None
     override: bool | None = None

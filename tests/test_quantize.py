@@ -96,6 +96,64 @@ def test_quantized_once_then_taken_from_the_cache_and_rebuilt_when_damaged(fcn, 
     assert torch.equal(again(x), first(x))
 
 
+def test_a_models_quantization_block_keeps_more_nodes_fp32():
+    from onnx import helper
+
+    def node(op, name, inputs, output):
+        return helper.make_node(op, inputs, [output], name=name)
+
+    graph = helper.make_graph(
+        [
+            node("Conv", "stem", ["image", "w0"], "a"),
+            node("Relu", "act", ["a"], "b"),
+            node("Conv", "down", ["b", "w1"], "c"),
+            node("Resize", "up", ["c"], "d"),
+            node("Concat", "skip", ["d", "b"], "e"),
+            node("Conv", "fuse", ["e", "w2"], "f"),
+            node("Conv", "classifier", ["f", "w3"], "g"),
+            node("Resize", "to_input", ["g"], "logits"),
+        ],
+        "unet",
+        [],
+        [],
+    )
+    graph.output.add().name = "logits"
+
+    def kept(**block):
+        model = torch.nn.Identity()
+        model.config = {"quantization": block}
+        return quantize._fp32_nodes(graph, quantize.QuantSettings.from_model(model))[0]
+
+    assert kept() == ["to_input", "classifier"]
+    assert kept(fp32_first_convs=1) == ["to_input", "classifier", "stem"]
+    assert kept(fp32_first_convs=2, fp32_op_types=["Concat"]) == [
+        "to_input",
+        "classifier",
+        "stem",
+        "act",
+        "down",
+        "skip",
+    ]
+    with pytest.raises(SegzooError, match="fp32_first_convs is 5, but the exported graph has only 4"):
+        kept(fp32_first_convs=5)
+    for bad, message in (
+        ({"fp32_first_conv": 2}, "unknown key.*fp32_first_conv"),
+        ({"fp32_first_convs": -1}, ">= 0"),
+        ({"fp32_op_types": "Concat"}, "list of ONNX operator names"),
+    ):
+        with pytest.raises(SegzooError, match=message):
+            kept(**bad)
+
+
+def test_the_catalog_and_a_saved_folder_carry_the_quantization_block(tmp_path):
+    entry = segzoo.info("unet-mobilenetv3-camvid")
+    folder = Path(__file__).resolve().parents[1] / "checkpoints" / "unet-mobilenetv3-camvid"
+    model = segzoo.load(folder)
+    assert model.config["quantization"] == entry["quantization"]
+    settings = quantize.QuantSettings.from_model(model)
+    assert settings.fp32_first_convs == 11 and settings.fp32_op_types == ("Concat",)
+
+
 def test_calibration_images_are_spread_over_the_split_and_padded():
     class Frames:
         def __len__(self):

@@ -228,7 +228,8 @@ def bench_model(
             reference = None
             if record["mIoU_change"] < -PRECISION_LOSS_WARNING:
                 advice = (
-                    "run it in fp32 or bf16 (docs/benchmarking.md#int8 lists the int8 changes measured)"
+                    "keep more of it in fp32 with a `quantization` block in its config (docs/benchmarking.md#int8) or "
+                    "run it in fp32"
                     if precision == "int8"
                     else "run it in fp32"
                 )

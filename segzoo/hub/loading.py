@@ -359,7 +359,8 @@ def load_from_catalog(
         preprocessing=dict(entry["preprocessing"]),
         license=model_spec.license,
     )
-    model.config.update({k: entry[k] for k in ("palette", "inference") if k in entry})  # the published protocol
+    # the published protocol, and what int8 keeps in fp32
+    model.config.update({k: entry[k] for k in ("palette", "inference", "quantization") if k in entry})
     return model
 
 
@@ -382,7 +383,7 @@ def load_from_directory(directory: Path, *, pretrained: bool = True):
         model = build_with_weights(lambda: create_from_config(config), state, what=f"weights in {directory}")
     else:
         model = create_from_config(config)
-    for key in ("name", "class_names", "preprocessing", "license", "palette", "inference"):
+    for key in ("name", "class_names", "preprocessing", "license", "palette", "inference", "quantization"):
         if key in config:
             model.config[key] = config[key]
     return model
