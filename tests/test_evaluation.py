@@ -217,7 +217,11 @@ def test_bench_writes_json_markdown_and_plot(saved, tmp_path, cli, capsys):
     assert md.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_bench_bf16_reports_the_miou_change(saved, tmp_path, cli):
+def test_bench_bf16_reports_the_miou_change_and_warns_past_the_limit(saved, tmp_path, cli, monkeypatch, caplog):
+    import segzoo.evaluation.bench
+
+    # any change at all counts as a loss past this limit, so the warning must be given
+    monkeypatch.setattr(segzoo.evaluation.bench, "PRECISION_LOSS_WARNING", -100.0)
     md = tmp_path / "lb.md"
     rc = cli(
         [
@@ -247,6 +251,8 @@ def test_bench_bf16_reports_the_miou_change(saved, tmp_path, cli):
     assert r["precision"] == "bf16" and "mIoU_fp32" in r
     assert r["mIoU_change"] == pytest.approx(100 * (r["mIoU"] - r["mIoU_fp32"]))
     assert "mIoU change vs fp32" in md.read_text()
+    (warning,) = [r.getMessage() for r in caplog.records if "lowers" in r.getMessage()]
+    assert warning.startswith("bf16 lowers fcn18's mIoU by") and warning.endswith("run it in fp32"), warning
 
 
 def test_gmacs_follow_the_torchvision_convention():

@@ -122,18 +122,19 @@ def test_a_models_quantization_block_keeps_more_nodes_fp32():
     def kept(**block):
         model = torch.nn.Identity()
         model.config = {"quantization": block}
-        return quantize._fp32_nodes(graph, quantize.QuantSettings.from_model(model))[0]
+        return quantize._fp32_nodes(graph, quantize.QuantSettings.from_model(model))
 
-    assert kept() == ["to_input", "classifier"]
-    assert kept(fp32_first_convs=1) == ["to_input", "classifier", "stem"]
-    assert kept(fp32_first_convs=2, fp32_op_types=["Concat"]) == [
-        "to_input",
-        "classifier",
-        "stem",
-        "act",
-        "down",
-        "skip",
-    ]
+    assert kept() == (["to_input", "classifier"], ["the classifier tail (Conv, Resize)"])
+    assert kept(fp32_first_convs=1)[0] == ["to_input", "classifier", "stem"]
+    assert kept(fp32_first_convs=2, fp32_op_types=["Concat", "Resize"]) == (
+        ["to_input", "classifier", "stem", "act", "down", "skip", "up"],
+        [  # what the engine's describe() and segzoo export report
+            "the classifier tail (Conv, Resize)",
+            "the first 2 convolutions (3 nodes)",
+            "every Concat (1 node not kept above)",
+            "every Resize (1 node not kept above)",
+        ],
+    )
     with pytest.raises(SegzooError, match="fp32_first_convs is 5, but the exported graph has only 4"):
         kept(fp32_first_convs=5)
     for bad, message in (

@@ -200,12 +200,12 @@ def _tail_nodes(graph: Any) -> tuple[list[str], list[str]]:
 
 
 def _fp32_nodes(graph: Any, settings: QuantSettings) -> tuple[list[str], list[str]]:
-    """Names of the nodes ``settings`` keep in fp32 (onnxruntime's ``nodes_to_exclude``), and the op types of the
-    classifier tail among them. ONNX lists nodes in topological order, so the nodes up to the N-th convolution are
-    the layers between the image and it."""
+    """Names of the nodes ``settings`` keep in fp32 (onnxruntime's ``nodes_to_exclude``), and what they are, one
+    phrase per setting that kept some. ONNX lists nodes in topological order, so the nodes up to the N-th
+    convolution are the layers between the image and it."""
     names, ops = _tail_nodes(graph) if settings.keep_tail_fp32 else ([], [])
+    parts = [f"the classifier tail ({', '.join(sorted(set(ops)))})"] if names else []
     nodes = list(graph.node)
-    kept: list[str] = []
     if settings.fp32_first_convs:
         convs = [i for i, node in enumerate(nodes) if node.op_type in ("Conv", "ConvTranspose")]
         if settings.fp32_first_convs > len(convs):
@@ -213,9 +213,18 @@ def _fp32_nodes(graph: Any, settings: QuantSettings) -> tuple[list[str], list[st
                 f"quantization.fp32_first_convs is {settings.fp32_first_convs}, but the exported graph has only "
                 f"{len(convs)} convolutions"
             )
-        kept += [n.name for n in nodes[: convs[settings.fp32_first_convs - 1] + 1]]
-    kept += [n.name for n in nodes if n.op_type in settings.fp32_op_types]
-    return names + [n for n in dict.fromkeys(kept) if n not in names], ops
+        first = [n.name for n in nodes[: convs[settings.fp32_first_convs - 1] + 1] if n.name not in names]
+        names += first
+        parts.append(f"the first {settings.fp32_first_convs} convolutions ({_nodes(len(first))})")
+    for op in settings.fp32_op_types:
+        typed = [n.name for n in nodes if n.op_type == op and n.name not in names]
+        names += typed
+        parts.append(f"every {op} ({_nodes(len(typed))} not kept above)")
+    return names, parts
+
+
+def _nodes(n: int) -> str:
+    return f"{n} node" if n == 1 else f"{n} nodes"
 
 
 class _Reader:
@@ -249,7 +258,7 @@ def _build(
         fp32 = Path(tmp) / "fp32.onnx"
         report = export_onnx(model.to("cpu"), fp32, size=64, check=True)
         proto = onnx.load(str(fp32))
-        excluded, ops = _fp32_nodes(proto.graph, settings)
+        excluded, kept = _fp32_nodes(proto.graph, settings)
         try:
             method = CalibrationMethod[settings.calibrate_method]
         except KeyError:
@@ -280,10 +289,10 @@ def _build(
         os.replace(out, target)  # atomic: a reader sees the old file or the whole new one
     info = {
         "exporter": report.get("exporter"),
-        "fp32_nodes": sorted(set(ops)),
-        "fp32_reason": "the classifier convolution and the resize after it: 8-bit logits change the class of "
-        "pixels where two classes are close (docs/benchmarking.md)"
-        if ops
+        "fp32_nodes": kept,
+        "fp32_reason": "the classifier tail: 8-bit logits change the class of pixels where two classes are close; "
+        "anything else: the model's quantization block (docs/benchmarking.md)"
+        if kept
         else None,
         "calibration_images": len(calibration),
         "build_seconds": round(time.perf_counter() - start, 1),
