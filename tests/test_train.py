@@ -668,12 +668,16 @@ def test_samplers_shard_without_losing_samples():
 
 
 def test_split_slices_hold_out_samples_and_refuse_overlap(tmp_path):
-    from segzoo.train.data import build_datasets, parse_split
+    from segzoo.train.data import build_datasets, parse_split, split_indices
 
-    assert parse_split("train[:25]") == ("train", slice(None, 25))
-    assert parse_split("train[-5:]") == ("train", slice(-5, None))
-    with pytest.raises(TrainConfigError):
-        parse_split("train[1:2:3]")
+    assert parse_split("train") == ("train", None)
+    assert parse_split("train[:25]") == ("train", (slice(None, 25),))
+    assert parse_split("train[-5:]") == ("train", (slice(-5, None),))
+    assert parse_split("train[:4, 8:]") == ("train", (slice(None, 4), slice(8, None)))
+    assert split_indices(10, parse_split("train[:2,8:,1:3]")[1]) == [0, 1, 8, 9, 2]
+    for bad in ("train[1:2:3]", "train[]", "train[:4,]", "train[4]"):
+        with pytest.raises(TrainConfigError, match="is not 'name'"):
+            parse_split(bad)
     cfg = TrainConfig(
         architecture="unet",
         dataset="shapes",
@@ -688,6 +692,11 @@ def test_split_slices_hold_out_samples_and_refuse_overlap(tmp_path):
     assert image.tobytes() == ref[0].tobytes() and mask.tobytes() == ref[1].tobytes()
     with pytest.raises(TrainConfigError, match="share 2 samples"):
         build_datasets(cfg.replace(val_split="train[5:]"))
+    # a cross-validation fold: train on both sides of the held-out slice
+    train, val = build_datasets(cfg.replace(train_split="train[:3,6:]", val_split="train[3:6]"))
+    assert train.indices == [0, 1, 2, 6, 7, 8, 9] and val.indices == [3, 4, 5]
+    with pytest.raises(TrainConfigError, match="share 1 samples"):
+        build_datasets(cfg.replace(train_split="train[:4,6:]", val_split="train[3:6]"))
 
 
 # -- configuration and CLI ---------------------------------------------------------------------------------------------

@@ -85,7 +85,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     opt("--dataset", metavar="NAME", help="registered dataset (segzoo.list_datasets())")
     opt("--data-root", metavar="DIR", help="the dataset's folder")
-    opt("--train-split", metavar="SPLIT", help="split to train on; SPLIT[start:stop] takes a slice, e.g. 'train[:25]'")
+    opt(
+        "--train-split",
+        metavar="SPLIT",
+        help="split to train on; SPLIT[start:stop] takes a slice, e.g. 'train[:25]', and several slices their "
+        "union, e.g. 'train[:4,8:]'",
+    )
     opt("--val-split", metavar="SPLIT", type=_none_or_str, help="split to validate on ('none': no validation)")
     opt(
         "--dataset-option",

@@ -47,6 +47,7 @@ __all__ = [
     "make_loader",
     "mix_seed",
     "parse_split",
+    "split_indices",
     "train_transform",
 ]
 
@@ -192,28 +193,44 @@ class DecodedInMemory(Dataset):
         return f"DecodedInMemory({self.dataset!r})"
 
 
-_SPLIT_RE = re.compile(r"^(?P<name>[^\[\]]+)(?:\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$")
+_SPLIT_RE = re.compile(r"^(?P<name>[^\[\]]+)(?:\[(?P<parts>[^\[\]]*)\])?$")
+_PART_RE = re.compile(r"^(?P<start>-?\d*):(?P<stop>-?\d*)$")
 
 
-def parse_split(spec: str) -> tuple[str, slice | None]:
-    """``"train"`` -> ``("train", None)``; ``"train[:25]"`` -> ``("train", slice(None, 25))`` (Python slice rules,
-    on the dataset's own sorted order)."""
+def parse_split(spec: str) -> tuple[str, tuple[slice, ...] | None]:
+    """``"train"`` -> ``("train", None)``; ``"train[:25]"`` -> ``("train", (slice(None, 25),))``; several slices,
+    ``"train[:4,8:]"``, select their union (a cross-validation fold's training part). Python slice rules, on the
+    dataset's own sorted order."""
     m = _SPLIT_RE.match(spec.strip())
-    if not m:
-        raise TrainConfigError(f"split {spec!r} is not 'name' or 'name[start:stop]' (e.g. 'train[:25]')")
-    if m.group("start") is None:
+    parts = (
+        [] if not m or m.group("parts") is None else [_PART_RE.match(p.strip()) for p in m.group("parts").split(",")]
+    )
+    if not m or not all(parts):
+        raise TrainConfigError(
+            f"split {spec!r} is not 'name', 'name[start:stop]' or 'name[start:stop,start:stop,...]' (e.g. "
+            "'train[:25]', 'train[:4,8:]')"
+        )
+    if m.group("parts") is None:
         return m.group("name"), None
-    start, stop = m.group("start"), m.group("stop")
-    return m.group("name"), slice(int(start) if start else None, int(stop) if stop else None)
+    return m.group("name"), tuple(
+        slice(int(p["start"]) if p["start"] else None, int(p["stop"]) if p["stop"] else None) for p in parts if p
+    )
+
+
+def split_indices(n: int, parts: tuple[slice, ...] | None) -> list[int]:
+    """The indices of ``n`` samples that ``parts`` (from :func:`parse_split`) select, in order, each once."""
+    if parts is None:
+        return list(range(n))
+    return list(dict.fromkeys(i for part in parts for i in range(n)[part]))
 
 
 def open_split(dataset: str, root: str | None, spec: str, options: dict[str, Any]) -> Any:
-    name, part = parse_split(spec)
+    name, parts = parse_split(spec)
     ds = segzoo.create_dataset(dataset, root, split=name, **options)
-    if part is None:
+    if parts is None:
         return ds
-    indices = range(len(ds))[part]
-    if len(indices) == 0:
+    indices = split_indices(len(ds), parts)
+    if not indices:
         raise TrainConfigError(f"split {spec!r} selects no sample of the {len(ds)} in {dataset} split {name!r}")
     return DatasetSlice(ds, indices, spec)
 
@@ -252,7 +269,7 @@ def _check_overlap(config: TrainConfig, train: Any, val: Any) -> None:
     if tname != vname:
         return
     n = len(train.dataset) if isinstance(train, DatasetSlice) else len(train)
-    common = set(range(n)[tpart or slice(None)]) & set(range(n)[vpart or slice(None)])
+    common = set(split_indices(n, tpart)) & set(split_indices(n, vpart))
     if common:
         raise TrainConfigError(
             f"train split {config.train_split!r} and val split {config.val_split!r} share {len(common)} samples; "
