@@ -48,7 +48,8 @@ def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
         "--split",
         default="val",
         help="default: a catalog entry's published eval split (e.g. test), else val; a slice such as "
-        "'train[16:]' takes those images of the split (in the dataset's sorted order)",
+        "'train[16:]' takes those images of the split (in the dataset's sorted order), 'train[:4,16:]' the union "
+        "of several slices",
     )
     g.add_argument(
         "--dataset-option",
