@@ -109,3 +109,22 @@ def test_eval_by_name_scores_as_the_entry_says_without_options(tmp_path, hub_ser
     [result] = json.loads(board.with_suffix(".json").read_text())["results"]
     assert result["published"] == entry["metrics"]["values"][result["published_metric"]]
     assert result["delta_published"] == pytest.approx(0, abs=0.005)
+
+
+def test_cross_validation_folds_score_every_image_once_by_a_model_that_never_saw_it():
+    import importlib.util
+
+    from segzoo.train.data import parse_split, split_indices
+
+    path = ROOT / "scripts" / "train_drive_unet.py"
+    spec = importlib.util.spec_from_file_location("train_drive_unet", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    held_out = []
+    for fold in range(5):
+        train, held = (split_indices(20, parse_split(s)[1]) for s in script.fold_splits(fold, 5))
+        assert not set(train) & set(held) and sorted(train + held) == list(range(20))
+        held_out += held
+    assert sorted(held_out) == list(range(20))
+    recipe = script.recipe()
+    assert script.fold_splits(4, 5) == (recipe["train_split"], recipe["val_split"])  # the shipped model's own split
