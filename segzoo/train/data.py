@@ -202,19 +202,20 @@ def parse_split(spec: str) -> tuple[str, tuple[slice, ...] | None]:
     ``"train[:4,8:]"``, select their union (a cross-validation fold's training part). Python slice rules, on the
     dataset's own sorted order."""
     m = _SPLIT_RE.match(spec.strip())
-    parts = (
-        [] if not m or m.group("parts") is None else [_PART_RE.match(p.strip()) for p in m.group("parts").split(",")]
-    )
+    text = m["parts"] if m else None
+    parts = [_PART_RE.match(p.strip()) for p in text.split(",")] if text is not None else []
     if not m or not all(parts):
         raise TrainConfigError(
             f"split {spec!r} is not 'name', 'name[start:stop]' or 'name[start:stop,start:stop,...]' (e.g. "
             "'train[:25]', 'train[:4,8:]')"
         )
-    if m.group("parts") is None:
-        return m.group("name"), None
-    return m.group("name"), tuple(
-        slice(int(p["start"]) if p["start"] else None, int(p["stop"]) if p["stop"] else None) for p in parts if p
-    )
+    if text is None:
+        return m["name"], None
+    return m["name"], tuple(slice(_int_or_none(p["start"]), _int_or_none(p["stop"])) for p in parts if p)
+
+
+def _int_or_none(text: str) -> int | None:
+    return int(text) if text else None
 
 
 def split_indices(n: int, parts: tuple[slice, ...] | None) -> list[int]:
