@@ -695,7 +695,7 @@ def test_split_slices_hold_out_samples_and_refuse_overlap(tmp_path):
     # a cross-validation fold: train on both sides of the held-out slice
     train, val = build_datasets(cfg.replace(train_split="train[:3,6:]", val_split="train[3:6]"))
     assert train.indices == [0, 1, 2, 6, 7, 8, 9] and val.indices == [3, 4, 5]
-    with pytest.raises(TrainConfigError, match="share 1 samples"):
+    with pytest.raises(TrainConfigError, match="share 1 sample;"):
         build_datasets(cfg.replace(train_split="train[:4,6:]", val_split="train[3:6]"))
 
 
