@@ -273,7 +273,8 @@ def _check_overlap(config: TrainConfig, train: Any, val: Any) -> None:
     common = set(split_indices(n, tpart)) & set(split_indices(n, vpart))
     if common:
         raise TrainConfigError(
-            f"train split {config.train_split!r} and val split {config.val_split!r} share {len(common)} sample{'s' if len(common) > 1 else ''}; "
+            f"train split {config.train_split!r} and val split {config.val_split!r} share {len(common)} "
+            f"sample{'s' if len(common) > 1 else ''}; "
             f"hold some out, e.g. --train-split '{tname}[:-5]' --val-split '{tname}[-5:]'"
         )
 
