@@ -63,7 +63,10 @@ def _training(entry: dict[str, Any]) -> str:
 
 
 def _split(entry: dict[str, Any]) -> str:
-    """The split the published metrics were measured on: a held-out part of train is not a test split."""
+    """The split the published metrics were measured on: a cross-validation estimate is not a test score."""
+    cv = entry["metrics"].get("cross_validation")
+    if cv:
+        return f"{cv['folds']}-fold cross-validation on `{cv['split']}`"
     split = entry["dataset"].get("eval_split", "")
     return f"`{split}`" if split else ""
 
@@ -87,8 +90,9 @@ def render_page(models: list[dict[str, Any]]) -> str:
         "Generated from [`registry.json`](../registry.json) by `scripts/catalog_page.py` (and by "
         "`scripts/generate_mmseg_catalog.py`); a test checks that it is up to date. Metrics are the published ones "
         "(`segzoo info NAME` gives their source and protocol); `segzoo eval NAME --dataset D --root R` measures them "
-        'with the entry\'s own protocol, on the split in the "measured on" column (a slice of `train`, such as the '
-        "DRIVE U-Net's held-out `train[16:]`, is not the test split the other entries of its table report). "
+        'with the entry\'s own protocol, on the split in the "measured on" column (a cross-validation estimate '
+        "over `train`, such as the first-party DRIVE U-Net's, is not the test score the other entries of its table "
+        "report). "
         "[mmseg.md](mmseg.md) explains the mmsegmentation entries.",
         "",
         f"{len(models)} models:",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 __all__ = [
+    "CrossValidation",
     "DatasetInfo",
     "HubSource",
     "InferenceProtocol",
@@ -95,10 +96,20 @@ class UpstreamInfo:
 
 
 @dataclass(frozen=True)
+class CrossValidation:
+    """Published values that estimate the recipe by ``folds``-fold cross-validation over ``split``: the weights were
+    trained on all of it, so no score of theirs on held-out data exists."""
+
+    folds: int
+    split: str
+
+
+@dataclass(frozen=True)
 class Metrics:
     values: Mapping[str, float]
     source: str
     protocol: str | None = None
+    cross_validation: CrossValidation | None = None
 
 
 @dataclass(frozen=True)
