@@ -14,16 +14,17 @@ each side (and the whole process's wall time when it launched it) in ``docs/smp-
 comparison measures segzoo's trainer, not a copy of it.
 
     python benchmarks/compare_smp.py --recipe benchmarks/recipes/unet-mobilenetv3-camvid.json   # full run, both sides
-    python benchmarks/compare_smp.py --recipe configs/unet-classic16-drive.json --only smp
-    python benchmarks/compare_smp.py --recipe configs/unet-classic16-drive.json --only smp \
-        --segzoo-run runs/drive/unet-classic16-drive        # segzoo side: the run the checkpoint came from
-    python benchmarks/compare_smp.py --recipe configs/unet-classic16-drive.json --max-iters 10   # smoke test
-    python benchmarks/compare_smp.py --recipe configs/unet-classic16-drive.json --check  # networks, losses, data
+    python benchmarks/compare_smp.py --recipe benchmarks/recipes/unet-classic16-drive.json --only smp
+    python benchmarks/compare_smp.py --recipe benchmarks/recipes/unet-classic16-drive.json --only smp \
+        --segzoo-run runs/drive/cv/fold-4        # segzoo side: a run that trained exactly the recipe
+    python benchmarks/compare_smp.py --recipe benchmarks/recipes/unet-classic16-drive.json --max-iters 10  # smoke test
+    python benchmarks/compare_smp.py --recipe benchmarks/recipes/unet-classic16-drive.json --check  # no training
     python benchmarks/compare_smp.py --report-only                                      # re-render the Markdown
 
 ``benchmarks/recipes/`` keeps a recipe as it was compared once the catalog model's own recipe has moved on:
 unet-mobilenetv3-camvid's comparison ran its 1200-iteration recipe, before the checkpoint's recipe added colour
-jitter (which the plain loop does not implement) and 2400 iterations.
+jitter (which the plain loop does not implement) and 2400 iterations; unet-classic16-drive's ran on 16 images with 4
+held out, before the shipped weights were trained on all 20 (a comparison needs a validation split).
 
 A run with another number of iterations or another precision than the recipe's (``--max-iters``, ``--precision``:
 fp32 on a CPU that would emulate the recipes' bf16) is a smoke test: it writes to ``--out`` (default

@@ -17,7 +17,7 @@ pytest.importorskip("segmentation_models_pytorch")
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMVID = ROOT / "benchmarks" / "recipes" / "unet-mobilenetv3-camvid.json"
-DRIVE = ROOT / "configs" / "unet-classic16-drive.json"
+DRIVE = ROOT / "benchmarks" / "recipes" / "unet-classic16-drive.json"
 #: The parameter counts docs/smp-comparison.md reports for the DRIVE pair.
 DRIVE_PARAMS = {"segzoo": 1_812_274, "smp": 1_969_042}
 
