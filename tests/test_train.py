@@ -612,6 +612,20 @@ def test_color_jitter_changes_images_only_and_is_checked():
         train_transform(plain.replace(color_jitter={"hue": 0.9}), [0.0] * 3, [1.0] * 3, 255, 3)
 
 
+def test_vflip_mirrors_image_and_mask_top_bottom_and_is_checked():
+    ds = segzoo.create_dataset("shapes", None, "train", length=4)
+    plain = TrainConfig(dataset="shapes", architecture="unet", crop_size=32, scale_range=[1.0, 1.0], hflip=0)
+    flipped = plain.replace(vflip=1.0)
+    assert "RandomVerticalFlip" not in repr(train_transform(plain, [0.0] * 3, [1.0] * 3, 255, 3))
+    for i in range(2):
+        (x0, y0), (x1, y1) = (
+            SeededSamples(ds, train_transform(c, [0.0] * 3, [1.0] * 3, 255, 3))[(i, 1)] for c in (plain, flipped)
+        )
+        assert torch.equal(x1, x0.flip(-2)) and torch.equal(y1, y0.flip(-2)), "the same crop, mirrored top-bottom"
+    with pytest.raises(TrainConfigError, match="vflip is a probability, got 1.5"):
+        plain.replace(vflip=1.5).validate()
+
+
 def test_decoded_in_memory_gives_the_same_batches_and_reads_each_sample_once():
     from segzoo.train.data import DecodedInMemory
 

@@ -112,6 +112,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt("--crop-size", type=int, nargs="+", metavar="PX", help="training crop: SIZE or HEIGHT WIDTH")
     opt("--scale-range", type=float, nargs=2, metavar=("MIN", "MAX"), help="random scale range")
     opt("--hflip", type=float, metavar="P", help="horizontal flip probability")
+    opt("--vflip", type=float, metavar="P", help="vertical flip probability (images without an up)")
     opt(
         "--color-jitter",
         field="color_jitter",

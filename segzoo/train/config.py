@@ -70,6 +70,7 @@ class TrainConfig:
     crop_size: int | list[int] = 512
     scale_range: list[float] = field(default_factory=lambda: [0.5, 2.0])
     hflip: float = 0.5
+    vflip: float = 0.0
     color_jitter: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 8
     val_batch_size: int = 1
@@ -210,8 +211,9 @@ class TrainConfig:
             bad(f"min_lr_ratio must be within [0, 1], got {self.min_lr_ratio}")
         if not 0 <= self.warmup_start_factor <= 1:
             bad(f"warmup_start_factor must be within [0, 1], got {self.warmup_start_factor}")
-        if not 0 <= self.hflip <= 1:
-            bad(f"hflip is a probability, got {self.hflip}")
+        for flip in ("hflip", "vflip"):
+            if not 0 <= getattr(self, flip) <= 1:
+                bad(f"{flip} is a probability, got {getattr(self, flip)}")
         unknown_jitter = (
             sorted(set(self.color_jitter) - set(COLOR_JITTER_KEYS)) if isinstance(self.color_jitter, dict) else None
         )

@@ -303,7 +303,7 @@ def train_transform(
     config: TrainConfig, mean: Sequence[float], std: Sequence[float], ignore_index: int, channels: int
 ) -> T.Compose:
     """[convert] -> [Resize(resize)] -> RandomScale(scale_range) -> RandomCrop(crop_size) -> RandomHorizontalFlip
-    -> [ColorJitter(**color_jitter)] -> ToTensor -> Normalize(mean, std)."""
+    -> [RandomVerticalFlip] -> [ColorJitter(**color_jitter)] -> ToTensor -> Normalize(mean, std)."""
     steps: list[Callable] = []
     mode = _image_mode(channels)
     if mode:
@@ -315,6 +315,8 @@ def train_transform(
     steps.append(T.RandomCrop(config.crop_hw, ignore_index=ignore_index))
     if config.hflip > 0:
         steps.append(T.RandomHorizontalFlip(config.hflip))
+    if config.vflip > 0:
+        steps.append(T.RandomVerticalFlip(config.vflip))
     if config.color_jitter:
         try:
             steps.append(T.ColorJitter(**config.color_jitter))
