@@ -752,16 +752,19 @@ def test_cli_builds_the_config_and_registers_segzoo_train(tmp_path, monkeypatch)
             "--no-pretrained",
             "--val-split",
             "none",
+            "--vflip",
+            "0.25",
             "-o",
             str(tmp_path / "r"),
         ]
     )
     cfg, resume = cli.build_config(args)
-    assert (cfg.architecture, cfg.crop_size, cfg.val_split, cfg.pretrained, resume) == (
+    assert (cfg.architecture, cfg.crop_size, cfg.val_split, cfg.pretrained, cfg.vflip, resume) == (
         "unet",
         [32, 48],
         None,
         False,
+        0.25,
         False,
     )
     assert cfg.model_options == {"decoder_channels": [8, 8, 8, 8, 8], "name": "x"} and cfg.lr == 0.01
