@@ -595,32 +595,40 @@ def test_training_loader_keeps_its_workers_across_epochs():
         assert order == sampler.epoch_indices(epoch)[start:], "each epoch follows the sampler set before it"
 
 
-def test_color_jitter_changes_images_only_and_is_checked():
+#: A fixed 32x32 crop of the synthetic shapes, unflipped: augmentation tests add one step to it.
+_PLAIN = TrainConfig(dataset="shapes", architecture="unet", crop_size=32, scale_range=[1.0, 1.0], hflip=0)
+
+
+def _transform(config: TrainConfig):
+    return train_transform(config, [0.0] * 3, [1.0] * 3, 255, 3)
+
+
+def _same_draws(config: TrainConfig, i: int):
+    """Sample ``i`` of four synthetic shapes under ``_PLAIN`` and under ``config``, with the same random draws."""
     ds = segzoo.create_dataset("shapes", None, "train", length=4)
-    plain = TrainConfig(dataset="shapes", architecture="unet", crop_size=32, scale_range=[1.0, 1.0], hflip=0)
+    return (SeededSamples(ds, _transform(c))[(i, 1)] for c in (_PLAIN, config))
+
+
+def test_color_jitter_changes_images_only_and_is_checked():
+    plain = _PLAIN
     jitter = plain.replace(color_jitter={"brightness": [1.5, 1.5], "saturation": 0.3})
-    assert "ColorJitter" in repr(train_transform(jitter, [0.0] * 3, [1.0] * 3, 255, 3))
+    assert "ColorJitter" in repr(_transform(jitter))
     for i in range(2):
-        (x0, y0), (x1, y1) = (
-            SeededSamples(ds, train_transform(c, [0.0] * 3, [1.0] * 3, 255, 3))[(i, 1)] for c in (plain, jitter)
-        )
+        (x0, y0), (x1, y1) = _same_draws(jitter, i)
         assert torch.equal(y0, y1), "the mask is never jittered"
         assert x1.mean() > x0.mean(), "brightness 1.5 brightens the crop"
     with pytest.raises(TrainConfigError, match="color_jitter must be a dict with keys among brightness"):
         plain.replace(color_jitter={"gamma": 0.2}).validate()
     with pytest.raises(TrainConfigError, match="color_jitter .*hue"):
-        train_transform(plain.replace(color_jitter={"hue": 0.9}), [0.0] * 3, [1.0] * 3, 255, 3)
+        _transform(plain.replace(color_jitter={"hue": 0.9}))
 
 
 def test_vflip_mirrors_image_and_mask_top_bottom_and_is_checked():
-    ds = segzoo.create_dataset("shapes", None, "train", length=4)
-    plain = TrainConfig(dataset="shapes", architecture="unet", crop_size=32, scale_range=[1.0, 1.0], hflip=0)
+    plain = _PLAIN
     flipped = plain.replace(vflip=1.0)
-    assert "RandomVerticalFlip" not in repr(train_transform(plain, [0.0] * 3, [1.0] * 3, 255, 3))
+    assert "RandomVerticalFlip" not in repr(_transform(plain))
     for i in range(2):
-        (x0, y0), (x1, y1) = (
-            SeededSamples(ds, train_transform(c, [0.0] * 3, [1.0] * 3, 255, 3))[(i, 1)] for c in (plain, flipped)
-        )
+        (x0, y0), (x1, y1) = _same_draws(flipped, i)
         assert torch.equal(x1, x0.flip(-2)) and torch.equal(y1, y0.flip(-2)), "the same crop, mirrored top-bottom"
     with pytest.raises(TrainConfigError, match="vflip is a probability, got 1.5"):
         plain.replace(vflip=1.5).validate()
