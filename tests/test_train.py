@@ -762,6 +762,10 @@ def test_cli_builds_the_config_and_registers_segzoo_train(tmp_path, monkeypatch)
             "none",
             "--vflip",
             "0.25",
+            "--distill-from",
+            "checkpoints/unet-resnet18-camvid",
+            "--distill-temperature",
+            "2",
             "-o",
             str(tmp_path / "r"),
         ]
@@ -776,6 +780,7 @@ def test_cli_builds_the_config_and_registers_segzoo_train(tmp_path, monkeypatch)
         False,
     )
     assert cfg.model_options == {"decoder_channels": [8, 8, 8, 8, 8], "name": "x"} and cfg.lr == 0.01
+    assert (cfg.distill_from, cfg.distill_weight, cfg.distill_temperature) == ("checkpoints/unet-resnet18-camvid", 1, 2)
     run = tmp_path / "r"
     run.mkdir()
     (run / "config.json").write_text(json.dumps(cfg.to_dict()))

@@ -163,6 +163,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help='loss option (repeatable), e.g. losses=\'{"cross_entropy": 1, "dice": 1}\'',
     )
     opt("--aux-weight", type=float, metavar="W", help="weight of the auxiliary head's loss (0: not trained)")
+    opt("--distill-from", metavar="MODEL", help="teacher for knowledge distillation (catalog name or folder)")
+    opt("--distill-weight", type=float, metavar="W", help="weight of the distillation loss")
+    opt("--distill-temperature", type=float, metavar="T", help="softmax temperature of the distillation loss")
     g = p.add_argument_group("evaluation and checkpoints")
     opt(
         "--eval-every",

@@ -99,6 +99,9 @@ class TrainConfig:
     loss: str = "cross_entropy"
     loss_options: dict[str, Any] = field(default_factory=dict)
     aux_weight: float = 0.4
+    distill_from: str | None = None
+    distill_weight: float = 1.0
+    distill_temperature: float = 1.0
     # -- evaluation and stopping -------------------------------------------------------------------------------------
     eval_every: int | None = None
     early_stopping_patience: int | None = None
@@ -199,10 +202,14 @@ class TrainConfig:
                 bad(f"{name} must be a positive integer or None, got {value!r}")
         if self.freeze_encoder_epochs and self.freeze_encoder_iters:
             bad("give freeze_encoder_epochs or freeze_encoder_iters, not both")
-        for name in ("lr", "weight_decay", "momentum", "aux_weight", "poly_power"):
+        for name in ("lr", "weight_decay", "momentum", "aux_weight", "poly_power", "distill_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 bad(f"{name} must be a finite number >= 0, got {value!r}")
+        if not (isinstance(self.distill_temperature, (int, float)) and self.distill_temperature > 0):
+            bad(f"distill_temperature must be positive, got {self.distill_temperature!r}")
+        if self.distill_from is not None and (not isinstance(self.distill_from, str) or not self.distill_from):
+            bad(f"distill_from must name a model (catalog name, folder or hf-hub:org/repo), got {self.distill_from!r}")
         if self.lr <= 0:
             bad(f"lr must be positive, got {self.lr}")
         if self.encoder_lr is not None and (not isinstance(self.encoder_lr, (int, float)) or self.encoder_lr < 0):

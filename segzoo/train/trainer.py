@@ -41,6 +41,7 @@ from segzoo.train.checkpoint import (
     set_rng_state,
 )
 from segzoo.train.config import TrainConfig, TrainConfigError, TrainingError
+from segzoo.train.distill import distillation_loss, load_teacher
 from segzoo.train.data import (
     DecodedInMemory,
     SeededSamples,
@@ -247,6 +248,15 @@ class Trainer:
         model.config["class_names"] = list(self.classes) if self.classes else model.config.get("class_names")
         self.preprocessing = pre = self._preprocessing(model)
         mean, std, channels = pre.mean, pre.std, pre.in_channels
+        self.teacher = None
+        if c.distill_from is not None:
+            self.teacher = load_teacher(
+                c.distill_from,
+                num_classes=self.num_classes,
+                student=pre,
+                device=self.device,
+                memory_format=self.memory_format,
+            )
         if c.cache_decoded:
             train_ds = DecodedInMemory(train_ds)
             val_ds = DecodedInMemory(val_ds) if val_ds is not None else None
@@ -504,6 +514,12 @@ class Trainer:
             loss = self.criterion(out["out"], masks)
             if "aux" in out:
                 loss = loss + c.aux_weight * self.criterion(out["aux"], masks)
+            if self.teacher is not None:
+                with torch.no_grad():
+                    soft = self.teacher(images)
+                loss = loss + c.distill_weight * distillation_loss(
+                    out["out"], soft, masks, temperature=c.distill_temperature, ignore_index=self.ignore_index
+                )
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:
@@ -671,6 +687,10 @@ class Trainer:
             f"(train split `{c.train_split}`, val split `{c.val_split}`): {st.iteration} iterations, each on "
             f"{crops} of {c.crop_hw[0]}x{c.crop_hw[1]} pixels.",
         ]
+        if c.distill_from is not None:
+            lines.append(
+                f"Distilled from `{c.distill_from}` (weight {c.distill_weight}, temperature {c.distill_temperature})."
+            )
         if which == "best" and st.best_metric is not None:
             lines.append(f"Best validation mIoU {st.best_metric:.4f} at iteration {st.best_iteration}.")
         return card + "\n".join(lines) + "\n"
