@@ -120,3 +120,13 @@ def test_segzoo_train_config_starts_and_runs_two_iterations(name, tmp_path, monk
     }
     kept = {k: v for k, v in recipe.items() if k not in overridden}
     assert {k: run[k] for k in kept} == kept  # the overrides changed only what they name
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "experiments").glob("*.json")), ids=lambda p: p.stem)
+def test_experiment_recipes_start_from_committed_checkpoints(path):
+    """configs/experiments/: measured continuations of a checkpoint (docs/camvid-zoo.md), not catalog recipes."""
+    config = TrainConfig.from_json(path).validate()
+    for spec in (config.model, config.distill_from):
+        if spec is not None:
+            assert (ROOT / spec / "model.safetensors").is_file(), spec
+    assert config.model is not None and config.output == f"runs/camvid-experiments/{path.stem}"
