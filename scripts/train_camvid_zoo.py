@@ -74,9 +74,20 @@ MODELS: dict[str, dict[str, Any]] = {
     "unet-mobilenetv3-camvid": {
         "requires": "segzoo-unet",
         "description": "U-Net (small decoder 128-64-32-16-8) with a timm MobileNetV3-Small encoder, trained from "
-        "scratch by segzoo on CamVid (11 classes) at the full 480x360 resolution in {budget}; the "
-        "real-time model of segzoo's CamVid set (2.4 GMAC per frame)",
+        "scratch by segzoo on CamVid (11 classes) at the full 480x360 resolution in {budget}; real-time (2.4 GMAC "
+        "per frame), continued by unet-mobilenetv3-distilled-camvid",
         # int8 with defaults lost 4.1 mIoU points (docs/benchmarking.md, INT8)
+        "quantization": {"fp32_first_convs": 11, "fp32_op_types": ["Concat"]},
+        "paper": {
+            "title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
+            "url": "https://arxiv.org/abs/1505.04597",
+        },
+    },
+    "unet-mobilenetv3-distilled-camvid": {
+        "requires": "segzoo-unet",
+        "description": "U-Net (small decoder 128-64-32-16-8) with a timm MobileNetV3-Small encoder: "
+        "unet-mobilenetv3-camvid trained further ({budget}) on CamVid (11 classes) at 480x360, distilled from "
+        "unet-resnet18-camvid; the real-time model of segzoo's CamVid set (2.4 GMAC per frame)",
         "quantization": {"fp32_first_convs": 11, "fp32_op_types": ["Concat"]},
         "paper": {
             "title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
@@ -128,14 +139,22 @@ def recipe(name: str) -> dict[str, Any]:
     return json.loads((CONFIGS / f"{name}.json").read_text())
 
 
+def predecessor(name: str) -> str | None:
+    """The checkpoint a recipe continues (its ``model``, ``checkpoints/<name>``), or None for one from scratch."""
+    spec = recipe(name).get("model")
+    return Path(spec).name if spec else None
+
+
 def model_info(name: str) -> dict[str, Any]:
-    """``MODELS[name]`` with the architecture, encoder, options and training options (``train``) of its recipe."""
+    """``MODELS[name]`` with the architecture, encoder, options (those of the checkpoint it continues, if it does)
+    and training options (``train``) of its recipe."""
     r = recipe(name)
+    built = recipe(predecessor(name)) if predecessor(name) else r
     return {
         **MODELS[name],
-        "architecture": r["architecture"],
-        "encoder": r["encoder"],
-        "options": r["model_options"],
+        "architecture": built["architecture"],
+        "encoder": built["encoder"],
+        "options": built["model_options"],
         "train": r,
     }
 
@@ -477,6 +496,7 @@ def results_markdown(results: list[dict[str, Any]], ds) -> str:
 def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
     m = model_info(name)
     t = m["train"]
+    start = f"from {predecessor(name)}" if predecessor(name) else "from scratch"
     return {
         "name": name,
         "description": describe(name, r),
@@ -503,7 +523,7 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
         },
         "metrics": {
             "values": {"mIoU": r["mIoU"], "pixel_accuracy": r["pixel_accuracy"]},
-            "source": f"{r['eval_command']} (weights trained from scratch by segzoo scripts/train_camvid_zoo.py: "
+            "source": f"{r['eval_command']} (weights trained {start} by segzoo scripts/train_camvid_zoo.py: "
             f"segzoo train, {r['iterations']} iterations of {t['batch_size']} crops "
             f"{t['crop_size'][0]}x{t['crop_size'][1]} on {processor(r)}; see docs/camvid-zoo.md)",
             "protocol": protocol(name),
@@ -548,7 +568,34 @@ def budget(name: str, r: dict[str, Any]) -> str:
 def resources(name: str, r: dict[str, Any]) -> str:
     if on_gpu(r):
         return f"{processor(r)} and {r['loader_workers']} data-loading processes, {r['train_s'] / 60:.1f} minutes"
-    return f"{recipe(name).get('threads', 1)} threads of a 2-core CPU, {core_hours(name, r):.2f} core-hours"
+    threads = int(recipe(name).get("threads", 1))
+    return f"{threads} thread{'s' if threads > 1 else ''} of a 2-core CPU, {core_hours(name, r):.2f} core-hours"
+
+
+def origin(name: str) -> str:
+    """Where training started, for the model card."""
+    before = predecessor(name)
+    if before is None:
+        return (
+            "From scratch (random initialisation, also for the encoder: ImageNet weights could not be downloaded "
+            "where it was trained)"
+        )
+    t = recipe(name)
+    teacher = Path(t["distill_from"]).name if t.get("distill_from") else None
+    distilled = (
+        f", distilled from `{teacher}` (`distill_weight` {t['distill_weight']}, `distill_temperature` "
+        f"{t['distill_temperature']}: docs/training.md)"
+        if teacher
+        else ""
+    )
+    return f"From the weights of `{before}` (trained from scratch: its card){distilled}"
+
+
+def continued(name: str, r: dict[str, Any]) -> str:
+    """How long training took, for the card's limitations: the continuation's budget after its predecessor's."""
+    if predecessor(name) is None:
+        return f" in {budget(name, r)}"
+    return f" (`{predecessor(name)}`'s recipe), then {budget(name, r)} more"
 
 
 def _curve(r: dict[str, Any]) -> str:
@@ -568,7 +615,7 @@ def model_card(name: str, r: dict[str, Any], ds) -> str:
     where = (
         f"on {processor(r)} ({r['loader_workers']} data-loading processes)"
         if on_gpu(r)
-        else f"on a shared 2-core CPU (`nice`, {threads})"
+        else f"on a shared 2-core CPU ({threads})"
     )
     spent = (
         f"{r['train_s'] / 60:.1f} minutes of training on {processor(r)}"
@@ -637,8 +684,7 @@ RGB in 0..1, normalised with mean {MEAN} and std {STD}; resize so the shorter si
 
 ## Training
 
-From scratch (random initialisation, also for the encoder: ImageNet weights could not be downloaded where it was
-trained), with segzoo's trainer on CamVid train (367 images; CamVid val chose the recipe): {r["iterations"]}
+{origin(name)}, with segzoo's trainer on CamVid train (367 images; CamVid val chose the recipe): {r["iterations"]}
 iterations ({r["epochs"]} epochs) of batch {t["batch_size"]} random {crop} crops of
 the {size} images (random scale {t["scale_range"][0]}-{t["scale_range"][1]}, horizontal flip{jitter_text}), AdamW
 (lr {t["lr"]}, weight decay {t["weight_decay"]}), {t["warmup_iters"]} warm-up iterations then poly decay, cross-entropy
@@ -663,7 +709,7 @@ and Badrinarayanan et al. (SegNet, PAMI 2017) for the data.
 
 ## Limitations
 
-Trained from random initialisation in {budget(name, r)} at {size}: published CamVid
+Trained from random initialisation{continued(name, r)} at {size}: published CamVid
 results with ImageNet-pretrained encoders, full or 960x720 resolution and many GPU epochs are higher. Thin and rare
 classes (Pole, SignSymbol, Pedestrian, Bicyclist, Fence) are the weakest (see the IoU table). Only evaluated on CamVid
 val (Cambridge daytime driving, 2007-2008 camera); expect poor results on other scenes, cameras or resolutions. One
@@ -681,7 +727,7 @@ def main(argv: list[str] | None = None) -> int:
         help="render: rewrite the model cards, results.md and --catalog from results.json (no evaluation; "
         "the weights files are left as they are)",
     )
-    p.add_argument("--only", action="append", choices=list(MODELS), help="a model (repeatable; default all four)")
+    p.add_argument("--only", action="append", choices=list(MODELS), help="a model (repeatable; default all)")
     p.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets" / "camvid"))
     p.add_argument("--runs", default=str(ROOT / "runs" / "camvid-zoo"))
     p.add_argument("--out", default=str(ROOT / "checkpoints"))

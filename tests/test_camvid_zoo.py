@@ -30,7 +30,7 @@ FIRST_PARTY = sorted(p.name for p in CHECKPOINTS.iterdir() if (p / "config.json"
 
 
 def test_every_checkpoint_folder_has_a_catalog_entry_with_its_hash():
-    assert len(FIRST_PARTY) == 6  # five CamVid models and the DRIVE U-Net
+    assert len(FIRST_PARTY) == 7  # six CamVid models and the DRIVE U-Net
     for name in FIRST_PARTY:
         weights = segzoo.info(name)["weights"]
         data = (CHECKPOINTS / name / "model.safetensors").read_bytes()
@@ -146,7 +146,9 @@ def test_full_resolution_model_card_has_its_budget_curves_and_inference():
 
 @needs_camvid
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["fcn-mobilenetv3-camvid", "unet-resnet18-camvid"])
+@pytest.mark.parametrize(
+    "name", ["fcn-mobilenetv3-camvid", "unet-resnet18-camvid", "unet-mobilenetv3-distilled-camvid"]
+)
 def test_catalog_metrics_are_what_eval_measures_on_camvid_val(name, cli, tmp_path, capsys):
     if segzoo.info(name)["architecture"] not in segzoo.list_architectures():
         pytest.skip(f"the plugin of {name} is not installed")

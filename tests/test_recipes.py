@@ -35,7 +35,12 @@ def test_every_checkpoint_has_a_recipe_and_every_recipe_a_checkpoint():
 def test_recipe_is_a_valid_config_that_builds_its_checkpoints_model(name):
     config = TrainConfig.from_json(ROOT / "configs" / f"{name}.json").validate()
     saved = json.loads((ROOT / "checkpoints" / name / "config.json").read_text())
-    assert (config.architecture, config.encoder, config.model_options) == (
+    built = config
+    if config.model is not None:  # a continuation: it starts from a committed checkpoint built by its own recipe
+        start = Path(config.model)
+        assert start.parent == Path("checkpoints") and (ROOT / start / "model.safetensors").is_file()
+        built = TrainConfig.from_json(ROOT / "configs" / f"{start.name}.json")
+    assert (built.architecture, built.encoder, built.model_options) == (
         saved["architecture"],
         saved["encoder"],
         saved["options"],
