@@ -36,3 +36,12 @@ def tiny():
     assert info.status == "ok", info.error
     yield _plugins.registries()
     _plugins.reset()
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (training tests: stable timings, no oversubscription under xdist)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

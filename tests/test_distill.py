@@ -15,12 +15,7 @@ from segzoo.train.distill import distillation_loss
 TINY = dict(encoder="mobilenetv3_small_050", decoder_channels=[32, 16, 16, 8, 8])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_loss_is_the_softened_kl_over_labelled_pixels():

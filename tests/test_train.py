@@ -31,12 +31,7 @@ UNET = dict(
 FCN = dict(architecture="fcn", encoder="test_resnet", model_options={"aux_head": True})
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def config(tmp_path: Path, arch: dict = UNET, **kw) -> TrainConfig:
