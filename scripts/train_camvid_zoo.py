@@ -1,10 +1,11 @@
 """Train, evaluate and export segzoo's first-party CamVid checkpoints (``checkpoints/<name>/``).
 
-Reproduces docs/camvid-zoo.md: four small models trained from scratch (no ImageNet weights) on CamVid train
-(367 images, SegNet's 11 classes, void ignored), each with ``segzoo train --config configs/<name>.json`` (its recipe:
-seed, schedule, augmentation, loss, budget), evaluated on CamVid val (101 images) with ``segzoo.train.evaluate`` and
-``segzoo eval``, and exported as ``save_pretrained`` folders whose ``model.safetensors`` holds float16 weights
-(``segzoo.load`` casts them back to float32). Uses segzoo's public API only.
+Reproduces docs/camvid-zoo.md: six small models, from scratch (no ImageNet weights) or continued, trained on CamVid
+train (367 images, SegNet's 11 classes, void ignored), each with ``segzoo train --config configs/<name>.json`` (its
+recipe: seed, schedule, augmentation, loss, budget), evaluated on CamVid val (101 images) with
+``segzoo.train.evaluate`` and ``segzoo eval``, and exported as ``save_pretrained`` folders whose
+``model.safetensors`` holds float16 weights (``segzoo.load`` casts them back to float32). Uses segzoo's public API
+only.
 
     python scripts/train_camvid_zoo.py                       # train (one model after the other) + export all
     python scripts/train_camvid_zoo.py train --only segnet-basic-camvid
@@ -88,11 +89,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "description": "U-Net (small decoder 128-64-32-16-8) with a timm MobileNetV3-Small encoder: "
         "unet-mobilenetv3-camvid trained further ({budget}) on CamVid (11 classes) at 480x360, distilled from "
         "unet-resnet18-camvid; the real-time model of segzoo's CamVid set (2.4 GMAC per frame)",
-        "quantization": {"fp32_first_convs": 11, "fp32_op_types": ["Concat"]},
-        "paper": {
-            "title": "U-Net: Convolutional Networks for Biomedical Image Segmentation",
-            "url": "https://arxiv.org/abs/1505.04597",
-        },
+        # the network's `quantization` and `paper` are its predecessor's (model_info)
     },
     "segnet-basic-camvid": {
         "requires": "segzoo-segnet",
@@ -147,16 +144,14 @@ def predecessor(name: str) -> str | None:
 
 def model_info(name: str) -> dict[str, Any]:
     """``MODELS[name]`` with the architecture, encoder, options (those of the checkpoint it continues, if it does)
-    and training options (``train``) of its recipe."""
+    and training options (``train``) of its recipe; a continued model inherits what it does not say itself."""
     r = recipe(name)
-    built = recipe(predecessor(name)) if predecessor(name) else r
-    return {
-        **MODELS[name],
-        "architecture": built["architecture"],
-        "encoder": built["encoder"],
-        "options": built["model_options"],
-        "train": r,
-    }
+    before = predecessor(name)
+    if before:  # the network, its quantization and paper are the predecessor's
+        inherited = model_info(before)
+    else:
+        inherited = {"architecture": r["architecture"], "encoder": r["encoder"], "options": r["model_options"]}
+    return {**inherited, **MODELS[name], "train": r}
 
 
 def train_args(name: str, *, data_root: str, runs: Path, threads: int) -> list[str]:
@@ -339,8 +334,8 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
                 raise SystemExit(f"{name}: {key} exceeds the float16 range")
         half = copy.deepcopy(model).half()
         half.config.update(name=name, class_names=list(ds.classes), preprocessing=preprocessing, license=LICENSE)
-        if "quantization" in MODELS[name]:
-            half.config["quantization"] = MODELS[name]["quantization"]
+        if "quantization" in model_info(name):
+            half.config["quantization"] = model_info(name)["quantization"]
         target = out_root / name
         half.save_pretrained(target, model_card="(written below)\n")
         weights = target / "model.safetensors"

@@ -13,6 +13,16 @@ from segzoo.train import TrainConfig, TrainConfigError, Trainer
 from segzoo.train.distill import distillation_loss
 
 TINY = dict(encoder="mobilenetv3_small_050", decoder_channels=[32, 16, 16, 8, 8])
+# a tiny U-Net on the synthetic shapes; each test adds its data size, schedule and output
+BASE = dict(
+    architecture="unet",
+    encoder=TINY["encoder"],
+    model_options={"decoder_channels": TINY["decoder_channels"]},
+    dataset="shapes",
+    val_split=None,
+    crop_size=64,
+    quiet=True,
+)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -57,20 +67,14 @@ def _teacher(tmp_path: Path, **overrides) -> Path:
 
 def _student_agreement(tmp_path: Path, teacher: Path, name: str, **options) -> tuple[float, str]:
     cfg = TrainConfig(
-        architecture="unet",
-        encoder=TINY["encoder"],
-        model_options={"decoder_channels": TINY["decoder_channels"]},
-        dataset="shapes",
+        **BASE,
         dataset_options={"length": 16},
-        val_split=None,
-        crop_size=64,
         scale_range=[1.0, 1.0],
         batch_size=4,
         max_iters=24,
         optimizer="adamw",
         lr=3e-3,
         output=str(tmp_path / name),
-        quiet=True,
         plot=False,
         **options,
     )
@@ -95,18 +99,7 @@ def test_student_learns_the_teachers_predictions_only_when_distilled(tmp_path):
 
 
 def test_teacher_must_match_the_students_classes_and_input(tmp_path):
-    base = dict(
-        architecture="unet",
-        encoder=TINY["encoder"],
-        model_options={"decoder_channels": TINY["decoder_channels"]},
-        dataset="shapes",
-        dataset_options={"length": 4},
-        val_split=None,
-        crop_size=64,
-        batch_size=2,
-        max_iters=1,
-        quiet=True,
-    )
+    base = dict(BASE, dataset_options={"length": 4}, batch_size=2, max_iters=1)
     four = _teacher(tmp_path / "four", num_classes=4)
     with pytest.raises(TrainConfigError, match="predicts 4 classes but the dataset has 3"):
         Trainer(TrainConfig(**base, distill_from=str(four), output=str(tmp_path / "a"))).fit()
