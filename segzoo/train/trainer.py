@@ -41,7 +41,6 @@ from segzoo.train.checkpoint import (
     set_rng_state,
 )
 from segzoo.train.config import TrainConfig, TrainConfigError, TrainingError
-from segzoo.train.distill import distillation_loss, load_teacher
 from segzoo.train.data import (
     DecodedInMemory,
     SeededSamples,
@@ -52,6 +51,7 @@ from segzoo.train.data import (
     mix_seed,
     train_transform,
 )
+from segzoo.train.distill import distillation_loss, load_teacher
 from segzoo.train.evaluation import autocast, evaluate
 from segzoo.train.plot import plot_curves, read_metrics
 from segzoo.train.schedule import LRSchedule
