@@ -116,8 +116,8 @@ def test_eval_by_name_applies_the_entrys_protocol(tmp_path, hub_server, hf_env, 
     assert entry["dataset"]["eval_options"] == {"fov_as_ignore": False}
     publish_directory(FOLDER, entry["weights"]["hub"]["repo_id"])
     out = tmp_path / "eval.json"
-    drive = ["--dataset", "drive", "--root", str(DRIVE.parent), "--engine", "eager", "--num-workers", "0"]
-    drive += ["--no-progress", "--json", str(out)]
+    options = ["--engine", "eager", "--num-workers", "0", "--no-progress", "--json", str(out)]
+    drive = ["--dataset", "drive", "--root", str(DRIVE.parent), *options]
     if not (DRIVE / "test" / "1st_manual").is_dir():  # ../shared has the training images only
         assert cli(["eval", NAME, *drive]) != 0
         assert "test" in capsys.readouterr().err
@@ -126,8 +126,7 @@ def test_eval_by_name_applies_the_entrys_protocol(tmp_path, hub_server, hf_env, 
     assert (measured["split"], measured["dataset_options"]) == ("train[16:]", {"fov_as_ignore": False})
     # the same four images under the official test split's names: by name, the entry's split and options apply;
     # the checkpoint folder, which carries no entry, measures the same when told them
-    test_root = _as_test_split(tmp_path / "DRIVE", range(37, 41))
-    other_root = [*drive[:2], "--root", str(test_root), *drive[4:]]
+    other_root = ["--dataset", "drive", "--root", str(_as_test_split(tmp_path / "DRIVE", range(37, 41))), *options]
     assert cli(["eval", NAME, *other_root]) == 0
     assert json.loads(out.read_text())["metrics"] == measured["metrics"]
     assert cli(["eval", str(FOLDER), *other_root, "--split", "test", "--dataset-option", "fov_as_ignore=false"]) == 0
