@@ -60,7 +60,7 @@ def command(args: argparse.Namespace, output: Path | None = None, splits: tuple[
         "-m",
         "segzoo.train",
         "--config",
-        str(RECIPE.relative_to(ROOT)),
+        str(args.recipe),
         "--data-root",
         args.data_root,
         *(["--train-split", splits[0], "--val-split", splits[1]] if splits else []),
@@ -168,7 +168,7 @@ def cross_validate(args: argparse.Namespace) -> dict[str, Any]:
                 "curve": curve,
             }
         )
-    result = {"recipe": str(RECIPE.relative_to(ROOT)), "folds": folds, "pooled": pool(folds)}
+    result = {"recipe": str(args.recipe), "folds": folds, "pooled": pool(folds)}
     (root / "results.json").write_text(json.dumps(result, indent=1) + "\n")
     print(fold_table(folds))
     print(f"pooled over the {args.folds} folds: {result['pooled']}")
@@ -427,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("action", nargs="?", default="all", choices=["all", "train", "export", "command", "cv"])
     p.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets" / "drive"))
+    p.add_argument("--recipe", type=Path, default=RECIPE.relative_to(ROOT), help="cv, train: a variant's config")
     p.add_argument("--runs", default=str(ROOT / "runs" / "drive"))
     p.add_argument("--out", default=str(ROOT / "checkpoints"))
     p.add_argument("--catalog", default=None, help="write the catalog entry there (a registry.json fragment)")
