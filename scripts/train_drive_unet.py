@@ -15,7 +15,8 @@ the exported weights are the last ones of the 20-image run, stored as float16. P
 
 Options: ``--data-root`` (default ../shared/datasets/drive, the official DRIVE layout), ``--runs`` (default
 runs/drive), ``--out`` (default checkpoints), ``--threads`` (1: on 2 shared cores one thread was faster than two),
-``--folds`` and ``--parallel`` (cv).
+``--folds`` and ``--parallel`` (cv), ``--recipe`` (cv, train: a variant's config, e.g. one of configs/experiments/,
+with its own ``--runs``; ``export`` refuses runs that were not trained with the recipe).
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ DESCRIPTION = (
 
 def recipe() -> dict[str, Any]:
     return json.loads(RECIPE.read_text())
+
+
+def recipe_differences(run: Path) -> dict[str, tuple]:
+    """``{option: (recipe's, run's)}`` where the run in ``run`` was not trained with the recipe, its paths, splits and
+    threads aside: a variant's results (``--recipe``) must not be published as the recipe's."""
+    from segzoo.train import TrainConfig
+
+    run_specific = frozenset({"data_root", "train_split", "val_split", "output", "threads", "quiet"})
+    return TrainConfig.from_json(RECIPE).differences(TrainConfig.from_json(run / "config.json"), ignore=run_specific)
 
 
 def command(args: argparse.Namespace, output: Path | None = None, splits: tuple[str, str] | None = None) -> list[str]:
@@ -238,6 +248,9 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
         if not needed.exists():
             raise SystemExit(f"{needed} is missing: run `python scripts/train_drive_unet.py {action}` first")
     cv = json.loads(cv_file.read_text())
+    for trained in (run, *(cv_file.parent / f"fold-{f['fold'] - 1}" for f in cv["folds"])):
+        if differs := recipe_differences(trained):
+            raise SystemExit(f"{trained} was not trained with {RECIPE.relative_to(ROOT)}: {differs} (recipe, run)")
     model = segzoo.load(run / "final").float().eval()
     pre = model.transforms()
     kept = {k: v for k, v in pre.as_dict().items() if v is not None}  # no resize: whole images at 565x584

@@ -159,3 +159,20 @@ def test_cross_validation_folds_score_every_image_once_by_a_model_that_never_saw
     assert sorted(held_out) == list(range(20))
     recipe = script.recipe()
     assert (recipe["train_split"], recipe["val_split"]) == ("train", None)  # the shipped weights saw all 20
+
+
+def test_export_tells_the_recipes_runs_from_a_variants(tmp_path):
+    """A fold run differs from the recipe in its paths, splits and threads only; the experiment at twice the
+    iterations is told apart, so its results cannot be exported as the recipe's."""
+    from segzoo.train import TrainConfig
+
+    script = _script()
+    recipe = TrainConfig.from_json(script.RECIPE)
+    train, held = script.fold_splits(1, 5)
+    fold = recipe.replace(train_split=train, val_split=held, output=str(tmp_path), threads=2, quiet=True)
+    variant = TrainConfig.from_json(ROOT / "configs" / "experiments" / f"{NAME}-6k.json")
+    for run, config in (("fold", fold), ("variant", variant.replace(train_split=train, val_split=held))):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "config.json").write_text(json.dumps(config.to_dict()))
+    assert script.recipe_differences(tmp_path / "fold") == {}
+    assert script.recipe_differences(tmp_path / "variant") == {"max_iters": (3000, 6000)}
