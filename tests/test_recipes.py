@@ -128,9 +128,10 @@ def test_segzoo_train_config_starts_and_runs_two_iterations(name, tmp_path, monk
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "experiments").glob("*.json")), ids=lambda p: p.stem)
-def test_experiment_recipes_start_from_committed_checkpoints(path):
+def test_experiment_recipes_are_variants_writing_under_runs(path):
     """configs/experiments/: measured variants and continuations (docs/camvid-zoo.md, docs/drive-unet.md), not
-    catalog recipes; they write to runs/, never over a catalog model's run."""
+    catalog recipes; a continuation starts from a committed checkpoint, and each writes under runs/, never over a
+    catalog model's run."""
     config = TrainConfig.from_json(path).validate()
     for spec in (config.model, config.distill_from):
         if spec is not None:
