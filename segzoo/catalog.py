@@ -32,6 +32,7 @@ __all__ = [
     "UpstreamInfo",
     "UrlSource",
     "Weights",
+    "measured_on",
     "spec",
 ]
 
@@ -264,3 +265,11 @@ def spec(entry: Mapping[str, Any]) -> ModelSpec:
     parsed = ModelSpec.from_dict(entry)
     _SPECS[id(entry)] = (entry, parsed)
     return parsed
+
+
+def measured_on(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``name``, ``eval_split`` and ``eval_options`` of an entry's ``dataset`` block: how its metrics were
+    measured. A model loaded from the entry keeps them as ``config["dataset"]``, and its saved folder in config.json,
+    so that ``segzoo eval`` scores the folder as it scores the entry."""
+    dataset = entry.get("dataset") or {}
+    return {k: dataset[k] for k in ("name", "eval_split", "eval_options") if k in dataset}

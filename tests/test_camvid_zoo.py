@@ -56,6 +56,10 @@ def test_published_checkpoint_loads_by_catalog_name(name, hub_server, hf_env):
     with torch.inference_mode():
         assert torch.equal(by_name(x), folder(x))
     assert by_name.config["preprocessing"] == entry["preprocessing"]
+    # the published protocol (inference; dataset, split and options of the metrics) travels with the folder too
+    for key in ("inference", "dataset"):
+        assert folder.config.get(key) == by_name.config.get(key), key
+    assert folder.config["dataset"]["eval_split"] == entry["dataset"]["eval_split"]
 
 
 @pytest.fixture

@@ -125,12 +125,14 @@ def test_eval_by_name_applies_the_entrys_protocol(tmp_path, hub_server, hf_env, 
     measured = json.loads(out.read_text())
     assert (measured["split"], measured["dataset_options"]) == ("train[16:]", {"fov_as_ignore": False})
     # the same four images under the official test split's names: by name, the entry's split and options apply;
-    # the checkpoint folder, which carries no entry, measures the same when told them
+    # so they do to the checkpoint folder, whose config.json records them as the entry does
     other_root = ["--dataset", "drive", "--root", str(_as_test_split(tmp_path / "DRIVE", range(37, 41))), *options]
     assert cli(["eval", NAME, *other_root]) == 0
     assert json.loads(out.read_text())["metrics"] == measured["metrics"]
-    assert cli(["eval", str(FOLDER), *other_root, "--split", "test", "--dataset-option", "fov_as_ignore=false"]) == 0
-    assert json.loads(out.read_text())["metrics"] == measured["metrics"]
+    assert cli(["eval", str(FOLDER), *other_root]) == 0
+    by_folder = json.loads(out.read_text())
+    assert (by_folder["split"], by_folder["dataset_options"]) == ("test", {"fov_as_ignore": False})
+    assert by_folder["metrics"] == measured["metrics"]
     # asked for explicitly, the FOV-only score differs: the option is really applied
     assert cli(["eval", NAME, *drive, "--split", "train[16:]", "--dataset-option", "fov_as_ignore=true"]) == 0
     fov = json.loads(out.read_text())

@@ -191,6 +191,7 @@ def test_crafted_safetensors_headers_are_one_line(tmp_path, blob, why):
         ("options", [1, 2], "keyword arguments"),
         ("encoder", 5, "string"),
         ("class_names", "abc", "list of strings"),
+        ("dataset", "DRIVE", "an object"),
     ],
 )
 def test_wrong_types_in_config_json_are_one_line(tmp_path, tiny, field, value, expected):

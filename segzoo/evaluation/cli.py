@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import segzoo
 from segzoo._boundary import int_at_least
 from segzoo._paths import check_writable
 from segzoo._text import table
@@ -47,7 +46,7 @@ def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
     g.add_argument(
         "--split",
         default="val",
-        help="default: a catalog entry's published eval split (e.g. test), else val; a slice such as "
+        help="default: the split the model's published metrics were measured on (e.g. test), else val; a slice such as "
         "'train[16:]' takes those images of the split (in the dataset's sorted order), 'train[:4,16:]' the union "
         "of several slices",
     )
@@ -83,11 +82,6 @@ def _pct(v: float) -> str:
 
 
 # -- eval ----------------------------------------------------------------------------------------------------------
-def _entry(model: str) -> dict[str, Any] | None:
-    """The catalog entry of ``model`` when it is a catalog name (not a folder or a Hub repo)."""
-    return segzoo.info(model) if model in segzoo.list_models() else None
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     from segzoo.evaluation import sharding
     from segzoo.evaluation.evaluate import check_classes, evaluate, per_class_rows
@@ -98,12 +92,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, args.batch_size)
     if args.json not in (None, "-"):
         check_writable(args.json, option="--json")
-    entry = _entry(str(args.model))
-    if args.split is None:  # the split the entry's metrics were measured on (DRIVE: test), else val
-        args.split = (entry["dataset"].get("eval_split") if entry else None) or "val"
-    options = dataset_options(entry, args.dataset, args.dataset_option)
-    dataset = _dataset(args, options)
     model = load_model(args.model)
+    if args.split is None:  # the split the published metrics were measured on (DRIVE: test), else val
+        args.split = (model.config.get("dataset") or {}).get("eval_split") or "val"
+    options = dataset_options(model.config, args.dataset, args.dataset_option)
+    dataset = _dataset(args, options)
     settings, protocol = protocol_settings(model, args, settings)
     names = check_classes(model, dataset, name=f"{args.dataset} ({args.split})", model_name=str(args.model))
     pre = preprocessing_from_args(model, args)
@@ -351,7 +344,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     add_inference_args(p, evaluates=True)
     add_json_arg(p, "metrics")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_eval, split=None)  # a catalog entry's eval_split, else val
+    p.set_defaults(func=cmd_eval, split=None)  # the model's published eval_split, else val
 
     p = sub.add_parser(
         "bench",

@@ -8,6 +8,7 @@ the module that registers its command.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any
 
 from segzoo.inference.modes import InferenceSettings
@@ -74,12 +75,13 @@ def bench_options(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def dataset_options(entry: dict[str, Any] | None, dataset: str | None, given: list[tuple[str, Any]]) -> dict[str, Any]:
-    """The dataset options of an evaluation: a catalog entry's ``eval_options`` (those its metrics were measured
-    with, e.g. DRIVE's ``fov_as_ignore=false``: every pixel scored, as mmseg reports it) when ``dataset`` is the
-    entry's own, overridden by the command's ``--dataset-option``s."""
-    published: dict[str, Any] = {}
-    info = (entry or {}).get("dataset") or {}
+def dataset_options(published: Mapping[str, Any], dataset: str | None, given: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The dataset options of an evaluation: the ``eval_options`` the published metrics were measured with (e.g.
+    DRIVE's ``fov_as_ignore=false``: every pixel scored, as mmseg reports it) when ``dataset`` is the one they were
+    measured on, overridden by the command's ``--dataset-option``s. ``published``: a catalog entry, or a loaded
+    model's ``config`` (which keeps its entry's ``dataset`` block, also in a saved folder)."""
+    info = published.get("dataset") or {}
+    measured_with: dict[str, Any] = {}
     if dataset and str(info.get("name", "")).lower() == dataset.lower():
-        published = dict(info.get("eval_options") or {})
-    return {**published, **dict(given)}
+        measured_with = dict(info.get("eval_options") or {})
+    return {**measured_with, **dict(given)}

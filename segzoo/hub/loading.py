@@ -26,7 +26,7 @@ import torch
 
 from segzoo._factory import architecture_entry, create_from_config
 from segzoo._plugins import registries
-from segzoo.catalog import spec
+from segzoo.catalog import measured_on, spec
 from segzoo.errors import PluginNotInstalledError, WeightsError, WeightsNotCachedError
 from segzoo.hub import converted, download, trust
 from segzoo.hub.fit import fit_state_dict
@@ -361,6 +361,8 @@ def load_from_catalog(
     )
     # the published protocol, and what int8 keeps in fp32
     model.config.update({k: entry[k] for k in ("palette", "inference", "quantization") if k in entry})
+    if measured := measured_on(entry):  # the dataset, split and options of the metrics: a saved folder keeps them
+        model.config["dataset"] = measured
     return model
 
 
@@ -383,7 +385,7 @@ def load_from_directory(directory: Path, *, pretrained: bool = True):
         model = build_with_weights(lambda: create_from_config(config), state, what=f"weights in {directory}")
     else:
         model = create_from_config(config)
-    for key in ("name", "class_names", "preprocessing", "license", "palette", "inference", "quantization"):
+    for key in ("name", "class_names", "preprocessing", "license", "palette", "inference", "quantization", "dataset"):
         if key in config:
             model.config[key] = config[key]
     return model
@@ -408,6 +410,7 @@ def _check_config(config: Any, config_file: Path) -> None:
         "options": (lambda v: isinstance(v, dict), "an object of keyword arguments"),
         "class_names": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of strings"),
         "preprocessing": (lambda v: isinstance(v, dict), "an object"),
+        "dataset": (lambda v: isinstance(v, dict), "an object"),
         "name": (lambda v: isinstance(v, str), "a string"),
         "license": (lambda v: isinstance(v, str), "a string"),
     }

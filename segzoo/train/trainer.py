@@ -246,6 +246,7 @@ class Trainer:
                 f"{model.config.get('architecture', 'model')}"
             )
         model.config["class_names"] = list(self.classes) if self.classes else model.config.get("class_names")
+        model.config.pop("dataset", None)  # where a loaded model's published metrics were measured: not these weights'
         self.preprocessing = pre = self._preprocessing(model)
         mean, std, channels = pre.mean, pre.std, pre.in_channels
         self.teacher = None
