@@ -3,13 +3,11 @@ what it builds) and over ``segzoo.nn`` (the modules). ``segzoo.create`` is :func
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from segzoo._boundary import calling
 from segzoo._plugins import registries
-from segzoo._registry import Entry, did_you_mean
+from segzoo._registry import Entry, check_options
 from segzoo.errors import ConfigurationError, NameClashError, PluginNotInstalledError, SegzooError
 
 if TYPE_CHECKING:
@@ -102,28 +100,6 @@ def check_count(name: str, value: Any, maximum: int) -> None:
 _COMMON_ARGUMENTS = ("encoder", "num_classes", "in_channels", "pretrained_encoder")
 
 
-def _check_options(arch: str, builder: Callable[..., Any], options: Mapping[str, Any]) -> None:
-    """Refuse an option the builder does not take with its options and the closest name (a typo, or an option
-    spelled as in another architecture), where Python's own TypeError names neither."""
-    try:
-        params = inspect.signature(builder).parameters
-    except (TypeError, ValueError):  # no signature to read: the builder decides
-        return
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    known = [
-        name
-        for name, p in params.items()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in _COMMON_ARGUMENTS
-    ]
-    for name in options:
-        if name not in known:
-            raise TypeError(
-                f"architecture {arch!r} has no option {name!r}{did_you_mean(name, known)} "
-                f"(its options: {', '.join(known) or 'none'})"
-            )
-
-
 def create(
     arch: str,
     encoder: str | None = None,
@@ -143,7 +119,7 @@ def create(
         raise SegzooError(f"architecture {arch!r} has no default encoder; pass encoder=...")
     check_count("num_classes", num_classes, MAX_CLASSES)
     check_count("in_channels", in_channels, MAX_IN_CHANNELS)
-    _check_options(arch, entry.obj, options)
+    check_options(f"architecture {arch!r}", entry.obj, options, passed_by_segzoo=_COMMON_ARGUMENTS)
     with calling(entry):
         model = entry.obj(
             encoder=encoder,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -84,6 +85,27 @@ def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     matches = closest(name, candidates)
     return f"; did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
+
+
+def check_options(
+    what: str, builder: Callable[..., Any], options: Iterable[str], *, passed_by_segzoo: Iterable[str]
+) -> None:
+    """Refuse an option ``builder`` does not take, with its options and the closest name (a typo, or an option
+    spelled as in another component), where Python's own TypeError names neither. ``what``: ``"encoder 'x'"``;
+    ``passed_by_segzoo``: the arguments segzoo itself gives the builder, which are not the user's options."""
+    try:
+        params = inspect.signature(builder).parameters
+    except (TypeError, ValueError):  # no signature to read: the builder decides
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    own = set(passed_by_segzoo)
+    known = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in own]
+    for name in options:
+        if name not in known:
+            raise TypeError(
+                f"{what} has no option {name!r}{did_you_mean(name, known)} (its options: {', '.join(known) or 'none'})"
+            )
 
 
 class Registry:

@@ -72,6 +72,19 @@ def test_unknown_option_suggests_the_closest_and_lists_the_options():
             segzoo.create("fcn", encoder="resnet18", num_classes=2, **{wrong: True})
 
 
+def test_unknown_encoder_option_suggests_the_closest_and_lists_the_options():
+    # a registered encoder's options (encoder_options) get the same answer, not Python's bare TypeError
+    with pytest.raises(
+        TypeError,
+        match=r"encoder 'unet-classic-bn' has no option 'base_chanels'; did you mean "
+        r"'base_channels'\? \(its options: base_channels\)",
+    ):
+        segzoo.create("unet-original", encoder="unet-classic-bn", encoder_options={"base_chanels": 16})
+    # what segzoo itself passes (in_channels, output_stride, pretrained) is not listed as the encoder's option
+    with pytest.raises(TypeError, match=r"its options: base_channels\)"):
+        segzoo.create("unet-original", encoder="unet-classic-bn", encoder_options={"pretrained_": True})
+
+
 def test_encoder_output_stride_needs_a_backbone_that_dilates():
     from segzoo.nn import create_encoder
 

@@ -97,6 +97,45 @@ def test_generated_plugin_passes_its_own_tests(installed):
     assert re.search(r"\b25 passed", out), out[-2000:]
 
 
+@pytest.mark.slow  # one more wheel built and installed (~15 s)
+def test_a_catalog_file_in_the_package_travels_in_the_wheel(tmp_path):
+    """plugins.md: entries may ship as ``<package>/segzoo-catalog.json``; the template's package-data rule puts the
+    file in the wheel, without which the installed plugin's entries would silently be missing."""
+    source = new_plugin("demo-thing", tmp_path / "src")
+    entry = {
+        "name": "demo-thing-from-file",
+        "architecture": "demo-thing",
+        "encoder": "resnet18",
+        "requires": "segzoo-demo-thing",
+        "num_classes": 3,
+        "class_names": ["background", "circle", "square"],
+        "preprocessing": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+        "dataset": {"train": "demo-thing-shapes", "eval": "demo-thing-shapes", "eval_split": "val"},
+        "metrics": {"values": {}, "source": "a test"},
+        "license": "Apache-2.0",
+        "paper": {"title": "none", "url": "https://example.org"},
+        "weights": {
+            "format": "segzoo",
+            "sha256": None,
+            "hub": {
+                "repo_id": "your-hf-user/demo-thing-from-file",
+                "filename": "model.safetensors",
+                "revision": "main",
+            },
+        },
+    }
+    catalog = {"schema_version": 1, "models": [entry]}
+    (source / "segzoo_demo_thing" / "segzoo-catalog.json").write_text(json.dumps(catalog))
+    site = tmp_path / "site"
+    install_wheel(source, site, tmp_path / "work")
+    assert (site / "segzoo_demo_thing" / "segzoo-catalog.json").is_file()
+    listed = run(["segzoo.cli", "list", "--json", "demo-thing-*"], site)
+    assert listed.returncode == 0, listed.stderr
+    names = {e["name"]: e for e in json.loads(listed.stdout)}
+    assert set(names) == {"demo-thing-from-file", "demo-thing-resnet18-shapes"}
+    assert names["demo-thing-from-file"]["provided_by"] == "segzoo-demo-thing"
+
+
 @pytest.mark.slow  # a second generated plugin through its whole contract (~40 s on 2 busy cores)
 def test_own_encoder_plugin_passes_its_own_tests(own_encoder):
     source = own_encoder["source"]

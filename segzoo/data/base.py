@@ -495,18 +495,20 @@ class SegmentationDataset(torch.utils.data.Dataset):
             raise DatasetError(f"{self.name} has no split {split!r}; choose from {', '.join(map(repr, self.splits))}")
 
     def require_dir(self, path: Path, what: str, hint: str = "") -> Path:
-        """``path`` if it is a folder, else :class:`DatasetNotFoundError` saying what was expected there."""
+        """``path`` if it is a folder, else :class:`DatasetNotFoundError` saying what was expected there, with the
+        dataset's layout and download page."""
         if not path.is_dir():
-            raise DatasetNotFoundError(
-                f"{self.name} split {self.split!r} not found: expected {what} at {path}"
-                f"{'. ' + hint if hint else ''}{self._where_to_get()}"
-            )
+            raise self._split_not_found(path, what, hint)
         return path
 
     def require_file(self, path: Path, what: str, hint: str = "") -> Path:
+        """``path`` if it is a file (a split list, an index), else the error of :meth:`require_dir`."""
         if not path.is_file():
-            raise DatasetNotFoundError(
-                f"{self.name} split {self.split!r} not found: expected {what} at {path}"
-                f"{'. ' + hint if hint else ''}{self._where_to_get()}"
-            )
+            raise self._split_not_found(path, what, hint)
         return path
+
+    def _split_not_found(self, path: Path, what: str, hint: str) -> DatasetNotFoundError:
+        return DatasetNotFoundError(
+            f"{self.name} split {self.split!r} not found: expected {what} at {path}"
+            f"{'. ' + hint if hint else ''}{self._where_to_get()}"
+        )

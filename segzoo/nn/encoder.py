@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING, cast
 import torch
 from torch import nn
 
-from segzoo._registry import encoder_registry
+from segzoo._registry import check_options, encoder_registry
 from segzoo.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from timm.models import FeatureInfo
+
+#: what ``create_encoder`` gives every registered encoder's builder; the rest are the encoder's own options
+_PASSED_TO_ENCODERS = ("in_channels", "output_stride", "pretrained")
 
 
 class Encoder(nn.Module):
@@ -113,9 +116,9 @@ def create_encoder(
         raise ConfigurationError(f"output_stride must be 8, 16 or 32, got {output_stride}")
     encoders = encoder_registry()
     if name in encoders:
-        encoder = encoders.get(name).obj(
-            in_channels=in_channels, output_stride=output_stride, pretrained=pretrained, **(options or {})
-        )
+        builder, options = encoders.get(name).obj, options or {}
+        check_options(f"encoder {name!r}", builder, options, passed_by_segzoo=_PASSED_TO_ENCODERS)
+        encoder = builder(in_channels=in_channels, output_stride=output_stride, pretrained=pretrained, **options)
     else:
         if options:
             raise ConfigurationError(
