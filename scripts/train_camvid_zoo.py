@@ -43,7 +43,7 @@ DATASET = "camvid"
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 INFERENCE = {"mode": "whole"}  # every model at its own resolution, whole image
-DATASET = {
+CATALOG_DATASET = {  # the entry's dataset block
     "name": "CamVid",
     "train": "CamVid train (SegNet 11-class, 367 images)",
     "eval": "CamVid val (101 images)",
@@ -345,7 +345,7 @@ def export(names: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
         if "quantization" in model_info(name):
             half.config["quantization"] = model_info(name)["quantization"]
         # the entry's protocol (whole image, CamVid val): `segzoo eval` scores the folder as the entry
-        half.config.update(inference=dict(INFERENCE), dataset=measured_on({"dataset": DATASET}))
+        half.config.update(inference=dict(INFERENCE), dataset=measured_on({"dataset": CATALOG_DATASET}))
         target = out_root / name
         half.save_pretrained(target, model_card="(written below)\n")
         weights = target / "model.safetensors"
@@ -514,7 +514,7 @@ def catalog_entry(name: str, r: dict[str, Any], ds) -> dict[str, Any]:
         "preprocessing": _preprocessing(name),
         "inference": dict(INFERENCE),
         **({"quantization": m["quantization"]} if "quantization" in m else {}),
-        "dataset": dict(DATASET),
+        "dataset": dict(CATALOG_DATASET),
         "training": {
             "crop_size": t["crop_size"],
             "iterations": r["iterations"],
