@@ -347,6 +347,40 @@ def test_bench_shares_one_decoded_split_between_models(saved, tmp_path, cli):
     assert rc == 0 and "data_cache" not in json.loads(md.with_suffix(".json").read_text())["results"][0]
 
 
+def _measured_on(saved, folder, split: str, length: int):
+    """A copy of ``saved`` whose config records metrics measured on shapes ``split`` with ``length`` images."""
+    import shutil
+
+    shutil.copytree(saved, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["dataset"] = {"name": "shapes", "eval_split": split, "eval_options": {"length": length}}
+    (folder / "config.json").write_text(json.dumps(config))
+    return str(folder)
+
+
+def test_bench_scores_models_where_their_published_metrics_were_measured(saved, tmp_path, cli, capsys):
+    train_a = _measured_on(saved, tmp_path / "a", "train", 3)
+    train_b = _measured_on(saved, tmp_path / "b", "train", 3)
+    md = tmp_path / "lb.md"
+    quick = ["--repeat", "1", "--warmup", "0", "--throughput-batch", "0", "--no-progress", "--markdown", str(md)]
+    assert cli(["bench", train_a, train_b, "--dataset", "shapes", *quick]) == 0
+    data = json.loads(md.with_suffix(".json").read_text())
+    assert data["split"] == "train" and data["eval_images"] == 3  # as `segzoo eval` of either would score it
+    assert cli(["bench", train_a, "--dataset", "shapes", "--split", "val", "--dataset-option", "length=2", *quick]) == 0
+    data = json.loads(md.with_suffix(".json").read_text())
+    assert data["split"] == "val" and data["eval_images"] == 2  # the command's choice wins
+
+    val = _measured_on(saved, tmp_path / "c", "val", 3)
+    capsys.readouterr()
+    assert cli(["bench", train_a, val, "--dataset", "shapes", *quick]) == 1
+    err = capsys.readouterr().err
+    assert "different split" in err and f'{val}: "val"' in err and "--split" in err
+    assert cli(["bench", train_a, val, "--dataset", "shapes", "--split", "val", *quick]) == 0
+    other = _measured_on(saved, tmp_path / "d", "train", 2)
+    assert cli(["bench", train_a, other, "--dataset", "shapes", *quick]) == 1
+    assert "different dataset options" in capsys.readouterr().err
+
+
 def test_leaderboard_names_each_models_input_size_when_they_differ():
     from segzoo.evaluation import leaderboard_markdown
 

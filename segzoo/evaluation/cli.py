@@ -86,15 +86,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from segzoo.evaluation import sharding
     from segzoo.evaluation.evaluate import check_classes, evaluate, per_class_rows
     from segzoo.evaluation.fingerprint import fingerprint
-    from segzoo.evaluation.options import dataset_options, protocol_settings
+    from segzoo.evaluation.options import dataset_options, measured_split, protocol_settings
     from segzoo.inference.engine import Engine
 
     settings = settings_from_args(args, args.batch_size)
     if args.json not in (None, "-"):
         check_writable(args.json, option="--json")
     model = load_model(args.model)
-    if args.split is None:  # the split the published metrics were measured on (DRIVE: test), else val
-        args.split = (model.config.get("dataset") or {}).get("eval_split") or "val"
+    if args.split is None:
+        args.split = measured_split(model.config, args.dataset)
     options = dataset_options(model.config, args.dataset, args.dataset_option)
     dataset = _dataset(args, options)
     settings, protocol = protocol_settings(model, args, settings)
@@ -200,8 +200,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
     if args.patterns:
         return _cmd_zoo(args, settings)
-    args.split = args.split or "val"
-    dataset = _dataset(args)
+    dataset = _bench_dataset(args)
     bench = run_bench(
         args.models,
         dataset=dataset,
@@ -222,6 +221,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(table(rows, header))
     print(f"wrote {markdown}, {plot} and {json_path}")
     return 0
+
+
+def _bench_dataset(args: argparse.Namespace) -> Any:
+    """``--dataset`` for the MODELs of a bench, opened as ``segzoo eval`` opens it for each of them: on the split and
+    with the options their published metrics were measured with (DRIVE's U-Net: test, every pixel), unless
+    ``--split``/``--dataset-option`` say otherwise. One bench scores every model on the same images, so the models
+    must agree."""
+    if args.dataset is None:
+        args.split = args.split or "val"
+        return None
+    import segzoo
+    from segzoo.evaluation.options import dataset_options, measured_split
+
+    configs = {ref: segzoo.load(ref, pretrained=False).config for ref in args.models}
+    if args.split is None:
+        args.split = _agreed({ref: measured_split(c, args.dataset) for ref, c in configs.items()}, "split", "--split")
+    options = {ref: dataset_options(c, args.dataset, args.dataset_option) for ref, c in configs.items()}
+    return _dataset(args, _agreed(options, "dataset options", "--dataset-option KEY=VALUE"))
+
+
+def _agreed(values: dict[str, Any], what: str, option: str) -> Any:
+    """The one value every model gives, or an error naming what each gives and the option that settles it."""
+    distinct = {json.dumps(v, sort_keys=True) for v in values.values()}
+    if len(distinct) > 1:
+        each = "; ".join(f"{ref}: {json.dumps(v, sort_keys=True)}" for ref, v in values.items())
+        raise SegzooError(
+            f"these models were measured with different {what} ({each}); a bench scores them all on the same "
+            f"images: choose with {option}, or bench them separately"
+        )
+    return next(iter(values.values()))
 
 
 def _write_leaderboard(bench: dict[str, Any], args: argparse.Namespace) -> tuple[Path, Path, Path]:
@@ -366,7 +395,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "weights, --size required",
     )
     _add_dataset_args(p, required=False)
-    p.set_defaults(split=None)  # --models: each entry's eval_split; MODELs: val
+    p.set_defaults(split=None)  # each entry's or MODEL's published eval_split, else val
     add_inference_args(p, evaluates=True)
     p.add_argument(
         "--size",

@@ -13,7 +13,15 @@ from typing import Any
 
 from segzoo.inference.modes import InferenceSettings
 
-__all__ = ["PROTOCOL_ARGS", "bench_options", "describe_settings", "protocol_requested", "protocol_settings"]
+__all__ = [
+    "PROTOCOL_ARGS",
+    "bench_options",
+    "dataset_options",
+    "describe_settings",
+    "measured_split",
+    "protocol_requested",
+    "protocol_settings",
+]
 
 #: the options that choose an inference protocol; giving any of them overrides a model's published one
 PROTOCOL_ARGS = ("mode", "crop", "stride", "scales", "flip")
@@ -75,13 +83,21 @@ def bench_options(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def _measured_on(published: Mapping[str, Any], dataset: str | None) -> Mapping[str, Any]:
+    """``published``'s ``dataset`` block when ``dataset`` is the one its metrics were measured on, else empty."""
+    info = published.get("dataset") or {}
+    return info if dataset and str(info.get("name", "")).lower() == dataset.lower() else {}
+
+
 def dataset_options(published: Mapping[str, Any], dataset: str | None, given: list[tuple[str, Any]]) -> dict[str, Any]:
     """The dataset options of an evaluation: the ``eval_options`` the published metrics were measured with (e.g.
     DRIVE's ``fov_as_ignore=false``: every pixel scored, as mmseg reports it) when ``dataset`` is the one they were
     measured on, overridden by the command's ``--dataset-option``s. ``published``: a catalog entry, or a loaded
     model's ``config`` (which keeps its entry's ``dataset`` block, also in a saved folder)."""
-    info = published.get("dataset") or {}
-    measured_with: dict[str, Any] = {}
-    if dataset and str(info.get("name", "")).lower() == dataset.lower():
-        measured_with = dict(info.get("eval_options") or {})
-    return {**measured_with, **dict(given)}
+    return {**dict(_measured_on(published, dataset).get("eval_options") or {}), **dict(given)}
+
+
+def measured_split(published: Mapping[str, Any], dataset: str | None) -> str:
+    """The split an evaluation on ``dataset`` defaults to: the one the published metrics were measured on (DRIVE:
+    test) when ``dataset`` is theirs, else val. ``published``: as for :func:`dataset_options`."""
+    return str(_measured_on(published, dataset).get("eval_split") or "val")
