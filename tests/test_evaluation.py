@@ -380,6 +380,18 @@ def test_bench_scores_models_where_their_published_metrics_were_measured(saved, 
     assert cli(["bench", train_a, other, "--dataset", "shapes", *quick]) == 1
     assert "different dataset options" in capsys.readouterr().err
 
+    sliding = tmp_path / "e"  # published with sliding windows: benched with them, as `segzoo eval` scores it
+    _measured_on(saved, sliding, "train", 3)
+    config = json.loads((sliding / "config.json").read_text())
+    config["inference"] = {"mode": "slide", "crop": [32, 32], "stride": [16, 16]}
+    (sliding / "config.json").write_text(json.dumps(config))
+    assert cli(["bench", str(sliding), "--dataset", "shapes", *quick]) == 0
+    settings = json.loads(md.with_suffix(".json").read_text())["settings"]
+    assert settings["mode"] == "slide" and settings["crop"] == [32, 32]
+    assert cli(["bench", str(sliding), train_a, "--dataset", "shapes", *quick]) == 1
+    assert "different inference protocols" in capsys.readouterr().err
+    assert cli(["bench", str(sliding), train_a, "--dataset", "shapes", "--mode", "whole", *quick]) == 0
+
 
 def test_leaderboard_names_each_models_input_size_when_they_differ():
     from segzoo.evaluation import leaderboard_markdown

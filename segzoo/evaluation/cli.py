@@ -200,7 +200,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
     if args.patterns:
         return _cmd_zoo(args, settings)
-    dataset = _bench_dataset(args)
+    dataset, settings = _bench_dataset(args, settings)
     bench = run_bench(
         args.models,
         dataset=dataset,
@@ -223,22 +223,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_dataset(args: argparse.Namespace) -> Any:
-    """``--dataset`` for the MODELs of a bench, opened as ``segzoo eval`` opens it for each of them: on the split and
-    with the options their published metrics were measured with (DRIVE's U-Net: test, every pixel), unless
-    ``--split``/``--dataset-option`` say otherwise. One bench scores every model on the same images, so the models
-    must agree."""
-    if args.dataset is None:
-        args.split = args.split or "val"
-        return None
+def _bench_dataset(args: argparse.Namespace, requested: Any) -> tuple[Any, Any]:
+    """``--dataset`` for the MODELs of a bench and the inference settings, as ``segzoo eval`` takes them for each
+    model: the split and dataset options its published metrics were measured with (DRIVE's U-Net: test, every
+    pixel) and its published protocol, unless ``--split``, ``--dataset-option`` or ``--mode``/``--crop``/``--stride``
+    say otherwise. One bench runs every model the same way on the same images, so the models must agree."""
+    import types
+
     import segzoo
-    from segzoo.evaluation.options import dataset_options, measured_split
+    from segzoo.evaluation.options import dataset_options, measured_split, protocol_settings
 
     configs = {ref: segzoo.load(ref, pretrained=False).config for ref in args.models}
+    protocols = {
+        ref: protocol_settings(types.SimpleNamespace(config=c), args, requested)[0] for ref, c in configs.items()
+    }
+    _agreed({ref: p.as_dict() for ref, p in protocols.items()}, "inference protocols", "--mode/--crop/--stride")
+    settings = next(iter(protocols.values()))
+    if args.dataset is None:
+        args.split = args.split or "val"
+        return None, settings
     if args.split is None:
         args.split = _agreed({ref: measured_split(c, args.dataset) for ref, c in configs.items()}, "split", "--split")
     options = {ref: dataset_options(c, args.dataset, args.dataset_option) for ref, c in configs.items()}
-    return _dataset(args, _agreed(options, "dataset options", "--dataset-option KEY=VALUE"))
+    return _dataset(args, _agreed(options, "dataset options", "--dataset-option KEY=VALUE")), settings
 
 
 def _agreed(values: dict[str, Any], what: str, option: str) -> Any:
