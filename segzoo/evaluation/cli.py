@@ -254,8 +254,8 @@ def _agreed(values: dict[str, Any], what: str, option: str) -> Any:
     if len(distinct) > 1:
         each = "; ".join(f"{ref}: {json.dumps(v, sort_keys=True)}" for ref, v in values.items())
         raise SegzooError(
-            f"these models were measured with different {what} ({each}); a bench scores them all on the same "
-            f"images: choose with {option}, or bench them separately"
+            f"these models were measured with different {what} ({each}); a bench runs them all the same way on "
+            f"the same images: choose with {option}, or bench them separately"
         )
     return next(iter(values.values()))
 
