@@ -157,6 +157,34 @@ def test_checkpoint_folder_scores_the_test_split_layout_as_val(name, cli, tmp_pa
     assert scores["test"]["metrics"]["mIoU"] > 0.2  # a trained model, not noise
 
 
+@needs_camvid
+@pytest.mark.parametrize("name", [n for n in FIRST_PARTY if n.endswith("-camvid")])
+def test_a_plain_torch_loop_over_a_checkpoint_folder_scores_as_segzoo_eval(name, cli, tmp_path, capsys):
+    """What an evaluator of its own writes: the folder's transforms, ``model(x)`` on the frame at the model's resize
+    (360x480 for the U-Nets, whose network needs multiples of 32), the logits resized to the label, argmax."""
+    model = segzoo.load(CHECKPOINTS / name).eval()
+    images = sorted((CAMVID / "val").glob("*.png"))[:3]
+    predictions, labels = [], []
+    with torch.inference_mode():
+        for image in images:
+            label = np.asarray(Image.open(CAMVID / "valannot" / image.name))
+            logits = model(model.transforms()(Image.open(image).convert("RGB"))[None])
+            logits = torch.nn.functional.interpolate(
+                logits, size=label.shape, mode="bilinear", align_corners=model.align_corners
+            )
+            predictions.append(logits.argmax(1)[0].numpy())
+            labels.append(label)
+    miou, accuracy = numpy_miou(predictions, labels, 11)
+    args = ["eval", str(CHECKPOINTS / name), "--dataset", "camvid", "--root", str(CAMVID), "--split", "val"]
+    args += ["--limit", "3", "--engine", "eager", "--num-workers", "0", "--no-progress", "--json", str(tmp_path / "e")]
+    assert cli(args) == 0
+    capsys.readouterr()
+    measured = json.loads((tmp_path / "e").read_text())["metrics"]
+    assert measured["mIoU"] == pytest.approx(miou, abs=1e-4)
+    assert measured["pixel_accuracy"] == pytest.approx(accuracy, abs=1e-5)
+    assert miou > 0.2  # a trained model, not noise
+
+
 def test_full_resolution_model_card_has_its_budget_curves_and_inference():
     name = "unet-resnet18-camvid"
     entry = segzoo.info(name)

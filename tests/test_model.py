@@ -34,19 +34,22 @@ def test_other_input_channels(tiny, channels):
 
 
 def test_input_size_error_says_what_to_do(tiny):
+    # forward pads; the unpadded paths (forward_with_aux, which training runs, and check_input) say how to fix a size
     model = segzoo.create("tiny", num_classes=3, divisor=32).eval()
-    with pytest.raises(ValueError, match=r"divisible by 32, got 70x64; pad or resize .* 96x64.*model.predict"):
-        model(torch.randn(1, 3, 70, 64))
+    with pytest.raises(ValueError, match=r"by 32, got 70x64; pad or resize .* 96x64\); model\(x\) and model.predict"):
+        model.forward_with_aux(torch.randn(1, 3, 70, 64))
 
 
-def test_predict_takes_any_size_by_padding_like_eval(tiny):
-    # forward needs multiples of the divisor; predict pads at the bottom and right and crops back
+def test_forward_and_predict_take_any_size_by_padding_like_eval(tiny):
+    # sides that are not multiples of the divisor are zero-padded at the bottom and right, the logits cropped back
     model = segzoo.create("tiny", num_classes=3, divisor=32).eval()
     x = torch.randn(2, 3, 70, 45)
-    masks = model.predict(x)
-    assert masks.shape == (2, 70, 45)
     with torch.no_grad():
+        logits = model(x)
         padded = model(torch.nn.functional.pad(x, (0, 19, 0, 26)))
+    assert logits.shape == (2, 3, 70, 45)
+    assert torch.equal(logits, padded[..., :70, :45])
+    masks = model.predict(x)
     assert torch.equal(masks, padded[..., :70, :45].argmax(1))
     image = Image.new("RGB", (45, 70))
     with pytest.raises(TypeError, match=r"got Image; for a PIL image use model.transforms\(\)\(image\)\[None\]"):

@@ -15,7 +15,7 @@ from segzoo.data.preprocessing import Preprocessing
 from segzoo.nn import pretrained
 from segzoo.nn.decoder import Decoder
 from segzoo.nn.encoder import Encoder
-from segzoo.nn.functional import class_map, infer_whole
+from segzoo.nn.functional import class_map, pad_to_divisor
 from segzoo.nn.heads import AuxiliaryHead, SegmentationHead
 
 
@@ -23,7 +23,9 @@ class SegmentationModel(nn.Module):
     """A plain ``nn.Module`` whose ``state_dict`` keys are ``encoder.*``, ``decoder.*``, ``head.*``, ``aux_head.*``.
 
     ``forward`` returns logits ``(N, num_classes, H, W)`` at the input resolution (bilinear, ``align_corners`` as set
-    by the architecture, False by default).
+    by the architecture, False by default) for any ``H`` and ``W``: sides that are not multiples of
+    :attr:`input_divisor` are zero-padded at the bottom and right and the logits cropped back, as ``segzoo eval``
+    does, so the 480x360 frames ``model.transforms()`` gives go straight into a U-Net.
     ``config`` holds what is needed to rebuild the model with :func:`segzoo.create` and is written by
     :meth:`save_pretrained`; ``segzoo.push_to_hub(model, repo_id)`` publishes it.
     """
@@ -60,13 +62,8 @@ class SegmentationModel(nn.Module):
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ValueError (TypeError for what is not a tensor) that says how to fix an input this architecture
-        cannot take."""
-        _require_tensor(x)
-        if x.dim() != 4:
-            raise ValueError(f"expected a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
-        expected = self.encoder_in_channels
-        if expected is not None and x.shape[1] != expected:
-            raise ValueError(f"model takes {expected}-channel images, got {x.shape[1]} channels")
+        cannot take unpadded (:meth:`forward_with_aux`, or a subclass's own ``forward``, runs it as given)."""
+        self._check_batch(x)
         d = self.input_divisor
         if torch.compiler.is_compiling() or torch.jit.is_tracing() or d <= 1:
             return
@@ -75,9 +72,17 @@ class SegmentationModel(nn.Module):
             arch = self.config.get("architecture", type(self.decoder).__name__)
             raise ValueError(
                 f"{arch} needs input height and width divisible by {d}, got {h}x{w}; "
-                f"pad or resize the image (e.g. to {math.ceil(h / d) * d}x{math.ceil(w / d) * d}), or call "
-                "model.predict, which pads and crops back"
+                f"pad or resize the image (e.g. to {math.ceil(h / d) * d}x{math.ceil(w / d) * d}); model(x) and "
+                "model.predict pad and crop back by themselves"
             )
+
+    def _check_batch(self, x: torch.Tensor) -> None:
+        _require_tensor(x)
+        if x.dim() != 4:
+            raise ValueError(f"expected a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
+        expected = self.encoder_in_channels
+        if expected is not None and x.shape[1] != expected:
+            raise ValueError(f"model takes {expected}-channel images, got {x.shape[1]} channels")
 
     @property
     def encoder_in_channels(self) -> int | None:
@@ -95,10 +100,20 @@ class SegmentationModel(nn.Module):
         features = self.encoder(x)
         return self.decoder(features), features
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+    def _scores(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's logits at the model's output stride, for an input :meth:`check_input` accepts (FCN-8s, which
+        scores before it fuses, overrides it)."""
         decoded, _ = self.decode(x)
-        return self._logits(self.head(decoded), x.shape[-2:])
+        return self.head(decoded)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_batch(x)
+        if torch.compiler.is_compiling() or torch.jit.is_tracing():
+            # exported graphs take the sizes they were traced with, which export.py makes multiples of the divisor
+            return self._logits(self._scores(x), x.shape[-2:])
+        h, w = x.shape[-2:]
+        padded = pad_to_divisor(x, self.input_divisor)
+        return self._logits(self._scores(padded), padded.shape[-2:])[..., :h, :w]
 
     def forward_with_aux(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"out": logits, "aux": auxiliary logits}`` (``aux`` only when the model has an auxiliary head)."""
@@ -112,15 +127,12 @@ class SegmentationModel(nn.Module):
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Class index per pixel ``(N, H, W)`` for a normalised batch of any size, computed in eval and inference
-        mode (the training mode is restored). Sides that are not multiples of :attr:`input_divisor` are zero-padded
-        at the bottom and right and the logits cropped back, as ``segzoo eval`` does, so a CamVid frame (480x360)
-        goes straight into a U-Net, whose ``forward`` needs multiples of 32."""
-        _require_tensor(x)  # before padding, which would fail on a PIL image with an AttributeError
+        mode (the training mode is restored)."""
         was_training = self.training
         self.eval()
         try:
             with torch.inference_mode():
-                return class_map(infer_whole(self, x, divisor=self.input_divisor))
+                return class_map(self(x))
         finally:
             self.train(was_training)
 

@@ -216,12 +216,9 @@ class FCN8sModel(SegmentationModel):
         features = self.encoder(x)
         return self.decoder(features, self.head(features[-1]))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        return self._logits(self._scores(x), x.shape[-2:])
-
     def forward_with_aux(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"out": self(x)}
+        self.check_input(x)
+        return {"out": self._logits(self._scores(x), x.shape[-2:])}
 
     def reset_classes(self, num_classes: int) -> None:
         super().reset_classes(num_classes)

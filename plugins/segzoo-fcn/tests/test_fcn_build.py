@@ -48,7 +48,7 @@ def test_fcn8s_fuses_strides_8_16_32():
     assert model.decoder.score_8.weight.abs().sum() == 0 and model.decoder.score_16.weight.abs().sum() == 0
 
 
-def test_fcn8s_learned_upsampling_is_bilinear_at_init_and_needs_divisible_inputs():
+def test_fcn8s_learned_upsampling_is_bilinear_at_init_and_training_needs_divisible_inputs():
     model = segzoo.create("fcn8s", encoder="resnet18", num_classes=3, upsampling="learned").eval()
     assert model.input_divisor == 32
     x = torch.randn(1, 3, 4, 4)
@@ -56,7 +56,9 @@ def test_fcn8s_learned_upsampling_is_bilinear_at_init_and_needs_divisible_inputs
     ref = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
     assert torch.allclose(up[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1], atol=1e-6)
     with pytest.raises(ValueError, match="divisible by 32"):
-        model(torch.randn(1, 3, 65, 96))
+        model.forward_with_aux(torch.randn(1, 3, 65, 96))
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 65, 96)).shape == (1, model.num_classes, 65, 96)  # forward pads
 
 
 def test_fcn8s_trains_and_resets_classes():

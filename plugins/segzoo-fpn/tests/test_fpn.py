@@ -43,8 +43,9 @@ def test_fpn_options_and_errors():
     assert model.head.classifier.in_channels == 256 and model.align_corners is False
     with torch.no_grad():
         assert model(torch.randn(1, 3, 32, 64)).shape == (1, 2, 32, 64)
+        assert model(torch.randn(1, 3, 48, 64)).shape == (1, 2, 48, 64)  # padded to 64x64 and cropped back
     with pytest.raises(ValueError, match="divisible by 32"):
-        model(torch.randn(1, 3, 48, 64))
+        model.forward_with_aux(torch.randn(1, 3, 48, 64))
     with pytest.raises(ConfigurationError, match="merge_policy"):
         segzoo.create("fpn", encoder="resnet18", merge_policy="max")
     with pytest.raises(ConfigurationError, match="multiple of 32"):

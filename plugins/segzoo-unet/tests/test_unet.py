@@ -64,7 +64,7 @@ def test_unet_options():
 def test_unet_errors():
     model = segzoo.create("unet", encoder="resnet18", num_classes=2).eval()
     with pytest.raises(ValueError, match="divisible by 32"):
-        model(torch.randn(1, 3, 64, 70))
+        model.forward_with_aux(torch.randn(1, 3, 64, 70))
     with pytest.raises(ConfigurationError, match="decoder_channels needs 5 entries"):
         segzoo.create("unet", encoder="resnet18", decoder_channels=(64, 32))
     with pytest.raises(ConfigurationError, match="attention"):
@@ -90,7 +90,7 @@ def test_unet_original_paper_layout_and_size():
     with torch.no_grad():
         assert model.eval()(torch.randn(1, 1, 32, 32)).shape == (1, 2, 32, 32)
     with pytest.raises(ValueError, match="divisible by 16"):
-        model.eval()(torch.randn(1, 1, 64, 72))
+        model.forward_with_aux(torch.randn(1, 1, 64, 72))
 
 
 def test_unet_original_variants():
