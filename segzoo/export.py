@@ -202,10 +202,11 @@ def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, ops
     return ""
 
 
-def _declare_axes(path: Path, num_classes: int) -> None:
+def _declare_axes(path: Path, num_classes: int, divisor: int) -> None:
     """Write the graph's shapes as the report says: the input's dynamic dimensions named ``batch``, ``height`` and
-    ``width`` everywhere (dynamo calls them ``s77``...), and the class dimension of ``logits`` as the integer (the
-    tracer's final Resize leaves it symbolic, ``Resizelogits_dim_1``)."""
+    ``width`` everywhere (dynamo calls them ``s77``...), the class dimension of ``logits`` as the integer and its
+    other dimensions as the input's (the tracer's final Resize leaves them symbolic, ``Resizelogits_dim_1``), and
+    the model's ``input_divisor`` as metadata: the graph does not pad, so its input sides must be multiples of it."""
     try:
         import onnx
     except ImportError:
@@ -224,6 +225,10 @@ def _declare_axes(path: Path, num_classes: int) -> None:
     dims = graph.output[0].type.tensor_type.shape.dim
     if len(dims) == 4:
         dims[1].dim_value = num_classes
+        for i in (0, 2, 3):
+            dims[i].CopyFrom(graph.input[0].type.tensor_type.shape.dim[i])
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, {"input_divisor": str(divisor)})
     onnx.save(proto, str(path))
 
 
@@ -289,7 +294,7 @@ def export_onnx(
     sizes = default_sizes(model, size)
     if not dynamic:
         sizes = [sizes[0], sizes[0]]
-    _, channels = _model_size(model)
+    divisor, channels = _model_size(model)
     dynamo = [("dynamo", False), ("dynamo", True)] if dynamic else [("dynamo", False)]
     if exporter == "auto":  # the tracer first: 5-13x quicker to export, and onnxruntime runs both graphs as fast
         candidates = [("torchscript", False)] + (dynamo if onnxscript_available() else [])
@@ -322,13 +327,14 @@ def export_onnx(
             continue
         num_classes = int(getattr(model, "num_classes", 0) or 0)
         if num_classes:
-            _declare_axes(path, num_classes)
+            _declare_axes(path, num_classes, divisor)
         seconds = time.perf_counter() - start
         report: dict[str, Any] = {
             "path": str(path),
             "exporter": name,
             "opset": opset,
             "dynamic_axes": ["batch", "height", "width"] if dynamic else ["batch"],
+            "input_divisor": divisor,
             "export_seconds": round(seconds, 2),
             "file_mb": round(path.stat().st_size / 2**20, 2),
         }

@@ -12,7 +12,7 @@ import segzoo
 from segzoo.data.transforms import pil_to_tensor
 from segzoo.errors import SegzooError
 from segzoo.evaluation.bench import count_gmacs, percentile
-from segzoo.evaluation.evaluate import evaluate
+from segzoo.evaluation.scoring import evaluate
 from segzoo.inference.engine import Engine
 from segzoo.inference.preprocessing import Preprocessing
 from segzoo.metrics import ConfusionMatrix
@@ -264,7 +264,7 @@ def test_gmacs_follow_the_torchvision_convention():
 
 
 def test_percentile_and_peak_memory():
-    from segzoo.evaluation.fingerprint import peak_rss_mb, reset_peak_rss
+    from segzoo.evaluation.environment import peak_rss_mb, reset_peak_rss
 
     assert percentile([1, 2, 3, 4], 50) == 2.5 and percentile([5.0], 95) == 5.0
     import mmap
@@ -280,7 +280,7 @@ def test_percentile_and_peak_memory():
 
 
 def test_a_prepared_split_gives_the_same_metrics_and_refuses_other_preprocessing(fcn, shapes):
-    from segzoo.evaluation.evaluate import prepare_split
+    from segzoo.evaluation.scoring import prepare_split
 
     pre = Preprocessing.from_model(fcn)
     prepared = prepare_split(shapes, pre, num_workers=0)

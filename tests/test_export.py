@@ -67,6 +67,17 @@ def test_static_export(tmp_path):
     model = _create("fcn", "resnet18")
     report = export_onnx(model, tmp_path / "static.onnx", size=(32, 48), dynamic=False)
     assert report["dynamic_axes"] == ["batch"] and report["max_abs_diff"] <= 1e-4
+    assert _declared_shapes(tmp_path / "static.onnx") == [["batch", 3, 32, 48]] * 2  # logits at the input's size
+
+
+def test_exported_graph_records_the_input_divisor_it_needs(tmp_path):
+    # the graph does not pad (eager forward does): its users read the sides it takes from the file
+    import onnx
+
+    model = _create("unet", "resnet18")
+    report = export_onnx(model, tmp_path / "unet.onnx", size=64)
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "unet.onnx"), load_external_data=False).metadata_props}
+    assert report["input_divisor"] == model.input_divisor == 32 and props == {"input_divisor": "32"}
 
 
 def test_onnxruntime_engine_agrees_with_eager():

@@ -51,6 +51,8 @@ def test_forward_and_predict_take_any_size_by_padding_like_eval(tiny):
     assert torch.equal(logits, padded[..., :70, :45])
     masks = model.predict(x)
     assert torch.equal(masks, padded[..., :70, :45].argmax(1))
+    with torch.no_grad():  # and compiled, as eager (only exported graphs take their input as given)
+        assert torch.allclose(torch.compile(model, backend="eager")(x), logits, atol=1e-6)
     image = Image.new("RGB", (45, 70))
     with pytest.raises(TypeError, match=r"got Image; for a PIL image use model.transforms\(\)\(image\)\[None\]"):
         model.predict(image)

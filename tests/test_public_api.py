@@ -86,3 +86,20 @@ def test_the_check_catches_private_imports(tmp_path):
         "imports private name segzoo.data.base._ranges",
         "imports segzoo.hub.serialization, which docs/index.md does not list as public",
     ]
+
+
+def test_lazy_public_names_are_not_replaced_by_submodules_of_the_same_name():
+    """Importing ``pkg.name`` sets the attribute ``pkg.name`` to that submodule, so a lazily exported function
+    (``segzoo.evaluation.evaluate``) must not share its name with a module in the same package."""
+    import importlib
+    import importlib.util
+
+    for package in ("segzoo", "segzoo.data", "segzoo.evaluation", "segzoo.inference", "segzoo.train"):
+        table = importlib.import_module(package)._LAZY
+        for name, target in table.items():
+            if target != f"{package}.{name}":  # not a submodule exported as such
+                assert importlib.util.find_spec(f"{package}.{name}") is None, f"{package}.{name} is a module"
+    import segzoo.evaluation.cli  # noqa: F401  (imports the evaluation modules, as `segzoo eval` does)
+    from segzoo import evaluation
+
+    assert callable(evaluation.evaluate) and callable(evaluation.fingerprint)

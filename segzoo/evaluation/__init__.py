@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 from segzoo._lazy import lazy_attributes
 
 _LAZY = {
-    "evaluate": "segzoo.evaluation.evaluate",
-    "check_classes": "segzoo.evaluation.evaluate",
-    "prepare_split": "segzoo.evaluation.evaluate",
+    "evaluate": "segzoo.evaluation.scoring",
+    "check_classes": "segzoo.evaluation.scoring",
+    "prepare_split": "segzoo.evaluation.scoring",
     "bench_model": "segzoo.evaluation.bench",
     "run_bench": "segzoo.evaluation.bench",
     "count_gmacs": "segzoo.evaluation.bench",
-    "fingerprint": "segzoo.evaluation.fingerprint",
+    "fingerprint": "segzoo.evaluation.environment",
     "leaderboard_markdown": "segzoo.evaluation.report",
     "plot_accuracy_latency": "segzoo.evaluation.report",
 }
@@ -25,10 +25,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from segzoo.evaluation.bench import bench_model as bench_model
     from segzoo.evaluation.bench import count_gmacs as count_gmacs
     from segzoo.evaluation.bench import run_bench as run_bench
-    from segzoo.evaluation.evaluate import check_classes as check_classes
-    from segzoo.evaluation.evaluate import evaluate as evaluate
-    from segzoo.evaluation.evaluate import prepare_split as prepare_split
-    from segzoo.evaluation.fingerprint import fingerprint as fingerprint
+    from segzoo.evaluation.scoring import check_classes as check_classes
+    from segzoo.evaluation.scoring import evaluate as evaluate
+    from segzoo.evaluation.scoring import prepare_split as prepare_split
+    from segzoo.evaluation.environment import fingerprint as fingerprint
     from segzoo.evaluation.report import leaderboard_markdown as leaderboard_markdown
     from segzoo.evaluation.report import plot_accuracy_latency as plot_accuracy_latency
 

@@ -1,6 +1,6 @@
 """``segzoo bench``: accuracy, latency, throughput, memory, size and compute of several models, one table.
 
-For each model: the evaluation of :func:`segzoo.evaluation.evaluate.evaluate` (when a dataset is given), then on
+For each model: the evaluation of :func:`segzoo.evaluation.scoring.evaluate` (when a dataset is given), then on
 random inputs of the evaluation input size (the first sample after preprocessing, or ``size``):
 
 * ``latency_ms`` p50/p95/mean over ``repeat`` timed calls at batch 1 (after ``warmup`` calls), of the full inference
@@ -37,8 +37,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
 
 import segzoo
-from segzoo.evaluation.evaluate import evaluate, first_input_size, prepare_split
-from segzoo.evaluation.fingerprint import fingerprint, peak_rss_mb, reset_peak_rss
+from segzoo.evaluation.scoring import evaluate, first_input_size, prepare_split
+from segzoo.evaluation.environment import fingerprint, peak_rss_mb, reset_peak_rss
 from segzoo.inference.engine import Engine, resolve_device
 from segzoo.inference.modes import InferenceSettings, infer
 

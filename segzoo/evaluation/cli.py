@@ -61,7 +61,10 @@ def _add_dataset_args(p: argparse.ArgumentParser, required: bool) -> None:
     g.add_argument("--limit", type=int_at_least(1), default=None, metavar="N", help="only the first N images")
     g.add_argument("--batch-size", type=int_at_least(1), default=1)
     g.add_argument(
-        "--num-workers", type=int_at_least(0), default=None, help="DataLoader workers (default min(4, cores-1))"
+        "--num-workers",
+        type=int_at_least(0),
+        default=None,
+        help="DataLoader workers (default: 0 on machines with at most 2 cores, else min(4, cores-1))",
     )
     g.add_argument("--boundary", action="store_true", help="also compute boundary F1 (mBF)")
     g.add_argument("--boundary-tolerance", type=float, default=2.0, metavar="PX")
@@ -84,8 +87,8 @@ def _pct(v: float) -> str:
 # -- eval ----------------------------------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
     from segzoo.evaluation import sharding
-    from segzoo.evaluation.evaluate import check_classes, evaluate, per_class_rows
-    from segzoo.evaluation.fingerprint import fingerprint
+    from segzoo.evaluation.scoring import check_classes, evaluate, per_class_rows
+    from segzoo.evaluation.environment import fingerprint
     from segzoo.evaluation.options import dataset_options, measured_split, protocol_settings
     from segzoo.inference.engine import Engine
 
@@ -429,7 +432,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --precision bf16 or int8: skip the fp32 evaluation that gives the mIoU change",
     )
-    p.add_argument("--markdown", default="docs/leaderboard.md", help="leaderboard file (default docs/leaderboard.md)")
+    p.add_argument("--markdown", default="leaderboard.md", help="leaderboard file (default leaderboard.md, here)")
     p.add_argument("--plot", default=None, help="plot file (default: the markdown path with .png)")
     p.add_argument(
         "--json",

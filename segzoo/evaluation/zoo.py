@@ -40,7 +40,7 @@ import segzoo
 from segzoo.catalog import spec
 from segzoo.evaluation import sharding
 from segzoo.evaluation.bench import bench_model
-from segzoo.evaluation.fingerprint import fingerprint
+from segzoo.evaluation.environment import fingerprint
 from segzoo.evaluation.options import bench_options, dataset_options, protocol_settings
 from segzoo.evaluation.selection import published_metric
 from segzoo.evaluation.store import ResultStore, result_key

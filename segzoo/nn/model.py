@@ -108,8 +108,8 @@ class SegmentationModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_batch(x)
-        if torch.compiler.is_compiling() or torch.jit.is_tracing():
-            # exported graphs take the sizes they were traced with, which export.py makes multiples of the divisor
+        if torch.compiler.is_exporting() or torch.jit.is_tracing():
+            # an exported graph does not pad: ONNX files record input_divisor for their users (export.py)
             return self._logits(self._scores(x), x.shape[-2:])
         h, w = x.shape[-2:]
         padded = pad_to_divisor(x, self.input_divisor)
