@@ -1,5 +1,6 @@
 """The network policy with loopback sockets: a port nobody listens on and a server that never answers fail fast,
-with one line; ``segzoo publish`` works on an endpoint without Xet storage."""
+with one line, for catalog weights and for an encoder's ImageNet weights (timm's, from the Hub); ``segzoo publish``
+works on an endpoint without Xet storage."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import torch
 from test_weights import catalog_entry, use_catalog
 
 import segzoo
-from segzoo.errors import WeightsError
+from segzoo.errors import WeightsError, WeightsNotCachedError
 from segzoo.hub import download
+from segzoo.nn import create_encoder
 
 
 @contextlib.contextmanager
@@ -102,7 +104,7 @@ def test_black_hole_url_source_is_bounded_by_the_download_timeout(hf_env, tmp_pa
 
 
 def test_retry_settings_are_validated(monkeypatch):
-    from segzoo.hub import network
+    from segzoo import _network as network
 
     monkeypatch.setenv("SEGZOO_HUB_RETRIES", "many")
     with pytest.raises(WeightsError, match="SEGZOO_HUB_RETRIES='many' is not a number"):
@@ -139,6 +141,62 @@ def test_cached_pinned_file_needs_no_network(hub_server, hf_env, tmp_path, monke
         start = time.monotonic()
         segzoo.load("tiny-near")
     assert time.monotonic() - start < 5
+
+
+# -- an encoder's ImageNet weights: timm downloads them from the Hub through huggingface_hub -------------------------
+#: timm's smallest ResNet (0.4M parameters) and the Hub file it loads its ImageNet weights from
+TIMM_ENCODER, TIMM_REPO, TIMM_FILE = "test_resnet", "timm/test_resnet.r160_in1k", "model.safetensors"
+
+
+def test_pretrained_encoder_on_unreachable_hub_fails_fast_naming_the_file(hf_env, caplog):
+    with closed_port() as url:
+        hf_env.use_endpoint(url)
+        seconds, message = timed_failure(
+            lambda: segzoo.create("unet", encoder=TIMM_ENCODER, num_classes=3, pretrained_encoder=True)
+        )
+    assert seconds < 5, f"took {seconds:.1f} s"  # as catalog weights: one retry after 1 s
+    assert message.startswith(f"ImageNet weights of encoder {TIMM_ENCODER!r}: cannot reach {url} "), message
+    assert f"to download {TIMM_REPO}/{TIMM_FILE} and it is not cached" in message
+    assert f"`hf download {TIMM_REPO} {TIMM_FILE}`" in message and "pretrained_encoder=False" in message
+    assert "\n" not in message
+    assert "Retrying in" not in caplog.text, "huggingface_hub's own backoff loop must not run"
+
+
+def test_pretrained_encoder_offline_without_cache_says_so(hf_env):
+    with hf_env.offline(), pytest.raises(WeightsNotCachedError) as err:
+        create_encoder(TIMM_ENCODER, pretrained=True)
+    message = str(err.value)
+    assert message.startswith(f"ImageNet weights of encoder {TIMM_ENCODER!r}: {TIMM_REPO}/{TIMM_FILE} is not in ")
+    assert f"({hf_env.cache_dir}) and HF_HUB_OFFLINE=1 forbids downloading it" in message
+    assert f"`hf download {TIMM_REPO} {TIMM_FILE}`" in message and "pretrained_encoder=False" in message
+    assert "\n" not in message
+
+
+def test_served_encoder_weights_load_then_come_from_the_cache(hub_server, hf_env):
+    import timm
+    from safetensors.torch import save
+
+    torch.manual_seed(6)
+    state = timm.create_model(TIMM_ENCODER).state_dict()  # what timm would publish: the classifier's keys
+    hub_server.create_repo(TIMM_REPO)
+    hub_server.commit(TIMM_REPO, {TIMM_FILE: save({k: v.contiguous() for k, v in state.items()})})
+
+    def loads_the_served_weights() -> None:
+        encoder = create_encoder(TIMM_ENCODER, pretrained=True)
+        loaded = encoder.body.state_dict()
+        assert loaded and all(torch.equal(v, state[k]) for k, v in loaded.items() if k in state)
+        assert len(set(loaded) & set(state)) > 10
+
+    with hub_server.down():  # not cached yet: the Hub is needed, and its outage is one line at once
+        seconds, message = timed_failure(lambda: create_encoder(TIMM_ENCODER, pretrained=True))
+    assert seconds < 5 and f"cannot reach {hub_server.url}" in message and TIMM_REPO in message
+    loads_the_served_weights()  # downloaded through huggingface_hub from the (local) Hub
+    with hub_server.down():  # cached: the outage does not matter
+        start = time.monotonic()
+        loads_the_served_weights()
+        assert time.monotonic() - start < 5
+    with hf_env.offline():
+        loads_the_served_weights()
 
 
 @pytest.mark.slow

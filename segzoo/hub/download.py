@@ -1,7 +1,7 @@
 """Fetching checkpoint files, always verified before use.
 
 Hub sources go through ``huggingface_hub`` (its cache, revisions, resume, offline mode), after a bounded reachability
-check (:mod:`segzoo.hub.network`). URL sources (torchvision's and mmseg's download servers) are fetched in one bounded
+check (:mod:`segzoo._network`). URL sources (torchvision's and mmseg's download servers) are fetched in one bounded
 attempt, checked against the catalog's sha256 or its prefix plus the trust store (:mod:`segzoo.hub.trust`), and
 converted once to verified safetensors in segzoo's cache (:mod:`segzoo.hub.converted`). A file whose sha256 differs
 from the expected one is deleted and refused.
@@ -25,18 +25,13 @@ from urllib.parse import urlparse
 
 from segzoo._paths import cache_dir  # noqa: F401 - where it always was, for converters and tests
 from segzoo.errors import WeightsError, WeightsIntegrityError, WeightsNotCachedError
-from segzoo.hub import network, trust
+from segzoo import _network as network
+from segzoo._network import offline
+from segzoo.hub import trust
 
 log = logging.getLogger("segzoo")
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-def offline() -> bool:
-    from huggingface_hub import constants
-
-    check = getattr(constants, "is_offline_mode", None)
-    return bool(check()) if check is not None else bool(constants.HF_HUB_OFFLINE)
 
 
 # -- hashing -------------------------------------------------------------------------------------------------------

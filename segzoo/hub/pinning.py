@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from segzoo.errors import CatalogError, WeightsError
-from segzoo.hub import download, network, trust
+from segzoo import _network as network
+from segzoo.hub import download, trust
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")

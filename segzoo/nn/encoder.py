@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
 
+from segzoo._network import require_hub_file
 from segzoo._registry import check_options, encoder_registry
 from segzoo.errors import ConfigurationError
 
@@ -56,6 +58,8 @@ class TimmEncoder(Encoder):
             kwargs["out_indices"] = out_indices
         if output_stride != 32:
             kwargs["output_stride"] = output_stride
+        if pretrained:
+            _check_pretrained_source(name)
         try:
             self.body = timm.create_model(name, **kwargs)
         except (TypeError, RuntimeError, AssertionError, ValueError) as err:
@@ -87,6 +91,46 @@ class TimmEncoder(Encoder):
         if self.channels_last_output:
             return [f.permute(0, 3, 1, 2) for f in features]
         return list(features)
+
+
+def _check_pretrained_source(name: str) -> None:
+    """Where timm will download ``name``'s ImageNet weights from the Hub (through huggingface_hub, into its cache),
+    fail at once with one line if they are not cached and cannot be downloaded (offline mode, an unreachable Hub),
+    instead of after huggingface_hub's retries (about a minute) with a message naming neither the encoder nor the
+    file. Cached weights load as before, offline too; weights from elsewhere (a URL) are left to timm."""
+    from timm.models import get_pretrained_cfg
+
+    try:
+        cfg = get_pretrained_cfg(name)
+    except RuntimeError:  # an unknown pretrained tag: timm.create_model says so
+        return
+    if cfg is None or not cfg.hf_hub_id:
+        return
+    if cfg.source != "hf-hub":  # timm's order: a local file or state dict first, then the Hub
+        if cfg.source == "local-dir" or cfg.file or cfg.state_dict is not None:
+            return
+        if cfg.url and os.environ.get("TIMM_USE_OLD_CACHE", "0").strip() not in ("", "0"):
+            return  # timm may take them from its torch.hub cache instead
+    repo_id, _, revision = cfg.hf_hub_id.partition("@")
+    # timm reads model.safetensors, else pytorch_model.bin (or the file its config names, or its .safetensors twin)
+    filename = cfg.hf_hub_filename or "model.safetensors"
+    if cfg.hf_hub_filename:
+        alternatives = (filename[: -len(".bin")] + ".safetensors",) if filename.endswith(".bin") else ()
+    else:
+        alternatives = ("pytorch_model.bin",)
+    fetch = f"hf download {repo_id} {filename}" + (f" --revision {revision}" if revision else "")
+    require_hub_file(
+        repo_id,
+        filename,
+        revision or None,
+        what=f"ImageNet weights of encoder {name!r}",
+        otherwise=(
+            f"or fill the Hugging Face cache on a connected machine (`{fetch}`) and copy it "
+            "here (HF_HUB_CACHE), or build the encoder without them (pretrained_encoder=False; for segzoo train, "
+            "leave out --pretrained-encoder)"
+        ),
+        alternatives=alternatives,
+    )
 
 
 def create_encoder(

@@ -26,12 +26,15 @@ import os
 import time
 from typing import BinaryIO
 
-from segzoo.errors import WeightsError
+from segzoo.errors import WeightsError, WeightsNotCachedError
 
 log = logging.getLogger("segzoo")
 
 DEFAULT_RETRIES = 1
 DEFAULT_RETRY_WAIT_S = 1.0
+
+#: what an unreachable Hub's message offers besides fixing the network
+_OTHERWISE = "or use HF_HUB_OFFLINE=1 with a filled cache"
 
 
 def _number(name: str, default: float, cast=float) -> float:
@@ -62,10 +65,13 @@ def retry_wait() -> float:
     return _number("SEGZOO_HUB_RETRY_WAIT", DEFAULT_RETRY_WAIT_S)
 
 
-def ensure_reachable(repo_id: str, filename: str, revision: str | None, *, what: str) -> None:
+def ensure_reachable(
+    repo_id: str, filename: str, revision: str | None, *, what: str, otherwise: str = _OTHERWISE
+) -> None:
     """One bounded metadata request (plus the configured retries on connection failures) before a download.
 
-    Raises :class:`WeightsError` naming the endpoint, what happened and what to do when the Hub cannot be reached.
+    Raises :class:`WeightsError` naming the endpoint, what happened and what to do when the Hub cannot be reached:
+    check the network, ``otherwise`` (by default: offline mode with a filled cache).
     """
     import httpx2
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
@@ -80,8 +86,7 @@ def ensure_reachable(repo_id: str, filename: str, revision: str | None, *, what:
         except httpx2.TimeoutException:
             raise WeightsError(
                 f"{what}: {constants.ENDPOINT} accepted the connection but did not answer within {timeout:g} s "
-                "(HF_HUB_ETAG_TIMEOUT); check the network, proxy or HF_ENDPOINT, or use HF_HUB_OFFLINE=1 with a "
-                "filled cache"
+                f"(HF_HUB_ETAG_TIMEOUT); check the network, proxy or HF_ENDPOINT, {otherwise}"
             ) from None
         except (httpx2.NetworkError, httpx2.RemoteProtocolError) as err:
             if attempt < attempts:
@@ -90,8 +95,7 @@ def ensure_reachable(repo_id: str, filename: str, revision: str | None, *, what:
                 continue
             raise WeightsError(
                 f"{what}: cannot reach {constants.ENDPOINT} ({_reason(err)}, {attempts} attempt(s)) to download "
-                f"{repo_id}/{filename} and it is not cached; check the network or proxy (or HF_ENDPOINT), or use "
-                "HF_HUB_OFFLINE=1 with a filled cache"
+                f"{repo_id}/{filename} and it is not cached; check the network or proxy (or HF_ENDPOINT), {otherwise}"
             ) from None
         except Exception:  # noqa: BLE001 - the Hub answered (404, 401, 5xx...): hf_hub_download reports it
             return
@@ -136,3 +140,41 @@ def stream_url(url: str, out: BinaryIO, *, what: str) -> None:
         ) from None
     except httpx2.HTTPError as err:
         raise WeightsError(f"{what}: cannot download {url} ({_reason(err)}); check the network or proxy") from None
+
+
+def offline() -> bool:
+    from huggingface_hub import constants
+
+    check = getattr(constants, "is_offline_mode", None)
+    return bool(check()) if check is not None else bool(constants.HF_HUB_OFFLINE)
+
+
+def require_hub_file(
+    repo_id: str,
+    filename: str,
+    revision: str | None,
+    *,
+    what: str,
+    otherwise: str,
+    alternatives: tuple[str, ...] = (),
+) -> None:
+    """Before a library downloads ``repo_id@revision/filename`` through huggingface_hub itself (timm's pretrained
+    encoder weights), fail fast and in one line where that cannot work: the file (or one of ``alternatives``, other
+    files the library would accept) is not in the Hugging Face cache and offline mode is on or the Hub cannot be
+    reached (:func:`ensure_reachable`, bounded, instead of huggingface_hub's retry loop).
+
+    A cached file needs nothing: the library reads it from the cache, offline too. ``otherwise`` ends both messages
+    with what else to do (``"or ..."``).
+    """
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if any(isinstance(try_to_load_from_cache(repo_id, f, revision=revision), str) for f in (filename, *alternatives)):
+        return
+    if offline():
+        rev = f"@{revision}" if revision else ""
+        raise WeightsNotCachedError(
+            f"{what}: {repo_id}{rev}/{filename} is not in the local cache ({constants.HF_HUB_CACHE}) and "
+            f"HF_HUB_OFFLINE=1 forbids downloading it; unset HF_HUB_OFFLINE where {constants.ENDPOINT} is reachable, "
+            f"{otherwise}"
+        )
+    ensure_reachable(repo_id, filename, revision, what=what, otherwise=otherwise)
