@@ -16,7 +16,7 @@ from segzoo._factory import (  # noqa: F401 - create and create_from_config are 
     create_from_config,
 )
 from segzoo._plugins import registries
-from segzoo._registry import Entry
+from segzoo._registry import Entry, check_options
 from segzoo.catalog import spec
 from segzoo.errors import UnknownNameError
 from segzoo.hub.pinning import pin_status
@@ -85,19 +85,21 @@ def load(ref: str | Path, *, num_classes: int | None = None, pretrained: bool = 
     if num_classes is not None and num_classes != model.num_classes:
         old = model.num_classes
         model.reset_classes(num_classes)
-        log.warning(
-            "re-headed %s from %d to %d classes: encoder and decoder weights kept, classifier newly initialised "
-            "(fine-tune before use)",
-            model.config.get("name", ref_str),
-            old,
-            num_classes,
-        )
+        if pretrained:  # without weights there is nothing to keep, and nothing to warn about
+            log.warning(
+                "re-headed %s from %d to %d classes: encoder and decoder weights kept, classifier newly initialised "
+                "(fine-tune before use)",
+                model.config.get("name", ref_str),
+                old,
+                num_classes,
+            )
     return model.eval()
 
 
 def create_loss(name: str, **options: Any):
     """A registered loss (``segzoo.list_losses()``), called as ``loss(logits, target)``."""
     entry = registries().losses.get(name)
+    check_options(f"loss {name!r}", entry.obj, options, passed_by_segzoo=())
     with calling(entry):
         return entry.obj(**options)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from segzoo.errors import NameClashError, PluginError, UnknownNameError
+from segzoo.errors import NameClashError, PluginError, UnknownNameError, UnknownOptionError
 
 #: ``package.module:attribute`` (the attribute may be dotted: ``module:Class.method``)
 LAZY_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -103,7 +103,7 @@ def check_options(
     known = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in own]
     for name in options:
         if name not in known:
-            raise TypeError(
+            raise UnknownOptionError(
                 f"{what} has no option {name!r}{did_you_mean(name, known)} (its options: {', '.join(known) or 'none'})"
             )
 

@@ -32,6 +32,11 @@ class ConfigurationError(SegzooError, ValueError):
     """A model or encoder cannot be built with the options given."""
 
 
+class UnknownOptionError(SegzooError, TypeError):
+    """An architecture, encoder or loss was given an option it does not take; the message lists its options and the
+    closest one. A TypeError, as Python's own for an unexpected keyword argument."""
+
+
 class CatalogError(SegzooError):
     """A registry.json file (or a plugin's catalog entry) does not follow the schema."""
 

@@ -6,7 +6,9 @@ image files and a plugin registered the way installed plugins are.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -256,10 +258,13 @@ def test_a_plugin_loss_that_raises_is_named(cli, tmp_path):
     rc, err = cli(*train, "--loss", "broken-loss", "-o", tmp_path / "run")  # raises in forward()
     assert rc == 1
     one_error_line(err, "loss 'broken-loss' of segzoo-faulty raised RuntimeError: weights tensor has 3 entries")
-    # an unknown option: the TypeError comes from a constructor the plugin inherited, with no frame of the plugin
+    # an unknown option is the user's mistake, refused with the loss's options before its constructor runs
     rc, err = cli(*train, "--loss", "plain-loss", "--loss-option", "bogus=1", "-o", tmp_path / "run2")
     assert rc == 1
-    one_error_line(err, "loss 'plain-loss' of segzoo-faulty raised TypeError: ", "unexpected keyword argument 'bogus'")
+    one_error_line(err, "loss 'plain-loss' has no option 'bogus' (its options: weight, ", "label_smoothing")
+    rc, err = cli(*train, "--model-option", "bogus=1", "-o", tmp_path / "run3")  # and an architecture's
+    assert rc == 1
+    one_error_line(err, "architecture 'tiny' has no option 'bogus' (its options: divisor)")
 
 
 def test_python_m_segzoo_train_has_the_same_boundary(tiny, tmp_path, capsys):
@@ -319,6 +324,25 @@ def test_huggingface_hub_warnings_are_printed_once(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("hub-warning-42") == 1
     assert result.stderr.count("segzoo-warning-42") == 1 and "segzoo: WARNING: segzoo-warning-42" in result.stderr
+
+
+def test_a_reader_closing_stdout_early_ends_the_command_quietly(tmp_path):
+    """`segzoo list | head -1`: the reader takes one line and closes the pipe; no error line, SIGPIPE's status."""
+    read_end, write_end = os.pipe()
+    with contextlib.suppress(ImportError, AttributeError, OSError):  # Linux: a one-page pipe the listing overflows
+        import fcntl
+
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segzoo", "list"], stdout=write_end, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as out:
+        first = out.readline()
+    err = proc.communicate(timeout=120)[1].decode()
+    assert first.split()[:2] == [b"name", b"architecture"]
+    assert "Broken pipe" not in err and "BrokenPipeError" not in err, err
+    assert proc.returncode == segzoo.cli.EXIT_STDOUT_CLOSED == 141, err
 
 
 @pytest.mark.parametrize(

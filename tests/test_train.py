@@ -157,7 +157,9 @@ def test_freeze_then_unfreeze_per_group_lrs_and_aux_head(tmp_path):
     assert not all(torch.equal(aux[k], aux0[k]) for k in aux), "aux head not trained with aux_weight 0.4"
 
 
-def test_catalog_model_is_reheaded_and_its_preprocessing_used(tmp_path):
+def test_catalog_model_is_reheaded_and_its_preprocessing_used(tmp_path, caplog):
+    import logging
+
     from segzoo.train import Trainer
 
     # the Hub is not reachable in the tests: pretrained=False builds the catalog architecture with random weights
@@ -172,7 +174,10 @@ def test_catalog_model_is_reheaded_and_its_preprocessing_used(tmp_path):
         max_iters=1,
     )
     trainer = Trainer(cfg)
-    trainer.fit()
+    with caplog.at_level(logging.INFO, logger="segzoo"):
+        trainer.fit()
+    # nothing was pretrained, so nothing was kept: no "encoder and decoder weights kept" warning
+    assert "re-headed" not in caplog.text
     m = trainer.model
     assert m.num_classes == 3 and m.config["name"] == "lraspp-mobilenetv3-large"
     assert m.config["class_names"] == ["background", "circle", "rectangle"]

@@ -2,11 +2,12 @@
 
 ``import segzoo.inference`` is cheap (torch is imported when a name is first used)::
 
-    from segzoo.inference import Engine, Preprocessing, infer
+    from segzoo.inference import Engine, InferenceSettings, Preprocessing, infer
 
-    engine = Engine(model)                        # channels-last + folded BatchNorm, checked against eager
+    engine = Engine(model)                        # engine="auto": onnxruntime for fp32 on CPU when it is installed
+                                                  # and the model exports, else channels_last; checked against eager
     pre = Preprocessing.from_model(model)         # mean/std/resize from model.config["preprocessing"]
-    logits = infer(engine, pre(image)[None], mode="slide", crop=512, stride=341)
+    logits = infer(engine, pre(image)[None], InferenceSettings(mode="slide", crop=512, stride=341))
 """
 
 from __future__ import annotations

@@ -60,7 +60,9 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
         "--engine",
         choices=ENGINE_CHOICES,
         default="auto",
-        help="how the forward pass runs (auto = channels_last: folded BatchNorm + NHWC; see docs/benchmarking.md)",
+        help="how the forward pass runs; auto = onnxruntime for fp32 on CPU when onnxruntime is installed and the "
+        "model exports, else channels_last (folded BatchNorm + NHWC); int8 always runs on onnxruntime "
+        "(see docs/benchmarking.md)",
     )
     p.add_argument(
         "--precision",
@@ -292,6 +294,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         f"wrote {report['path']} ({report['file_mb']} MiB, {report['exporter']} exporter, dynamic {axes}, "
         f"{report['export_seconds']} s)"
     )
+    if report.get("input_divisor", 1) > 1 and "height" in report["dynamic_axes"]:
+        print(
+            f"  the graph takes heights and widths that are multiples of {report['input_divisor']} (recorded as its "
+            "input_divisor metadata): zero-pad other inputs at the bottom and right and crop the logits back"
+        )
     for c in report.get("checks", []):
         line = f"  onnxruntime vs eager at {'x'.join(map(str, c['size']))}: max |diff| {c['max_abs_diff']:.2e}"
         if "criterion" in c:

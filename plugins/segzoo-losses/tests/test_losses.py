@@ -453,6 +453,22 @@ def test_registry_lists_and_creates():
         segzoo.create_loss("dice", colour="red")
 
 
+@pytest.mark.parametrize(
+    "name, option, says",
+    [
+        ("dice", "bogus", r"loss 'dice' has no option 'bogus' \(its options: mode, ignore_index, classes, log_loss, "),
+        ("jaccard", "smoth", r"loss 'jaccard' has no option 'smoth'; did you mean 'smooth'\? \(its options: "),
+        ("tversky", "alfa", r"loss 'tversky' has no option 'alfa'; did you mean 'alpha'\?"),
+        ("lovasz", "per_imag", r"loss 'lovasz' has no option 'per_imag'; did you mean 'per_image'\?"),
+    ],
+)
+def test_an_unknown_option_names_the_loss_and_its_options(name, option, says):
+    """Not Python's ``_FixedTversky.__init__() got an unexpected keyword argument``: dice's class is private."""
+    with pytest.raises(TypeError, match=says) as info:
+        segzoo.create_loss(name, **{option: 1})
+    assert "_FixedTversky" not in str(info.value) and "__init__" not in str(info.value)
+
+
 def test_combined_weighted_sum():
     logits, target, _ = make_inputs("multiclass", seed=15)
     combined = segzoo.create_loss("combined", losses={"cross_entropy": 1.0, "dice": 0.5}, ignore_index=255)
