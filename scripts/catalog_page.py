@@ -92,7 +92,8 @@ def render_page(models: list[dict[str, Any]]) -> str:
         "(`segzoo info NAME` gives their source and protocol); `segzoo eval NAME --dataset D --root R` measures them "
         'with the entry\'s own protocol, on the split in the "measured on" column (a cross-validation estimate '
         "over `train`, such as the first-party DRIVE U-Net's, is not the test score the other entries of its table "
-        "report). "
+        "report), for the datasets segzoo reads (`segzoo.list_datasets()`: torchvision's COCO `val2017` entries, "
+        "measured on COCO images of the 20 Pascal VOC categories, and the Mapillary Vistas entry have none). "
         "[mmseg.md](mmseg.md) explains the mmsegmentation entries.",
         "",
         f"{len(models)} models:",
