@@ -222,3 +222,19 @@ def test_publish_without_disabling_xet(hub_server, hf_env, tmp_path, tiny):
     assert "Traceback" not in run.stderr and "offers no Xet storage" in run.stderr
     assert f"at commit {hub_server.resolve('me/tiny-xet')}" in run.stdout
     assert hub_server.read("me/tiny-xet", "model.safetensors") == (folder / "model.safetensors").read_bytes()
+
+
+def test_torchvision_encoder_weights_that_cannot_be_downloaded_say_what_to_do(tmp_path, monkeypatch):
+    # torchvision's file comes from its own server through torch.hub (not the Hub): a proxy on a closed loopback
+    # port refuses the connection, as a machine without network does
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty torch.hub cache
+    with closed_port() as proxy:
+        for variable in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(variable, proxy)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        with pytest.raises(WeightsError) as err:
+            create_encoder("tv_mobilenet_v3_large", pretrained=True)
+    message = str(err.value)
+    assert message.startswith("ImageNet weights of encoder 'tv_mobilenet_v3_large': cannot download https://")
+    assert f"{tmp_path / 'torch' / 'hub'}/checkpoints/" in message and "pretrained_encoder=False" in message

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from segzoo.errors import ConfigurationError
+from segzoo.errors import ConfigurationError, WeightsError
 from segzoo.nn.encoder import Encoder
 
 #: indices into ``features`` of the maps the encoder returns
@@ -98,8 +98,15 @@ def build_tv_mobilenet_v3_large(*, in_channels: int, output_stride: int, pretrai
         from torchvision.models import MobileNet_V3_Large_Weights
 
         # torchvision's ImageNet weights (IMAGENET1K_V1: the backbone its segmentation models start from)
-        state = torch.hub.load_state_dict_from_url(
-            MobileNet_V3_Large_Weights.IMAGENET1K_V1.url, map_location="cpu", check_hash=True, weights_only=True
-        )
+        url = MobileNet_V3_Large_Weights.IMAGENET1K_V1.url
+        try:
+            state = torch.hub.load_state_dict_from_url(url, map_location="cpu", check_hash=True, weights_only=True)
+        except OSError as err:  # urllib's URLError: no network, a proxy, a refused connection
+            raise WeightsError(
+                f"ImageNet weights of encoder 'tv_mobilenet_v3_large': cannot download {url} "
+                f"({getattr(err, 'reason', err)}); check the network or proxy, or put the file in "
+                f"{torch.hub.get_dir()}/checkpoints/ from a connected machine, or build the encoder without them "
+                "(pretrained_encoder=False; for segzoo train, leave out --pretrained-encoder)"
+            ) from None
         encoder.load_imagenet_state_dict(state)
     return encoder
