@@ -45,8 +45,8 @@ __all__ = [
     "component_of",
     "configure_logging",
     "int_at_least",
-    "item_error",
     "message",
+    "read_item",
     "run_command",
     "user_message",
 ]
@@ -195,12 +195,17 @@ def component_of(err: BaseException) -> str | None:
     return None if found is None else _describe(found)
 
 
-def item_error(dataset: Any, index: Any, err: Exception) -> SegzooError:
-    """The one-line error for a dataset item that could not be read: the dataset, its package, the item and the
-    cause. Raised in a DataLoader worker, it reaches the user with the same text (see :func:`message`)."""
-    who = component_of(err) or f"dataset {type(dataset).__name__}"
-    cause = re.sub(r"\[Errno \d+\] ", "", message(err)) or "(no message)"
-    return SegzooError(f"{who} could not read item {index}: {type(err).__name__}: {cause}")
+def read_item(dataset: Any, index: Any) -> Any:
+    """``dataset[index]``; a failure becomes one line naming the dataset, its package, the item and the cause.
+    Raised in a DataLoader worker, it reaches the user with the same text (see :func:`message`)."""
+    try:
+        return dataset[index]
+    except SegzooError:
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever the dataset's code raises
+        who = component_of(err) or f"dataset {type(dataset).__name__}"
+        cause = re.sub(r"\[Errno \d+\] ", "", message(err)) or "(no message)"
+        raise SegzooError(f"{who} could not read item {index}: {type(err).__name__}: {cause}") from err
 
 
 def user_message(err: BaseException) -> str | None:

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from segzoo._boundary import item_error
+from segzoo._boundary import read_item
 from segzoo.data.transforms import pil_to_tensor
 from segzoo.errors import SegzooError
 from segzoo.evaluation import sharding
@@ -51,12 +51,7 @@ class EvalDataset(torch.utils.data.Dataset):
         return self.length
 
     def __getitem__(self, index: int):
-        try:
-            image, mask = self.dataset[index]
-        except SegzooError:
-            raise
-        except Exception as err:  # noqa: BLE001 - one line naming the dataset, also from a DataLoader worker
-            raise item_error(self.dataset, index, err) from err
+        image, mask = read_item(self.dataset, index)
         if isinstance(image, Image.Image):
             image = self.preprocessing(image)
         if isinstance(mask, Image.Image):

@@ -31,9 +31,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 import segzoo
 from segzoo import registry
-from segzoo._boundary import item_error
+from segzoo._boundary import read_item
 from segzoo.data import transforms as T
-from segzoo.errors import SegzooError
 from segzoo.train.config import TrainConfig, TrainConfigError
 
 __all__ = [
@@ -353,12 +352,7 @@ class SeededSamples(Dataset):
         return len(self.dataset)
 
     def _load(self, index: int) -> Any:
-        try:
-            image, mask = self.dataset[index]
-        except SegzooError:
-            raise
-        except Exception as err:  # noqa: BLE001 - one line naming the dataset, also from a DataLoader worker
-            raise item_error(self.dataset, index, err) from err
+        image, mask = read_item(self.dataset, index)
         if self.transform is not None and isinstance(image, Image.Image):
             image, mask = self.transform(image, mask)
         return image, mask
