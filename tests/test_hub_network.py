@@ -227,7 +227,11 @@ def test_publish_without_disabling_xet(hub_server, hf_env, tmp_path, tiny):
 def test_torchvision_encoder_weights_that_cannot_be_downloaded_say_what_to_do(tmp_path, monkeypatch):
     # torchvision's file comes from its own server through torch.hub (not the Hub): a proxy on a closed loopback
     # port refuses the connection, as a machine without network does
+    import urllib.request
+
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty torch.hub cache
+    # urlopen keeps the opener it first builds, with the proxies of that moment: this test's must not outlive it
+    monkeypatch.setattr(urllib.request, "_opener", None)
     with closed_port() as proxy:
         for variable in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
             monkeypatch.setenv(variable, proxy)
