@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import errno
 import logging
+import os
 import re
 import sys
 import traceback
@@ -40,6 +41,7 @@ __all__ = [
     "EXIT_BUG",
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
+    "EXIT_STDOUT_CLOSED",
     "OneLineParser",
     "calling",
     "component_of",
@@ -53,6 +55,9 @@ __all__ = [
 
 EXIT_ERROR = 1
 EXIT_BUG = 70
+#: the reader of stdout went away early: 128 + SIGPIPE, what the shell reports for cat, yes and other tools a closed
+#: pipe ends, so ``set -o pipefail`` scripts treat segzoo like them; 0 would claim all the output was delivered
+EXIT_STDOUT_CLOSED = 141
 EXIT_INTERRUPTED = 130
 
 _LOG_FORMAT = "segzoo: %(levelname)s: %(message)s"
@@ -248,9 +253,19 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 
 
 def run_command(func: Callable[[Any], int], args: Any, *, verbose: bool = False) -> int:
-    """Call ``func(args)`` and turn whatever it raises into one line on stderr and an exit status."""
+    """Call ``func(args)`` and turn whatever it raises into one line on stderr and an exit status; a reader that
+    closes stdout early (``segzoo list | head -1``) ends the command quietly with :data:`EXIT_STDOUT_CLOSED`."""
     try:
-        return func(args)
+        status = func(args)
+        sys.stdout.flush()  # output buffered for a pipe meets the closed pipe here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at devnull so that flush cannot fail (the recipe of
+        # https://docs.python.org/3/library/signal.html#note-on-sigpipe)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_STDOUT_CLOSED
     except KeyboardInterrupt:
         print("segzoo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

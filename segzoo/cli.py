@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -274,39 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: exit status when the reader of stdout goes away early (``segzoo list | head -1``): 128 + SIGPIPE, the status the
-#: shell reports for cat, yes and other tools that SIGPIPE ends there, so ``set -o pipefail`` scripts treat segzoo
-#: like them; 0 would claim that all the output was delivered
-EXIT_STDOUT_CLOSED = 141
-
-
-def _quiet_when_stdout_closes(func: Any) -> Any:
-    """``func`` ending quietly with :data:`EXIT_STDOUT_CLOSED` when its output's reader closes the pipe early."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            status = func(args)
-            sys.stdout.flush()  # output buffered for a pipe meets the closed pipe here, not at interpreter exit
-        except BrokenPipeError:
-            # Python flushes stdout again at exit: point it at devnull so that flush cannot fail (the recipe of
-            # https://docs.python.org/3/library/signal.html#note-on-sigpipe)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-            return EXIT_STDOUT_CLOSED
-        return status
-
-    return run
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one sub-command; whatever it raises becomes one line on stderr (see :mod:`segzoo._boundary`), except a
-    stdout closed by its reader, which ends the command quietly (see :data:`EXIT_STDOUT_CLOSED`)."""
+    """Run one sub-command; whatever it raises becomes one line on stderr (see :mod:`segzoo._boundary`)."""
     from segzoo._boundary import configure_logging, run_command
 
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
-    return run_command(_quiet_when_stdout_closes(args.func), args, verbose=args.verbose)
+    return run_command(args.func, args, verbose=args.verbose)
 
 
 if __name__ == "__main__":  # pragma: no cover

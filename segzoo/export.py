@@ -17,9 +17,9 @@ batch 2) and compares with eager PyTorch (:func:`segzoo.metrics.compare_logits`:
 
 Two things make segzoo models exportable with dynamic sizes:
 
-* the core's padding to ``input_divisor`` and its divisibility test are skipped under tracing/compiling
-  (``torch.jit.is_tracing()``, ``torch.compiler.is_compiling()``), so the graph has no size-dependent padding and
-  the example input only needs to be valid;
+* the core's padding to ``input_divisor`` is skipped while tracing or exporting (``torch.jit.is_tracing()``,
+  ``torch.compiler.is_exporting()``), and its divisibility test while tracing or compiling, so the graph has no
+  size-dependent padding and the example input only needs to be valid;
 * ``nn.AdaptiveAvgPool2d`` with an output larger than 1 (PSPNet's and UperNet's pyramid pooling) has no ONNX
   operator for dynamic input sizes (the tracer refuses it; the dynamo decomposition gave wrong values at a second
   size). During export it is replaced by :class:`ExportableAdaptiveAvgPool2d`, which computes the same bins with

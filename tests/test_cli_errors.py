@@ -20,6 +20,7 @@ from PIL import Image
 import segzoo
 import segzoo.cli
 from segzoo import _plugins
+from segzoo._boundary import EXIT_STDOUT_CLOSED
 from segzoo.errors import ConfigurationError
 
 CLI_MODULES = ("segzoo.train.cli", "segzoo.evaluation.cli", "segzoo.inference.cli")
@@ -342,7 +343,7 @@ def test_a_reader_closing_stdout_early_ends_the_command_quietly(tmp_path):
     err = proc.communicate(timeout=120)[1].decode()
     assert first.split()[:2] == [b"name", b"architecture"]
     assert "Broken pipe" not in err and "BrokenPipeError" not in err, err
-    assert proc.returncode == segzoo.cli.EXIT_STDOUT_CLOSED == 141, err
+    assert proc.returncode == EXIT_STDOUT_CLOSED == 141, err
 
 
 @pytest.mark.parametrize(

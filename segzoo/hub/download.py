@@ -26,7 +26,6 @@ from urllib.parse import urlparse
 from segzoo._paths import cache_dir  # noqa: F401 - where it always was, for converters and tests
 from segzoo.errors import WeightsError, WeightsIntegrityError, WeightsNotCachedError
 from segzoo import _network as network
-from segzoo._network import offline
 from segzoo.hub import trust
 
 log = logging.getLogger("segzoo")
@@ -94,14 +93,14 @@ def fetch_hub_file(repo_id: str, filename: str, revision: str | None, *, sha256:
 
     rev = f"@{revision}" if revision else ""
     where = f"{repo_id}{rev}/{filename}"
-    if not offline() and not isinstance(try_to_load_from_cache(repo_id, filename, revision=revision), str):
+    if not network.offline() and not isinstance(try_to_load_from_cache(repo_id, filename, revision=revision), str):
         network.ensure_reachable(repo_id, filename, revision, what=what)  # bounded, instead of ~23-400 s of retries
     try:
         # offline, straight to the cache: otherwise huggingface_hub first sets up an HTTP client (its TLS context,
         # ~50 ms, most of a cached load) only to learn that it may not use it
-        path = Path(hf_hub_download(repo_id, filename, revision=revision, local_files_only=offline()))
+        path = Path(hf_hub_download(repo_id, filename, revision=revision, local_files_only=network.offline()))
     except errors.LocalEntryNotFoundError:
-        if offline():
+        if network.offline():
             raise WeightsNotCachedError(
                 f"{what} is not in the local cache and HF_HUB_OFFLINE=1 forbids downloading it; run "
                 f"`segzoo download` for it where {constants.ENDPOINT} is reachable, or unset HF_HUB_OFFLINE"
@@ -193,7 +192,7 @@ def downloaded_url(url: str, sha256: str, *, what: str) -> Iterator[tuple[Path, 
     ``sha256`` may be a full hash or a prefix; for a prefix, the full hash of the first verified download is recorded
     and later downloads must match it (:mod:`segzoo.hub.trust`). The temporary file is deleted afterwards.
     """
-    if offline():
+    if network.offline():
         raise WeightsNotCachedError(
             f"{what} is not in the local cache and HF_HUB_OFFLINE=1 forbids downloading it; run `segzoo download` "
             "for it with network access, or unset HF_HUB_OFFLINE"

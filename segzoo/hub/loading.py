@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from segzoo import _network as network
 from segzoo._factory import architecture_entry, create_from_config
 from segzoo._plugins import registries
 from segzoo.catalog import measured_on, spec
@@ -206,7 +207,7 @@ def _url_state(entry: dict[str, Any], convert, what: str) -> dict[str, torch.Ten
         if found.path is not None:
             return _read_safetensors(found.path)
         problem = found.problem
-    if problem and download.offline():
+    if problem and network.offline():
         raise WeightsNotCachedError(
             f"{what}: {problem}, and HF_HUB_OFFLINE=1 forbids downloading the source again; run `segzoo download "
             f"{entry['name']}` with network access"

@@ -63,7 +63,7 @@ def resolve_pin(entry: dict[str, Any]) -> dict[str, Any]:
     what = f"pinning {entry['name']!r}"
     if hub is None:
         return _pin_from_trust_store(entry, weights, what)
-    if download.offline():
+    if network.offline():
         raise WeightsError(f"{what}: HF_HUB_OFFLINE=1 is set; pinning asks the Hub, unset it")
     network.ensure_reachable(hub["repo_id"], hub["filename"], hub["revision"], what=what)
     url = hf_hub_url(hub["repo_id"], hub["filename"], revision=hub["revision"])
